@@ -1,0 +1,1 @@
+"""Speed and accuracy measurements of the real-time path."""

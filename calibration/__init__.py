@@ -1,0 +1,1 @@
+"""Camera geometry: image pixels to road-plane metres."""

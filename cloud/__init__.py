@@ -1,0 +1,1 @@
+"""The aggregator: MQTT ingestion, storage, HTTP API, operations view, citizen reports."""

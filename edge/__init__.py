@@ -1,0 +1,1 @@
+"""The camera box: ingest, detection, tracking, rules, privacy, publishing."""

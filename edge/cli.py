@@ -1,0 +1,22 @@
+"""Sub-commands of the edge box: ``detect`` and the ``edge`` group."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``detect`` and ``edge …`` to the ``traffic-monitor`` parser."""
+    register_edge_group(subparsers)
+
+
+def register_edge_group(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``edge`` group (``edge run``, ``edge check-config``)."""
+    parser = subparsers.add_parser("edge", help="run the edge pipeline for configured cameras")
+    parser.add_subparsers(dest="edge_command", metavar="EDGE_COMMAND")
+
+
+def run_detect_demo() -> int:
+    """Run ``detect`` on the shared sample video (the demo until the full system exists)."""
+    return 0

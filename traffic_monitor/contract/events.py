@@ -1,0 +1,127 @@
+"""The event message: what the edge says and everything the cloud knows.
+
+JSON on the wire, validated by pydantic on both sides. Versioned by ``schema_version``;
+unknown future fields are ignored by the consumer, a wrong version is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+
+class EventType(StrEnum):
+    """What happened. New rules add a member here (the contract is the one list)."""
+
+    COUNT = "count"
+    LINE_CROSSING = "line_crossing"
+    ZONE_OCCUPANCY = "zone_occupancy"
+    ILLEGAL_STOP = "illegal_stop"
+    WRONG_WAY = "wrong_way"
+    RED_LIGHT = "red_light"
+    SPEEDING = "speeding"
+    CONGESTION = "congestion"
+    PEDESTRIAN_ON_CARRIAGEWAY = "pedestrian_on_carriageway"
+    STOPPED_VEHICLE = "stopped_vehicle"
+    NO_HELMET = "no_helmet"
+    CAMERA_HEALTH = "camera_health"
+    CAMERA_STATUS = "camera_status"
+
+
+class Severity(StrEnum):
+    """How urgently an operator should look."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class EventPhase(StrEnum):
+    """Lifecycle of an event that lasts (start, update, end); ``instant`` for one-shot events."""
+
+    START = "start"
+    UPDATE = "update"
+    END = "end"
+    INSTANT = "instant"
+
+
+class _Wire(BaseModel):
+    """Base of wire models: immutable, unknown fields ignored (forward compatible)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Geometry(_Wire):
+    """Where it happened, in the image and, when calibrated, on the road plane."""
+
+    bbox: tuple[float, float, float, float] | None = Field(
+        default=None, description="Object box [x1, y1, x2, y2] in native-frame pixels."
+    )
+    point: tuple[float, float] | None = Field(
+        default=None, description="Anchor point (bottom centre of the box) in pixels."
+    )
+    world: tuple[float, float] | None = Field(
+        default=None, description="Anchor point on the road plane in metres (calibrated only)."
+    )
+    zone: str | None = Field(default=None, description="Name of the zone or line involved.")
+
+
+class Evidence(_Wire):
+    """Pointers to evidence images; the images travel separately."""
+
+    snapshot: bool = Field(default=False, description="A full-frame JPEG snapshot exists.")
+    crop: bool = Field(default=False, description="A JPEG crop of the object exists.")
+    blurred: bool = Field(
+        default=True, description="Faces and number plates were blurred before encoding."
+    )
+
+
+Measurement = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Event(_Wire):
+    """One traffic event, as published by an edge node and stored by the aggregator."""
+
+    schema_version: Literal[1] = Field(
+        default=SCHEMA_VERSION, description="Version of this schema."
+    )
+    event_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4, description="Unique id; redeliveries carry the same id."
+    )
+    camera_id: str = Field(min_length=1, max_length=128, description="Camera that saw it.")
+    site_id: str = Field(default="default", min_length=1, max_length=128, description="Site.")
+    time: AwareDatetime = Field(
+        default_factory=lambda: datetime.now(UTC), description="When it happened (UTC)."
+    )
+    type: EventType = Field(description="What happened.")
+    phase: EventPhase = Field(default=EventPhase.INSTANT, description="Lifecycle phase.")
+    rule: str = Field(default="", max_length=128, description="Name of the rule that raised it.")
+    severity: Severity = Field(default=Severity.INFO, description="Urgency for operators.")
+    track_id: int | None = Field(default=None, description="Tracker id of the object.")
+    object_class: str | None = Field(
+        default=None, max_length=64, description="Road-user class (car, motorcycle, …)."
+    )
+    confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Confidence of the detection or rule."
+    )
+    geometry: Geometry = Field(default_factory=Geometry, description="Where it happened.")
+    measurements: dict[str, Measurement] = Field(
+        default_factory=dict, description="Measured values, e.g. speed_kmh, dwell_s, count."
+    )
+    attributes: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Other facts, e.g. direction, line, level."
+    )
+    evidence: Evidence = Field(default_factory=Evidence, description="Evidence images.")
+
+    @field_validator("time")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
