@@ -1,10 +1,111 @@
-"""Sub-commands of the ``cloud`` domain (not yet implemented)."""
+"""Sub-commands of the ``cloud`` domain: ``cloud ingest``, ``cloud schema``, ``cloud acl``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import logging
+import signal
+from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
+
+from cloud.ingest import IngestConfig, Ingestor
+from cloud.ingest.acl import render_acl
+from traffic_monitor.contract import TopicError
+from traffic_monitor.contract.schema import render_schema, write_schema
+from traffic_monitor.errors import UserFacingError
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add this domain's sub-commands to the ``traffic-monitor`` parser."""
+    """Add the ``cloud`` group to the ``traffic-monitor`` parser."""
+    parser = subparsers.add_parser("cloud", help="the aggregator: ingest, schema, broker ACLs")
+    group = parser.add_subparsers(dest="cloud_command", metavar="CLOUD_COMMAND")
+    _register_ingest(group)
+    _register_schema(group)
+    _register_acl(group)
+
+
+def _register_ingest(group: argparse._SubParsersAction[Any]) -> None:
+    p = group.add_parser("ingest", help="consume events from MQTT into the database")
+    p.add_argument("--config", type=Path, help="JSON file with IngestConfig fields")
+    p.add_argument("--host", help="broker host (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="broker port (default 1883)")
+    p.add_argument("--client-id", help="fixed, unique MQTT client id of this process")
+    p.add_argument("--share-group", help="shared-subscription group (default aggregators)")
+    p.add_argument("--username", help="broker user; password from --password-file or env")
+    p.add_argument("--password-file", type=Path, help="file holding the broker password")
+    p.add_argument("--database-url", help="SQLAlchemy URL (default sqlite:///var/...)")
+    p.add_argument("--database-schema", help="PostgreSQL schema for the tables")
+    p.set_defaults(handler=run_ingest)
+
+
+def _register_schema(group: argparse._SubParsersAction[Any]) -> None:
+    p = group.add_parser("schema", help="print or write the JSON Schema of the wire contract")
+    p.add_argument("--write", action="store_true", help="write docs/event-schema.json")
+    p.set_defaults(handler=run_schema)
+
+
+def _register_acl(group: argparse._SubParsersAction[Any]) -> None:
+    p = group.add_parser("acl", help="render a Mosquitto ACL file for edge nodes")
+    p.add_argument("nodes", nargs="+", help="SITE/NODE pairs, e.g. hcm-q1/node-001")
+    p.add_argument("--aggregator-user", default="aggregator", help="user of the aggregators")
+    p.set_defaults(handler=run_acl)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    """Run one aggregator consumer until interrupted."""
+    values: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            values.update(json.loads(args.config.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise UserFacingError(f"cannot read config {args.config}: {exc}") from exc
+    for name in (
+        "host",
+        "port",
+        "client_id",
+        "share_group",
+        "username",
+        "password_file",
+        "database_url",
+        "database_schema",
+    ):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    try:
+        config = IngestConfig(**values)
+    except ValidationError as exc:
+        raise UserFacingError(f"invalid ingest configuration:\n{exc}") from exc
+    ingestor = Ingestor(config)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        ingestor.run_forever()
+    print(f"ingest stopped: {ingestor.metrics}")
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """Print the contract's JSON Schema, or write it to docs/event-schema.json."""
+    if args.write:
+        print(f"wrote {write_schema()}")
+    else:
+        print(render_schema(), end="")
+    return 0
+
+
+def run_acl(args: argparse.Namespace) -> int:
+    """Print a Mosquitto ACL file: each node writes only under its prefix."""
+    try:
+        print(render_acl(args.nodes, args.aggregator_user), end="")
+    except TopicError as exc:
+        raise UserFacingError(str(exc)) from exc
+    return 0

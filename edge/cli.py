@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from edge.detect_cli import add_detect_parser
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``detect`` and ``edge …`` to the ``traffic-monitor`` parser."""
+    add_detect_parser(subparsers)
     register_edge_group(subparsers)
 
 
@@ -15,8 +18,3 @@ def register_edge_group(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``edge`` group (``edge run``, ``edge check-config``)."""
     parser = subparsers.add_parser("edge", help="run the edge pipeline for configured cameras")
     parser.add_subparsers(dest="edge_command", metavar="EDGE_COMMAND")
-
-
-def run_detect_demo() -> int:
-    """Run ``detect`` on the shared sample video (the demo until the full system exists)."""
-    return 0

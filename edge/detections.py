@@ -43,7 +43,9 @@ class Detections:
         xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
         n = len(xyxy)
         object.__setattr__(self, "xyxy", xyxy)
-        object.__setattr__(self, "confidence", _column(self.confidence, n, np.float32, "confidence"))
+        object.__setattr__(
+            self, "confidence", _column(self.confidence, n, np.float32, "confidence")
+        )
         object.__setattr__(self, "class_id", _column(self.class_id, n, np.int64, "class_id"))
         tracker_id = self.tracker_id
         if len(tracker_id) == 0 and n > 0:
@@ -94,6 +96,15 @@ class Detections:
         """Return a copy with extra per-row columns added to ``data``."""
         merged = {**self.data, **columns}
         return Detections(self.xyxy, self.confidence, self.class_id, self.tracker_id, merged)
+
+    def shifted(self, dx: float, dy: float) -> Detections:
+        """Return a copy with boxes moved by ``(dx, dy)`` pixels (ROI crop to native frame)."""
+        if dx == 0 and dy == 0:
+            return self
+        offset = np.array([dx, dy, dx, dy], dtype=np.float32)
+        return Detections(
+            self.xyxy + offset, self.confidence, self.class_id, self.tracker_id, dict(self.data)
+        )
 
     @property
     def area(self) -> FloatArray:

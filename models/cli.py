@@ -1,10 +1,161 @@
-"""Sub-commands of the ``models`` domain (not yet implemented)."""
+"""Sub-commands of the ``models`` domain: ``eval``, ``export`` and ``quantize``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+from pathlib import Path
 from typing import Any
+
+from traffic_monitor.errors import UserFacingError
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add this domain's sub-commands to the ``traffic-monitor`` parser."""
+    parser = subparsers.add_parser("models", help="evaluate, export and quantise detectors")
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    _register_eval(sub)
+    _register_export(sub)
+    _register_quantize(sub)
+
+
+def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser(
+        "eval", help="COCO-style mAP50 / mAP50-95 per class on a YOLO-format labelled set"
+    )
+    parser.add_argument("model", type=Path, help="ONNX detection model")
+    parser.add_argument("dataset", type=Path, help="folder with images/, labels/, data.yaml")
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="MODEL=SET",
+        help="map a model class to a set class (repeatable); equal names map by themselves",
+    )
+    parser.add_argument(
+        "--merge-riders",
+        action="store_true",
+        help="fold each person box into the motorcycle/bicycle box it rides on (sets that box "
+        "rider and bike together)",
+    )
+    parser.add_argument("--confidence", type=float, default=0.001, help="score floor")
+    parser.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--providers", nargs="+", default=["cpu"], help="cpu cuda tensorrt …")
+    parser.add_argument(
+        "--crosscheck", action="store_true", help="also score with faster-coco-eval and compare"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
+    parser.set_defaults(handler=_run_eval)
+
+
+def _register_export(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser("export", help="Ultralytics .pt → ONNX with metadata (models extra)")
+    parser.add_argument("weights", type=Path, help="Ultralytics .pt checkpoint")
+    parser.add_argument("--out", type=Path, default=None, help="ONNX file (default: beside .pt)")
+    parser.add_argument("--imgsz", type=int, default=640, help="input size (multiple of 32)")
+    parser.add_argument("--batch", type=int, default=1, help="fixed batch size")
+    parser.add_argument("--dynamic", action="store_true", help="dynamic batch dimension")
+    parser.add_argument("--half", action="store_true", help="FP16 weights (for GPU providers)")
+    parser.add_argument(
+        "--opset", type=int, default=None, help="ONNX opset (default: Ultralytics')"
+    )
+    parser.set_defaults(handler=_run_export)
+
+
+def _register_quantize(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser(
+        "quantize", help="static INT8 (QDQ, per-channel) with calibration on real frames"
+    )
+    parser.add_argument("model", type=Path, help="float ONNX detection model")
+    parser.add_argument("--out", type=Path, default=None, help="INT8 ONNX (default: *_int8_qdq)")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="images, image folders or videos to calibrate on (default: the shared set and clips)",
+    )
+    parser.add_argument("--frames", type=int, default=64, help="calibration frames in all")
+    parser.add_argument(
+        "--method",
+        choices=["minmax", "entropy", "percentile"],
+        default="minmax",
+        help="calibration method",
+    )
+    parser.set_defaults(handler=_run_quantize)
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        model_name, sep, set_name = pair.partition("=")
+        if not sep or not model_name or not set_name:
+            raise UserFacingError(
+                f"--map {pair!r}: expected MODEL=SET, e.g. --map motorbike=motorcycle"
+            )
+        mapping[model_name] = set_name
+    return mapping
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from models.dataset import YoloDataset
+    from models.evaluate import RiderMerge, coco_crosscheck, evaluate_model, write_report
+
+    if not args.model.exists():
+        raise UserFacingError(f"model {args.model} does not exist")
+    dataset = YoloDataset(args.dataset, limit=args.limit)
+    run = evaluate_model(
+        args.model,
+        dataset,
+        overrides=_parse_map(args.map),
+        merge=RiderMerge() if args.merge_riders else None,
+        confidence=args.confidence,
+        iou=args.iou,
+        providers=args.providers,
+    )
+    print(f"{args.model.name} on {args.dataset} ({len(run.images)} images, {run.seconds:.1f} s)")
+    print(f"{'class':<12} {'gt':>6} {'pred':>7} {'AP50':>7} {'AP50-95':>8} {'R50':>6}")
+    for c in run.result.classes:
+        if c.ap50 is None:
+            print(f"{c.name:<12} {c.ground_truth:>6} {c.predictions:>7}     (no ground truth)")
+            continue
+        print(
+            f"{c.name:<12} {c.ground_truth:>6} {c.predictions:>7} {c.ap50:7.4f} "
+            f"{c.ap50_95:8.4f} {c.recall50:6.3f}"
+        )
+    print(f"{'all':<12} {'':>6} {'':>7} {run.result.map50:7.4f} {run.result.map50_95:8.4f}")
+    extra: dict[str, Any] = {"merge_riders": args.merge_riders, "confidence": args.confidence}
+    if args.crosscheck:
+        check = coco_crosscheck(run.images, dataset.names)
+        extra["crosscheck_faster_coco_eval"] = check
+        print(f"faster-coco-eval: mAP50 {check['map50']:.4f}  mAP50-95 {check['map50_95']:.4f}")
+    if args.out:
+        write_report(run, args.model, dataset, extra, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from models.export import ExportOptions, export_onnx
+
+    options = ExportOptions(
+        imgsz=args.imgsz, batch=args.batch, dynamic=args.dynamic, half=args.half, opset=args.opset
+    )
+    path = export_onnx(args.weights, options, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _run_quantize(args: argparse.Namespace) -> int:
+    from models.quantize import QuantizeOptions, default_calibration_sources, quantize_static
+
+    sources = args.calibration or default_calibration_sources()
+    out = args.out or args.model.with_name(f"{args.model.stem}_int8_qdq.onnx")
+    options = QuantizeOptions(frames=args.frames, method=args.method)
+    report = quantize_static(args.model, out, sources, options)
+    print(json.dumps(report, indent=2))
+    return 0

@@ -17,6 +17,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from edge.cli import run_detect_demo
+    from edge.detect_cli import run_detect_demo
 
     return run_detect_demo()

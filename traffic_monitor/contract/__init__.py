@@ -1,5 +1,14 @@
-"""The edge-to-cloud contract: the versioned event message, defined once for both sides."""
+"""The edge-to-cloud contract: versioned wire messages and topics, defined once for both sides."""
 
+from traffic_monitor.contract.codec import (
+    MAX_MESSAGE_BYTES,
+    MAX_SNAPSHOT_BYTES,
+    ContractError,
+    decode_event,
+    decode_stats,
+    decode_status,
+    encode,
+)
 from traffic_monitor.contract.events import (
     SCHEMA_VERSION,
     Event,
@@ -9,13 +18,48 @@ from traffic_monitor.contract.events import (
     Geometry,
     Severity,
 )
+from traffic_monitor.contract.status import NodeStats, NodeStatus, OutboxMetrics
+from traffic_monitor.contract.topics import (
+    ParsedTopic,
+    SnapshotKind,
+    TopicError,
+    TopicKind,
+    command_topic,
+    event_topic,
+    parse_topic,
+    snapshot_topic,
+    stats_topic,
+    status_topic,
+    subscription_filters,
+)
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MAX_SNAPSHOT_BYTES",
     "SCHEMA_VERSION",
+    "ContractError",
     "Event",
     "EventPhase",
     "EventType",
     "Evidence",
     "Geometry",
+    "NodeStats",
+    "NodeStatus",
+    "OutboxMetrics",
+    "ParsedTopic",
     "Severity",
+    "SnapshotKind",
+    "TopicError",
+    "TopicKind",
+    "command_topic",
+    "decode_event",
+    "decode_stats",
+    "decode_status",
+    "encode",
+    "event_topic",
+    "parse_topic",
+    "snapshot_topic",
+    "stats_topic",
+    "status_topic",
+    "subscription_filters",
 ]

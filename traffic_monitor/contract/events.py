@@ -9,11 +9,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
+
+SEGMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""Identifiers (site, node, camera) are topic segments: 1–64 safe characters, no ``/+#``."""
 
 
 class EventType(StrEnum):
@@ -96,8 +99,13 @@ class Event(_Wire):
     event_id: uuid.UUID = Field(
         default_factory=uuid.uuid4, description="Unique id; redeliveries carry the same id."
     )
-    camera_id: str = Field(min_length=1, max_length=128, description="Camera that saw it.")
-    site_id: str = Field(default="default", min_length=1, max_length=128, description="Site.")
+    camera_id: str = Field(pattern=SEGMENT_PATTERN, description="Camera that saw it.")
+    site_id: str = Field(
+        default="default", pattern=SEGMENT_PATTERN, description="Site (city district, junction)."
+    )
+    node_id: str = Field(
+        default="default", pattern=SEGMENT_PATTERN, description="Edge node (box) that published it."
+    )
     time: AwareDatetime = Field(
         default_factory=lambda: datetime.now(UTC), description="When it happened (UTC)."
     )

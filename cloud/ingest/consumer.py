@@ -1,0 +1,259 @@
+"""The aggregator's MQTT consumer: shared subscription, validation, idempotent storage.
+
+Messages are acknowledged to the broker (manual PUBACK) only after the transaction that
+stores them has committed, so killing an aggregator loses nothing: the broker sends its
+unacknowledged messages again when that client id reconnects, and the store drops the
+duplicates by event id.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from cloud.ingest.config import IngestConfig
+from cloud.ingest.validate import classify
+from cloud.store.store import Batch, EventStore, WriteResult
+from traffic_monitor.contract import Event, subscription_filters
+
+logger = logging.getLogger(__name__)
+
+CommitHook = Callable[[list[Event], float], None]
+"""Called after each commit with the new batch's events and the commit time (time.time())."""
+
+
+@dataclass(frozen=True)
+class _Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received_at: datetime
+
+
+@dataclass
+class IngestMetrics:
+    """Counters of one consumer process."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    commits: int = 0
+    db_errors: int = 0
+
+
+class Ingestor:
+    """One aggregator consumer process.
+
+    Args:
+        config: Broker, subscription and database settings.
+        store: The store to write to; built from ``config.database_url`` when omitted.
+        on_commit: Optional hook run after each commit (benchmarks measure latency with it).
+    """
+
+    def __init__(
+        self,
+        config: IngestConfig,
+        store: EventStore | None = None,
+        on_commit: CommitHook | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store or EventStore(config.database_url, config.database_schema)
+        self.metrics = IngestMetrics()
+        self.reasons: Counter[str] = Counter()
+        self._on_commit = on_commit
+        self._queue: queue.Queue[_Received] = queue.Queue(maxsize=config.queue_size)
+        self._generation = 0
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._client = self._make_client()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the consumer is connected and subscribed."""
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Create the tables, connect, subscribe and start storing."""
+        self.store.create()
+        cfg = self.config
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = cfg.session_expiry_s
+        props.ReceiveMaximum = cfg.receive_maximum
+        self._client.connect_async(
+            cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props
+        )
+        self._writer.start()
+        self._client.loop_start()
+        logger.info("ingestor %s started towards %s:%d", cfg.client_id, cfg.host, cfg.port)
+
+    def stop(self) -> None:
+        """Store what was received, acknowledge it, and disconnect."""
+        self._stop.set()
+        if self._writer.is_alive():
+            self._writer.join()
+        self._client.disconnect()
+        self._client.loop_stop()
+        logger.info("ingestor stopped: %s", self.metrics)
+
+    def run_forever(self) -> None:
+        """Start and block until interrupted (the ``cloud ingest`` command)."""
+        self.start()
+        try:
+            while True:
+                time.sleep(1.0)
+        finally:
+            self.stop()
+
+    # -- MQTT -------------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.config
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        if cfg.username is not None:
+            client.username_pw_set(cfg.username, cfg.password())
+        if cfg.tls is not None:
+            client.tls_set(
+                ca_certs=str(cfg.tls.ca_file),
+                certfile=None if cfg.tls.cert_file is None else str(cfg.tls.cert_file),
+                keyfile=None if cfg.tls.key_file is None else str(cfg.tls.key_file),
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            logger.error("broker refused connection: %s", reason_code)
+            return
+        self._generation += 1
+        filters = subscription_filters(self.config.share_group)
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+        self._connected.set()
+        logger.info(
+            "connected (session present: %s), subscribed to %s", flags.session_present, filters
+        )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            logger.warning("disconnected from broker: %s", reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        item = _Received(
+            topic=message.topic,
+            payload=bytes(message.payload),
+            mid=message.mid,
+            qos=message.qos,
+            generation=self._generation,
+            received_at=datetime.now(UTC),
+        )
+        # Blocks paho's network thread when the writer is behind: back-pressure to the broker.
+        self._queue.put(item)
+
+    # -- storage ----------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while not (self._stop.is_set() and self._queue.empty()):
+            items = self._take_batch()
+            if items:
+                self._store(items)
+
+    def _take_batch(self) -> list[_Received]:
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        items = [first]
+        deadline = time.monotonic() + self.config.batch_wait_s
+        while len(items) < self.config.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                items.append(
+                    self._queue.get(timeout=max(remaining, 0))
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+        return items
+
+    def _store(self, items: list[_Received]) -> None:
+        batch = Batch()
+        for item in items:
+            reason = classify(item.topic, item.payload, item.received_at, batch)
+            if reason is not None:
+                self.reasons[reason.split(":")[0]] += 1
+        result = self._write_with_retry(batch)
+        if result is None:
+            return  # stopping with the database down: unacked, the broker keeps them
+        committed = time.time()
+        self._ack(items)
+        m = self.metrics
+        m.received += len(items)
+        m.stored += result.inserted
+        m.duplicates += result.duplicates
+        m.dead_letters += result.dead_letters
+        m.commits += 1
+        if self._on_commit is not None and batch.events:
+            self._on_commit([e for e, _ in batch.events], committed)
+
+    def _write_with_retry(self, batch: Batch) -> WriteResult | None:
+        delay = 0.5
+        while True:
+            try:
+                return self.store.write(batch)
+            except Exception:
+                self.metrics.db_errors += 1
+                logger.exception("database write failed; retrying in %.1f s", delay)
+                if self._stop.wait(delay):
+                    return None
+                delay = min(delay * 2, 10.0)
+
+    def _ack(self, items: list[_Received]) -> None:
+        generation = self._generation
+        for item in items:
+            # A message from an earlier connection will be redelivered: acking its old
+            # packet id on the new connection could acknowledge another message.
+            if item.qos > 0 and item.generation == generation:
+                self._client.ack(item.mid, item.qos)

@@ -1,0 +1,25 @@
+"""The aggregator's store: SQLAlchemy 2 models and idempotent event storage."""
+
+from cloud.store.models import (
+    Base,
+    DeadLetter,
+    EventRecord,
+    NodeStatsRecord,
+    NodeStatusRecord,
+    SnapshotRecord,
+)
+from cloud.store.store import DEFAULT_URL, Batch, EventStore, Rejected, WriteResult
+
+__all__ = [
+    "DEFAULT_URL",
+    "Base",
+    "Batch",
+    "DeadLetter",
+    "EventRecord",
+    "EventStore",
+    "NodeStatsRecord",
+    "NodeStatusRecord",
+    "Rejected",
+    "SnapshotRecord",
+    "WriteResult",
+]

@@ -1,0 +1,285 @@
+"""Idempotent storage of ingested messages (SQLite WAL by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from cloud.store.models import (
+    Base,
+    DeadLetter,
+    EventRecord,
+    NodeStatsRecord,
+    NodeStatusRecord,
+    SnapshotRecord,
+)
+from traffic_monitor.contract import Event, NodeStats, NodeStatus
+from traffic_monitor.errors import UserFacingError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "sqlite:///var/aggregator.sqlite3"
+MAX_DEAD_LETTER_BYTES = 64 * 1024
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A message refused by validation, for the dead-letter table."""
+
+    topic: str
+    reason: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass
+class Batch:
+    """Messages to store in one transaction (what one consumer commit holds)."""
+
+    events: list[tuple[Event, datetime]] = field(default_factory=list)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[tuple[NodeStatus, datetime]] = field(default_factory=list)
+    stats: list[tuple[NodeStats, datetime]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.events)
+            + len(self.snapshots)
+            + len(self.statuses)
+            + len(self.stats)
+            + len(self.rejected)
+        )
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: new events stored, duplicates ignored, dead letters kept."""
+
+    inserted: int
+    duplicates: int
+    dead_letters: int
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class EventStore:
+    """The aggregator's database: idempotent event storage and dead letters.
+
+    Args:
+        url: SQLAlchemy URL; ``sqlite:///path`` (WAL mode) or
+            ``postgresql+psycopg://user@host/db``.
+        schema: PostgreSQL schema to use (created if absent); ``None`` for the default.
+            Tests use a unique one per run.
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, schema: str | None = None) -> None:
+        if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+            raise UserFacingError(f"invalid database schema name {schema!r}")
+        engine = create_engine(url, pool_pre_ping=True)
+        self.dialect = engine.dialect.name
+        if self.dialect == "sqlite":
+            if schema is not None:
+                raise UserFacingError("a schema name needs PostgreSQL; SQLite has one schema")
+            database = engine.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        elif self.dialect != "postgresql":
+            raise UserFacingError(
+                f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
+            )
+        self.schema = schema
+        self._raw_engine = engine
+        self.engine: Engine = (
+            engine.execution_options(schema_translate_map={None: schema}) if schema else engine
+        )
+
+    def create(self) -> None:
+        """Create the schema (if named) and every table that does not exist yet."""
+        if self.schema:
+            with self._raw_engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        Base.metadata.create_all(self.engine)
+
+    def drop(self) -> None:
+        """Drop every table (and the named schema): for tests and benchmarks."""
+        Base.metadata.drop_all(self.engine)
+        if self.schema:
+            with self._raw_engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self._raw_engine.dispose()
+
+    def _insert(self, model: type[Base]) -> Any:
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        return dialect.insert(model)
+
+    def write(self, batch: Batch) -> WriteResult:
+        """Store a batch in one transaction; events already stored are skipped.
+
+        Returns:
+            How many events were new, how many were duplicates, how many dead letters.
+        """
+        with self.engine.begin() as conn:
+            inserted = self._write_events(conn, batch.events)
+            self._write_snapshots(conn, batch.snapshots)
+            self._write_statuses(conn, batch.statuses)
+            self._write_stats(conn, batch.stats)
+            self._write_dead_letters(conn, batch.rejected)
+        return WriteResult(inserted, len(batch.events) - inserted, len(batch.rejected))
+
+    def _write_events(self, conn: Connection, events: list[tuple[Event, datetime]]) -> int:
+        rows: dict[uuid.UUID, dict[str, Any]] = {}
+        for ev, received_at in events:
+            rows.setdefault(ev.event_id, _event_row(ev, received_at))
+        if not rows:
+            return 0
+        stmt = (
+            self._insert(EventRecord)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(EventRecord.event_id)
+        )
+        return len(conn.execute(stmt, list(rows.values())).all())
+
+    def _write_snapshots(self, conn: Connection, snapshots: list[dict[str, Any]]) -> None:
+        if snapshots:
+            stmt = self._insert(SnapshotRecord).on_conflict_do_nothing()
+            conn.execute(stmt, snapshots)
+
+    def _write_statuses(
+        self, conn: Connection, statuses: list[tuple[NodeStatus, datetime]]
+    ) -> None:
+        for status, received_at in statuses:
+            values = {
+                "site_id": status.site_id,
+                "node_id": status.node_id,
+                "online": status.online,
+                "time": status.time,
+                "received_at": received_at,
+                "payload": status.model_dump(mode="json"),
+            }
+            stmt = self._insert(NodeStatusRecord).values(**values)
+            excluded = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["site_id", "node_id"],
+                set_={
+                    k: getattr(excluded, k) for k in ("online", "time", "received_at", "payload")
+                },
+                where=NodeStatusRecord.time <= excluded.time,
+            )
+            conn.execute(stmt)
+
+    def _write_stats(self, conn: Connection, stats: list[tuple[NodeStats, datetime]]) -> None:
+        if stats:
+            conn.execute(
+                self._insert(NodeStatsRecord),
+                [
+                    {
+                        "site_id": s.site_id,
+                        "node_id": s.node_id,
+                        "time": s.time,
+                        "received_at": received_at,
+                        "payload": s.model_dump(mode="json"),
+                    }
+                    for s, received_at in stats
+                ],
+            )
+
+    def _write_dead_letters(self, conn: Connection, rejected: list[Rejected]) -> None:
+        if rejected:
+            conn.execute(
+                self._insert(DeadLetter),
+                [
+                    {
+                        "received_at": r.received_at,
+                        "topic": r.topic.encode("utf-8", "replace").decode()[:1024],
+                        "reason": r.reason[:512],
+                        "payload_size": len(r.payload),
+                        "payload": r.payload[:MAX_DEAD_LETTER_BYTES],
+                    }
+                    for r in rejected
+                ],
+            )
+
+    # -- queries (for tests, benchmarks and the HTTP API) ------------------------------------
+
+    def count_events(self) -> int:
+        """Return how many events are stored."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(EventRecord)).scalar_one())
+
+    def event_ids(self) -> list[uuid.UUID]:
+        """Return every stored event id (small stores only: tests and checks)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(EventRecord.event_id)).scalars())
+
+    def dead_letter_reasons(self) -> Counter[str]:
+        """Return dead letters counted by the first word group of their reason."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)
+            ).all()
+        counts: Counter[str] = Counter()
+        for reason, count in rows:
+            counts[reason.split(":")[0]] += int(count)
+        return counts
+
+    def count_dead_letters(self) -> int:
+        """Return how many dead letters are stored."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(DeadLetter)).scalar_one())
+
+    def node_status(self, site_id: str, node_id: str) -> NodeStatusRecord | None:
+        """Return the latest status of a node, or None."""
+        with self.session() as session:
+            return session.scalars(
+                select(NodeStatusRecord).where(
+                    NodeStatusRecord.site_id == site_id, NodeStatusRecord.node_id == node_id
+                )
+            ).first()
+
+    def session(self) -> Session:
+        """Return an ORM session on this store (objects stay usable after commit)."""
+        return Session(self.engine, expire_on_commit=False)
+
+
+def _event_row(ev: Event, received_at: datetime) -> dict[str, Any]:
+    return {
+        "event_id": ev.event_id,
+        "schema_version": ev.schema_version,
+        "site_id": ev.site_id,
+        "node_id": ev.node_id,
+        "camera_id": ev.camera_id,
+        "type": ev.type.value,
+        "phase": ev.phase.value,
+        "severity": ev.severity.value,
+        "time": ev.time,
+        "received_at": received_at,
+        "rule": ev.rule,
+        "track_id": ev.track_id,
+        "object_class": ev.object_class,
+        "confidence": ev.confidence,
+        "payload": ev.model_dump(mode="json", exclude_none=True),
+    }

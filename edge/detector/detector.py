@@ -1,0 +1,127 @@
+"""The detector: letterbox → ONNX Runtime → decode + NMS, batched over frames."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.detections import Detections
+from edge.detector.config import DetectorConfig
+from edge.detector.model import ModelError, YoloOnnxModel
+from edge.detector.postprocess import PostprocessParams, decode
+from edge.detector.preprocess import Letterbox, letterbox, to_blob
+from edge.detector.resolve import resolve_model_path
+
+logger = logging.getLogger(__name__)
+
+Frame = np.ndarray[Any, Any]
+
+
+@dataclass
+class StageTimings:
+    """Seconds spent in each stage by the last :meth:`Detector.detect` call."""
+
+    preprocess: float = 0.0
+    inference: float = 0.0
+    postprocess: float = 0.0
+    frames: int = 0
+
+
+class Detector:
+    """Runs a YOLO ONNX export on BGR frames and returns :class:`Detections` per frame.
+
+    Example:
+        >>> detector = Detector(DetectorConfig(classes=["car", "motorcycle"]))
+        >>> detections = detector.detect_one(frame)
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        """Load the model and prepare the filters.
+
+        Raises:
+            ModelError: No usable model, or an unknown class name in ``config.classes``.
+            ProviderUnavailableError: A configured execution provider is not installed.
+        """
+        self.config = config or DetectorConfig()
+        self.model = YoloOnnxModel(resolve_model_path(self.config.model), self.config)
+        self.names: tuple[str, ...] = self.model.info.names
+        self.input_size: tuple[int, int] = self.model.info.input_size
+        self._params = PostprocessParams(
+            confidence=self.config.confidence,
+            iou=self.config.iou,
+            max_detections=self.config.max_detections,
+            class_mask=self._class_mask(self.config.classes),
+            min_box_size=self.config.min_box_size,
+        )
+        self.timings = StageTimings()
+
+    @property
+    def max_batch(self) -> int:
+        """Frames per network call: 0 means any number (dynamic batch)."""
+        info = self.model.info
+        return 0 if info.dynamic_batch else info.fixed_batch
+
+    def class_ids(self, names: Sequence[str]) -> list[int]:
+        """Map class names to the model's class ids.
+
+        Raises:
+            ModelError: A name is not one of the model's classes.
+        """
+        unknown = [name for name in names if name not in self.names]
+        if unknown:
+            raise ModelError(
+                f"unknown class name(s) {', '.join(unknown)}; this model has: "
+                f"{', '.join(self.names)}"
+            )
+        return [self.names.index(name) for name in names]
+
+    def detect_one(self, frame: Frame) -> Detections:
+        """Detect objects in one BGR frame."""
+        return self.detect([frame])[0]
+
+    def detect(self, frames: Sequence[Frame]) -> list[Detections]:
+        """Detect objects in several BGR frames (e.g. one per camera) with batched inference.
+
+        Frames may differ in size. When the model has a fixed batch of 1 they run one by one.
+
+        Returns:
+            One :class:`Detections` per frame, boxes in that frame's pixels.
+        """
+        timings = StageTimings(frames=len(frames))
+        start = time.perf_counter()
+        prepared = [letterbox(frame, self.input_size) for frame in frames]
+        blob = to_blob([image for image, _ in prepared])
+        timings.preprocess = time.perf_counter() - start
+        outputs = self._infer(blob)
+        timings.inference = time.perf_counter() - start - timings.preprocess
+        results = [
+            self._decode(output, transform, frame)
+            for output, (_, transform), frame in zip(outputs, prepared, frames, strict=True)
+        ]
+        timings.postprocess = time.perf_counter() - start - timings.preprocess - timings.inference
+        self.timings = timings
+        return results
+
+    def _infer(self, blob: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        batch = self.max_batch
+        if batch == 0 or len(blob) == batch:
+            return self.model.run(blob)
+        chunks = [self.model.run(blob[i : i + batch]) for i in range(0, len(blob), batch)]
+        return np.concatenate(chunks)
+
+    def _decode(
+        self, output: np.ndarray[Any, Any], transform: Letterbox, frame: Frame
+    ) -> Detections:
+        return decode(output, self._params, transform, (frame.shape[0], frame.shape[1]))
+
+    def _class_mask(self, classes: list[str] | None) -> np.ndarray[Any, Any] | None:
+        if not classes:
+            return None
+        mask = np.zeros(len(self.names), dtype=bool)
+        mask[self.class_ids(classes)] = True
+        return mask

@@ -1,0 +1,58 @@
+"""Letterbox pre-processing, identical to Ultralytics' ``LetterBox`` for fixed-size exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a frame was fitted into the network input: scale, then centred padding."""
+
+    gain: float
+    pad_x: int
+    pad_y: int
+
+
+def letterbox(
+    image: np.ndarray[Any, Any], size: tuple[int, int]
+) -> tuple[np.ndarray[Any, Any], Letterbox]:
+    """Resize keeping the aspect ratio and pad with grey (114) to ``size``.
+
+    Mirrors Ultralytics' ``LetterBox(auto=False, center=True, scaleup=True)`` so that the
+    same ONNX file gives the same boxes here as in Ultralytics' own predict.
+
+    Args:
+        image: BGR image ``(h, w, 3)``, uint8.
+        size: Network input ``(height, width)``.
+
+    Returns:
+        The padded BGR image and the transform needed to map boxes back.
+    """
+    height, width = image.shape[:2]
+    target_h, target_w = size
+    gain = min(target_h / height, target_w / width)
+    new_w, new_h = round(width * gain), round(height * gain)
+    dw, dh = (target_w - new_w) / 2, (target_h - new_h) / 2
+    if (width, height) != (new_w, new_h):
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    padded = cv2.copyMakeBorder(
+        image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
+    )
+    return padded, Letterbox(gain=gain, pad_x=left, pad_y=top)
+
+
+def to_blob(images: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """Stack letterboxed BGR images into an RGB ``(B, 3, H, W)`` float32 blob scaled to [0, 1]."""
+    blob: np.ndarray[Any, Any] = cv2.dnn.blobFromImages(
+        images, scalefactor=1.0 / 255.0, swapRB=True, crop=False
+    )
+    return blob

@@ -1,0 +1,195 @@
+"""The rule interface: a rule is fed the tracked detections of one frame and returns events.
+
+A new rule is a new module in this package with a class decorated by :func:`register_rule`;
+the registry finds it by name (the key under ``rules:`` in the scene config), validates its
+``Params`` and builds it. The frame loop never changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from edge.detections import NO_TRACK, Detections
+from edge.scene import SceneConfig
+from edge.tracking import Track
+from traffic_monitor.contract import Event, EventPhase, EventType, Geometry, Severity
+
+logger = logging.getLogger(__name__)
+
+VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
+
+
+class WorldTransform(Protocol):
+    """Pixel → road-plane transform (the calibration package implements it)."""
+
+    def image_to_world(self, points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Map ``(N, 2)`` pixel points to ``(N, 2)`` road-plane metres."""
+        ...
+
+
+class RuleParams(BaseModel):
+    """Base of every rule's parameters: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """One frame as the rules see it (read-only).
+
+    Attributes:
+        camera_id: Camera id.
+        site_id: Site id.
+        index: Frame index in the source.
+        timestamp: Seconds (media time for files, Unix time for live sources).
+        time: UTC time of the frame (for events).
+        detections: Every detection of the frame with ``tracker_id`` set by the tracker.
+        tracks: Live tracks of the camera by id; per-track rule state is pruned to these.
+        class_names: The detector's class names.
+        image: The BGR frame (``None`` where a caller has no image, e.g. synthetic tests).
+    """
+
+    camera_id: str
+    site_id: str
+    index: int
+    timestamp: float
+    time: datetime
+    detections: Detections
+    tracks: Mapping[int, Track]
+    class_names: Sequence[str]
+    image: np.ndarray[Any, Any] | None = None
+
+    def class_name(self, class_id: int) -> str:
+        """Name of a class id (``class_<id>`` when unknown)."""
+        if 0 <= class_id < len(self.class_names):
+            return self.class_names[class_id]
+        return f"class_{class_id}"
+
+    def tracked(self, classes: Collection[str] | None = None) -> Detections:
+        """Rows that belong to a confirmed track, optionally of the given (voted) classes."""
+        mask = self.detections.tracker_id != NO_TRACK
+        if classes is not None:
+            names = np.array(
+                [self.class_name(int(c)) for c in self.voted_class_ids()], dtype=object
+            )
+            mask &= np.isin(names, list(classes)) if len(names) else mask
+        return self.detections[mask]
+
+    def voted_class_ids(self, detections: Detections | None = None) -> npt.NDArray[np.int64]:
+        """The tracker's voted class per row (the detection's own class where absent)."""
+        dets = self.detections if detections is None else detections
+        voted = dets.data.get("track_class_id")
+        return dets.class_id if voted is None else np.asarray(voted, dtype=np.int64)
+
+    def time_at(self, timestamp: float) -> datetime:
+        """UTC time of another timestamp of the same clock."""
+        return self.time + timedelta(seconds=timestamp - self.timestamp)
+
+
+@dataclass
+class RuleSetup:
+    """What a rule may need at construction: the scene, class names, calibration, signals."""
+
+    scene: SceneConfig
+    class_names: Sequence[str]
+    transform: WorldTransform | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+class Rule(ABC):
+    """A traffic rule. Subclasses set ``name`` and ``Params`` and implement :meth:`process`."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[RuleParams]] = RuleParams
+
+    def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
+        """Keep the validated parameters and the setup."""
+        self.params = params
+        self.setup = setup
+
+    @abstractmethod
+    def process(self, frame: FrameContext) -> list[Event]:
+        """Update state with one frame and return the events it causes."""
+
+    def finish(self, frame: FrameContext) -> list[Event]:
+        """End open events and flush partial aggregates (called at shutdown)."""
+        del frame
+        return []
+
+    def state_size(self) -> int:
+        """Entries of per-track or per-object state held (for memory tests and metrics)."""
+        return 0
+
+
+RuleT = TypeVar("RuleT", bound=type[Rule])
+RULES: dict[str, type[Rule]] = {}
+
+
+def register_rule(cls: RuleT) -> RuleT:
+    """Class decorator: make a rule available by its ``name`` in scene configs."""
+    if cls.name in RULES and RULES[cls.name] is not cls:
+        raise ValueError(f"two rules are named {cls.name!r}")
+    RULES[cls.name] = cls
+    return cls
+
+
+def make_event(
+    frame: FrameContext,
+    rule: str,
+    event_type: EventType,
+    *,
+    phase: EventPhase = EventPhase.INSTANT,
+    severity: Severity = Severity.INFO,
+    row: int | None = None,
+    detections: Detections | None = None,
+    zone: str | None = None,
+    measurements: Mapping[str, float] | None = None,
+    attributes: Mapping[str, str | int | float | bool] | None = None,
+    time: datetime | None = None,
+    world: tuple[float, float] | None = None,
+) -> Event:
+    """Build an event for a frame, optionally about one row of ``detections``."""
+    track_id = object_class = confidence = bbox = point = None
+    if row is not None:
+        dets = frame.detections if detections is None else detections
+        track_id = int(dets.tracker_id[row])
+        object_class = frame.class_name(int(frame.voted_class_ids(dets)[row]))
+        confidence = float(np.clip(dets.confidence[row], 0.0, 1.0))
+        x1, y1, x2, y2 = (float(v) for v in dets.xyxy[row])
+        bbox = (x1, y1, x2, y2)
+        point = ((x1 + x2) / 2, y2)
+    return Event(
+        camera_id=frame.camera_id,
+        site_id=frame.site_id,
+        time=time or frame.time,
+        type=event_type,
+        phase=phase,
+        rule=rule,
+        severity=severity,
+        track_id=track_id,
+        object_class=object_class,
+        confidence=confidence,
+        geometry=Geometry(bbox=bbox, point=point, zone=zone, world=world),
+        measurements=dict(measurements or {}),
+        attributes=dict(attributes or {}),
+    )
+
+
+def utc_from_timestamp(timestamp: float) -> datetime:
+    """UTC datetime of a Unix timestamp."""
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def prune(state: dict[Any, Any], alive: Callable[[Any], bool]) -> None:
+    """Delete entries whose key is no longer alive (ended tracks)."""
+    for key in [key for key in state if not alive(key)]:
+        del state[key]

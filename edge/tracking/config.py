@@ -1,0 +1,117 @@
+"""Tracker configuration (part of a camera's scene config)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_CLASS_GROUPS = [["person"], ["bicycle", "motorcycle"], ["car", "bus", "truck"]]
+
+
+class TrackerConfig(BaseModel):
+    """Parameters of the ByteTrack-style tracker; each says what it trades away."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    high_threshold: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Detections at or above this score are matched first and may start tracks. Higher "
+            "means fewer false tracks and more breaks on faint objects."
+        ),
+    )
+    low_threshold: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Detections between this and high_threshold only extend existing tracks (the "
+            "ByteTrack second pass that bridges partial occlusion). Set the detector's "
+            "confidence at or below it to benefit."
+        ),
+    )
+    new_track_threshold: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="Minimum score to start a new track. Higher suppresses flicker tracks.",
+    )
+    match_iou: float = Field(
+        default=0.2,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Minimum buffered IoU between a predicted track box and a detection to match. "
+            "Lower follows fast objects across skipped frames, at the risk of id swaps."
+        ),
+    )
+    low_match_iou: float = Field(
+        default=0.4,
+        gt=0.0,
+        le=1.0,
+        description="Minimum buffered IoU for low-score detections (second pass); stricter.",
+    )
+    buffer: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=2.0,
+        description=(
+            "Boxes are enlarged by this fraction of their size before IoU (buffered IoU, "
+            "C-BIoU), so small fast objects still overlap their prediction. Larger tolerates "
+            "more motion per step and more camera jitter; too large confuses neighbours."
+        ),
+    )
+    tentative_buffer: float = Field(
+        default=1.5,
+        ge=0.0,
+        le=5.0,
+        description=(
+            "Buffer for matching a tentative track (no velocity yet) to its second detection. "
+            "Larger confirms fast objects when frames are skipped; in dense traffic it may "
+            "pair two neighbours for one frame."
+        ),
+    )
+    min_hits: int = Field(
+        default=2,
+        ge=1,
+        le=30,
+        description="Matches before a track gets an id. Higher drops one-frame ghosts, later ids.",
+    )
+    max_lost_s: float = Field(
+        default=1.5,
+        gt=0.0,
+        le=60.0,
+        description=(
+            "Seconds a track is kept without a match to bridge occlusions. Longer survives "
+            "longer occlusions but may re-attach an id to a different object."
+        ),
+    )
+    history_length: int = Field(
+        default=90,
+        ge=2,
+        le=10000,
+        description="Observed positions kept per track (bounded memory); 90 = 3 s at 30 fps.",
+    )
+    max_tracks: int = Field(
+        default=2000,
+        ge=1,
+        description="Hard cap on live tracks per camera; the longest-lost are dropped first.",
+    )
+    class_groups: list[list[str]] = Field(
+        default_factory=lambda: [list(group) for group in DEFAULT_CLASS_GROUPS],
+        description=(
+            "A detection matches only tracks whose voted class is in the same group (a "
+            "motorbike rider's person box never takes over the motorbike's track). Classes in "
+            "no group form a group of their own."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> TrackerConfig:
+        if self.low_threshold > self.high_threshold:
+            raise ValueError(
+                f"low_threshold ({self.low_threshold}) must not exceed "
+                f"high_threshold ({self.high_threshold})"
+            )
+        return self

@@ -1,0 +1,117 @@
+"""One tracked object: filter state, bounded history, class vote and lifecycle state."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from edge.tracking.kalman import BoxKalman, KalmanNoise, Vector, cxcywh_to_xyxy, xyxy_to_cxcywh
+
+
+class TrackState(StrEnum):
+    """Lifecycle of a track."""
+
+    TENTATIVE = "tentative"
+    """Seen fewer than ``min_hits`` times: no id is given out yet."""
+    CONFIRMED = "confirmed"
+    """Matched in the latest update."""
+    LOST = "lost"
+    """Not matched lately; kept (predicted) for ``max_lost_s`` to bridge occlusions."""
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    """One observed position: the anchor (bottom centre of the measured box) at a time."""
+
+    timestamp: float
+    x: float
+    y: float
+
+
+@dataclass
+class Track:
+    """A tracked object. All per-object state lives here and dies with the track."""
+
+    track_id: int
+    kalman: BoxKalman
+    first_seen: float
+    last_seen: float
+    last_predicted: float
+    box: Vector
+    confidence: float
+    history: deque[TrackPoint]
+    state: TrackState = TrackState.TENTATIVE
+    hits: int = 1
+    class_votes: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        track_id: int,
+        box_xyxy: Vector,
+        confidence: float,
+        class_id: int,
+        timestamp: float,
+        history_length: int,
+        noise: KalmanNoise,
+    ) -> Track:
+        """Create a tentative track from its first detection."""
+        track = cls(
+            track_id=track_id,
+            kalman=BoxKalman(xyxy_to_cxcywh(box_xyxy), noise),
+            first_seen=timestamp,
+            last_seen=timestamp,
+            last_predicted=timestamp,
+            box=np.asarray(box_xyxy, dtype=np.float64),
+            confidence=confidence,
+            history=deque(maxlen=history_length),
+        )
+        track._observe(box_xyxy, confidence, class_id, timestamp)
+        return track
+
+    def predict(self, timestamp: float) -> Vector:
+        """Predict the box ``[x1, y1, x2, y2]`` at ``timestamp``."""
+        predicted = self.kalman.predict(timestamp - self.last_predicted)
+        self.last_predicted = max(self.last_predicted, timestamp)
+        return cxcywh_to_xyxy(predicted)
+
+    def match(self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float) -> None:
+        """Correct the track with a matched detection."""
+        self.kalman.update(xyxy_to_cxcywh(box_xyxy))
+        self.hits += 1
+        self._observe(box_xyxy, confidence, class_id, timestamp)
+
+    def _observe(
+        self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float
+    ) -> None:
+        self.box = np.asarray(box_xyxy, dtype=np.float64)
+        self.confidence = confidence
+        self.last_seen = timestamp
+        self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + confidence
+        x = float(box_xyxy[0] + box_xyxy[2]) / 2
+        self.history.append(TrackPoint(timestamp, x, float(box_xyxy[3])))
+
+    @property
+    def class_id(self) -> int:
+        """The class with the largest summed confidence over the track's detections."""
+        return max(self.class_votes.items(), key=lambda item: item[1])[0]
+
+    @property
+    def anchor(self) -> tuple[float, float]:
+        """Latest observed anchor point (bottom centre of the box)."""
+        point = self.history[-1]
+        return point.x, point.y
+
+    @property
+    def velocity(self) -> tuple[float, float]:
+        """Filtered velocity of the box centre, pixels per second."""
+        vx, vy = self.kalman.velocity
+        return float(vx), float(vy)
+
+    def age(self, now: float) -> float:
+        """Seconds since the track was first seen."""
+        return now - self.first_seen

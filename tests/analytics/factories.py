@@ -1,0 +1,56 @@
+"""Small factories for synthetic detections and tracks (no mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.detections import Detections
+
+NAMES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck")
+PERSON, BICYCLE, CAR, MOTORCYCLE, BUS, TRUCK = 0, 1, 2, 3, 5, 7
+
+
+@dataclass
+class Obj:
+    """A synthetic object: box centre moving at constant velocity (px/s)."""
+
+    x: float
+    y: float
+    vx: float
+    vy: float
+    w: float = 40.0
+    h: float = 30.0
+    class_id: int = CAR
+    score: float = 0.9
+
+    def box_at(self, t: float) -> tuple[float, float, float, float]:
+        cx, cy = self.x + self.vx * t, self.y + self.vy * t
+        return (cx - self.w / 2, cy - self.h / 2, cx + self.w / 2, cy + self.h / 2)
+
+
+def detections(
+    boxes: Sequence[Sequence[float]],
+    class_ids: Sequence[int] | None = None,
+    scores: Sequence[float] | None = None,
+) -> Detections:
+    n = len(boxes)
+    if n == 0:
+        return Detections.empty()
+    return Detections(
+        xyxy=np.asarray(boxes, dtype=np.float32),
+        confidence=np.asarray(scores if scores is not None else [0.9] * n, dtype=np.float32),
+        class_id=np.asarray(class_ids if class_ids is not None else [CAR] * n, dtype=np.int64),
+    )
+
+
+def frame_of(objects: Sequence[Obj], t: float, jitter: float = 0.0, rng=None) -> Detections:
+    boxes = []
+    for obj in objects:
+        box = np.asarray(obj.box_at(t), dtype=np.float64)
+        if jitter and rng is not None:
+            box = box + rng.uniform(-jitter, jitter, size=2).repeat(2)[[0, 1, 0, 1]]
+        boxes.append(box)
+    return detections(boxes, [o.class_id for o in objects], [o.score for o in objects])

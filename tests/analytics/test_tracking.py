@@ -1,0 +1,173 @@
+"""ByteTrack-style tracker: ids through occlusion, frame skipping, jitter; pruning; class vote."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from edge.detections import NO_TRACK, Detections
+from edge.tracking import ByteTracker, TrackerConfig, buffered_iou
+from tests.analytics.factories import (
+    CAR,
+    MOTORCYCLE,
+    NAMES,
+    PERSON,
+    TRUCK,
+    Obj,
+    detections,
+    frame_of,
+)
+
+FPS = 30.0
+
+
+def run(tracker, objects, frames, step=1, jitter=0.0, hide=None, seed=0):
+    """Feed ``frames`` frames (every ``step``-th); returns the ids per object per fed frame."""
+    rng = np.random.default_rng(seed)
+    ids: list[list[int]] = [[] for _ in objects]
+    for index in range(0, frames, step):
+        t = index / FPS
+        visible = [i for i in range(len(objects)) if not (hide and hide(i, index))]
+        dets = frame_of([objects[i] for i in visible], t, jitter, rng)
+        out = tracker.update(dets, t)
+        assert len(out) == len(dets)
+        for row, i in enumerate(visible):
+            ids[i].append(int(out.tracker_id[row]))
+    return ids
+
+
+def confirmed_ids(seq):
+    return {i for i in seq if i != NO_TRACK}
+
+
+def test_rows_kept_in_order_and_input_not_modified():
+    tracker = ByteTracker(TrackerConfig(min_hits=1), NAMES)
+    dets = detections([[0, 0, 10, 10], [100, 100, 120, 130]], scores=[0.9, 0.05])
+    out = tracker.update(dets, 0.0)
+    assert len(out) == 2
+    assert np.array_equal(out.xyxy, dets.xyxy)
+    assert np.all(dets.tracker_id == NO_TRACK)  # the caller's object is untouched
+    assert out.tracker_id[0] != NO_TRACK and out.tracker_id[1] == NO_TRACK  # low score: no track
+
+
+def test_two_objects_keep_distinct_ids():
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    objs = [Obj(50, 100, 300, 0), Obj(600, 300, -250, 0)]
+    ids = run(tracker, objs, 60)
+    assert ids[0][0] == NO_TRACK  # tentative until min_hits
+    a, b = confirmed_ids(ids[0]), confirmed_ids(ids[1])
+    assert len(a) == 1 and len(b) == 1 and a != b
+
+
+@pytest.mark.parametrize("gap_frames", [5, 20, 40])
+def test_id_survives_occlusion(gap_frames):
+    tracker = ByteTracker(TrackerConfig(max_lost_s=1.5), NAMES)
+    objs = [Obj(50, 200, 200, 20)]
+    ids = run(tracker, objs, 120, hide=lambda i, k: 30 <= k < 30 + gap_frames)
+    assert len(confirmed_ids(ids[0])) == 1
+
+
+def test_crossing_objects_do_not_swap_after_occlusion():
+    # Two cars pass each other on parallel lanes; one is hidden while they overlap.
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    objs = [Obj(50, 200, 240, 0), Obj(650, 215, -240, 0)]
+    ids = run(tracker, objs, 90, hide=lambda i, k: i == 1 and 35 <= k < 50)
+    first_a, last_a = ids[0][5], ids[0][-1]
+    first_b, last_b = ids[1][5], ids[1][-1]
+    assert first_a == last_a and first_b == last_b and first_a != first_b
+
+
+@pytest.mark.parametrize(("step", "speed"), [(2, 600), (3, 450), (5, 300)])
+def test_frame_skipping_keeps_ids(step, speed):
+    # A fast small motorbike moving 40-50 px (twice its width) between fed frames.
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    objs = [Obj(30, 240, speed, 60, w=24, h=36, class_id=MOTORCYCLE)]
+    ids = run(tracker, objs, 40, step=step)
+    assert len(confirmed_ids(ids[0])) == 1
+    assert ids[0][-1] != NO_TRACK
+
+
+def test_camera_jitter_of_three_pixels():
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    # Small, slow and close objects: jitter is the largest motion in the scene.
+    objs = [Obj(100 + 30 * k, 300, 5, -2, w=16, h=24, class_id=MOTORCYCLE) for k in range(8)]
+    ids = run(tracker, objs, 300, jitter=3.0, seed=1)
+    for seq in ids:
+        assert len(confirmed_ids(seq)) == 1
+    assert len({next(iter(confirmed_ids(s))) for s in ids}) == 8
+
+
+def test_low_score_detections_extend_tracks():
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    ids = []
+    for k in range(40):
+        score = 0.2 if 15 <= k < 30 else 0.9  # partially occluded: the detector is unsure
+        out = tracker.update(
+            detections([[100 + 3 * k, 100, 140 + 3 * k, 130]], scores=[score]), k / FPS
+        )
+        ids.append(int(out.tracker_id[0]))
+    assert len(confirmed_ids(ids)) == 1
+    assert all(i != NO_TRACK for i in ids[15:30])
+
+
+def test_class_vote_and_groups():
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    for k in range(30):
+        cls = TRUCK if k % 3 == 0 else CAR
+        out = tracker.update(detections([[100 + k, 100, 160 + k, 140]], [cls]), k / FPS)
+    assert int(out.data["track_class_id"][0]) == CAR
+    (track,) = tracker.tracks.values()
+    assert track.class_id == CAR
+
+
+def test_rider_person_does_not_take_the_motorbike_track():
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    bike = [200, 200, 230, 250]
+    rider = [202, 180, 228, 235]
+    for k in range(10):
+        dets = (
+            detections([bike, rider], [MOTORCYCLE, PERSON])
+            if k != 5
+            else detections([rider], [PERSON])
+        )
+        out = tracker.update(dets, k / FPS)
+    by_class = {int(c): int(t) for c, t in zip(out.class_id, out.tracker_id, strict=True)}
+    tracks = tracker.tracks
+    assert tracks[by_class[MOTORCYCLE]].class_id == MOTORCYCLE
+    assert tracks[by_class[PERSON]].class_id == PERSON
+
+
+def test_ended_tracks_are_pruned_and_reported():
+    tracker = ByteTracker(TrackerConfig(max_lost_s=0.5, history_length=10), NAMES)
+    for k in range(40):
+        tracker.update(detections([[10 + 2 * k, 10, 50 + 2 * k, 40]]), k / FPS)
+    (track,) = tracker.tracks.values()
+    assert len(track.history) == 10  # bounded history
+    ended = []
+    for k in range(40, 70):
+        tracker.update(Detections.empty(), k / FPS)
+        ended += tracker.ended
+    assert ended == [track.track_id]
+    assert len(tracker.tracks) == 0
+
+
+def test_track_table_is_capped():
+    tracker = ByteTracker(TrackerConfig(max_tracks=5, min_hits=1), NAMES)
+    boxes = [[50 * i, 0, 50 * i + 20, 20] for i in range(12)]
+    tracker.update(detections(boxes), 0.0)
+    assert len(tracker.tracks) == 5
+
+
+def test_buffered_iou_lets_small_fast_boxes_overlap():
+    a = np.array([[0, 0, 10, 10]], dtype=np.float64)
+    b = np.array([[12, 0, 22, 10]], dtype=np.float64)
+    assert buffered_iou(a, b, 0.0)[0, 0] == 0.0
+    assert buffered_iou(a, b, 0.3)[0, 0] > 0.0
+
+
+def test_config_rejects_inverted_thresholds():
+    with pytest.raises(ValidationError, match="low_threshold"):
+        TrackerConfig(low_threshold=0.6, high_threshold=0.4)
+    with pytest.raises(ValidationError, match="unknown"):
+        TrackerConfig.model_validate({"unknown": 1})

@@ -1,0 +1,156 @@
+"""Fixtures of the transport tests: a real Mosquitto per test, stores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloud.store import EventStore
+from traffic_monitor.contract import Event, EventType, Severity
+
+MOSQUITTO = Path("/usr/sbin/mosquitto")
+PG_URL = os.environ.get(
+    "TRAFFIC_MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4a55-9d9b-0c2b3d4e5f60")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def wait_for(predicate, timeout: float, what: str, step: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Mosquitto:
+    """A real Mosquitto on a free loopback port, with persistence, that tests can kill."""
+
+    def __init__(self, workdir: Path, extra: str = "", port: int | None = None) -> None:
+        if not MOSQUITTO.exists():
+            pytest.skip(f"{MOSQUITTO} is absent")
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.log = workdir / "mosquitto.log"
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(
+            f"per_listener_settings false\n"
+            f"persistence true\npersistence_location {workdir / 'data'}/\n"
+            f"autosave_interval 1\n"
+            f"log_dest file {self.log}\nlog_type error\nlog_type warning\n"
+            f"max_queued_messages 0\n"
+            f"{extra}\n"
+            f"listener {self.port} 127.0.0.1\n"
+            + ("allow_anonymous true\n" if "allow_anonymous" not in extra else "")
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Mosquitto:
+        self.proc = subprocess.Popen(
+            [str(MOSQUITTO), "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    mosquitto = Mosquitto(tmp_path / "broker").start()
+    yield mosquitto
+    mosquitto.kill(signal.SIGTERM)
+
+
+def make_store(kind: str, tmp_path: Path) -> EventStore:
+    if kind == "sqlite":
+        store = EventStore(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}")
+    else:
+        store = EventStore(PG_URL, schema=f"tm_test_{uuid.uuid4().hex[:12]}")
+        try:
+            with store.engine.connect():
+                pass
+        except Exception as exc:
+            pytest.skip(f"PostgreSQL at {PG_URL} is unreachable: {exc}")
+    store.create()
+    return store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    """The same tests on both databases; PostgreSQL gets a unique schema dropped after."""
+    store = make_store(request.param, tmp_path)
+    yield store
+    store.drop()
+    store.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[EventStore]:
+    store = make_store("sqlite", tmp_path)
+    yield store
+    store.dispose()
+
+
+def event_id(index: int) -> uuid.UUID:
+    """Deterministic event id, so a restarted publisher re-creates the same event."""
+    return uuid.uuid5(NAMESPACE, str(index))
+
+
+def make_event(
+    index: int,
+    *,
+    site: str = "hcm-q1",
+    node: str = "node-01",
+    camera: str = "cam-1",
+    event_type: EventType = EventType.SPEEDING,
+    severity: Severity = Severity.HIGH,
+) -> Event:
+    return Event(
+        event_id=event_id(index),
+        site_id=site,
+        node_id=node,
+        camera_id=camera,
+        type=event_type,
+        severity=severity,
+        track_id=index,
+        object_class="motorcycle",
+        confidence=0.9,
+        measurements={"speed_kmh": 55.5},
+        attributes={"direction": "north", "index": index},
+    )

@@ -1,0 +1,30 @@
+"""Builders shared by the transport tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cloud.ingest import IngestConfig, Ingestor
+from cloud.store import EventStore
+from edge.transport import MqttConfig, MqttPublisher
+
+
+def publisher(
+    port: int, outbox: Path, node: str = "node-01", site: str = "hcm-q1", **kwargs
+) -> MqttPublisher:
+    config = MqttConfig(
+        port=port,
+        site_id=site,
+        node_id=node,
+        outbox_path=outbox,
+        outbox_synchronous="NORMAL",
+        reconnect_min_s=0.2,
+        reconnect_max_s=1.0,
+        **kwargs,
+    )
+    return MqttPublisher(config, cameras=["cam-1"], model="yolo11n_320")
+
+
+def ingestor(port: int, store: EventStore, client_id: str = "aggregator-1", **kwargs) -> Ingestor:
+    config = IngestConfig(port=port, client_id=client_id, **kwargs)
+    return Ingestor(config, store=store)

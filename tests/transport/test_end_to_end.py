@@ -1,0 +1,39 @@
+"""Edge publisher → real Mosquitto → aggregator consumer → store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from cloud.store import EventStore, SnapshotRecord
+from tests.transport.conftest import Mosquitto, event_id, make_event, wait_for
+from tests.transport.helpers import ingestor, publisher
+from traffic_monitor.contract import SnapshotKind
+
+
+def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore, tmp_path):
+    consumer = ingestor(broker.port, store)
+    consumer.start()
+    pub = publisher(broker.port, tmp_path / "outbox.sqlite3")
+    pub.start()
+    try:
+        wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
+        events = [make_event(i) for i in range(300)]
+        pub.publish_many(events[:100])
+        for event in events[100:]:
+            pub.publish(event)
+        pub.publish_snapshot(events[0], SnapshotKind.CROP, b"\xff\xd8\xff\xe0fake-jpeg")
+        assert pub.flush(20)
+        wait_for(lambda: store.count_events() == 300, 20, "300 stored events")
+        assert sorted(store.event_ids()) == sorted(event_id(i) for i in range(300))
+        wait_for(lambda: store.node_status("hcm-q1", "node-01") is not None, 10, "birth")
+        status = store.node_status("hcm-q1", "node-01")
+        assert status is not None and status.online and status.payload["cameras"] == ["cam-1"]
+        with store.session() as session:
+            wait_for(
+                lambda: session.get(SnapshotRecord, (event_id(0), "crop")) is not None, 10, "snap"
+            )
+        metrics = pub.metrics()
+        assert (metrics.queued, metrics.sent, metrics.dropped) == (0, 301, 0)
+    finally:
+        pub.close()
+        wait_for(lambda: not store.node_status("hcm-q1", "node-01").online, 10, "offline status")
+        consumer.stop()
+    assert consumer.metrics.dead_letters == 0

@@ -1,0 +1,54 @@
+"""Idempotent storage, dead letters and node status, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cloud.ingest import classify
+from cloud.store import Batch, EventStore
+from tests.transport.conftest import event_id, make_event
+from traffic_monitor.contract import NodeStatus, encode, event_topic, status_topic
+
+
+def _batch(*indices: int) -> Batch:
+    now = datetime.now(UTC)
+    return Batch(events=[(make_event(i), now) for i in indices])
+
+
+def test_events_stored_once(store: EventStore):
+    first = store.write(_batch(1, 2, 3))
+    assert (first.inserted, first.duplicates) == (3, 0)
+    again = store.write(_batch(2, 3, 4, 4))
+    assert (again.inserted, again.duplicates) == (1, 3)
+    assert store.count_events() == 4
+    assert sorted(store.event_ids()) == sorted(event_id(i) for i in (1, 2, 3, 4))
+
+
+def test_classified_messages_and_dead_letters(store: EventStore):
+    batch = Batch()
+    now = datetime.now(UTC)
+    good = make_event(7)
+    topic = event_topic(good.site_id, good.node_id, good.camera_id, good.type.value)
+    assert classify(topic, encode(good), now, batch) is None
+    wrong_node = event_topic(good.site_id, "node-99", good.camera_id, good.type.value)
+    assert classify(wrong_node, encode(good), now, batch).startswith("mismatch")
+    assert classify(topic, b"\xff" * 10, now, batch).startswith("ContractError")
+    result = store.write(batch)
+    assert (result.inserted, result.dead_letters) == (1, 2)
+    assert store.dead_letter_reasons() == {"mismatch": 1, "ContractError": 1}
+
+
+def test_node_status_keeps_latest(store: EventStore):
+    now = datetime.now(UTC)
+    online = NodeStatus(site_id="s", node_id="n", online=True, time=now)
+    stale = NodeStatus(site_id="s", node_id="n", online=False, time=now - timedelta(minutes=1))
+    batch = Batch()
+    classify(status_topic("s", "n"), encode(online), now, batch)
+    store.write(batch)
+    store.write(Batch(statuses=[(stale, now)]))
+    record = store.node_status("s", "n")
+    assert record is not None and record.online is True
+    later = NodeStatus(site_id="s", node_id="n", online=False, time=now + timedelta(seconds=1))
+    store.write(Batch(statuses=[(later, now)]))
+    record = store.node_status("s", "n")
+    assert record is not None and record.online is False

@@ -1,0 +1,139 @@
+"""Encoding and checked decoding of wire messages.
+
+Decoding never trusts the payload: size, UTF-8, JSON, nesting, version and fields are
+checked in that order, and any refusal is a :class:`ContractError` whose message is the
+reason stored in the dead-letter table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from traffic_monitor.contract.events import SCHEMA_VERSION, Event
+from traffic_monitor.contract.status import NodeStats, NodeStatus
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Largest JSON message accepted (events, status, stats). Snapshots are binary and separate."""
+
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
+"""Largest evidence image accepted."""
+
+MAX_DEPTH = 16
+"""Deepest JSON nesting accepted (the real messages need 3)."""
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ContractError(ValueError):
+    """A payload refused by the contract; the message is the reason."""
+
+
+def encode(message: BaseModel) -> bytes:
+    """Serialise a wire model to compact UTF-8 JSON."""
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def _load(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    # Nesting deeper than MAX_DEPTH is refused before parsing: json recursion would cost
+    # a RecursionError per message.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _nesting(text) > MAX_DEPTH:
+        raise ContractError(f"JSON nested deeper than {MAX_DEPTH}")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ContractError(f"payload is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"payload is a JSON {type(data).__name__}, expected an object")
+    if not _depth_ok(data, MAX_DEPTH):
+        raise ContractError(f"JSON nested deeper than {MAX_DEPTH}")
+    version = data.get("schema_version")
+    if version is None:
+        raise ContractError("schema_version is missing")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise ContractError(
+            f"unsupported schema_version {str(version)[:40]} (expected {SCHEMA_VERSION})"
+        )
+    return data
+
+
+def _nesting(text: str) -> int:
+    """Return the deepest bracket nesting of JSON text (strings are skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _decode(payload: bytes, model: type[ModelT]) -> ModelT:
+    data = _load(payload)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ContractError(
+            f"invalid {model.__name__}: {where}: {first['msg']} ({exc.error_count()} errors)"
+        ) from None
+
+
+def decode_event(payload: bytes) -> Event:
+    """Decode and validate an event; unknown fields are ignored.
+
+    Raises:
+        ContractError: The payload is refused; the message says why.
+    """
+    return _decode(payload, Event)
+
+
+def decode_status(payload: bytes) -> NodeStatus:
+    """Decode and validate a node status message.
+
+    Raises:
+        ContractError: The payload is refused; the message says why.
+    """
+    return _decode(payload, NodeStatus)
+
+
+def decode_stats(payload: bytes) -> NodeStats:
+    """Decode and validate a node statistics message.
+
+    Raises:
+        ContractError: The payload is refused; the message says why.
+    """
+    return _decode(payload, NodeStats)

@@ -1,0 +1,91 @@
+"""Node birth/death status and periodic statistics, published by every edge node.
+
+The status is retained on ``…/status``: a node publishes ``online=true`` when it connects and
+registers a last will with ``online=false`` that the broker publishes if the node vanishes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, NonNegativeFloat, NonNegativeInt, field_validator
+
+from traffic_monitor.contract.events import SCHEMA_VERSION, SEGMENT_PATTERN, _Wire
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NodeStatus(_Wire):
+    """Birth (online) or death (offline) message of an edge node, retained by the broker."""
+
+    schema_version: Literal[1] = Field(
+        default=SCHEMA_VERSION, description="Version of this schema."
+    )
+    site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")
+    node_id: str = Field(pattern=SEGMENT_PATTERN, description="The node.")
+    online: bool = Field(description="True on connect; false in the last will or on shutdown.")
+    time: AwareDatetime = Field(default_factory=_now, description="When it was published (UTC).")
+    software_version: str = Field(
+        default="", max_length=64, description="traffic-monitor version on the node."
+    )
+    cameras: list[str] = Field(
+        default_factory=list, max_length=256, description="Camera ids the node serves."
+    )
+    model: str | None = Field(default=None, max_length=128, description="Detector model name.")
+    started_at: AwareDatetime | None = Field(
+        default=None, description="When the node process started (UTC)."
+    )
+    uptime_s: NonNegativeFloat = Field(default=0.0, description="Seconds since the process start.")
+    reason: str = Field(
+        default="", max_length=256, description="Why it went offline (shutdown, last will)."
+    )
+
+    @field_validator("time", "started_at")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+
+class OutboxMetrics(_Wire):
+    """State of a node's durable outbox."""
+
+    queued: NonNegativeInt = Field(default=0, description="Messages waiting in the outbox.")
+    sent: NonNegativeInt = Field(
+        default=0, description="Messages acknowledged by the broker since start."
+    )
+    dropped: NonNegativeInt = Field(
+        default=0, description="Messages dropped by the full-outbox policy since start."
+    )
+    refused: NonNegativeInt = Field(
+        default=0, description="Messages refused because the outbox was full of alerts."
+    )
+    oldest_age_s: NonNegativeFloat = Field(
+        default=0.0, description="Age of the oldest waiting message in seconds."
+    )
+
+
+class NodeStats(_Wire):
+    """Periodic counts from an edge node (aggregated; the first thing dropped when full)."""
+
+    schema_version: Literal[1] = Field(
+        default=SCHEMA_VERSION, description="Version of this schema."
+    )
+    site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")
+    node_id: str = Field(pattern=SEGMENT_PATTERN, description="The node.")
+    time: AwareDatetime = Field(default_factory=_now, description="End of the period (UTC).")
+    period_s: NonNegativeFloat = Field(default=0.0, description="Length of the period in seconds.")
+    events_by_type: dict[str, NonNegativeInt] = Field(
+        default_factory=dict, description="Events published in the period, per event type."
+    )
+    counters: dict[str, NonNegativeInt] = Field(
+        default_factory=dict, description="Other counters (frames, vehicles per class, …)."
+    )
+    outbox: OutboxMetrics = Field(default_factory=OutboxMetrics, description="Outbox state.")
+
+    @field_validator("time")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
