@@ -192,7 +192,14 @@ def fit_points(
         raise CalibrationError(
             f"only {int(inlier.sum())} points agree within {ransac_px} px; check the points"
         )
-    if inlier.sum() > MIN_POINTS and not inlier.all():
+    if not inlier.all():
+        rejected = ", ".join(str(i + 1) for i in np.flatnonzero(~inlier))
+        if inlier.sum() <= MIN_POINTS:
+            raise CalibrationError(
+                f"points {rejected} disagree with the others and the remaining "
+                f"{int(inlier.sum())} leave no check on the fit; fix or remove those points"
+            )
+        logger.warning("points %s rejected as outliers (> %.1f px)", rejected, ransac_px)
         check_spread(ideal[inlier], "inlier image")
     image_to_world = np.asarray(np.linalg.inv(world_to_image), dtype=np.float64)
     check_no_fold(image_to_world, ideal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -99,7 +100,9 @@ class RoadInput(BaseModel):
         width = _preset(self.lane_width_m, LANE_WIDTH_PRESETS_M, "lane width")
         offsets = self.offsets_m or [index * width for index in range(len(self.lane_lines))]
         dash = self.dash
-        dash_m, gap_m = DASH_PRESETS_M[_known(dash, DASH_PRESETS_M)] if isinstance(dash, str) else dash
+        dash_m, gap_m = (
+            DASH_PRESETS_M[_known(dash, DASH_PRESETS_M)] if isinstance(dash, str) else dash
+        )
         return RoadGeometryInput(
             lane_lines=[np.array(line, dtype=np.float64) for line in self.lane_lines],
             offsets_m=offsets,
@@ -111,7 +114,7 @@ class RoadInput(BaseModel):
         )
 
 
-def _known(name: str, table: dict[str, object]) -> str:
+def _known(name: str, table: Mapping[str, object]) -> str:
     if name not in table:
         raise CalibrationError(f"unknown preset {name!r}; known: {', '.join(table)}")
     return name
@@ -119,7 +122,7 @@ def _known(name: str, table: dict[str, object]) -> str:
 
 def _preset(value: float | str, table: dict[str, float], what: str) -> float:
     if isinstance(value, str):
-        return table[_known(value, dict(table))]
+        return table[_known(value, table)]
     if value <= 0:
         raise CalibrationError(f"{what} must be positive, got {value}")
     return value

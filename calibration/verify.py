@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,19 +46,21 @@ MAX_BIRDSEYE_PX = 1200
 
 
 def grid_for(model: CameraModel, frame_size: tuple[int, int], world_points: FloatArray) -> GridSpec:
-    """Choose the shown area: the calibration points plus the visible road, within reason."""
-    width, height = frame_size
-    xs, ys = np.meshgrid(np.linspace(0, width, 9), np.linspace(height * 0.3, height, 9))
-    visible = model.image_to_world(np.column_stack([xs.ravel(), ys.ravel()]))
-    pts = np.vstack([visible[np.all(np.isfinite(visible), axis=1)], world_points])
-    low = np.percentile(pts, 2, axis=0) if len(pts) else np.zeros(2)
-    high = np.percentile(pts, 98, axis=0) if len(pts) else np.ones(2)
-    if len(world_points):
-        low = np.minimum(low, world_points.min(axis=0))
-        high = np.maximum(high, world_points.max(axis=0))
+    """Choose the shown area: around the calibration points, else the lower half of the frame."""
+    if len(world_points) >= 2:
+        low, high = world_points.min(axis=0), world_points.max(axis=0)
+        margin = np.maximum(0.3 * (high - low), 3.0)
+        low, high = low - margin, high + margin
+    else:
+        width, height = frame_size
+        xs, ys = np.meshgrid(np.linspace(0, width, 9), np.linspace(height * 0.5, height, 9))
+        visible = model.image_to_world(np.column_stack([xs.ravel(), ys.ravel()]))
+        visible = visible[np.all(np.isfinite(visible), axis=1)]
+        if len(visible) < 2:
+            visible = np.array([[-10.0, 0.0], [10.0, 40.0]])
+        low, high = visible.min(axis=0), visible.max(axis=0)
     span = np.maximum(high - low, 1.0)
-    low, high = low - 0.05 * span, high + 0.05 * span
-    scale = min(20.0, MAX_BIRDSEYE_PX / float(span.max() * 1.1))
+    scale = min(20.0, MAX_BIRDSEYE_PX / float(span.max()))
     major = 5.0 if span.max() < 150 else 20.0
     return GridSpec(
         x_range=(float(np.floor(low[0])), float(np.ceil(high[0]))),
@@ -81,19 +84,19 @@ def birdseye(frame: Image, model: CameraModel, spec: GridSpec) -> Image:
     """Rectify the frame onto the road plane and draw the metre grid."""
     to_view = birdseye_matrix(spec)
     size = (
-        int(round((spec.x_range[1] - spec.x_range[0]) * spec.px_per_m)),
-        int(round((spec.y_range[1] - spec.y_range[0]) * spec.px_per_m)),
+        round((spec.x_range[1] - spec.x_range[0]) * spec.px_per_m),
+        round((spec.y_range[1] - spec.y_range[0]) * spec.px_per_m),
     )
-    source = frame
+    source: npt.NDArray[Any] = frame
     if model.lens is not None:
         source = cv2.undistort(frame, model.lens.camera_matrix, model.lens.dist_coeffs)
     warp = to_view @ model.homography
     view = cv2.warpPerspective(source, warp, size, flags=cv2.INTER_LINEAR)
     for value, major in _grid_values(spec.x_range, spec):
-        x = int(round((value - spec.x_range[0]) * spec.px_per_m))
+        x = round((value - spec.x_range[0]) * spec.px_per_m)
         cv2.line(view, (x, 0), (x, size[1]), GRID_MAJOR if major else GRID_MINOR, 1)
     for value, major in _grid_values(spec.y_range, spec):
-        y = int(round(size[1] - (value - spec.y_range[0]) * spec.px_per_m))
+        y = round(size[1] - (value - spec.y_range[0]) * spec.px_per_m)
         cv2.line(view, (0, y), (size[0], y), GRID_MAJOR if major else GRID_MINOR, 1)
         if major:
             cv2.putText(view, f"{value:g} m", (3, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.4, GRID_MAJOR)
@@ -103,7 +106,9 @@ def birdseye(frame: Image, model: CameraModel, spec: GridSpec) -> Image:
 def _grid_values(extent: tuple[float, float], spec: GridSpec) -> list[tuple[float, bool]]:
     start = np.ceil(extent[0] / spec.minor_m) * spec.minor_m
     values = np.arange(start, extent[1] + 1e-9, spec.minor_m)
-    return [(float(v), bool(abs(v / spec.major_m - round(v / spec.major_m)) < 1e-6)) for v in values]
+    return [
+        (float(v), bool(abs(v / spec.major_m - round(v / spec.major_m)) < 1e-6)) for v in values
+    ]
 
 
 def grid_overlay(frame: Image, model: CameraModel, spec: GridSpec) -> Image:
@@ -135,11 +140,13 @@ def _polyline(image: Image, model: CameraModel, world: FloatArray, major: bool) 
 def mark_points(image: Image, given: FloatArray, fitted: FloatArray) -> None:
     """Draw given calibration pixels (green) and the world points reprojected (red)."""
     for index, (g, f) in enumerate(zip(given, fitted, strict=True)):
-        gx, gy = int(round(g[0])), int(round(g[1]))
+        gx, gy = round(g[0]), round(g[1])
         cv2.circle(image, (gx, gy), 5, POINT_GIVEN, 2)
         if np.all(np.isfinite(f)):
-            cv2.drawMarker(image, (int(round(f[0])), int(round(f[1]))), POINT_FITTED, cv2.MARKER_CROSS, 10, 2)
-        cv2.putText(image, str(index + 1), (gx + 6, gy - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, POINT_GIVEN)
+            cv2.drawMarker(image, (round(f[0]), round(f[1])), POINT_FITTED, cv2.MARKER_CROSS, 10, 2)
+        cv2.putText(
+            image, str(index + 1), (gx + 6, gy - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, POINT_GIVEN
+        )
 
 
 def verification_image(
@@ -164,8 +171,8 @@ def verification_image(
     left = grid_overlay(frame, model, spec)
     if image_points is not None and world_points is not None:
         mark_points(left, image_points, model.world_to_image(world_points))
-    right = birdseye(frame, model, spec)
-    scale = left.shape[0] / right.shape[0]
-    right = cv2.resize(right, (max(1, int(round(right.shape[1] * scale))), left.shape[0]))
+    view = birdseye(frame, model, spec)
+    scale = left.shape[0] / view.shape[0]
+    right = cv2.resize(view, (max(1, round(view.shape[1] * scale)), left.shape[0]))
     logger.debug("bird's-eye %s, grid %s", right.shape, spec)
     return np.asarray(np.hstack([left, right]), dtype=np.uint8)

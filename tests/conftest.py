@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from traffic_monitor.shared_data import ENV_VAR, shared_path, shared_root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep Ultralytics (models extra) offline and out of the home folder during tests."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-"))
 
 
 def require_shared(*parts: str) -> Path:

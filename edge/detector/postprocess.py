@@ -43,24 +43,29 @@ def decode(
     Returns:
         Detections after the confidence filter, class-aware NMS, size filter and clipping.
     """
-    scores_all = output[4:]
+    class_scores, class_ids = output[4:], None
     if params.class_mask is not None:
-        scores_all = np.where(params.class_mask[:, None], scores_all, 0.0)
-    class_id = scores_all.argmax(axis=0)
-    score = scores_all[class_id, np.arange(scores_all.shape[1])]
-    keep = np.flatnonzero(score > params.confidence)
-    if keep.size > MAX_NMS_CANDIDATES:
-        keep = keep[np.argsort(-score[keep])[:MAX_NMS_CANDIDATES]]
+        class_ids = np.flatnonzero(params.class_mask)
+        class_scores = class_scores[class_ids]
+    # best score per anchor first, class only for the few anchors above the threshold
+    keep = np.flatnonzero(class_scores.max(axis=0) > params.confidence)
     if keep.size == 0:
         return Detections.empty()
+    candidates = class_scores[:, keep]
+    best = candidates.argmax(axis=0)
+    score = candidates[best, np.arange(keep.size)]
+    class_id = best if class_ids is None else class_ids[best]
+    if keep.size > MAX_NMS_CANDIDATES:
+        top = np.argsort(-score)[:MAX_NMS_CANDIDATES]
+        keep, score, class_id = keep[top], score[top], class_id[top]
     xywh = output[:4, keep].T.astype(np.float64)
     xywh[:, :2] -= xywh[:, 2:] / 2  # centre to top-left, as OpenCV's NMS expects
     selected = cv2.dnn.NMSBoxesBatched(
-        cast(Any, xywh), score[keep], class_id[keep].astype(np.int32), params.confidence, params.iou
+        cast(Any, xywh), score, class_id.astype(np.int32), params.confidence, params.iou
     )
-    rows = keep[np.asarray(selected, dtype=np.int64).reshape(-1)[: params.max_detections]]
-    boxes = _to_frame(output[:4, rows].T, transform, frame_shape)
-    detections = Detections(xyxy=boxes, confidence=score[rows], class_id=class_id[rows])
+    chosen = np.asarray(selected, dtype=np.int64).reshape(-1)[: params.max_detections]
+    boxes = _to_frame(output[:4, keep[chosen]].T, transform, frame_shape)
+    detections = Detections(xyxy=boxes, confidence=score[chosen], class_id=class_id[chosen])
     if params.min_box_size > 0:
         wh = boxes[:, 2:] - boxes[:, :2]
         detections = detections[(wh >= params.min_box_size).all(axis=1)]

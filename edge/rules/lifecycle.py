@@ -36,7 +36,7 @@ class Lifecycle:
     def __len__(self) -> int:
         return len(self._open)
 
-    def keys(self) -> Iterator[Hashable]:
+    def open_keys(self) -> Iterator[Hashable]:
         """Keys of open incidents (a snapshot, safe to end while iterating)."""
         return iter(list(self._open))
 

@@ -73,6 +73,14 @@ def test_swapped_world_points_fold_the_road() -> None:
         fit_points(pixels, swapped, image_size=MOUNT.image_size)
 
 
+def test_one_bad_point_of_five_is_refused_not_silently_dropped() -> None:
+    world = WORLD[[0, 3, 12, 15, 5]]
+    pixels = truth_pixels(world)
+    pixels[4] += (30.0, 30.0)
+    with pytest.raises(CalibrationError, match="disagree with the others"):
+        fit_points(pixels, world, image_size=MOUNT.image_size)
+
+
 def test_mismatched_counts_refused() -> None:
     with pytest.raises(CalibrationError, match="image points but"):
         fit_points(truth_pixels(WORLD), WORLD[:-1])

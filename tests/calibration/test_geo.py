@@ -12,7 +12,8 @@ HOAN_KIEM = (21.0285, 105.8542)
 
 
 def test_one_arc_minute_of_latitude_at_hanoi() -> None:
-    # meridian arc of 1' at mid-latitude 21.037°N: M * pi / 10800, M = a(1-e²)/(1-e² sin²φ)^1.5: 1845.29 m
+    # meridian arc of 1' at mid-latitude 21.037°N: M * pi / 10800 = 1845.29 m,
+    # with M = a(1-e²)/(1-e² sin²φ)^1.5
     local, _ = lat_lon_to_local([HOAN_KIEM, (HOAN_KIEM[0] + 1 / 60, HOAN_KIEM[1])])
     assert local[1, 0] == pytest.approx(0.0, abs=0.01)
     assert local[1, 1] == pytest.approx(1845.29, abs=0.05)
@@ -29,7 +30,10 @@ def test_distance_matches_haversine_over_a_junction() -> None:
     b = (21.0291, 105.8550)
     local, _ = lat_lon_to_local([HOAN_KIEM, b])
     lat1, lon1, lat2, lon2 = map(np.radians, (*HOAN_KIEM, *b))
-    hav = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    hav = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     sphere = 2 * 6371008.8 * np.arcsin(np.sqrt(hav))
     # sphere vs ellipsoid differ by < 0.5 % at this latitude
     assert np.linalg.norm(local[1]) == pytest.approx(sphere, rel=5e-3)

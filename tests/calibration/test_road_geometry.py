@@ -17,9 +17,7 @@ DASH_START = 12.0  # first dash end's along-road position in the truth frame
 def make_input(noise_px: float = 0.0, cross: bool = False) -> RoadGeometryInput:
     truth = MOUNT.camera_model()
     rng = np.random.default_rng(3)
-    lines = [
-        truth.world_to_image(np.array([[x, 14.0], [x, 25.0], [x, 45.0]])) for x in OFFSETS
-    ]
+    lines = [truth.world_to_image(np.array([[x, 14.0], [x, 25.0], [x, 45.0]])) for x in OFFSETS]
     along = dash_positions(6, 3.0, 9.0)
     dashes = truth.world_to_image(np.array([[OFFSETS[1], DASH_START + a] for a in along]))
     lines = [line + rng.normal(0, noise_px, line.shape) for line in lines]
@@ -68,11 +66,23 @@ def test_refuses_single_line_and_short_dashes() -> None:
     data = make_input()
     with pytest.raises(CalibrationError, match="two lane lines"):
         fit_road_geometry(
-            RoadGeometryInput([data.lane_lines[0]], [0.0], 0, data.dash_points,
-                              data.dash_positions_m, data.image_size)
+            RoadGeometryInput(
+                [data.lane_lines[0]],
+                [0.0],
+                0,
+                data.dash_points,
+                data.dash_positions_m,
+                data.image_size,
+            )
         )
     with pytest.raises(CalibrationError, match="three dash"):
         fit_road_geometry(
-            RoadGeometryInput(data.lane_lines, OFFSETS, 1, data.dash_points[:2],
-                              data.dash_positions_m[:2], data.image_size)
+            RoadGeometryInput(
+                data.lane_lines,
+                OFFSETS,
+                1,
+                data.dash_points[:2],
+                data.dash_positions_m[:2],
+                data.image_size,
+            )
         )

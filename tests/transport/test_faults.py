@@ -151,16 +151,25 @@ def test_one_of_two_aggregators_killed(broker: Mosquitto, tmp_path: Path):
         store.dispose()
 
 
+_WRONG_TYPES = [
+    ("time", [[1, 2], "yesterday", "2026-01-01T00:00:00", None]),
+    ("confidence", ["high", [0.5], 7.0, {"v": 1}]),
+    ("type", [42, None, ["speeding"]]),
+    ("event_id", ["not-a-uuid", 7, None]),
+    ("track_id", ["seven", [1], {"id": 1}]),
+    ("geometry", ["here", [1, 2], 3]),
+    ("measurements", [{"speed": "fast"}, [1], "x"]),
+]
+
+
 def _hostile(rng: random.Random, index: int) -> tuple[str, bytes]:
     good = make_event(10_000_000 + index)
     topic = event_topic(good.site_id, good.node_id, good.camera_id, good.type.value)
     data = json.loads(encode(good))
     kind = index % 10
     if kind == 0:  # wrong types
-        key = rng.choice(["time", "confidence", "type", "event_id", "track_id", "geometry"])
-        data[key] = rng.choice([[1, 2], {"x": 1}, "not-a-value", -1e300, None])
-        if key == "track_id":
-            data[key] = "seven"
+        key, values = rng.choice(_WRONG_TYPES)
+        data[key] = rng.choice(values)
         return topic, json.dumps(data).encode()
     if kind == 1:  # huge strings
         data["rule"] = "x" * rng.randint(70_000, 200_000)

@@ -1,0 +1,161 @@
+"""Per-track incidents with hysteresis: a condition held ``on_s`` starts, absent ``off_s`` ends."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from edge.detections import Detections
+from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
+from edge.rules.lifecycle import Lifecycle
+from traffic_monitor.contract import Event, EventType, Severity
+
+
+class IncidentParams(RuleParams):
+    """Timing shared by per-track incident rules."""
+
+    on_s: float = Field(
+        default=2.0,
+        ge=0,
+        description=(
+            "Seconds the condition must hold before the event starts (fewer false alarms, "
+            "later alerts)."
+        ),
+    )
+    off_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds the condition must be absent before the event ends (bridges flicker).",
+    )
+    update_interval_s: float = Field(
+        default=10.0, gt=0, description="Seconds between update events of an ongoing incident."
+    )
+    classes: list[str] | None = Field(
+        default=None, description="Classes checked (voted track class); empty: the rule's default."
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a rule found for one tracked row in one frame."""
+
+    condition: bool
+    zone: str | None = None
+    measurements: Mapping[str, float] | None = None
+    attributes: Mapping[str, str | int | float | bool] | None = None
+    severity: Severity | None = None
+
+
+@dataclass
+class _Timer:
+    first_true: float | None = None
+    last_true: float | None = None
+
+
+class TrackIncidentRule(Rule):
+    """Base of rules that raise a lasting event about one track (start/update/end)."""
+
+    event_type: EventType
+    severity: Severity = Severity.MEDIUM
+    default_classes: tuple[str, ...] = ()
+
+    def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
+        """Set up the timers and the lifecycle table."""
+        super().__init__(params, setup)
+        assert isinstance(params, IncidentParams)
+        self.timing = params
+        self.classes = params.classes if params.classes is not None else list(self.default_classes)
+        self.lifecycle = Lifecycle(params.update_interval_s)
+        self._timers: dict[int, _Timer] = {}
+        self._last: dict[int, Event] = {}
+
+    @abstractmethod
+    def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
+        """Decide whether the condition holds for one tracked row in this frame."""
+
+    def process(self, frame: FrameContext) -> list[Event]:
+        """Evaluate every tracked row of the rule's classes; start, update or end incidents."""
+        events: list[Event] = []
+        tracked = frame.tracked(self.classes or None)
+        now = frame.timestamp
+        for row in range(len(tracked)):
+            track_id = int(tracked.tracker_id[row])
+            verdict = self.evaluate(frame, tracked, row)
+            timer = self._timers.setdefault(track_id, _Timer())
+            if verdict.condition:
+                timer.first_true = now if timer.first_true is None else timer.first_true
+                timer.last_true = now
+            elif timer.last_true is not None and now - timer.last_true > self.timing.off_s:
+                timer.first_true = timer.last_true = None
+            event = self._build(frame, tracked, row, verdict)
+            if verdict.condition or track_id in self.lifecycle:
+                self._last[track_id] = event
+            events.extend(self._transition(track_id, timer, now, event))
+        events.extend(self._end_gone(frame))
+        return events
+
+    def _transition(self, track_id: int, timer: _Timer, now: float, event: Event) -> list[Event]:
+        open_ = track_id in self.lifecycle
+        if (
+            timer.first_true is not None
+            and not open_
+            and now - timer.first_true >= self.timing.on_s
+        ):
+            return [self.lifecycle.start(track_id, now, event)]
+        if open_ and timer.first_true is None:
+            self._last.pop(track_id, None)
+            return [self.lifecycle.end(track_id, now, event)]
+        if open_:
+            update = self.lifecycle.update(track_id, now, event)
+            return [update] if update is not None else []
+        return []
+
+    def _build(self, frame: FrameContext, tracked: Detections, row: int, verdict: Verdict) -> Event:
+        return make_event(
+            frame,
+            self.name,
+            self.event_type,
+            severity=verdict.severity or self.severity,
+            row=row,
+            detections=tracked,
+            zone=verdict.zone,
+            measurements=verdict.measurements,
+            attributes=verdict.attributes,
+        )
+
+    def _end_gone(self, frame: FrameContext) -> list[Event]:
+        events = []
+        for key in self.lifecycle.open_keys():
+            if key not in frame.tracks:
+                assert isinstance(key, int)
+                last = self._last.pop(key)
+                events.append(
+                    self.lifecycle.end(
+                        key, frame.timestamp, last.model_copy(update={"time": frame.time})
+                    )
+                )
+        for track_id in [t for t in self._timers if t not in frame.tracks]:
+            del self._timers[track_id]
+        for track_id in [t for t in self._last if t not in frame.tracks]:
+            del self._last[track_id]
+        return events
+
+    def finish(self, frame: FrameContext) -> list[Event]:
+        """End every open incident."""
+        events = []
+        for key in self.lifecycle.open_keys():
+            assert isinstance(key, int)
+            last = self._last.pop(key)
+            events.append(
+                self.lifecycle.end(
+                    key, frame.timestamp, last.model_copy(update={"time": frame.time})
+                )
+            )
+        return events
+
+    def state_size(self) -> int:
+        """Per-track timers, last events and open incidents."""
+        return len(self._timers) + len(self._last) + len(self.lifecycle)

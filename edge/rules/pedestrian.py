@@ -1,0 +1,78 @@
+"""Pedestrian on the carriageway outside crosswalks; riders of two-wheelers are not counted."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from edge.detections import Detections
+from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
+from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
+from edge.rules.zones import inside, inside_any, select_zones
+from edge.scene import ZoneKind
+from traffic_monitor.contract import EventType, Severity
+
+TWO_WHEELERS = ("motorcycle", "bicycle")
+
+
+class PedestrianParams(IncidentParams):
+    """Parameters of the pedestrian-on-carriageway rule."""
+
+    on_s: float = Field(
+        default=1.0, ge=0, description="Seconds on the carriageway before the event."
+    )
+    zones: list[str] | None = Field(
+        default=None, description="Carriageway zone names; empty: every carriageway zone."
+    )
+    rider_overlap: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description=(
+            "A person whose box overlaps a motorbike/bicycle box by this fraction of its own "
+            "area is a rider. Lower excludes more riders and some pedestrians beside bikes."
+        ),
+    )
+
+
+@register_rule
+class PedestrianOnCarriagewayRule(TrackIncidentRule):
+    """``pedestrian_on_carriageway`` for a person (not a rider) on the road outside crosswalks."""
+
+    name = "pedestrian_on_carriageway"
+    Params = PedestrianParams
+    event_type = EventType.PEDESTRIAN_ON_CARRIAGEWAY
+    severity = Severity.HIGH
+    default_classes = ("person",)
+
+    def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
+        """Resolve zones."""
+        super().__init__(params, setup)
+        assert isinstance(params, PedestrianParams)
+        self.p = params
+        self.zones = select_zones(setup.scene, params.zones, [ZoneKind.CARRIAGEWAY])
+        self.crosswalks = setup.scene.zones_of(ZoneKind.CROSSWALK, ZoneKind.SIDEWALK)
+
+    def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
+        """On the carriageway, not on a crosswalk, not riding."""
+        anchor = tracked.bottom_center[row : row + 1]
+        if inside_any(self.crosswalks, anchor)[0] or self._is_rider(frame, tracked.xyxy[row]):
+            return Verdict(condition=False)
+        for zone in self.zones:
+            if inside(zone, anchor)[0]:
+                return Verdict(condition=True, zone=zone.name)
+        return Verdict(condition=False)
+
+    def _is_rider(self, frame: FrameContext, box: np.ndarray) -> bool:  # type: ignore[type-arg]
+        dets = frame.detections
+        names = [frame.class_name(int(c)) for c in dets.class_id]
+        bikes = dets.xyxy[[name in TWO_WHEELERS for name in names]]
+        if len(bikes) == 0:
+            return False
+        x1 = np.maximum(bikes[:, 0], box[0])
+        y1 = np.maximum(bikes[:, 1], box[1])
+        x2 = np.minimum(bikes[:, 2], box[2])
+        y2 = np.minimum(bikes[:, 3], box[3])
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-6)
+        return bool(np.any(inter / area >= self.p.rider_overlap))

@@ -1,0 +1,92 @@
+"""Speed per track on the road plane, and ``speeding`` above the zone's limit for the class."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from edge.detections import Detections
+from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
+from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
+from edge.rules.kinematics import MPS_TO_KMH, world_speed
+from edge.rules.zones import inside
+from traffic_monitor.contract import EventType, Severity
+
+
+class SpeedingParams(IncidentParams):
+    """Parameters of the speeding rule."""
+
+    on_s: float = Field(
+        default=0.5, ge=0, description="Seconds above the limit before the event starts."
+    )
+    window_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Speed is a least-squares fit over this window: longer is smoother and lags.",
+    )
+    tolerance_kmh: float = Field(
+        default=5.0, ge=0, description="Margin above the limit before speeding (enforcement-style)."
+    )
+    use_uncertainty: bool = Field(
+        default=True,
+        description="Judge speed minus its uncertainty (fewer false alarms, misses marginal ones).",
+    )
+    max_plausible_kmh: float = Field(
+        default=200.0, gt=0, description="Faster estimates are tracking errors and are ignored."
+    )
+    error_m: float | None = Field(
+        default=None,
+        ge=0,
+        description="Position error of the calibration in metres; empty: the scene's value.",
+    )
+
+
+@register_rule
+class SpeedingRule(TrackIncidentRule):
+    """``speeding`` with the measured speed and its uncertainty (needs a calibration)."""
+
+    name = "speeding"
+    Params = SpeedingParams
+    event_type = EventType.SPEEDING
+    severity = Severity.MEDIUM
+    default_classes = ("car", "bus", "truck", "motorcycle")
+
+    def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
+        """Check that a calibration and zones with speed limits exist."""
+        super().__init__(params, setup)
+        assert isinstance(params, SpeedingParams)
+        self.p = params
+        if setup.transform is None:
+            raise ValueError("speeding needs a calibration (scene 'calibration' or a transform)")
+        self.transform = setup.transform
+        self.zones = [zone for zone in setup.scene.zones if zone.speed_limit is not None]
+        if not self.zones:
+            raise ValueError("speeding needs at least one zone with a speed_limit")
+        calibration = setup.scene.calibration
+        scene_error = calibration.error_m if calibration is not None else 0.5
+        self.error_m = params.error_m if params.error_m is not None else scene_error
+
+    def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
+        """Estimate the speed and compare with the zone's limit for the track's class."""
+        anchor = tracked.bottom_center[row : row + 1]
+        zone = next((z for z in self.zones if inside(z, anchor)[0]), None)
+        if zone is None or zone.speed_limit is None:
+            return Verdict(condition=False)
+        track = frame.tracks[int(tracked.tracker_id[row])]
+        estimate = world_speed(track, self.transform, self.p.window_s, self.error_m)
+        if estimate is None:
+            return Verdict(condition=False, zone=zone.name)
+        speed = estimate.speed * MPS_TO_KMH
+        sigma = estimate.uncertainty * MPS_TO_KMH
+        limit = zone.speed_limit.for_class(frame.class_name(track.class_id))
+        judged = speed - sigma if self.p.use_uncertainty else speed
+        over = judged > limit + self.p.tolerance_kmh and speed <= self.p.max_plausible_kmh
+        return Verdict(
+            condition=over,
+            zone=zone.name,
+            measurements={
+                "speed_kmh": round(speed, 2),
+                "speed_uncertainty_kmh": round(sigma, 2),
+                "limit_kmh": limit,
+            },
+            severity=Severity.HIGH if speed > limit + 20 else None,
+        )

@@ -1,0 +1,93 @@
+"""Wrong-way driving: sustained motion against a lane's allowed direction."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from edge.detections import Detections
+from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
+from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
+from edge.rules.kinematics import displacement
+from edge.scene import Lane
+from edge.scene.geometry import as_points, in_polygon, unit
+from traffic_monitor.contract import EventType, Severity
+
+
+class WrongWayParams(IncidentParams):
+    """Parameters of the wrong-way rule."""
+
+    on_s: float = Field(
+        default=1.0, ge=0, description="Seconds of motion against the lane before the event."
+    )
+    lanes: list[str] | None = Field(default=None, description="Lane names; empty: every lane.")
+    window_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Motion is measured over this window; longer ignores jitter, reacts later.",
+    )
+    min_move_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        description="Only a displacement above this × box height counts as motion (jitter).",
+    )
+    max_cos: float = Field(
+        default=-0.5,
+        ge=-1,
+        le=0,
+        description=(
+            "Motion counts as against the lane when cos(angle to the allowed direction) is "
+            "below this: -0.5 means more than 120° off, so turns are not flagged."
+        ),
+    )
+
+
+@register_rule
+class WrongWayRule(TrackIncidentRule):
+    """``wrong_way`` when a vehicle in a lane keeps moving against its allowed direction."""
+
+    name = "wrong_way"
+    Params = WrongWayParams
+    event_type = EventType.WRONG_WAY
+    severity = Severity.HIGH
+    default_classes = ("car", "bus", "truck", "motorcycle", "bicycle")
+
+    def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
+        """Resolve lanes."""
+        super().__init__(params, setup)
+        assert isinstance(params, WrongWayParams)
+        self.p = params
+        lanes = setup.scene.lanes
+        if params.lanes is not None:
+            known = {lane.name for lane in lanes}
+            missing = [name for name in params.lanes if name not in known]
+            if missing:
+                raise ValueError(f"unknown lane(s) {', '.join(missing)}")
+            lanes = [lane for lane in lanes if lane.name in params.lanes]
+        self.lanes: list[tuple[Lane, np.ndarray]] = [  # type: ignore[type-arg]
+            (lane, unit(as_points(lane.direction[1])[0] - as_points(lane.direction[0])[0]))
+            for lane in lanes
+        ]
+
+    def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
+        """In a lane, moving clearly and against its direction over the window."""
+        anchor = tracked.bottom_center[row : row + 1].astype(np.float64)
+        track = frame.tracks[int(tracked.tracker_id[row])]
+        move = displacement(track, self.p.window_s)
+        height = float(tracked.xyxy[row, 3] - tracked.xyxy[row, 1]) or 1.0
+        distance = float(np.hypot(*move))
+        for lane, direction in self.lanes:
+            if lane.classes is not None and frame.class_name(track.class_id) not in lane.classes:
+                continue
+            if not in_polygon(as_points(lane.polygon), anchor)[0]:
+                continue
+            if distance < self.p.min_move_fraction * height:
+                return Verdict(condition=False, zone=lane.name)
+            cos = float(move @ direction) / distance
+            return Verdict(
+                condition=cos < self.p.max_cos,
+                zone=lane.name,
+                measurements={"cos_to_lane": round(cos, 3)},
+                attributes={"lane": lane.name},
+            )
+        return Verdict(condition=False)
