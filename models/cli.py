@@ -151,11 +151,11 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_quantize(args: argparse.Namespace) -> int:
-    from models.quantize import QuantizeOptions, default_calibration_sources, quantize_static
+    from models.quantize import QuantizeOptions, default_calibration_sources, quantize_static_model
 
     sources = args.calibration or default_calibration_sources()
     out = args.out or args.model.with_name(f"{args.model.stem}_int8_qdq.onnx")
     options = QuantizeOptions(frames=args.frames, method=args.method)
-    report = quantize_static(args.model, out, sources, options)
+    report = quantize_static_model(args.model, out, sources, options)
     print(json.dumps(report, indent=2))
     return 0

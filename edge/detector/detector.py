@@ -92,6 +92,8 @@ class Detector:
         Returns:
             One :class:`Detections` per frame, boxes in that frame's pixels.
         """
+        if not frames:
+            return []
         timings = StageTimings(frames=len(frames))
         start = time.perf_counter()
         prepared = [letterbox(frame, self.input_size) for frame in frames]

@@ -96,6 +96,11 @@ class CaptureWorker:
         self._thread = threading.Thread(
             target=self._run, name=f"capture-{config.camera_id}", daemon=True
         )
+        self._watchdog = threading.Thread(
+            target=self._watch, name=f"watchdog-{config.camera_id}", daemon=True
+        )
+        self._status_lock = threading.Lock()
+        self._last_frame_at = time.monotonic()
         self._online = False
         self._offline_since: float | None = None
         self._ever_delivered = False
@@ -108,14 +113,17 @@ class CaptureWorker:
     # -- public API -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start reading in the background."""
+        """Start reading in the background (and, for live sources, the stall watchdog)."""
         self._thread.start()
+        if self.live:
+            self._watchdog.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the worker to stop and wait for its thread."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for thread in (self._thread, self._watchdog):
+            if thread.is_alive():
+                thread.join(timeout)
 
     def get(self, timeout: float | None = None) -> Frame | None:
         """Return the next frame, or None if none arrived within ``timeout`` seconds."""
@@ -133,6 +141,20 @@ class CaptureWorker:
     def online(self) -> bool:
         """Whether the source is currently delivering frames."""
         return self._online
+
+    # -- the stall watchdog -----------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Report a live source offline when no frame arrived for ``stall_timeout_s``.
+
+        A blocked FFmpeg read cannot be interrupted from outside; its own read timeout (set to
+        the same value) ends it and the reading thread reopens the source. The watchdog makes
+        the outage visible at once, even if a backend ignores that timeout.
+        """
+        timeout = self.config.stall_timeout_s
+        while not self._stop.wait(min(1.0, timeout / 2)):
+            if self._online and time.monotonic() - self._last_frame_at > timeout:
+                self._set_online(False, f"stalled: no frame for {timeout:.0f} s")
 
     # -- the reading thread -----------------------------------------------------------------
 
@@ -250,6 +272,7 @@ class CaptureWorker:
 
     def _deliver(self, image: np.ndarray[Any, Any], timestamp: float) -> None:
         self._ever_delivered = True
+        self._last_frame_at = time.monotonic()
         self._set_online(True, "connected")
         if self.config.realtime and not self.live:
             self._pace(timestamp)
@@ -320,16 +343,22 @@ class CaptureWorker:
         return policy == "drop_oldest"
 
     def _set_online(self, online: bool, reason: str) -> None:
-        if online == self._online and (online or self._offline_since is not None):
+        with self._status_lock:
+            change = self._transition(online, reason)
+        if change is None:
             return
+        log = logger.info if online or not self.live else logger.warning
+        log("camera %s %s (%s)", change.camera_id, "online" if online else "offline", reason)
+        if self._on_status is not None:
+            self._on_status(change)
+
+    def _transition(self, online: bool, reason: str) -> StatusChange | None:
+        if online == self._online and (online or self._offline_since is not None):
+            return None
         now = time.time()
         outage = None
         if online and self._offline_since is not None:
             outage = now - self._offline_since
         self._offline_since = None if online else now
         self._online = online
-        change = StatusChange(self.config.camera_id, online, reason, now, outage)
-        log = logger.info if online or not self.live else logger.warning
-        log("camera %s %s (%s)", change.camera_id, "online" if online else "offline", reason)
-        if self._on_status is not None:
-            self._on_status(change)
+        return StatusChange(self.config.camera_id, online, reason, now, outage)

@@ -56,5 +56,5 @@ class IllegalStopRule(TrackIncidentRule):
         for zone in self.zones:
             if inside(zone, anchor)[0]:
                 still = is_stationary(track, self.p.still_window_s, self.p.max_move_fraction)
-                return Verdict(condition=still, zone=zone.name)
+                return Verdict(condition=still, zone=zone.name, backdate_s=self.p.still_window_s)
         return Verdict(condition=False)

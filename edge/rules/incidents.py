@@ -47,6 +47,8 @@ class Verdict:
     measurements: Mapping[str, float] | None = None
     attributes: Mapping[str, str | int | float | bool] | None = None
     severity: Severity | None = None
+    backdate_s: float = 0.0
+    """The condition is known to have held this long already (e.g. a stillness window)."""
 
 
 @dataclass
@@ -86,7 +88,8 @@ class TrackIncidentRule(Rule):
             verdict = self.evaluate(frame, tracked, row)
             timer = self._timers.setdefault(track_id, _Timer())
             if verdict.condition:
-                timer.first_true = now if timer.first_true is None else timer.first_true
+                if timer.first_true is None:
+                    timer.first_true = now - verdict.backdate_s
                 timer.last_true = now
             elif timer.last_true is not None and now - timer.last_true > self.timing.off_s:
                 timer.first_true = timer.last_true = None

@@ -54,3 +54,60 @@ def frame_of(objects: Sequence[Obj], t: float, jitter: float = 0.0, rng=None) ->
             box = box + rng.uniform(-jitter, jitter, size=2).repeat(2)[[0, 1, 0, 1]]
         boxes.append(box)
     return detections(boxes, [o.class_id for o in objects], [o.score for o in objects])
+
+
+def scene(**sections) -> SceneConfig:  # noqa: F821
+    """A scene config with a camera and the given sections (zones, lines, rules, …)."""
+    from edge.scene import SceneConfig
+
+    base = {"camera": {"id": "cam1", "site": "test"}, "source": {"uri": "synthetic"}}
+    return SceneConfig.model_validate({**base, **sections})
+
+
+@dataclass
+class Path:
+    """A box of fixed size following straight segments between timed waypoints."""
+
+    waypoints: Sequence[tuple[float, float, float]]  # (t, x, y) of the bottom centre
+    w: float = 40.0
+    h: float = 30.0
+    class_id: int = CAR
+    score: float = 0.9
+
+    def box_at(self, t: float) -> tuple[float, float, float, float] | None:
+        times = [p[0] for p in self.waypoints]
+        if t < times[0] or t > times[-1]:
+            return None
+        x = float(np.interp(t, times, [p[1] for p in self.waypoints]))
+        y = float(np.interp(t, times, [p[2] for p in self.waypoints]))
+        return (x - self.w / 2, y - self.h, x + self.w / 2, y)
+
+
+def play(
+    analytics, paths, duration, fps=30.0, jitter=0.0, hide=None, image=None, seed=0, finish=True
+):
+    """Run ``paths`` through a CameraAnalytics; return all events."""
+    rng = np.random.default_rng(seed)
+    events = []
+    for index in range(int(duration * fps)):
+        t = index / fps
+        boxes, classes, scores = [], [], []
+        shift = rng.uniform(-jitter, jitter, size=2) if jitter else np.zeros(2)
+        for k, path in enumerate(paths):
+            box = path.box_at(t)
+            if box is None or (hide is not None and hide(k, t)):
+                continue
+            boxes.append(np.asarray(box) + np.tile(shift, 2))
+            classes.append(path.class_id)
+            scores.append(path.score)
+        img = image(t) if callable(image) else image
+        events += analytics.process(
+            detections(boxes, classes, scores),
+            index=index,
+            timestamp=t,
+            wall_time=1.7e9 + t,
+            image=img,
+        )
+    if finish:
+        events += analytics.finish()
+    return events

@@ -40,6 +40,7 @@ class MjpegCamera:
         self.url = f"http://127.0.0.1:{port}/stream.mjpg"
         self._server: ThreadingHTTPServer | None = None
         self._running = threading.Event()
+        self.paused = threading.Event()
 
     def start(self) -> None:
         camera = self
@@ -55,6 +56,9 @@ class MjpegCamera:
                 index = 0
                 try:
                     while camera._running.is_set():
+                        if camera.paused.is_set():  # connection open, no frames: a stall
+                            time.sleep(0.05)
+                            continue
                         jpeg = camera.jpegs[index % len(camera.jpegs)]
                         self.wfile.write(
                             f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"

@@ -159,3 +159,32 @@ def collect_for(worker: CaptureWorker, seconds: float) -> list[Frame]:
         if frame is not None:
             frames.append(frame)
     return frames
+
+
+@pytest.mark.slow
+def test_stalled_stream_is_reported_and_reopened(intersection_video: Path) -> None:
+    """The connection stays open but no frame comes: offline after the stall timeout, then back."""
+    camera = MjpegCamera(load_jpegs(intersection_video, 25), free_port(), fps=25)
+    camera.start()
+    changes: list[StatusChange] = []
+    config = SourceConfig(
+        uri=camera.url, stall_timeout_s=1.0, reconnect_initial_s=0.2, reconnect_max_s=0.5
+    )
+    worker = CaptureWorker(config, on_status=changes.append)
+    worker.start()
+    try:
+        assert collect_for(worker, 1.0)
+        camera.paused.set()
+        time.sleep(3.0)
+        assert not worker.online
+        camera.paused.clear()
+        after = collect_for(worker, 3.0)
+    finally:
+        worker.stop()
+        camera.stop()
+    assert after, "frames after the stall"
+    offline = [c for c in changes if not c.online]
+    assert offline and offline[0].reason.startswith(("stalled", "end of stream"))
+    first_offline = changes.index(offline[0])
+    recovered = [c for c in changes[first_offline:] if c.online]
+    assert recovered and recovered[0].outage_s is not None and recovered[0].outage_s >= 1.0

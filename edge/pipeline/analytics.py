@@ -1,0 +1,132 @@
+"""Per-camera analytics: track → rules → evidence, one frame at a time, as named steps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from edge.detections import Detections
+from edge.rules import ExternalSignalStates, FrameContext, Rule, RuleSetup, build_rules
+from edge.rules.base import WorldTransform
+from edge.rules.red_light import SIGNAL_BOARD
+from edge.rules.signals import SignalBoard
+from edge.scene import SceneConfig
+from edge.scene.transform import HomographyTransform
+from edge.tracking import ByteTracker
+from traffic_monitor.contract import Event
+
+logger = logging.getLogger(__name__)
+
+
+class EvidenceHook(Protocol):
+    """Attaches evidence (blurred snapshot and crop) to events that need it."""
+
+    def attach(self, events: list[Event], image: np.ndarray[Any, Any] | None) -> list[Event]:
+        """Return the events, with evidence recorded where images were written."""
+        ...
+
+
+class CameraAnalytics:
+    """Everything after detection for one camera: tracker, rules and their state."""
+
+    def __init__(
+        self,
+        scene: SceneConfig,
+        class_names: Sequence[str],
+        *,
+        transform: WorldTransform | None = None,
+        external_signals: ExternalSignalStates | None = None,
+        evidence: EvidenceHook | None = None,
+    ) -> None:
+        """Build the tracker and the rules of a scene.
+
+        Args:
+            scene: The camera's validated scene config.
+            class_names: The detector's class names.
+            transform: Pixel → road-plane transform; default: the scene's homography if any.
+            external_signals: Shared table of externally pushed signal states (MQTT).
+            evidence: Evidence writer; none means events carry no images.
+        """
+        self.scene = scene
+        self.class_names = tuple(class_names)
+        if transform is None and scene.calibration is not None:
+            transform = HomographyTransform(scene.calibration)
+        self.signals = SignalBoard(scene.signals, external_signals)
+        setup = RuleSetup(scene, self.class_names, transform, {SIGNAL_BOARD: self.signals})
+        self.tracker = ByteTracker(scene.tracker, self.class_names)
+        self.rules: list[Rule] = build_rules(setup)
+        self.evidence = evidence
+        self._last: FrameContext | None = None
+
+    def process(
+        self,
+        detections: Detections,
+        *,
+        index: int,
+        timestamp: float,
+        wall_time: float | None = None,
+        image: np.ndarray[Any, Any] | None = None,
+    ) -> list[Event]:
+        """Run one frame: track, build the rule context, run every rule, attach evidence."""
+        tracked = self._track(detections, timestamp)
+        frame = self._context(tracked, index, timestamp, wall_time, image)
+        events = self._run_rules(frame)
+        return self._attach_evidence(events, image)
+
+    def finish(self) -> list[Event]:
+        """End open incidents and flush aggregates (at shutdown)."""
+        if self._last is None:
+            return []
+        events: list[Event] = []
+        for rule in self.rules:
+            events.extend(rule.finish(self._last))
+        return events
+
+    def state_sizes(self) -> dict[str, int]:
+        """Entries of state held by the tracker and each rule (memory checks, metrics)."""
+        sizes = {"tracks": len(self.tracker.tracks)}
+        sizes.update({f"rule:{rule.name}": rule.state_size() for rule in self.rules})
+        return sizes
+
+    def _track(self, detections: Detections, timestamp: float) -> Detections:
+        return self.tracker.update(detections, timestamp)
+
+    def _context(
+        self,
+        tracked: Detections,
+        index: int,
+        timestamp: float,
+        wall_time: float | None,
+        image: np.ndarray[Any, Any] | None,
+    ) -> FrameContext:
+        moment = datetime.fromtimestamp(wall_time if wall_time is not None else timestamp, UTC)
+        frame = FrameContext(
+            camera_id=self.scene.camera.id,
+            site_id=self.scene.camera.site,
+            index=index,
+            timestamp=timestamp,
+            time=moment,
+            detections=tracked,
+            tracks=self.tracker.tracks,
+            class_names=self.class_names,
+            image=image,
+        )
+        self._last = frame
+        return frame
+
+    def _run_rules(self, frame: FrameContext) -> list[Event]:
+        events: list[Event] = []
+        for rule in self.rules:
+            events.extend(rule.process(frame))
+        return events
+
+    def _attach_evidence(
+        self, events: list[Event], image: np.ndarray[Any, Any] | None
+    ) -> list[Event]:
+        if self.evidence is None or not events:
+            return events
+        return self.evidence.attach(events, image)

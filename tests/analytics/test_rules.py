@@ -1,0 +1,312 @@
+"""Each rule with synthetic tracks: jitter on a line, U-turn, occlusion, stop and drive off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.pipeline.analytics import CameraAnalytics
+from tests.analytics.factories import MOTORCYCLE, NAMES, PERSON, Path, play, scene
+from traffic_monitor.contract import EventPhase, EventType
+from traffic_monitor.errors import UserFacingError
+
+LINE = {"name": "L1", "start": [0, 200], "end": [640, 200], "positive": "left"}
+ROAD = {"name": "road", "kind": "carriageway", "polygon": [[0, 0], [640, 0], [640, 480], [0, 480]]}
+
+
+def analytics(**sections):
+    return CameraAnalytics(scene(**sections), NAMES)
+
+
+def of(events, type_, phase=None):
+    return [e for e in events if e.type == type_ and (phase is None or e.phase == phase)]
+
+
+# ---- line crossing ---------------------------------------------------------------------------
+
+
+def test_counts_per_direction_and_class():
+    a = analytics(lines=[LINE], rules={"line_crossing": {"intervals_s": [1]}})
+    paths = [
+        Path([(0, 100, 400), (3, 100, 50)]),  # up: crosses to the left of start→end: 'in'
+        Path([(0, 300, 50), (3, 300, 400)]),  # down: 'out'
+        Path([(0, 500, 420), (3, 520, 60)], w=20, h=40, class_id=MOTORCYCLE),
+    ]
+    events = play(a, paths, 4)
+    rule = a.rules[0]
+    assert rule.totals["L1"] == {("car", "in"): 1, ("car", "out"): 1, ("motorcycle", "in"): 1}
+    counts = of(events, EventType.COUNT)
+    assert sum(e.measurements["count"] for e in counts) == 3
+    assert {e.attributes["interval_s"] for e in counts} == {1}
+    assert any(e.measurements.get("motorcycle_in") == 1 for e in counts)
+
+
+def test_jitter_on_the_line_counts_once():
+    a = analytics(lines=[LINE], rules={"line_crossing": {}})
+    # Drives up to the line, stands on it for 3 s with 3 px jitter, then continues across.
+    path = Path([(0, 320, 400), (2, 320, 201), (5, 320, 199), (7, 320, 20)])
+    play(a, [path], 7, jitter=3.0, seed=3)
+    assert a.rules[0].totals["L1"] == {("car", "in"): 1}
+
+
+def test_u_turn_counts_one_each_way_and_occlusion_does_not_lose_the_crossing():
+    a = analytics(lines=[LINE], rules={"line_crossing": {}})
+    u_turn = Path([(0, 100, 300), (2, 100, 120), (3, 140, 100), (5, 160, 300)])
+    occluded = Path([(0, 400, 350), (3, 400, 50)])  # hidden while crossing the line
+    play(a, [u_turn, occluded], 5, hide=lambda k, t: k == 1 and 1.2 < t < 1.8)
+    assert a.rules[0].totals["L1"] == {("car", "in"): 2, ("car", "out"): 1}
+
+
+def test_count_line_outside_segment_is_not_counted():
+    short = {**LINE, "end": [200, 200]}
+    a = analytics(lines=[short], rules={"line_crossing": {}})
+    play(a, [Path([(0, 400, 400), (3, 400, 50)])], 3)
+    assert sum(a.rules[0].totals["L1"].values()) == 0
+
+
+# ---- zone occupancy, illegal stop, stopped vehicle -----------------------------------------
+
+NO_STOP = {
+    "name": "ns",
+    "kind": "no_stopping",
+    "polygon": [[200, 100], [440, 100], [440, 400], [200, 400]],
+}
+
+
+def test_illegal_stop_lifecycle_stop_then_drive_off():
+    a = analytics(
+        zones=[NO_STOP], rules={"illegal_stop": {"on_s": 3, "off_s": 1, "update_interval_s": 2}}
+    )
+    path = Path([(0, 320, 470), (1, 320, 300), (7, 320, 300), (8, 320, 10)])
+    events = of(play(a, [path], 9, jitter=2.0), EventType.ILLEGAL_STOP)
+    phases = [e.phase for e in events]
+    assert phases[0] == EventPhase.START and phases[-1] == EventPhase.END
+    assert EventPhase.UPDATE in phases
+    assert len({e.attributes["incident_id"] for e in events}) == 1
+    start = events[0]
+    assert start.geometry.zone == "ns" and start.object_class == "car"
+    assert 3.5 < (start.time.timestamp() - 1.7e9) < 5.0  # stopped at 1 s + 3 s allowed
+    assert events[-1].measurements["duration_s"] > 2.0
+
+
+def test_illegal_stop_ignores_moving_and_short_stops():
+    a = analytics(zones=[NO_STOP], rules={"illegal_stop": {"on_s": 3}})
+    paths = [
+        Path([(0, 250, 470), (6, 250, 10)]),
+        Path([(0, 380, 470), (1, 380, 300), (2.5, 380, 300), (3.5, 380, 10)]),
+    ]
+    assert of(play(a, paths, 6), EventType.ILLEGAL_STOP) == []
+
+
+def test_stopped_vehicle_on_carriageway_but_not_in_stop_zone():
+    stop_zone = {
+        "name": "wait",
+        "kind": "stop_zone",
+        "polygon": [[0, 0], [640, 0], [640, 150], [0, 150]],
+    }
+    a = analytics(zones=[ROAD, stop_zone], rules={"stopped_vehicle": {"on_s": 2, "off_s": 0.5}})
+    broken = Path([(0, 100, 470), (1, 100, 300), (5, 100, 300), (6, 100, 200)])
+    waiting = Path([(0, 400, 470), (1, 400, 100), (6, 400, 100)])
+    events = of(play(a, [broken, waiting], 7), EventType.STOPPED_VEHICLE)
+    assert [e.phase for e in events] == [EventPhase.START, EventPhase.END]
+    assert {e.track_id for e in events} == {events[0].track_id}
+
+
+def test_zone_occupancy_reports_count_and_dwell():
+    a = analytics(zones=[NO_STOP], rules={"zone_occupancy": {"report_interval_s": 2}})
+    path = Path([(0, 320, 300), (5, 320, 300)])
+    events = of(play(a, [path], 5), EventType.ZONE_OCCUPANCY)
+    assert events and events[-1].measurements["count"] == 1
+    assert events[-1].measurements["max_dwell_s"] >= 3.5
+
+
+def test_ended_tracks_end_incidents():
+    a = analytics(zones=[NO_STOP], rules={"illegal_stop": {"on_s": 1}})
+    path = Path([(0, 320, 300), (3, 320, 300)])  # then disappears for good
+    events = play(a, [path], 6, finish=False)
+    phases = [e.phase for e in of(events, EventType.ILLEGAL_STOP)]
+    assert phases == [EventPhase.START, EventPhase.END]
+    assert a.rules[0].state_size() == 0
+
+
+# ---- wrong way ------------------------------------------------------------------------------
+
+LANE = {
+    "name": "north",
+    "polygon": [[0, 0], [640, 0], [640, 480], [0, 480]],
+    "direction": [[320, 400], [320, 100]],
+}
+
+
+def test_wrong_way_flags_sustained_reverse_motion():
+    a = analytics(lanes=[LANE], rules={"wrong_way": {"on_s": 1}})
+    paths = [Path([(0, 200, 60), (4, 200, 460)]), Path([(0, 400, 460), (4, 400, 60)])]
+    events = of(play(a, paths, 4, jitter=2.0), EventType.WRONG_WAY)
+    assert events[0].phase == EventPhase.START
+    assert {e.track_id for e in events} == {events[0].track_id}
+    assert events[0].geometry.point[0] == pytest.approx(200, abs=4)
+
+
+def test_wrong_way_ignores_turns_jitter_and_standing():
+    a = analytics(lanes=[LANE], rules={"wrong_way": {"on_s": 1}})
+    paths = [
+        Path([(0, 100, 400), (2, 100, 250), (4, 500, 250)]),  # right turn: 90 degrees off
+        Path([(0, 300, 300), (4, 300, 300)]),  # standing, jitter only
+        Path([(0, 500, 450), (1.5, 500, 300), (2.0, 540, 280), (2.4, 560, 310)]),  # brief U-turn
+    ]
+    assert of(play(a, paths, 4, jitter=3.0), EventType.WRONG_WAY) == []
+
+
+# ---- pedestrian -----------------------------------------------------------------------------
+
+
+def test_pedestrian_on_carriageway_but_not_riders_or_crosswalk():
+    crosswalk = {
+        "name": "zebra",
+        "kind": "crosswalk",
+        "polygon": [[0, 0], [640, 0], [640, 100], [0, 100]],
+    }
+    a = analytics(zones=[ROAD, crosswalk], rules={"pedestrian_on_carriageway": {"on_s": 0.5}})
+    walker = Path([(0, 100, 300), (3, 150, 300)], w=14, h=40, class_id=PERSON)
+    on_zebra = Path([(0, 300, 60), (3, 400, 60)], w=14, h=40, class_id=PERSON)
+    bike = Path([(0, 500, 400), (3, 500, 200)], w=20, h=30, class_id=MOTORCYCLE)
+    rider = Path([(0, 500, 390), (3, 500, 190)], w=16, h=40, class_id=PERSON)
+    events = of(play(a, [walker, on_zebra, bike, rider], 3), EventType.PEDESTRIAN_ON_CARRIAGEWAY)
+    assert events and {e.track_id for e in events} == {events[0].track_id}
+    assert events[0].geometry.point[0] < 200
+
+
+# ---- speeding -------------------------------------------------------------------------------
+
+# 10 px = 1 m: image (x, y) -> world (x / 10, y / 10).
+CALIBRATION = {
+    "image_points": [[0, 0], [640, 0], [640, 480], [0, 480]],
+    "world_points": [[0, 0], [64, 0], [64, 48], [0, 48]],
+    "error_m": 0.2,
+}
+LIMITED = {**ROAD, "speed_limit": {"default": 50, "per_class": {"motorcycle": 40}}}
+
+
+def test_speeding_with_measured_speed_and_uncertainty():
+    a = analytics(zones=[LIMITED], calibration=CALIBRATION, rules={"speeding": {"on_s": 0.3}})
+    fast = Path([(0, 100, 470), (2.5, 100, 20)])  # 45 m in 2.5 s = 64.8 km/h
+    slow = Path([(0, 300, 470), (4, 300, 20)])  # 45 m in 4 s = 40.5 km/h
+    moto = Path([(0, 500, 470), (3, 500, 20)], w=20, h=40, class_id=MOTORCYCLE)  # 54 km/h > 40
+    events = of(play(a, [fast, slow, moto], 4, jitter=2.0), EventType.SPEEDING)
+    starts = {e.object_class: e for e in events if e.phase == EventPhase.START}
+    assert set(starts) == {"car", "motorcycle"}
+    car = starts["car"]
+    assert car.measurements["speed_kmh"] == pytest.approx(64.8, abs=4)
+    assert 0 < car.measurements["speed_uncertainty_kmh"] < 10
+    assert car.measurements["limit_kmh"] == 50
+    assert starts["motorcycle"].measurements["limit_kmh"] == 40
+
+
+def test_speeding_needs_calibration():
+    with pytest.raises(UserFacingError, match=r"rules.speeding: .*calibration"):
+        analytics(zones=[LIMITED], rules={"speeding": {}})
+
+
+# ---- congestion ------------------------------------------------------------------------------
+
+
+def test_congestion_levels_with_hysteresis():
+    rules = {
+        "congestion": {
+            "heavy_count": 6,
+            "jam_count": 10,
+            "jam_speed": 20,
+            "smoothing_s": 1,
+            "min_level_s": 2,
+        }
+    }
+    a = analytics(zones=[ROAD], rules=rules)
+    queue = [
+        Path([(0, 30 + 50 * i, 300 + 10 * (i % 2)), (12, 30 + 50 * i, 300 + 10 * (i % 2))], w=30)
+        for i in range(12)
+    ]
+    # 12 standing vehicles for 12 s, then 9 of them leave, flickering the count around 6*0.7.
+    hide = lambda k, t: t > 12 and k >= 3  # noqa: E731
+    events = of(play(a, queue, 24, hide=hide, jitter=1.0), EventType.CONGESTION)
+    levels = [(e.phase, e.attributes["level"]) for e in events]
+    assert levels[0] == (EventPhase.START, "jam")
+    assert levels[-1] == (EventPhase.END, "free")
+    assert len([phase for phase, _ in levels if phase == EventPhase.START]) == 1
+
+
+# ---- red light ------------------------------------------------------------------------------
+
+STOP = {"name": "S1", "start": [0, 200], "end": [640, 200], "positive": "left", "signal": "sig"}
+
+
+def _signal_scene(signal):
+    return {"signals": [signal], "stop_lines": [STOP], "rules": {"red_light": {}}}
+
+
+def test_red_light_from_a_schedule():
+    signal = {
+        "id": "sig",
+        "source": "schedule",
+        "schedule": {"cycle_s": 10, "red_start_s": 0, "red_s": 5},
+    }
+    a = analytics(**_signal_scene(signal))
+    on_red = Path([(0, 100, 400), (3, 100, 50)])  # crosses at ~1.7 s: red
+    on_green = Path([(4, 300, 400), (8, 300, 50)])  # crosses at ~6.3 s: green
+    events = of(play(a, [on_red, on_green], 8), EventType.RED_LIGHT)
+    assert len(events) == 1 and events[0].attributes["signal_state"] == "red"
+    assert events[0].geometry.point[0] == pytest.approx(100, abs=3)
+    assert a.rules[0].crossings == {"red": 1, "green": 1}
+
+
+def test_red_light_from_an_external_source_and_stale_state():
+    from edge.rules import ExternalSignalStates
+
+    clock = [0.0]
+    external = ExternalSignalStates(clock=lambda: clock[0])
+    signal = {"id": "sig", "source": "external", "stale_after_s": 5}
+    a = CameraAnalytics(scene(**_signal_scene(signal)), NAMES, external_signals=external)
+    external.set("sig", "red")
+    events = of(play(a, [Path([(0, 100, 400), (3, 100, 50)])], 3), EventType.RED_LIGHT)
+    assert len(events) == 1
+    clock[0] = 100.0  # nobody confirmed the state for 100 s: unknown, no violation
+    b = CameraAnalytics(scene(**_signal_scene(signal)), NAMES, external_signals=external)
+    assert of(play(b, [Path([(0, 100, 400), (3, 100, 50)])], 3), EventType.RED_LIGHT) == []
+
+
+def _lamp_image(colour):
+    image = np.full((480, 640, 3), 60, np.uint8)
+    image[20:80, 600:630] = 20
+    centre = {"red": (615, 30), "amber": (615, 50), "green": (615, 70)}[colour]
+    bgr = {"red": (0, 0, 255), "amber": (0, 190, 255), "green": (80, 255, 0)}[colour]
+    import cv2
+
+    cv2.circle(image, centre, 7, bgr, -1)
+    return image
+
+
+@pytest.mark.parametrize("colour", ["red", "amber", "green"])
+def test_colour_classifier(colour):
+    from edge.rules import classify_signal_colour
+
+    assert classify_signal_colour(_lamp_image(colour)[20:80, 600:630]).value == colour
+
+
+def test_red_light_from_the_colour_of_the_signal_region():
+    signal = {"id": "sig", "source": "colour", "region": [600, 20, 30, 60]}
+    a = analytics(**_signal_scene(signal))
+    image = lambda t: _lamp_image("red" if t < 4 else "green")  # noqa: E731
+    paths = [Path([(0, 100, 400), (3, 100, 50)]), Path([(4, 300, 400), (7, 300, 50)])]
+    events = of(play(a, paths, 7, image=image), EventType.RED_LIGHT)
+    assert len(events) == 1 and events[0].geometry.point[0] == pytest.approx(100, abs=3)
+
+
+# ---- configuration errors ------------------------------------------------------------------
+
+
+def test_unknown_rule_and_bad_parameter_are_named():
+    with pytest.raises(UserFacingError, match=r"rules.nonsense: unknown rule"):
+        analytics(rules={"nonsense": {}})
+    with pytest.raises(UserFacingError, match=r"rules.line_crossing.dead_band_px"):
+        analytics(lines=[LINE], rules={"line_crossing": {"dead_band_px": -1}})
+    with pytest.raises(UserFacingError, match=r"rules.illegal_stop.*unknown zone"):
+        analytics(rules={"illegal_stop": {"zones": ["nowhere"]}})

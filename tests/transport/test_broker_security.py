@@ -1,0 +1,157 @@
+"""The shipped Mosquitto config: TLS, passwords, per-node ACLs (a node cannot spoof another)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from cloud.ingest import IngestConfig, Ingestor
+from cloud.ingest.acl import node_username, render_acl
+from cloud.store import EventStore
+from edge.transport import MqttConfig, MqttPublisher, TlsConfig
+from tests.transport.conftest import MOSQUITTO, event_id, free_port, make_event, wait_for, wait_port
+from traffic_monitor.contract import command_topic, encode, event_topic
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy" / "mosquitto"
+PASSWORDS = {"aggregator": "agg-secret", "hcm-q1.node-01": "n1-secret", "hcm-q1.node-02": "n2"}
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path):
+    """Run deploy/mosquitto/mosquitto.conf with its paths moved into tmp_path."""
+    if not MOSQUITTO.exists():
+        pytest.skip(f"{MOSQUITTO} is absent")
+    etc = tmp_path / "etc"
+    subprocess.run(
+        ["sh", str(DEPLOY / "make-certs.sh"), str(etc / "certs"), "localhost"],
+        check=True,
+        capture_output=True,
+    )
+    passwd = etc / "passwd"
+    passwd.touch()
+    for user, password in PASSWORDS.items():
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
+    (etc / "acl").write_text(render_acl(["hcm-q1/node-01", "hcm-q1/node-02"]))
+    port = free_port()
+    conf = (DEPLOY / "mosquitto.conf").read_text()
+    conf = conf.replace("/etc/mosquitto/", f"{etc}/").replace("/var/lib/mosquitto/", f"{etc}/")
+    conf = conf.replace("log_dest syslog", f"log_dest file {tmp_path / 'mosquitto.log'}")
+    conf = conf.replace("listener 8883", f"listener {port} 127.0.0.1")
+    (etc / "mosquitto.conf").write_text(conf)
+    proc = subprocess.Popen([str(MOSQUITTO), "-c", str(etc / "mosquitto.conf")])
+    wait_port(port)
+    yield port, etc
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+def _secrets(tmp_path: Path, user: str) -> Path:
+    path = tmp_path / f"{user}.password"
+    path.write_text(PASSWORDS[user] + "\n")
+    return path
+
+
+def _raw_client(port: int, etc: Path, user: str, password: str) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"raw-{user}", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    client.tls_set(ca_certs=str(etc / "certs" / "ca.crt"))
+    client.username_pw_set(user, password)
+    return client
+
+
+def test_tls_passwords_and_acls(secure_broker, sqlite_store: EventStore, tmp_path: Path):
+    port, etc = secure_broker
+    tls = TlsConfig(ca_file=etc / "certs" / "ca.crt")
+    consumer = Ingestor(
+        IngestConfig(
+            host="localhost",
+            port=port,
+            username="aggregator",
+            password_file=_secrets(tmp_path, "aggregator"),
+            tls=tls,
+        ),
+        store=sqlite_store,
+    )
+    consumer.start()
+    pub = MqttPublisher(
+        MqttConfig(
+            host="localhost",
+            port=port,
+            site_id="hcm-q1",
+            node_id="node-01",
+            username=node_username("hcm-q1", "node-01"),
+            password_file=_secrets(tmp_path, "hcm-q1.node-01"),
+            tls=tls,
+            outbox_path=tmp_path / "outbox.sqlite3",
+        )
+    )
+    pub.start()
+    spoofer = _raw_client(port, etc, "hcm-q1.node-01", PASSWORDS["hcm-q1.node-01"])
+    acks: list[int] = []
+    spoofer.on_publish = lambda c, u, mid, rc, p: acks.append(rc.value)
+    spoofer.connect("localhost", port)
+    spoofer.loop_start()
+    try:
+        wait_for(lambda: consumer.connected and pub.connected, 15, "TLS connections")
+        # node-01 publishes, as node-02, under node-02's prefix: the broker must refuse it.
+        forged = make_event(2, node="node-02")
+        topic = event_topic("hcm-q1", "node-02", forged.camera_id, forged.type.value)
+        spoofer.publish(topic, encode(forged), qos=1).wait_for_publish(10)
+        # node-01 may not read node-02's commands either.
+        _, sub_mid = spoofer.subscribe(command_topic("hcm-q1", "node-02", "reload"), qos=1)
+        pub.publish(make_event(1))  # its own prefix: accepted
+        assert pub.flush(15)
+        wait_for(lambda: sqlite_store.count_events() >= 1, 15, "node-01's own event")
+        assert sqlite_store.event_ids() == [event_id(1)]
+        assert acks == [0x87]  # MQTT v5 PUBACK "not authorized"
+    finally:
+        spoofer.loop_stop()
+        spoofer.disconnect()
+        pub.close()
+        consumer.stop()
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "tls"),
+    [("hcm-q1.node-01", "wrong", True), ("nobody", "x", True), ("hcm-q1.node-01", None, True)],
+)
+def test_bad_credentials_refused(secure_broker, user, password, tls):
+    port, etc = secure_broker
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client.tls_set(ca_certs=str(etc / "certs" / "ca.crt"))
+    if password is not None:
+        client.username_pw_set(user, password)
+    result: list[int] = []
+    done = threading.Event()
+
+    def on_connect(c, u, flags, rc, props):
+        result.append(rc.value)
+        done.set()
+
+    client.on_connect = on_connect
+    client.connect("localhost", port)
+    client.loop_start()
+    try:
+        assert done.wait(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert result[0] in (0x86, 0x87, 0x8C)  # bad user name or password / not authorised
+
+
+def test_plain_tcp_refused_on_tls_port(secure_broker):
+    port, _ = secure_broker
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client.username_pw_set("aggregator", PASSWORDS["aggregator"])
+    with pytest.raises((OSError, ConnectionError)):
+        client.connect("localhost", port)
+        client.loop_forever(timeout=2, retry_first_connection=False)
+        raise ConnectionError("no CONNACK")
