@@ -74,7 +74,8 @@ class RoadInput(BaseModel):
 
     method: Literal["road_geometry"] = Field(description="Known road geometry.")
     lane_lines: list[list[tuple[float, float]]] = Field(
-        min_length=2, description="Image polylines of lane boundaries, in order across the road."
+        min_length=3,
+        description="Image polylines of three or more lane boundaries, in order across the road.",
     )
     lane_width_m: float | str = Field(
         default="vn_urban_arterial",

@@ -1,6 +1,6 @@
 """Method 2: calibration from known road geometry (lane width, lane-marking dashes).
 
-Input: two or more lane boundaries clicked as image polylines (parallel on the road,
+Input: three or more lane boundaries clicked as image polylines (parallel on the road,
 at known lateral offsets, e.g. multiples of the lane width), and the ends of the
 dashes along one of them (known dash length and gap). These fix the mapping up to a
 shear of the road plane (the angle between the along-road and across-road axes). The
@@ -193,8 +193,11 @@ def fit_road_geometry(data: RoadGeometryInput) -> tuple[CameraModel, float | Non
 
 
 def _check_input(data: RoadGeometryInput) -> None:
-    if len(data.lane_lines) < 2:
-        raise CalibrationError("need at least two lane lines")
+    if len(data.lane_lines) < 3:
+        raise CalibrationError(
+            "need at least three lane lines (the boundaries of two lanes): with two, the "
+            "tilt of the road plane is undetermined"
+        )
     if len(data.offsets_m) != len(data.lane_lines):
         raise CalibrationError(
             f"{len(data.lane_lines)} lane lines but {len(data.offsets_m)} lateral offsets"

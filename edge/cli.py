@@ -16,5 +16,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def register_edge_group(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``edge`` group (``edge run``, ``edge check-config``)."""
+    from edge.pipeline.commands import add_edge_commands
+
     parser = subparsers.add_parser("edge", help="run the edge pipeline for configured cameras")
-    parser.add_subparsers(dest="edge_command", metavar="EDGE_COMMAND")
+    add_edge_commands(parser.add_subparsers(dest="edge_command", metavar="EDGE_COMMAND"))

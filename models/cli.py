@@ -83,7 +83,7 @@ def _register_quantize(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--method",
         choices=["minmax", "entropy", "percentile"],
-        default="minmax",
+        default="percentile",
         help="calibration method",
     )
     parser.set_defaults(handler=_run_quantize)

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.speed_rig.render import Image, Scene, Truth, render_frame
+from calibration.auto import vertical_edges
 from calibration.camera import CameraModel
 from edge.detections import NO_TRACK, Detections
 from edge.rules.kinematics import MPS_TO_KMH, fit_speed, recent_points
@@ -51,6 +52,8 @@ class SceneRun:
     tracks: dict[int, TrackLog]
     estimates: list[tuple[int, float, FloatArray, FloatArray]]
     """(track id, frame time, window timestamps, window anchors) per speed opportunity."""
+    edges: list[FloatArray] = field(default_factory=list)
+    """Near-vertical edge segments inside tracked boxes (for method 3)."""
 
 
 def _iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
@@ -64,6 +67,10 @@ def _iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
     return np.asarray(inter / np.maximum(area + areas - inter, 1e-9))
 
 
+EDGE_EVERY = 5
+"""Collect vehicle edges for method 3 from every this-many frames."""
+
+
 def run_scene(scene: Scene, detect: DetectFn, class_names: tuple[str, ...]) -> SceneRun:
     """Render every frame, detect, track, and log the speed windows of tracked vehicles."""
     rng = np.random.default_rng(scene.seed)
@@ -74,6 +81,9 @@ def run_scene(scene: Scene, detect: DetectFn, class_names: tuple[str, ...]) -> S
         run.truths.append(truth)
         tracked = tracker.update(detect(image), timestamp=truth.time)
         _log_frame(run, tracker, tracked, truth)
+        if index % EDGE_EVERY == 0:
+            confirmed = tracked.xyxy[tracked.tracker_id != NO_TRACK].astype(np.float64)
+            run.edges.append(vertical_edges(image, confirmed))
     run.tracks = dict(run.tracks)
     return run
 

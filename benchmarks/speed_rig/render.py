@@ -67,7 +67,7 @@ class Scene:
     @property
     def frame_count(self) -> int:
         """Frames in the scene."""
-        return int(round(self.duration_s * self.fps))
+        return round(self.duration_s * self.fps)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,10 @@ class Truth:
 
 
 def face_corners(mount: PinholeMount, world_xy: FloatArray, height_m: float) -> FloatArray:
-    """Pixels ``(4, 2)`` of a vertical face across the road: bottom-left, -right, top-right, -left."""
+    """Pixels ``(4, 2)`` of an upright face across the road.
+
+    Corner order: bottom-left, bottom-right, top-right, top-left.
+    """
     x, y = float(world_xy[0]), float(world_xy[1])
     half = VEHICLE_WIDTH_M / 2
     corners = np.array(
@@ -169,7 +172,7 @@ def render_frame(scene: Scene, index: int, rng: np.random.Generator) -> tuple[Im
     frame = np.mean([_compose(scene, time + offset) for offset in offsets], axis=0)
     if imaging.noise_sigma > 0:
         frame = frame + rng.normal(0.0, imaging.noise_sigma, frame.shape)
-    image = np.clip(np.round(frame), 0, 255).astype(np.uint8)
+    image: Image = np.asarray(np.clip(np.round(frame), 0, 255), dtype=np.uint8)
     if imaging.jpeg_quality > 0:
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, imaging.jpeg_quality])
         if ok:

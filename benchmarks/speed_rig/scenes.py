@@ -73,7 +73,9 @@ def standard_trajectories() -> dict[str, tuple[float, list[Trajectory]]]:
     }
 
 
-def standard_scenes(background: Image, sprites: list[Sprite], duration_s: float = 8.0) -> list[Scene]:
+def standard_scenes(
+    background: Image, sprites: list[Sprite], duration_s: float = 8.0
+) -> list[Scene]:
     """Build the standard scenes; sprites are dealt out in order.
 
     Raises:

@@ -76,7 +76,10 @@ def _crops(label: Path, image: npt.NDArray[np.uint8], class_id: int) -> list[Spr
         x2, y2 = round((cx + w / 2) * width), round((cy + h / 2) * height)
         if x1 <= 1 or y1 <= 1 or x2 >= width - 1 or y2 >= height - 1:
             continue
-        if x2 - x1 < MIN_WIDTH_PX or not ASPECT_RANGE[0] <= (y2 - y1) / (x2 - x1) <= ASPECT_RANGE[1]:
+        if (
+            x2 - x1 < MIN_WIDTH_PX
+            or not ASPECT_RANGE[0] <= (y2 - y1) / (x2 - x1) <= ASPECT_RANGE[1]
+        ):
             continue
         out.append(Sprite(image[y1:y2, x1:x2].copy(), f"{label.name}:{number}"))
     return out

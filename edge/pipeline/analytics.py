@@ -17,6 +17,7 @@ from edge.rules.signals import SignalBoard
 from edge.scene import SceneConfig
 from edge.scene.transform import HomographyTransform
 from edge.tracking import ByteTracker
+from edge.tracking.prefilter import merge_riders, suppress_duplicates
 from traffic_monitor.contract import Event
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 class EvidenceHook(Protocol):
     """Attaches evidence (blurred snapshot and crop) to events that need it."""
+
+    def set_frame(self, detections: Detections) -> None:
+        """Receive the frame's tracked detections (to blur everyone in it)."""
+        ...
 
     def attach(self, events: list[Event], image: np.ndarray[Any, Any] | None) -> list[Event]:
         """Return the events, with evidence recorded where images were written."""
@@ -75,7 +80,7 @@ class CameraAnalytics:
         tracked = self._track(detections, timestamp)
         frame = self._context(tracked, index, timestamp, wall_time, image)
         events = self._run_rules(frame)
-        return self._attach_evidence(events, image)
+        return self._attach_evidence(events, tracked, image)
 
     def finish(self) -> list[Event]:
         """End open incidents and flush aggregates (at shutdown)."""
@@ -93,6 +98,9 @@ class CameraAnalytics:
         return sizes
 
     def _track(self, detections: Detections, timestamp: float) -> Detections:
+        detections = suppress_duplicates(detections, self.scene.tracker.duplicate_iou)
+        if self.scene.tracker.merge_riders:
+            detections = merge_riders(detections, self.class_names)
         return self.tracker.update(detections, timestamp)
 
     def _context(
@@ -125,8 +133,9 @@ class CameraAnalytics:
         return events
 
     def _attach_evidence(
-        self, events: list[Event], image: np.ndarray[Any, Any] | None
+        self, events: list[Event], tracked: Detections, image: np.ndarray[Any, Any] | None
     ) -> list[Event]:
         if self.evidence is None or not events:
             return events
+        self.evidence.set_frame(tracked)
         return self.evidence.attach(events, image)

@@ -27,6 +27,15 @@ class LineCrossingParams(RuleParams):
         default_factory=lambda: [60, 900],
         description="Aggregation intervals in seconds; one count event per line and interval.",
     )
+    dead_band_fraction: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description=(
+            "Dead band as a fraction of the box height where that is larger than "
+            "dead_band_px: the boxes of near objects wobble by several pixels."
+        ),
+    )
     dead_band_px: float = Field(
         default=4.0,
         ge=0,
@@ -47,9 +56,13 @@ class _Bucket:
 
 
 class _Line:
-    def __init__(self, line: CountingLine, dead_band_px: float, intervals: list[int]) -> None:
+    def __init__(
+        self, line: CountingLine, dead_band_px: float, band_fraction: float, intervals: list[int]
+    ) -> None:
         self.config = line
-        self.sides = SideTracker(line.start, line.end, line.positive, dead_band_px)
+        self.sides = SideTracker(
+            line.start, line.end, line.positive, dead_band_px, dead_band_fraction=band_fraction
+        )
         self.buckets: dict[int, _Bucket | None] = dict.fromkeys(intervals)
         self.totals: Counter[tuple[str, str]] = Counter()
 
@@ -68,7 +81,7 @@ class LineCrossingRule(Rule):
         self.p = params
         wanted = params.lines
         self.lines = [
-            _Line(line, params.dead_band_px, params.intervals_s)
+            _Line(line, params.dead_band_px, params.dead_band_fraction, params.intervals_s)
             for line in setup.scene.lines
             if wanted is None or line.name in wanted
         ]
@@ -90,7 +103,13 @@ class LineCrossingRule(Rule):
                 if line.config.classes is not None and class_name not in line.config.classes:
                     continue
                 anchor = (float(anchors[row, 0]), float(anchors[row, 1]))
-                direction = line.sides.update(int(tracked.tracker_id[row]), anchor)
+                track_id = int(tracked.tracker_id[row])
+                if not line.sides.knows(track_id):
+                    # Arm with the first detection, seen while the track was still tentative.
+                    first = frame.tracks[track_id].history[0]
+                    line.sides.update(track_id, (first.x, first.y))
+                height = float(tracked.xyxy[row, 3] - tracked.xyxy[row, 1])
+                direction = line.sides.update(track_id, anchor, height)
                 if direction is None:
                     continue
                 line.totals[class_name, direction] += 1

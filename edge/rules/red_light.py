@@ -21,6 +21,15 @@ class RedLightParams(RuleParams):
     stop_lines: list[str] | None = Field(
         default=None, description="Stop-line names; empty: every configured stop line."
     )
+    dead_band_fraction: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description=(
+            "Dead band as a fraction of the box height where that is larger than "
+            "dead_band_px: the boxes of near objects wobble by several pixels."
+        ),
+    )
     dead_band_px: float = Field(
         default=4.0, ge=0, description="Jitter band around the stop line, pixels."
     )
@@ -56,7 +65,16 @@ class RedLightRule(Rule):
         if params.stop_lines is not None:
             lines = [line for line in lines if line.name in params.stop_lines]
         self.lines: list[tuple[StopLine, SideTracker]] = [
-            (line, SideTracker(line.start, line.end, line.positive, params.dead_band_px))
+            (
+                line,
+                SideTracker(
+                    line.start,
+                    line.end,
+                    line.positive,
+                    params.dead_band_px,
+                    dead_band_fraction=params.dead_band_fraction,
+                ),
+            )
             for line in lines
         ]
         self.crossings: dict[str, int] = {}
@@ -71,7 +89,12 @@ class RedLightRule(Rule):
         for line, sides in self.lines:
             for row in range(len(tracked)):
                 anchor = (float(anchors[row, 0]), float(anchors[row, 1]))
-                if sides.update(int(tracked.tracker_id[row]), anchor) != "in":
+                track_id = int(tracked.tracker_id[row])
+                if not sides.knows(track_id):
+                    first = frame.tracks[track_id].history[0]
+                    sides.update(track_id, (first.x, first.y))
+                height = float(tracked.xyxy[row, 3] - tracked.xyxy[row, 1])
+                if sides.update(track_id, anchor, height) != "in":
                     continue
                 state = self.board.state(line.signal, frame.timestamp)
                 self.crossings[state.value] = self.crossings.get(state.value, 0) + 1

@@ -145,6 +145,7 @@ class ByteTracker:
         active = [t for t, tr in self._tracks.items() if tr.state != TrackState.TENTATIVE]
         first = self._associate(active, high, predicted, detections, self.config.match_iou)
         self._apply(first, detections, timestamp, assigned)
+        first = self._rescue_lost(first, predicted, detections, timestamp, assigned)
         still_confirmed = [
             t for t in first.unmatched_tracks if self._tracks[t].state == TrackState.CONFIRMED
         ]
@@ -180,6 +181,33 @@ class ByteTracker:
                 )
         self._enforce_cap()
         return self._output(detections, assigned)
+
+    def _rescue_lost(
+        self,
+        first: _Match,
+        predicted: Mapping[int, FloatArray],
+        detections: Detections,
+        timestamp: float,
+        assigned: npt.NDArray[np.int64],
+    ) -> _Match:
+        """C-BIoU's second cascade: lost tracks get a larger buffer (their prediction drifts)."""
+        lost = [t for t in first.unmatched_tracks if self._tracks[t].state == TrackState.LOST]
+        rescue = self._associate(
+            lost,
+            first.unmatched_rows,
+            predicted,
+            detections,
+            self.config.match_iou,
+            buffer=self.config.lost_buffer,
+        )
+        self._apply(rescue, detections, timestamp, assigned)
+        matched = set(rescue.track_ids)
+        return _Match(
+            track_ids=first.track_ids + rescue.track_ids,
+            rows=first.rows + rescue.rows,
+            unmatched_tracks=[t for t in first.unmatched_tracks if t not in matched],
+            unmatched_rows=rescue.unmatched_rows,
+        )
 
     def _associate(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DEFAULT_CLASS_GROUPS = [["person"], ["bicycle", "motorcycle"], ["car", "bus", "truck"]]
+DEFAULT_CLASS_GROUPS = [["person", "bicycle", "motorcycle", "car", "bus", "truck"]]
 
 
 class TrackerConfig(BaseModel):
@@ -62,6 +62,16 @@ class TrackerConfig(BaseModel):
             "more motion per step and more camera jitter; too large confuses neighbours."
         ),
     )
+    lost_buffer: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=5.0,
+        description=(
+            "Buffer for re-finding a lost track (a second cascade after the normal match). "
+            "Larger bridges longer detection gaps of moving objects; too large hands a lost "
+            "id to a neighbour."
+        ),
+    )
     tentative_buffer: float = Field(
         default=1.5,
         ge=0.0,
@@ -98,11 +108,29 @@ class TrackerConfig(BaseModel):
         ge=1,
         description="Hard cap on live tracks per camera; the longest-lost are dropped first.",
     )
+    duplicate_iou: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description=(
+            "Boxes of different classes overlapping more than this are one object; the "
+            "lower-scored is dropped before tracking (the detector's NMS is per class)."
+        ),
+    )
+    merge_riders: bool = Field(
+        default=True,
+        description=(
+            "Fold a person box sitting on a motorbike/bicycle box into it before tracking, so "
+            "a motorbike and its rider are one road user (counted once, not a pedestrian)."
+        ),
+    )
     class_groups: list[list[str]] = Field(
         default_factory=lambda: [list(group) for group in DEFAULT_CLASS_GROUPS],
         description=(
-            "A detection matches only tracks whose voted class is in the same group (a "
-            "motorbike rider's person box never takes over the motorbike's track). Classes in "
+            "A detection matches only tracks whose voted class is in the same group. The "
+            "default puts all road users in one group (class-agnostic, as in ByteTrack): a "
+            "small motorbike the detector calls 'car' in one frame keeps its track and the "
+            "class vote settles the class. Split groups where classes never mix. Classes in "
             "no group form a group of their own."
         ),
     )

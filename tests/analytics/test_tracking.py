@@ -121,8 +121,9 @@ def test_class_vote_and_groups():
     assert track.class_id == CAR
 
 
-def test_rider_person_does_not_take_the_motorbike_track():
-    tracker = ByteTracker(TrackerConfig(), NAMES)
+def test_class_groups_keep_a_pedestrian_off_a_motorbike_track():
+    groups = [["person"], ["motorcycle"], ["car"]]
+    tracker = ByteTracker(TrackerConfig(class_groups=groups), NAMES)
     bike = [200, 200, 230, 250]
     rider = [202, 180, 228, 235]
     for k in range(10):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 
 from calibration import CameraModel, load_calibration
@@ -109,3 +110,29 @@ def test_calibrate_on_real_video_frame(tmp_path: Path, overpass_video: Path) -> 
     off_frame = [*points[:3], {"image": [520, 999], "world": [7.0, 30.0]}]
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"method": "points", "points": off_frame}))
     assert main(argv) == 2
+
+
+def test_calibrate_road_geometry_input(tmp_path: Path, capsys) -> None:
+    _, frame = textured_road()
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)
+    truth = MOUNT.camera_model()
+    lines = [truth.world_to_image(np.array([[x, 14.0], [x, 30.0]])).tolist() for x in (0, 3.5, 7.0)]
+    dashes = truth.world_to_image(np.array([[0.0, 14.0 + a] for a in (0, 3, 12, 15)])).tolist()
+    spec = {
+        "method": "road_geometry",
+        "lane_lines": lines,
+        "lane_width_m": "vn_highway",
+        "dash_points": dashes,
+        "dash": "vn_fast",
+    }
+    (tmp_path / "road.yaml").write_text(yaml.safe_dump(spec))
+    argv = ["calibrate", str(tmp_path / "frame.png"), "-i", str(tmp_path / "road.yaml")]
+    assert main([*argv, "-o", str(tmp_path / "cam.yaml")]) == 0
+    model = load_calibration(tmp_path / "cam.yaml")
+    pixels = truth.world_to_image(np.array([[0.0, 14.0], [0.0, 29.0]]))
+    length = np.linalg.norm(np.diff(model.image_to_world(pixels), axis=0))
+    assert length == pytest.approx(15.0, rel=1e-3)
+    spec["dash"] = "no_such_preset"
+    (tmp_path / "road.yaml").write_text(yaml.safe_dump(spec))
+    assert main([*argv, "-o", str(tmp_path / "cam2.yaml")]) == 2
+    assert "unknown preset" in capsys.readouterr().err

@@ -62,14 +62,14 @@ def test_dash_positions_alternate() -> None:
     assert dash_positions(5, 3.0, 9.0) == [0.0, 3.0, 12.0, 15.0, 24.0]
 
 
-def test_refuses_single_line_and_short_dashes() -> None:
+def test_refuses_two_lines_and_short_dashes() -> None:
     data = make_input()
-    with pytest.raises(CalibrationError, match="two lane lines"):
+    with pytest.raises(CalibrationError, match="three lane lines"):
         fit_road_geometry(
             RoadGeometryInput(
-                [data.lane_lines[0]],
-                [0.0],
-                0,
+                data.lane_lines[:2],  # two lines leave the plane's tilt free
+                OFFSETS[:2],
+                1,
                 data.dash_points,
                 data.dash_positions_m,
                 data.image_size,

@@ -20,6 +20,8 @@ MOSQUITTO = Path("/usr/sbin/mosquitto")
 PG_URL = os.environ.get(
     "TRAFFIC_MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Mosquitto started as root drops to user "mosquitto", who cannot read pytest's tmp_path.
+RUN_AS = "user root\n" if os.geteuid() == 0 else ""
 NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4a55-9d9b-0c2b3d4e5f60")
 
 
@@ -60,7 +62,7 @@ class Mosquitto:
         self.log = workdir / "mosquitto.log"
         (workdir / "data").mkdir(parents=True, exist_ok=True)
         self.conf.write_text(
-            f"per_listener_settings false\n"
+            f"per_listener_settings false\n{RUN_AS}"
             f"persistence true\npersistence_location {workdir / 'data'}/\n"
             f"autosave_interval 1\n"
             f"log_dest file {self.log}\nlog_type error\nlog_type warning\n"

@@ -15,7 +15,15 @@ from cloud.ingest import IngestConfig, Ingestor
 from cloud.ingest.acl import node_username, render_acl
 from cloud.store import EventStore
 from edge.transport import MqttConfig, MqttPublisher, TlsConfig
-from tests.transport.conftest import MOSQUITTO, event_id, free_port, make_event, wait_for, wait_port
+from tests.transport.conftest import (
+    MOSQUITTO,
+    RUN_AS,
+    event_id,
+    free_port,
+    make_event,
+    wait_for,
+    wait_port,
+)
 from traffic_monitor.contract import command_topic, encode, event_topic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +52,7 @@ def secure_broker(tmp_path: Path):
     conf = conf.replace("/etc/mosquitto/", f"{etc}/").replace("/var/lib/mosquitto/", f"{etc}/")
     conf = conf.replace("log_dest syslog", f"log_dest file {tmp_path / 'mosquitto.log'}")
     conf = conf.replace("listener 8883", f"listener {port} 127.0.0.1")
-    (etc / "mosquitto.conf").write_text(conf)
+    (etc / "mosquitto.conf").write_text(RUN_AS + conf)
     proc = subprocess.Popen([str(MOSQUITTO), "-c", str(etc / "mosquitto.conf")])
     wait_port(port)
     yield port, etc
@@ -106,7 +114,7 @@ def test_tls_passwords_and_acls(secure_broker, sqlite_store: EventStore, tmp_pat
         topic = event_topic("hcm-q1", "node-02", forged.camera_id, forged.type.value)
         spoofer.publish(topic, encode(forged), qos=1).wait_for_publish(10)
         # node-01 may not read node-02's commands either.
-        _, sub_mid = spoofer.subscribe(command_topic("hcm-q1", "node-02", "reload"), qos=1)
+        spoofer.subscribe(command_topic("hcm-q1", "node-02", "reload"), qos=1)
         pub.publish(make_event(1))  # its own prefix: accepted
         assert pub.flush(15)
         wait_for(lambda: sqlite_store.count_events() >= 1, 15, "node-01's own event")

@@ -1,0 +1,438 @@
+"""The whole real-time path, stage by stage, against Ultralytics' predict + track.
+
+Per model: decode → pre-process → inference → post-process → tracking → rules → publish
+(event serialisation; the network is left out) on the shared overpass clip with its scene
+config, p50/p95/p99 per stage, end-to-end frames per second, the share of frame time inside
+the network, a capacity estimate (25 fps cameras processed at 10 fps each), peak memory, and
+Ultralytics ``predict`` + ``track`` (ByteTrack) on the same model file and frames.
+
+Models: yolov8n@640 and yolo11n@320 (shared), yolov8n@320/480 (exported, ``models`` extra),
+and static INT8 versions (quantised once into the cache). GPU: ``--providers cuda`` or
+``--providers tensorrt`` (needs onnxruntime-gpu); ``--batch N`` adds batched multi-stream
+inference on a dynamic-batch export.
+
+Run (writes ``benchmarks/results/realtime_cpu.json`` and ``.png``)::
+
+    .venv/bin/traffic-monitor bench --frames 150
+    .venv/bin/traffic-monitor bench --smoke            # a few frames, one model (CI)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchmarks.detection_path import ModelCase, export_at, machine_info, summarise
+from edge.detections import Detections
+from edge.detector import Detector, DetectorConfig
+from edge.tracking import ByteTracker
+from traffic_monitor.contract import encode
+from traffic_monitor.errors import UserFacingError
+from traffic_monitor.shared_data import REPO_ROOT, sample_video, shared_path
+
+logger = logging.getLogger(__name__)
+
+RESULTS_DIR = Path(__file__).parent / "results"
+SCENE = REPO_ROOT / "configs" / "vn_nga_ba_hue_overpass.yaml"
+STAGES = (
+    "decode",
+    "preprocess",
+    "inference",
+    "postprocess",
+    "tracking",
+    "rules",
+    "publish",
+)
+CAMERA_FPS = 25.0
+"""Frame rate of a camera stream (every frame is decoded)."""
+PROCESS_FPS = 10.0
+"""Frames per second a city processes per camera."""
+Image = np.ndarray[Any, Any]
+ALL_MODELS = (
+    "yolov8n@640",
+    "yolo11n@320",
+    "yolov8n@320",
+    "yolov8n@480",
+    "yolov8n-int8@640",
+    "yolo11n-int8@320",
+    "yolov8n-dyn@640",
+)
+
+
+@dataclass
+class BenchConfig:
+    """What one benchmark run measures.
+
+    Attributes:
+        models: Model labels (see :data:`ALL_MODELS`).
+        frames: Frames per model (more is steadier, slower).
+        providers: ONNX Runtime providers: cpu, cuda, tensorrt, openvino.
+        batch: Streams batched per inference call (0: no batched measurement).
+        ultralytics: Also run Ultralytics predict + track (needs the ``models`` extra).
+        cache: Folder for exported and quantised models.
+        video: The clip to run on.
+    """
+
+    models: Sequence[str] = ("yolov8n@640", "yolo11n@320")
+    frames: int = 150
+    providers: Sequence[str] = ("cpu",)
+    batch: int = 0
+    ultralytics: bool = True
+    cache: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "tm-bench")
+    video: Path = field(default_factory=lambda: sample_video(0))
+
+
+def resolve_model(label: str, cache: Path) -> ModelCase | None:
+    """The model file of a label, exporting or quantising it into ``cache`` when needed.
+
+    Returns:
+        None when it cannot be made here (the ``models`` extra is missing).
+
+    Raises:
+        UserFacingError: The label is unknown.
+    """
+    if label not in ALL_MODELS:
+        raise UserFacingError(f"unknown model {label!r}; known: {', '.join(ALL_MODELS)}")
+    name, _, size_text = label.partition("@")
+    imgsz = int(size_text)
+    base = name.removesuffix("-int8").removesuffix("-dyn")
+    if name.endswith("-dyn"):
+        dynamic = _dynamic_export(shared_path("models", f"{base}.pt"), imgsz, cache)
+        return None if dynamic is None else ModelCase(label, dynamic, imgsz)
+    if base == "yolo11n" and imgsz == 320:
+        float_path: Path | None = shared_path("models", "yolo11n_320.onnx")
+    elif base == "yolov8n" and imgsz == 640:
+        float_path = shared_path("models", "yolov8n.onnx")
+    else:
+        float_path = export_at(shared_path("models", f"{base}.pt"), imgsz, cache)
+    if float_path is None or not float_path.is_file():
+        return None
+    if name.endswith("-int8"):
+        float_path = _quantised(float_path, cache)
+    return ModelCase(label, float_path, imgsz)
+
+
+def _dynamic_export(checkpoint: Path, imgsz: int, cache: Path) -> Path | None:
+    """A dynamic-batch export (for batched multi-stream inference), or None without the extra."""
+    target = cache / f"{checkpoint.stem}_{imgsz}_dynamic.onnx"
+    if target.is_file():
+        return target
+    try:
+        import ultralytics  # noqa: F401
+    except ImportError:
+        return None
+    from models.export import ExportOptions, export_onnx
+
+    return export_onnx(checkpoint, ExportOptions(imgsz=imgsz, dynamic=True), target)
+
+
+def _quantised(model: Path, cache: Path) -> Path:
+    from models.quantize import QuantizeOptions, default_calibration_sources, quantize_static_model
+
+    target = cache / f"{model.stem}_int8_qdq.onnx"
+    if not target.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        options = QuantizeOptions(frames=64, method="percentile")
+        quantize_static_model(model, target, default_calibration_sources(), options)
+    return target
+
+
+def decode(video: Path, count: int) -> tuple[list[Image], list[float]]:
+    """Decode the first ``count`` frames, timing each decode."""
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        raise UserFacingError(f"cannot open video {video}")
+    frames: list[Image] = []
+    seconds: list[float] = []
+    while len(frames) < count:
+        start = time.perf_counter()
+        ok, frame = capture.read()
+        if not ok:
+            break
+        seconds.append(time.perf_counter() - start)
+        frames.append(frame)
+    capture.release()
+    return frames, seconds
+
+
+class _Analytics:
+    """Tracking and rules of the overpass scene (tracking alone when the scene is missing)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.pipeline: Any = None
+        self.tracker = ByteTracker(class_names=names)
+        try:
+            from edge.pipeline.analytics import CameraAnalytics
+            from edge.scene.config import load_scene
+
+            self.pipeline = CameraAnalytics(load_scene(SCENE), names)
+        except (ImportError, OSError, UserFacingError) as exc:
+            logger.warning("rules left out (%s); timing tracking only", exc)
+
+    def track(self, detections: Detections, timestamp: float) -> Detections:
+        if self.pipeline is None:
+            return self.tracker.update(detections, timestamp)
+        tracked: Detections = self.pipeline._track(detections, timestamp)
+        return tracked
+
+    def rules(self, tracked: Detections, index: int, timestamp: float) -> list[Any]:
+        if self.pipeline is None:
+            return []
+        context = self.pipeline._context(tracked, index, timestamp, None, None)
+        events: list[Any] = self.pipeline._run_rules(context)
+        return events
+
+
+def run_path(
+    detector: Detector,
+    frames: list[Image],
+    fps: float,
+    theirs: Callable[[Image], object] | None = None,
+) -> dict[str, list[float]]:
+    """Run detection, tracking, rules and event encoding frame by frame, timing each stage.
+
+    With ``theirs`` (Ultralytics' track), it runs on the same frame right after ours, so both
+    see the same load on a shared machine; its seconds are under ``"ultralytics_track"``.
+    """
+    analytics = _Analytics(detector.names)
+    detector.detect_one(frames[0])  # warm-up: ONNX Runtime allocates on the first run
+    stages: dict[str, list[float]] = {name: [] for name in STAGES[1:]}
+    if theirs is not None:
+        theirs(frames[0])
+        stages["ultralytics_track"] = []
+    for index, frame in enumerate(frames):
+        timestamp = index / fps
+        detections = detector.detect_one(frame)
+        stages["preprocess"].append(detector.timings.preprocess)
+        stages["inference"].append(detector.timings.inference)
+        stages["postprocess"].append(detector.timings.postprocess)
+        start = time.perf_counter()
+        tracked = analytics.track(detections, timestamp)
+        stages["tracking"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        events = analytics.rules(tracked, index, timestamp)
+        stages["rules"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for event in events:
+            encode(event)
+        stages["publish"].append(time.perf_counter() - start)
+        if theirs is not None:
+            start = time.perf_counter()
+            theirs(frame)
+            stages["ultralytics_track"].append(time.perf_counter() - start)
+    return stages
+
+
+def batched_fps(detector: Detector, frames: list[Image], batch: int) -> float | None:
+    """Aggregate frames per second of ``detect`` on ``batch`` streams at once."""
+    if batch <= 1 or len(frames) < batch:
+        return None
+    groups = [frames[i : i + batch] for i in range(0, len(frames) - batch + 1, batch)]
+    detector.detect(groups[0])
+    start = time.perf_counter()
+    for group in groups:
+        detector.detect(group)
+    return len(groups) * batch / (time.perf_counter() - start)
+
+
+def ultralytics_track(case: ModelCase, device: str = "cpu") -> Callable[[Image], object] | None:
+    """Ultralytics ``track`` (predict + ByteTrack) on the same model file, or None."""
+    try:
+        from ultralytics import YOLO
+    except ImportError:
+        return None
+    model = YOLO(str(case.path), task="detect")
+    options: dict[str, Any] = {
+        "conf": 0.25,
+        "iou": 0.45,
+        "imgsz": case.imgsz,
+        "device": device,
+        "verbose": False,
+        "persist": True,
+        "tracker": "bytetrack.yaml",
+    }
+    return lambda frame: model.track(frame, **options)
+
+
+def capacity(decode_s: float, process_s: float) -> int:
+    """Cameras one box sustains: each decodes every frame and processes ``PROCESS_FPS``."""
+    per_camera = CAMERA_FPS * decode_s + PROCESS_FPS * process_s
+    return int(1.0 / per_camera) if per_camera > 0 else 0
+
+
+def run_model(case: ModelCase, config: BenchConfig) -> dict[str, Any]:
+    """Benchmark one model: stages, end-to-end fps, network share, capacity, Ultralytics."""
+    detector = Detector(
+        DetectorConfig(
+            model=case.path,
+            providers=list(config.providers),  # type: ignore[arg-type]
+            tensorrt_cache_dir=config.cache / "tensorrt",
+        )
+    )
+    frames, decode_s = decode(config.video, config.frames)
+    if not frames:
+        raise UserFacingError(f"no frame decoded from {config.video}")
+    gpu = bool(set(config.providers) & {"cuda", "tensorrt"})
+    theirs_fn = ultralytics_track(case, "0" if gpu else "cpu") if config.ultralytics else None
+    stages = run_path(detector, frames, CAMERA_FPS, theirs_fn)
+    theirs = stages.pop("ultralytics_track", None)
+    stages = {"decode": decode_s, **stages}
+    totals = {name: float(np.sum(values)) for name, values in stages.items()}
+    process = sum(v for k, v in totals.items() if k != "decode")
+    result: dict[str, Any] = {
+        "model": case.label,
+        "file": case.path.name,
+        "frames": len(frames),
+        "stages": {name: summarise(values) for name, values in stages.items()},
+        "end_to_end_fps": round(len(frames) / (totals["decode"] + process), 2),
+        "processing_fps_without_decode": round(len(frames) / process, 2),
+        "share_in_network": round(totals["inference"] / process, 4),
+        "share_in_network_incl_decode": round(
+            totals["inference"] / (process + totals["decode"]), 4
+        ),
+        "capacity_streams_25fps_at_10fps": capacity(
+            totals["decode"] / len(frames), process / len(frames)
+        ),
+    }
+    result["peak_memory_mib_after_path"] = round(peak_memory_mib(), 1)
+    fps = batched_fps(detector, frames, config.batch)
+    if fps is not None:
+        result["batched"] = {"batch": config.batch, "detect_fps": round(fps, 2)}
+    if theirs is not None:
+        result["ultralytics_track"] = summarise(theirs)
+        result["ultralytics_track_fps"] = round(len(theirs) / sum(theirs), 2)
+        result["speedup_vs_ultralytics_track"] = round(sum(theirs) / process, 3)
+        like_for_like = process - totals["rules"] - totals["publish"]
+        result["speedup_vs_ultralytics_track_detect_track_only"] = round(
+            sum(theirs) / like_for_like, 3
+        )
+    return result
+
+
+def interleaved_inference(cases: Sequence[ModelCase], config: BenchConfig) -> dict[str, Any]:
+    """Network time of every model on the same frames, the models taking turns frame by frame.
+
+    On a shared machine the load changes during a run; taking turns gives every model the
+    same load, so their ratios hold even when the absolute milliseconds do not.
+    """
+    frames, _ = decode(config.video, min(config.frames, 40))
+    detectors = {
+        case.label: Detector(
+            DetectorConfig(model=case.path, providers=list(config.providers))  # type: ignore[arg-type]
+        )
+        for case in cases
+    }
+    seconds: dict[str, list[float]] = {label: [] for label in detectors}
+    for detector in detectors.values():
+        detector.detect_one(frames[0])
+    for index, frame in enumerate(frames):
+        labels = list(detectors)
+        shift = index % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            detectors[label].detect_one(frame)
+            seconds[label].append(detectors[label].timings.inference)
+    return {label: summarise(values) for label, values in seconds.items()}
+
+
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run(config: BenchConfig) -> dict[str, Any]:
+    """Run every model and return the report (machine info, runs, peak memory)."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(config.cache / "ultralytics"))
+    if not config.video.is_file():
+        raise UserFacingError(f"video {config.video} is absent (set TRAFFIC_MONITOR_SHARED)")
+    load_start = os.getloadavg()
+    runs = []
+    cases = []
+    for label in config.models:
+        case = resolve_model(label, config.cache)
+        if case is None:
+            logger.warning("%s left out: needs the models extra (Ultralytics) to export", label)
+            continue
+        logger.info("benchmarking %s on %s", label, config.providers)
+        cases.append(case)
+        runs.append(run_model(case, config))
+    return {
+        "interleaved_inference": interleaved_inference(cases, config) if len(cases) > 1 else {},
+        "benchmark": "realtime",
+        "video": config.video.name,
+        "providers": list(config.providers),
+        "camera_fps": CAMERA_FPS,
+        "process_fps_per_camera": PROCESS_FPS,
+        "machine": {**machine_info(), "gpu": gpu_info()},
+        "load_average_at_start": load_start,
+        "load_average_at_end": os.getloadavg(),
+        "peak_memory_mib": round(peak_memory_mib(), 1),
+        "runs": runs,
+    }
+
+
+def gpu_info() -> str | None:
+    """The GPU name from nvidia-smi, or None."""
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def write_chart(report: dict[str, Any], path: Path) -> bool:
+    """A stacked bar chart of p50 stage latency per model, with Ultralytics' track beside.
+
+    Returns:
+        False when matplotlib is not installed (no chart).
+    """
+    try:
+        import matplotlib as mpl
+
+        mpl.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    runs = report["runs"]
+    labels = [r["model"] for r in runs]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels)), 4))
+    bottom = np.zeros(len(runs))
+    for stage in STAGES:
+        values = np.array([r["stages"][stage]["p50_ms"] for r in runs])
+        ax.bar(labels, values, bottom=bottom, label=stage, width=0.4, align="edge")
+        bottom += values
+    theirs = [r.get("ultralytics_track", {}).get("p50_ms", 0.0) for r in runs]
+    ax.bar(labels, theirs, width=-0.4, align="edge", color="grey", label="Ultralytics track")
+    ax.set_ylabel("ms per frame (p50)")
+    ax.set_title(f"Real-time path per frame ({', '.join(report['providers'])})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def save(report: dict[str, Any], out: Path) -> Path | None:
+    """Write the JSON report and its PNG chart beside it; returns the chart path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    chart = out.with_suffix(".png")
+    return chart if report["runs"] and write_chart(report, chart) else None

@@ -1,0 +1,138 @@
+"""Before tracking: one box per road user.
+
+Rider fusion: a person sitting on a motorbike or bicycle is part of that vehicle.
+
+COCO detectors give a rider and the motorbike under them two boxes. Counted separately they
+double every motorbike (the norm in Vietnamese traffic), and the rider would look like a
+pedestrian on the carriageway. Rider fusion runs before tracking: each person box that overlaps
+a two-wheeler box by ``min_overlap`` of its own area is removed and the two-wheeler's box
+grows to cover the rider (the box a person would draw: rider and bike together).
+Small motorbikes are often called ``car``: a vehicle box barely wider than a person takes
+riders too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edge.detections import Detections
+from edge.tracking.bytetrack import buffered_iou
+
+TWO_WHEELERS = ("motorcycle", "bicycle")
+VEHICLES = ("car", "bus", "truck")
+NARROW_RATIO = 1.6
+"""A vehicle box at most this many times the person's width may carry them as a rider."""
+
+
+def merge_riders(
+    detections: Detections, class_names: Sequence[str], min_overlap: float = 0.3
+) -> Detections:
+    """Merge rider boxes into the two-wheeler boxes they sit on.
+
+    Args:
+        detections: One frame's detections.
+        class_names: The detector's class names (to find person and two-wheeler ids).
+        min_overlap: Fraction of the person box inside the two-wheeler box (grown upwards by
+            its own height, where the rider sits) to call the person a rider.
+
+    Returns:
+        Detections without rider rows; two-wheeler rows have the union box and the higher
+        of the two scores. Other rows are unchanged and keep their order.
+    """
+    names = list(class_names)
+    if "person" not in names or len(detections) == 0:
+        return detections
+    person = names.index("person")
+    wheel_ids = [names.index(n) for n in TWO_WHEELERS if n in names]
+    vehicle_ids = [names.index(n) for n in VEHICLES if n in names]
+    is_person = detections.class_id == person
+    is_wheel = np.isin(detections.class_id, wheel_ids)
+    bikes = np.flatnonzero(is_wheel | np.isin(detections.class_id, vehicle_ids))
+    if not is_person.any() or len(bikes) == 0:
+        return detections
+    xyxy = detections.xyxy.copy()
+    confidence = detections.confidence.copy()
+    keep = np.ones(len(detections), dtype=bool)
+    for row in np.flatnonzero(is_person):
+        # A "car" hardly wider than this person is a motorbike the detector misnamed.
+        width = xyxy[row, 2] - xyxy[row, 0]
+        fits = is_wheel[bikes] | (xyxy[bikes, 2] - xyxy[bikes, 0] <= NARROW_RATIO * width)
+        bike = _best_bike(xyxy[row], xyxy[bikes], min_overlap, fits)
+        if bike is None:
+            continue
+        target = bikes[bike]
+        xyxy[target, :2] = np.minimum(xyxy[target, :2], xyxy[row, :2])
+        xyxy[target, 2:] = np.maximum(xyxy[target, 2:], xyxy[row, 2:])
+        confidence[target] = max(confidence[target], confidence[row])
+        keep[row] = False
+    merged = Detections(
+        xyxy, confidence, detections.class_id, detections.tracker_id, dict(detections.data)
+    )
+    return merged[keep]
+
+
+def _best_bike(
+    person: np.ndarray,  # type: ignore[type-arg]
+    bikes: np.ndarray,  # type: ignore[type-arg]
+    min_overlap: float,
+    fits: np.ndarray,  # type: ignore[type-arg]
+) -> int | None:
+    heights = bikes[:, 3] - bikes[:, 1]
+    seat = bikes.copy()
+    seat[:, 1] -= heights  # the rider sits above the bike
+    x1 = np.maximum(seat[:, 0], person[0])
+    y1 = np.maximum(seat[:, 1], person[1])
+    x2 = np.minimum(seat[:, 2], person[2])
+    y2 = np.minimum(seat[:, 3], person[3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = max(float((person[2] - person[0]) * (person[3] - person[1])), 1e-6)
+    overlap = np.where(fits, inter / area, 0.0)
+    best = int(np.argmax(overlap))
+    return best if overlap[best] >= min_overlap else None
+
+
+def suppress_duplicates(
+    detections: Detections, iou: float = 0.7, contained: float = 0.8
+) -> Detections:
+    """Drop boxes that duplicate a higher-scored box: one road user, one box.
+
+    The detector's NMS is per class, so one small motorbike often comes out as both
+    ``motorcycle`` and ``car`` (or a car as ``car`` and ``truck``); and a part of a vehicle
+    (the bike under its rider) may get its own box of the same class, which NMS keeps
+    because the IoU of a small box inside a large one is low. Two boxes would become two
+    tracks and two counts. Dropped: a box overlapping a higher-scored one by more than
+    ``iou``, or lying ``contained`` of its area inside a higher-scored box of its class.
+    Rows kept stay in order.
+    """
+    if len(detections) < 2:
+        return detections
+    boxes = detections.xyxy.astype(np.float64)
+    overlaps = buffered_iou(boxes, boxes, 0.0)
+    inside = _inside_fraction(boxes)
+    same_class = detections.class_id[:, None] == detections.class_id[None, :]
+    order = np.argsort(-detections.confidence, kind="stable")
+    keep = np.ones(len(detections), dtype=bool)
+    for rank, row in enumerate(order):
+        if not keep[row]:
+            continue
+        for other in order[rank + 1 :]:
+            if not keep[other]:
+                continue
+            if overlaps[row, other] > iou or (
+                same_class[row, other] and inside[other, row] >= contained
+            ):
+                keep[other] = False
+    return detections[keep]
+
+
+def _inside_fraction(boxes: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    """``[i, j]``: fraction of box i's area inside box j."""
+    top_left = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    bottom_right = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    wh = np.clip(bottom_right - top_left, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-9)
+    result: np.ndarray = inter / area[:, None]  # type: ignore[type-arg]
+    return result
