@@ -104,6 +104,8 @@ class Pipeline:
         if missing:
             raise ValueError(f"no frame source for camera(s) {', '.join(sorted(missing))}")
         self.stats = RunStats()
+        self._last_frame_at: dict[str, float] = {}
+        self._fps: dict[str, float] = {}
 
     def stop(self) -> None:
         """Ask the loop to finish (safe from a signal handler)."""
@@ -172,8 +174,19 @@ class Pipeline:
         )
         self.stats.frames += 1
         self.metrics.frames.labels(frame.camera_id).inc()
+        self._update_fps(frame.camera_id)
         self.metrics.tracks.labels(frame.camera_id).set(len(camera.tracker.tracks))
         return events
+
+    def _update_fps(self, camera_id: str) -> None:
+        now = time.perf_counter()
+        last = self._last_frame_at.get(camera_id)
+        self._last_frame_at[camera_id] = now
+        if last is not None and now > last:
+            rate = 1.0 / (now - last)
+            previous = self._fps.get(camera_id, rate)
+            self._fps[camera_id] = 0.9 * previous + 0.1 * rate
+            self.metrics.fps.labels(camera_id).set(self._fps[camera_id])
 
     def _emit(self, events: list[Event]) -> None:
         for event in events:

@@ -36,6 +36,7 @@ class SideTracker:
         start: tuple[float, float],
         end: tuple[float, float],
         positive: Literal["left", "right"],
+        *,
         dead_band_px: float = 4.0,
         end_margin: float = 0.05,
         dead_band_fraction: float = 0.0,

@@ -61,7 +61,11 @@ class _Line:
     ) -> None:
         self.config = line
         self.sides = SideTracker(
-            line.start, line.end, line.positive, dead_band_px, dead_band_fraction=band_fraction
+            line.start,
+            line.end,
+            line.positive,
+            dead_band_px=dead_band_px,
+            dead_band_fraction=band_fraction,
         )
         self.buckets: dict[int, _Bucket | None] = dict.fromkeys(intervals)
         self.totals: Counter[tuple[str, str]] = Counter()

@@ -71,7 +71,7 @@ class RedLightRule(Rule):
                     line.start,
                     line.end,
                     line.positive,
-                    params.dead_band_px,
+                    dead_band_px=params.dead_band_px,
                     dead_band_fraction=params.dead_band_fraction,
                 ),
             )

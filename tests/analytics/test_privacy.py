@@ -1,0 +1,132 @@
+"""Privacy: heads and plates blurred before encoding, checked on real labelled frames."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.detections import Detections
+from edge.detector import Detector, DetectorConfig
+from edge.evidence import EvidenceConfig, EvidenceWriter
+from edge.privacy import blur_regions, privacy_regions
+from edge.tracking.prefilter import merge_riders, suppress_duplicates
+from tests.analytics.factories import CAR, MOTORCYCLE, NAMES, PERSON, detections
+from tests.conftest import require_shared
+from traffic_monitor.contract import Event, EventType, Geometry, Severity
+from traffic_monitor.shared_data import REPO_ROOT
+
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "analytics_privacy.json"
+
+
+def coverage(box, regions, shape):
+    mask = np.zeros(shape[:2], dtype=bool)
+    for x0, y0, x1, y1 in regions:
+        mask[
+            max(int(y0), 0) : max(int(np.ceil(y1)), 0), max(int(x0), 0) : max(int(np.ceil(x1)), 0)
+        ] = True
+    x0, y0, x1, y1 = (round(v) for v in box)
+    area = mask[y0:y1, x0:x1]
+    return float(area.mean()) if area.size else 0.0
+
+
+def test_regions_cover_head_and_plate_geometry():
+    dets = detections(
+        [[100, 100, 140, 200], [300, 300, 420, 380], [500, 100, 530, 180]],
+        [PERSON, CAR, MOTORCYCLE],
+    )
+    regions = privacy_regions(dets, NAMES)
+    assert coverage([105, 100, 135, 125], regions, (480, 640)) == 1.0  # person's head
+    assert coverage([330, 355, 390, 375], regions, (480, 640)) == 1.0  # car plate, low centre
+    assert coverage([505, 100, 525, 120], regions, (480, 640)) == 1.0  # rider's head
+    assert coverage([508, 160, 522, 178], regions, (480, 640)) == 1.0  # motorbike plate
+
+
+def test_blur_removes_detail_and_keeps_the_rest():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    out = blur_regions(image, np.array([[50.0, 50.0, 150.0, 150.0]]))
+    assert np.array_equal(out[:50], image[:50])
+    assert out[50:150, 50:150].std() < image[50:150, 50:150].std() * 0.5  # texture gone
+
+
+@pytest.mark.slow
+def test_heads_on_real_frames_are_covered(yolov8n_onnx):
+    root = require_shared("data", "helmet")
+    detector = Detector(DetectorConfig(model=yolov8n_onnx, confidence=0.2))
+    images = sorted((root / "images").glob("*.jpg"))[:40]
+    covered, heads = 0, 0
+    for path in images:
+        image = cv2.imread(str(path))
+        h, w = image.shape[:2]
+        dets = merge_riders(suppress_duplicates(detector.detect_one(image)), detector.names)
+        regions = privacy_regions(dets, detector.names)
+        label = root / "labels" / f"{path.stem}.txt"
+        for line in label.read_text().split("\n"):
+            if not line.strip():
+                continue
+            _, cx, cy, bw, bh = (float(v) for v in line.split())
+            head = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
+            # Only heads of road users the detector found can be blurred by a box rule.
+            centre = np.array([cx * w, cy * h])
+            inside = (dets.xyxy[:, :2] <= centre).all(axis=1) & (dets.xyxy[:, 2:] >= centre).all(
+                axis=1
+            )
+            if not inside.any():
+                continue
+            heads += 1
+            covered += coverage(head, regions, image.shape) >= 0.5
+    share = covered / max(heads, 1)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "images": len(images),
+                "heads_in_detected_boxes": heads,
+                "heads_at_least_half_covered": covered,
+                "share": share,
+                "loadavg": os.getloadavg(),
+            },
+            indent=2,
+        )
+    )
+    assert heads >= 20
+    assert share >= 0.8
+
+
+def test_evidence_is_blurred_bounded_and_recorded(tmp_path, bus_image):
+    image = cv2.imread(str(bus_image))
+    person = [50, 400, 250, 900]  # a person-sized box on the real photo
+    dets = detections([person], [PERSON]).with_tracker_ids(np.array([7]))
+    writer = EvidenceWriter(EvidenceConfig(directory=tmp_path, max_side=400), NAMES)
+    writer.set_frame(dets)
+    event = Event(
+        camera_id="cam1",
+        type=EventType.PEDESTRIAN_ON_CARRIAGEWAY,
+        severity=Severity.HIGH,
+        track_id=7,
+        geometry=Geometry(bbox=tuple(float(v) for v in person)),
+    )
+    (out,) = writer.attach([event], image)
+    assert out.evidence.snapshot and out.evidence.crop and out.evidence.blurred
+    snapshot = cv2.imread(str(tmp_path / "cam1" / f"{event.event_id}.jpg"))
+    assert max(snapshot.shape[:2]) <= 400
+    protected = writer.protect(image)
+    head = (slice(400, 550), slice(50, 250))
+    assert not np.array_equal(protected[head], image[head])
+    assert np.array_equal(protected[0:300], image[0:300])  # nothing else touched
+    open_writer = EvidenceWriter(EvidenceConfig(directory=tmp_path, blur=False), NAMES)
+    open_writer.set_frame(dets)
+    (raw,) = open_writer.attach([event], image)
+    assert raw.evidence.blurred is False
+
+
+def test_count_events_carry_no_evidence(tmp_path):
+    writer = EvidenceWriter(EvidenceConfig(directory=tmp_path), NAMES)
+    writer.set_frame(Detections.empty())
+    event = Event(camera_id="cam1", type=EventType.COUNT, severity=Severity.INFO)
+    (out,) = writer.attach([event], np.zeros((10, 10, 3), np.uint8))
+    assert not out.evidence.snapshot
