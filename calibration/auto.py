@@ -16,12 +16,17 @@ centred principal point, no lens distortion, a known mean vehicle width.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from calibration.camera import CalibrationError, CameraModel, FloatArray
 from calibration.pinhole import PinholeMount
@@ -231,3 +236,94 @@ def calibrate_from_tracks(
         tracks_used=used,
         edges_used=len(edges),
     )
+
+
+class TrackRecord(BaseModel):
+    """One vehicle track in a tracks file: bottom-centre anchors and box widths per frame."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anchors: list[tuple[float, float]] = Field(
+        min_length=2, description="Bottom centres (x, y) of the vehicle's boxes, pixels."
+    )
+    widths: list[float] = Field(min_length=2, description="Box widths, pixels, one per anchor.")
+
+
+class TracksInput(BaseModel):
+    """Input of method 3 (``traffic-monitor calibrate --tracks``): tracks of a few minutes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["auto_tracks"] = Field(default="auto_tracks", description="Method 3.")
+    image_size: tuple[int, int] | None = Field(
+        default=None, description="(width, height) the tracks were measured on; default: frame."
+    )
+    tracks: list[TrackRecord] = Field(min_length=1, description="Vehicle tracks.")
+    edges: list[tuple[float, float, float, float]] = Field(
+        default_factory=list,
+        description="Near-vertical vehicle edge segments x1, y1, x2, y2 (vertical vanishing).",
+    )
+    focal_px: float | None = Field(
+        default=None,
+        gt=0,
+        description="Focal length from the datasheet; the edges are then unused.",
+    )
+    mean_width_m: float = Field(
+        default=MEAN_CAR_WIDTH_M, gt=0.5, lt=5.0, description="Mean width of the tracked vehicles."
+    )
+
+    def track_arrays(self) -> list[tuple[FloatArray, FloatArray]]:
+        """Tracks as arrays for :func:`calibrate_from_tracks`.
+
+        Raises:
+            CalibrationError: A track has different numbers of anchors and widths.
+        """
+        out = []
+        for index, track in enumerate(self.tracks):
+            if len(track.anchors) != len(track.widths):
+                raise CalibrationError(
+                    f"track {index}: {len(track.anchors)} anchors but {len(track.widths)} widths"
+                )
+            out.append(
+                (np.asarray(track.anchors, np.float64), np.asarray(track.widths, np.float64))
+            )
+        return out
+
+    def calibrate(self, image_size: tuple[int, int]) -> AutoResult:
+        """Run method 3 on this input (``image_size`` when the file gives none).
+
+        Raises:
+            CalibrationError: The frame size differs from the file's, or method 3 refuses.
+        """
+        if self.image_size is not None and tuple(self.image_size) != tuple(image_size):
+            raise CalibrationError(
+                f"tracks were measured on {self.image_size[0]}x{self.image_size[1]} frames, "
+                f"the frame is {image_size[0]}x{image_size[1]}"
+            )
+        edges = np.asarray(self.edges, dtype=np.float64).reshape(-1, 4)
+        return calibrate_from_tracks(
+            self.track_arrays(), edges, image_size, self.mean_width_m, self.focal_px
+        )
+
+
+def read_tracks(path: Path) -> TracksInput:
+    """Read a tracks file (YAML, or JSON by suffix ``.json``).
+
+    Raises:
+        CalibrationError: Missing, unreadable or invalid file (fields named).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except OSError as exc:
+        raise CalibrationError(f"cannot read tracks file {path}: {exc.strerror}") from exc
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise CalibrationError(f"{path}: not valid YAML/JSON: {exc}") from exc
+    try:
+        return TracksInput.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in item['loc']) or '(top level)'}: {item['msg']}"
+            for item in exc.errors()[:5]
+        ]
+        raise CalibrationError(f"{path}: invalid tracks file:\n  " + "\n  ".join(problems)) from exc

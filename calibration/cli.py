@@ -8,9 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
+
+from calibration.auto import read_tracks
 from calibration.camera import CalibrationError
 from calibration.inputs import PointPair, PointsInput, RoadInput, parse_point_line, read_input
+from calibration.store import CalibrationFile, save_calibration
 from calibration.tool import read_frame, run_calibration, summary_lines
+from calibration.verify import Image, verification_image
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +32,12 @@ method 2:
   dash_line: 0
   dash_points: [[x, y], [x, y], [x, y], [x, y]]     # dash start/end along line 0, nearest first
   dash: [3.0, 9.0]                                  # or vn_fast, vn_slow
+method 3 (--tracks FILE): vehicle tracks of a few minutes of video
+  tracks:
+    - {anchors: [[x, y], ...], widths: [w, ...]}    # box bottom centres and widths per frame
+  edges: [[x1, y1, x2, y2], ...]                    # near-vertical vehicle edges, or:
+  focal_px: 720                                     # focal length from the datasheet
+  mean_width_m: 1.8                                 # mean vehicle width (the scale)
 """
 
 
@@ -47,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--interactive",
         action="store_true",
         help="type correspondences 'x y X Y' (or 'll x y lat lon'), blank line to finish",
+    )
+    source.add_argument(
+        "--tracks", type=Path, help="method 3: vehicle tracks file (YAML/JSON, see below)"
     )
     parser.add_argument("--verify", type=Path, help="write the verification image here (.png)")
     parser.add_argument("--frame-index", type=int, default=0, help="video frame to use")
@@ -73,6 +87,8 @@ def read_interactive() -> PointsInput:
 def handle_calibrate(args: argparse.Namespace) -> int:
     """Run ``traffic-monitor calibrate``."""
     frame = read_frame(args.frame, args.frame_index)
+    if args.tracks is not None:
+        return _calibrate_tracks(args, frame)
     spec: PointsInput | RoadInput = (
         read_interactive() if args.interactive else read_input(args.input)
     )
@@ -81,5 +97,36 @@ def handle_calibrate(args: argparse.Namespace) -> int:
         print(line)
     print(f"calibration written to {args.output}")
     if args.verify is not None:
+        print(f"verification image written to {args.verify}")
+    return 0
+
+
+def _calibrate_tracks(args: argparse.Namespace, frame: Image) -> int:
+    """Method 3: calibrate from a tracks file, write the file and the verification image."""
+    spec = read_tracks(args.tracks)
+    image_size = (int(frame.shape[1]), int(frame.shape[0]))
+    result = spec.calibrate(image_size)
+    model = result.model
+    notes = (
+        f"method 3 from {result.tracks_used} tracks, {result.edges_used} edges: "
+        f"focal {result.focal_px:.0f} px{' (given)' if spec.focal_px else ''}, "
+        f"pitch {result.pitch_deg:.1f} deg, yaw {result.yaw_deg:.1f} deg, "
+        f"height {result.height_m:.2f} m (mean vehicle width {spec.mean_width_m} m)"
+    )
+    calibration = CalibrationFile(
+        camera_id=args.camera_id,
+        method="auto_tracks",
+        image_size=image_size,
+        homography=model.homography.tolist(),
+        road_point=model.road_point,
+        notes=notes,
+    )
+    save_calibration(calibration, args.output)
+    print(notes)
+    print(f"calibration written to {args.output}")
+    if args.verify is not None:
+        args.verify.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(args.verify), verification_image(frame, model)):
+            raise CalibrationError(f"cannot write verification image {args.verify}")
         print(f"verification image written to {args.verify}")
     return 0

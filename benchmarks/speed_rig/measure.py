@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.speed_rig.render import Image, Scene, Truth, render_frame
+from benchmarks.speed_rig.rules_check import RuleCheck
 from calibration.auto import vertical_edges
 from calibration.camera import CameraModel
 from edge.detections import NO_TRACK, Detections
@@ -54,6 +55,8 @@ class SceneRun:
     """(track id, frame time, window timestamps, window anchors) per speed opportunity."""
     edges: list[FloatArray] = field(default_factory=list)
     """Near-vertical edge segments inside tracked boxes (for method 3)."""
+    rules: RuleCheck | None = None
+    """The counting and wrong-way rules fed with the same tracks."""
 
 
 def _iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
@@ -76,14 +79,17 @@ def run_scene(scene: Scene, detect: DetectFn, class_names: tuple[str, ...]) -> S
     rng = np.random.default_rng(scene.seed)
     tracker = ByteTracker(TrackerConfig(), class_names=class_names)
     run = SceneRun(scene, [], defaultdict(TrackLog), [])
+    run.rules = RuleCheck.for_mount(scene.mount, class_names)
     for index in range(scene.frame_count):
         image, truth = render_frame(scene, index, rng)
         run.truths.append(truth)
         tracked = tracker.update(detect(image), timestamp=truth.time)
         _log_frame(run, tracker, tracked, truth)
+        run.rules.feed(index, truth.time, tracked, tracker.tracks)
         if index % EDGE_EVERY == 0:
             confirmed = tracked.xyxy[tracked.tracker_id != NO_TRACK].astype(np.float64)
             run.edges.append(vertical_edges(image, confirmed))
+    run.rules.finish()
     run.tracks = dict(run.tracks)
     return run
 

@@ -17,8 +17,26 @@ RIG_MOUNT = PinholeMount(
 """The rig's camera, chosen to match the road of the shared overpass clip (854x480): 7 m up
 on the overpass, 7.3° down (the road vanishes near row 150), looking along the road."""
 
+OBLIQUE_MOUNT = PinholeMount(
+    focal_px=700.0,
+    image_size=(854, 480),
+    height_m=10.0,
+    pitch_deg=25.0,
+    yaw_deg=-30.0,
+    position_xy=(-12.0, 0.0),
+)
+"""A pole-mounted traffic camera as in BrnoCompSpeed: 10 m up on a pole 12 m beside the road,
+25° down, turned 30° towards the road, so the road crosses the image obliquely and both the
+road-direction and the vertical vanishing points are within a few image heights."""
+
+MOUNTS = {"overpass": RIG_MOUNT, "oblique": OBLIQUE_MOUNT}
+"""The rig's cameras by name."""
+
 LANES = (-6.5, -3.0, 0.5, 4.0)
 """Lane centres (3.5 m lanes): two oncoming (left of the median) and two going away."""
+
+ONCOMING_X, AWAY_X = (-8.25, -1.25), (-1.25, 5.75)
+"""Across-road extent of the two carriageways (towards the camera, going away), metres."""
 
 NEAR_Y, FAR_Y = 14.0, 60.0
 """Along-road range the vehicles travel (from the image bottom towards the horizon)."""
@@ -43,6 +61,7 @@ def standard_trajectories() -> dict[str, tuple[float, list[Trajectory]]]:
                 _away("constant", 1.5, 3, 65.0),
                 _towards("constant", 2.5, 1, 80.0),
                 _away("constant", 4.0, 2, 45.0),
+                _towards("constant", 4.5, 3, 40.0),  # wrong way, in the far-side carriageway
             ],
         ),
         "accelerating": (
@@ -74,9 +93,15 @@ def standard_trajectories() -> dict[str, tuple[float, list[Trajectory]]]:
 
 
 def standard_scenes(
-    background: Image, sprites: list[Sprite], duration_s: float = 8.0
+    background: Image,
+    sprites: list[Sprite],
+    duration_s: float = 8.0,
+    mount: PinholeMount = RIG_MOUNT,
+    prefix: str = "",
 ) -> list[Scene]:
-    """Build the standard scenes; sprites are dealt out in order.
+    """Build the standard scenes seen by ``mount``; sprites are dealt out in order.
+
+    Scene names are the motion kind with ``prefix`` in front.
 
     Raises:
         ValueError: Fewer sprites than vehicles in a scene.
@@ -90,6 +115,6 @@ def standard_scenes(
             for i, trajectory in enumerate(trajectories)
         ]
         scenes.append(
-            Scene(name, RIG_MOUNT, background, vehicles, fps, duration_s, Imaging(), seed=seed)
+            Scene(prefix + name, mount, background, vehicles, fps, duration_s, Imaging(), seed=seed)
         )
     return scenes

@@ -77,19 +77,22 @@ _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 _REPEATS = re.compile(r"(\w)\1{2,}", re.UNICODE)
 
-_VI_MARKS = re.compile(
-    "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]"
-)
-_EN_WORDS: Final = frozenset(
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_VI_MARKS = re.compile("[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]")
+_EN_WORDS: Final = _wordset(
     "the a an is are was were there at on in of to and with near my car cars traffic road "
     "street someone people please help light lights broken accident hit parked jam stuck "
     "blocked bike motorbike truck driver driving wrong way hole pothole fire injured hurt "
-    "it this that has have been for from going very just no not".split()
+    "it this that has have been for from going very just no not"
 )
-_VI_ASCII_WORDS: Final = frozenset(
+_VI_ASCII_WORDS: Final = _wordset(
     "xe may o to duong nga tu ba nguoi bi tai nan ket tac den do hu khong co dang rat "
     "qua luc sang chieu toi nay cho tren duoi gan truoc sau cua va la thi oi nhe voi "
-    "giao thong cau tren ho ga via he dau nhanh lan chay".split()
+    "giao thong cau tren ho ga via he dau nhanh lan chay"
 )
 
 

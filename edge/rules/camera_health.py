@@ -129,8 +129,8 @@ class CameraHealthRule(Rule):
         p = self.p
         active = set()
         if stats.mean < p.dark_mean:
-            active.add("dark")
-        if stats.std < p.blocked_std:
+            active.add("dark")  # a dark view is also flat: report the cause, not both
+        elif stats.std < p.blocked_std:
             active.add("blocked")
         elif stats.laplacian < p.blur_laplacian:
             active.add("blurred")

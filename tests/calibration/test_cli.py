@@ -54,6 +54,7 @@ def test_calibrate_writes_file_and_verification_image(tmp_path: Path, capsys) ->
         np.abs(model.image_to_world(MOUNT.camera_model().world_to_image(WORLD)) - WORLD).max() < 0.2
     )
     picture = cv2.imread(str(tmp_path / "verify.png"))
+    assert picture is not None
     assert picture.shape[0] == frame.shape[0] and picture.shape[1] > frame.shape[1]
     # the bird's-eye view of the calibrated camera gives back the road texture
     view = birdseye(frame, model, SPEC).astype(np.float32)
@@ -106,7 +107,8 @@ def test_calibrate_on_real_video_frame(tmp_path: Path, overpass_video: Path) -> 
     argv = ["calibrate", str(overpass_video), "-i", str(tmp_path / "p.yaml")]
     argv += ["-o", str(tmp_path / "c.yaml"), "--verify", str(tmp_path / "v.png")]
     assert main(argv) == 0
-    assert cv2.imread(str(tmp_path / "v.png")).shape[0] == 480
+    picture = cv2.imread(str(tmp_path / "v.png"))
+    assert picture is not None and picture.shape[0] == 480
     off_frame = [*points[:3], {"image": [520, 999], "world": [7.0, 30.0]}]
     (tmp_path / "p.yaml").write_text(yaml.safe_dump({"method": "points", "points": off_frame}))
     assert main(argv) == 2
@@ -136,3 +138,54 @@ def test_calibrate_road_geometry_input(tmp_path: Path, capsys) -> None:
     (tmp_path / "road.yaml").write_text(yaml.safe_dump(spec))
     assert main([*argv, "-o", str(tmp_path / "cam2.yaml")]) == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def write_tracks(path: Path, tracks_only: bool = False) -> None:
+    from tests.calibration.test_auto import MOUNT as AUTO_MOUNT
+    from tests.calibration.test_auto import synthetic_observations
+
+    tracks, edges = synthetic_observations(0.3, np.random.default_rng(3))
+    spec: dict[str, object] = {
+        "image_size": list(AUTO_MOUNT.image_size),
+        "tracks": [{"anchors": a.tolist(), "widths": w.tolist()} for a, w in tracks],
+    }
+    if not tracks_only:
+        spec["edges"] = edges.tolist()
+    path.write_text(yaml.safe_dump(spec))
+
+
+def test_calibrate_from_tracks_file(tmp_path: Path, capsys) -> None:
+    from tests.calibration.test_auto import MOUNT as AUTO_MOUNT
+
+    frame = np.full((AUTO_MOUNT.image_size[1], AUTO_MOUNT.image_size[0], 3), 90, np.uint8)
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)
+    write_tracks(tmp_path / "tracks.yaml")
+    argv = ["calibrate", str(tmp_path / "frame.png"), "--tracks", str(tmp_path / "tracks.yaml")]
+    argv += ["-o", str(tmp_path / "cam.yaml"), "--verify", str(tmp_path / "verify.png")]
+    assert main(argv) == 0
+    assert "method 3 from 4 tracks" in capsys.readouterr().out
+    stored = yaml.safe_load((tmp_path / "cam.yaml").read_text())
+    assert stored["method"] == "auto_tracks"
+    model = load_calibration(tmp_path / "cam.yaml")
+    pixels = AUTO_MOUNT.camera_model().world_to_image(np.array([[0.0, 15.0], [0.0, 40.0]]))
+    length = float(np.linalg.norm(np.diff(model.image_to_world(pixels), axis=0)))
+    assert length == pytest.approx(25.0, rel=0.05)
+    picture = cv2.imread(str(tmp_path / "verify.png"))
+    assert picture is not None and picture.shape[1] > frame.shape[1]
+
+
+def test_calibrate_from_tracks_refuses_bad_input(tmp_path: Path, capsys) -> None:
+    frame = np.full((540, 960, 3), 90, np.uint8)
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)
+    base = ["calibrate", str(tmp_path / "frame.png"), "-o", str(tmp_path / "cam.yaml")]
+    write_tracks(tmp_path / "tracks.yaml", tracks_only=True)  # no edges, no focal length
+    assert main([*base, "--tracks", str(tmp_path / "tracks.yaml")]) == 2
+    assert "vertical vehicle edges" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"tracks": [{"anchors": [[1, 2]]}]}))
+    assert main([*base, "--tracks", str(tmp_path / "bad.yaml")]) == 2
+    assert "widths" in capsys.readouterr().err
+    cv2.imwrite(str(tmp_path / "small.png"), frame[:100, :100])
+    small = ["calibrate", str(tmp_path / "small.png"), "-o", str(tmp_path / "cam.yaml")]
+    assert main([*small, "--tracks", str(tmp_path / "tracks.yaml")]) == 2
+    assert "960x540" in capsys.readouterr().err
+    assert not (tmp_path / "cam.yaml").exists()

@@ -1,0 +1,74 @@
+"""The aggregator's HTTP application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from cloud.api.deps import AppState
+from cloud.api.routers import admin, alerts, auth, events, live
+from cloud.api.security import LoginRateLimiter
+from cloud.api.settings import ApiSettings
+from cloud.store import EventStore
+
+logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(
+    settings: ApiSettings,
+    store: EventStore | None = None,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """Build the aggregator's FastAPI application.
+
+    Args:
+        settings: API settings.
+        store: the event store (built from ``settings.database_url`` when omitted; the
+            tables must exist: ``cloud migrate`` or :meth:`EventStore.create`).
+        extra_routers: more routers to include (e.g. citizen reports from ``cloud.reports``).
+    """
+    if store is None:
+        store = EventStore(settings.database_url, settings.database_schema)
+    app = FastAPI(
+        title="Traffic monitor aggregator",
+        version="0.1.0",
+        description="Events, alerts, cameras and open data of the city's traffic cameras.",
+    )
+    app.state.tm = AppState(
+        settings=settings,
+        store=store,
+        limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
+    )
+    for router in (auth.router, events.router, alerts.router, admin.router, live.router):
+        app.include_router(router)
+    # Extra domain routers (citizen reports, …) are included here.
+    for router in extra_routers:
+        app.include_router(router)
+    _mount_web(app)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers=_page_headers())
+
+
+def _page_headers() -> dict[str, str]:
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }

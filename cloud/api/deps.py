@@ -1,0 +1,93 @@
+"""Shared dependencies of the routers: the app's state, a DB session, who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from cloud.api.accounts import Principal, principal_from_api_key, principal_from_session
+from cloud.api.models import Role
+from cloud.api.security import LoginRateLimiter
+from cloud.api.settings import ApiSettings
+from cloud.store import EventStore
+
+SESSION_COOKIE = "tm_session"
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass
+class AppState:
+    """What every request can reach: settings, the store, the login rate limiter."""
+
+    settings: ApiSettings
+    store: EventStore
+    limiter: LoginRateLimiter
+
+
+def get_state(request: Request) -> AppState:
+    """Return the application's state."""
+    state: AppState = request.app.state.tm
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_db(state: State) -> Iterator[Session]:
+    """Yield an ORM session, closed after the request."""
+    with state.store.session() as session:
+        yield session
+
+
+Db = Annotated[Session, Depends(get_db)]
+
+
+def credential(request: Request) -> tuple[str, str] | None:
+    """Return ("key", value) or ("session", token) from the request, or None."""
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        return "key", key
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return "session", auth[7:].strip()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return ("session", cookie) if cookie else None
+
+
+def get_principal(request: Request, db: Db) -> Principal:
+    """Return who is calling; 401 when nobody valid is."""
+    found = credential(request)
+    principal: Principal | None = None
+    if found is not None:
+        kind, value = found
+        if kind == "key":
+            principal = principal_from_api_key(db, value)
+        else:
+            principal = principal_from_session(db, value)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "authentication required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require(role: Role) -> Callable[[Principal], Principal]:
+    """Return a dependency that lets through principals with at least ``role`` (else 403)."""
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.allows(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {role} role")
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

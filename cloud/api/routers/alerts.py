@@ -1,0 +1,87 @@
+"""Alert cards and their workflow (acknowledge, resolve, dismiss), all audited."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+
+from cloud.api.accounts import as_utc
+from cloud.api.alerts import TRANSITIONS, TransitionError, sync_alerts, transition
+from cloud.api.deps import Db, Operator, State, Viewer
+from cloud.api.models import AlertRecord, AlertState, AuditRecord
+from cloud.api.routers.schemas import ActionIn, AlertOut, AuditOut
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+
+
+def alert_out(record: AlertRecord) -> AlertOut:
+    """Convert a stored alert to its response body (times in UTC)."""
+    out = AlertOut.model_validate(record)
+    update = {
+        name: as_utc(value)
+        for name in ("first_time", "last_time", "acknowledged_at", "closed_at")
+        if (value := getattr(out, name)) is not None
+    }
+    return out.model_copy(update=update)
+
+
+@router.get("", response_model=list[AlertOut])
+def list_alerts(
+    *,
+    db: Db,
+    state: State,
+    who: Viewer,
+    alert_state: Annotated[list[AlertState] | None, Query(alias="state")] = None,
+    camera_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AlertOut]:
+    """List alerts, latest first (new events are grouped into alerts first)."""
+    sync_alerts(db, state.settings.alert_min_severity, state.settings.alert_group_window_s)
+    stmt = select(AlertRecord)
+    if alert_state:
+        stmt = stmt.where(AlertRecord.state.in_([s.value for s in alert_state]))
+    if camera_id is not None:
+        stmt = stmt.where(AlertRecord.camera_id == camera_id)
+    stmt = stmt.order_by(AlertRecord.last_time.desc(), AlertRecord.id.desc()).limit(limit)
+    return [alert_out(r) for r in db.scalars(stmt)]
+
+
+def _get(db: Db, alert_id: int) -> AlertRecord:
+    record = db.get(AlertRecord, alert_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+    return record
+
+
+@router.get("/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: int, db: Db, who: Viewer) -> AlertOut:
+    """Return one alert."""
+    return alert_out(_get(db, alert_id))
+
+
+@router.post("/{alert_id}/{action}", response_model=AlertOut)
+def act(alert_id: int, action: str, body: ActionIn, db: Db, who: Operator) -> AlertOut:
+    """Acknowledge, resolve or dismiss (false positive, kept) an alert; 409 when not allowed."""
+    if action not in TRANSITIONS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown action")
+    record = _get(db, alert_id)
+    try:
+        transition(db, record, action, who, body.note)
+    except TransitionError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    db.commit()
+    return alert_out(record)
+
+
+@router.get("/{alert_id}/audit", response_model=list[AuditOut])
+def alert_audit(alert_id: int, db: Db, who: Viewer) -> list[AuditOut]:
+    """Return the audit lines of one alert, oldest first."""
+    _get(db, alert_id)
+    rows = db.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.target == f"alert:{alert_id}")
+        .order_by(AuditRecord.id)
+    )
+    return [AuditOut.model_validate(r) for r in rows]

@@ -1,0 +1,144 @@
+"""Events (filters, cursor pagination), evidence images (audited) and statistics."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import and_, func, or_, select
+
+from cloud.api.accounts import as_utc, audit
+from cloud.api.deps import Db, Operator, Viewer
+from cloud.api.routers.schemas import CameraOut, EventOut, EventPage
+from cloud.store.models import EventRecord, SnapshotRecord
+from traffic_monitor.contract import EventType, Severity
+
+router = APIRouter(prefix="/api", tags=["events"])
+
+EVIDENCE_KINDS = ("snapshot", "crop")
+
+
+def encode_cursor(time: datetime, event_id: uuid.UUID) -> str:
+    """Encode the position after an event as an opaque cursor."""
+    raw = f"{as_utc(time).isoformat()}|{event_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Decode a cursor; 400 when it is not one of ours."""
+    try:
+        time_s, id_s = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return as_utc(datetime.fromisoformat(time_s)), uuid.UUID(id_s)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor") from exc
+
+
+@router.get("/events", response_model=EventPage)
+def list_events(
+    *,
+    db: Db,
+    who: Viewer,
+    camera_id: str | None = None,
+    site_id: str | None = None,
+    type: Annotated[list[EventType] | None, Query()] = None,
+    severity: Annotated[list[Severity] | None, Query()] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> EventPage:
+    """List events newest first; filters combine with AND; ``since`` inclusive, ``until`` not."""
+    stmt = select(EventRecord)
+    if camera_id is not None:
+        stmt = stmt.where(EventRecord.camera_id == camera_id)
+    if site_id is not None:
+        stmt = stmt.where(EventRecord.site_id == site_id)
+    if type:
+        stmt = stmt.where(EventRecord.type.in_([t.value for t in type]))
+    if severity:
+        stmt = stmt.where(EventRecord.severity.in_([s.value for s in severity]))
+    if since is not None:
+        stmt = stmt.where(EventRecord.time >= _utc(since))
+    if until is not None:
+        stmt = stmt.where(EventRecord.time < _utc(until))
+    if cursor is not None:
+        c_time, c_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                EventRecord.time < c_time,
+                and_(EventRecord.time == c_time, EventRecord.event_id < c_id),
+            )
+        )
+    stmt = stmt.order_by(EventRecord.time.desc(), EventRecord.event_id.desc()).limit(limit + 1)
+    rows = list(db.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [_event_out(r) for r in rows]
+    next_cursor = encode_cursor(rows[-1].time, rows[-1].event_id) if more else None
+    return EventPage(items=items, next_cursor=next_cursor)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "times need a UTC offset")
+    return value.astimezone(UTC)
+
+
+def _event_out(record: EventRecord) -> EventOut:
+    out = EventOut.model_validate(record)
+    return out.model_copy(update={"time": as_utc(out.time), "received_at": as_utc(out.received_at)})
+
+
+@router.get("/events/{event_id}", response_model=EventOut)
+def get_event(event_id: uuid.UUID, db: Db, who: Viewer) -> EventOut:
+    """Return one event."""
+    record = db.get(EventRecord, event_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such event")
+    return _event_out(record)
+
+
+@router.get(
+    "/events/{event_id}/evidence/{kind}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def get_evidence(event_id: uuid.UUID, kind: str, db: Db, who: Operator) -> Response:
+    """Return an evidence image (operators and admins); every view is audited."""
+    if kind not in EVIDENCE_KINDS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such evidence kind")
+    record = db.get(SnapshotRecord, (event_id, kind))
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such evidence image")
+    audit(db, who.name, "evidence.view", f"event:{event_id}", kind)
+    db.commit()
+    return Response(
+        record.content,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/cameras", response_model=list[CameraOut])
+def list_cameras(db: Db, who: Viewer) -> list[CameraOut]:
+    """List cameras seen in events, with their event counts and latest event time."""
+    rows = db.execute(
+        select(
+            EventRecord.site_id,
+            EventRecord.camera_id,
+            func.count(),
+            func.max(EventRecord.time),
+        ).group_by(EventRecord.site_id, EventRecord.camera_id)
+    ).all()
+    return [
+        CameraOut(
+            site_id=site,
+            camera_id=camera,
+            events=int(count),
+            last_event=as_utc(last) if last is not None else None,
+        )
+        for site, camera, count, last in rows
+    ]

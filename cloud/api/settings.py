@@ -1,0 +1,78 @@
+"""Settings of the aggregator's HTTP API, read from the environment or a JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from traffic_monitor.errors import UserFacingError
+
+ENV_PREFIX = "TM_API_"
+"""Every field can be set with ``TM_API_<FIELD NAME IN CAPITALS>``."""
+
+
+class ApiSettings(BaseModel):
+    """What the HTTP API needs to run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str = Field(
+        default="sqlite:///var/aggregator.sqlite3", description="SQLAlchemy URL of the store."
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema of the tables (None: the default one)."
+    )
+    session_ttl_s: int = Field(
+        default=8 * 3600, ge=60, le=7 * 24 * 3600, description="Lifetime of a login session."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed logins allowed per user and address."
+    )
+    login_window_s: int = Field(
+        default=300, ge=1, le=86400, description="Window of the failed-login rate limit."
+    )
+    alert_min_severity: str = Field(
+        default="medium", description="Events at or above this severity become alerts."
+    )
+    alert_group_window_s: int = Field(
+        default=300, ge=0, le=86400, description="Same camera+rule within this window: one card."
+    )
+    live_poll_s: float = Field(
+        default=0.3, gt=0.0, le=10.0, description="How often the live stream polls the store."
+    )
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh", description="City time zone the web page displays."
+    )
+    cookie_secure: bool = Field(
+        default=False, description="Mark the session cookie Secure (set behind HTTPS)."
+    )
+    open_data_k: int = Field(
+        default=5, ge=1, le=1000, description="Counts below k are suppressed in open data."
+    )
+
+
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> ApiSettings:
+    """Build settings from a JSON file (optional) overridden by ``TM_API_*`` variables.
+
+    Raises:
+        UserFacingError: when the file is unreadable or a value is invalid.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values.update(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise UserFacingError(f"cannot read API settings {path}: {exc}") from exc
+    source = os.environ if env is None else env
+    for name in ApiSettings.model_fields:
+        key = ENV_PREFIX + name.upper()
+        if key in source:
+            values[name] = source[key]
+    try:
+        return ApiSettings(**values)
+    except ValidationError as exc:
+        raise UserFacingError(f"invalid API settings:\n{exc}") from exc

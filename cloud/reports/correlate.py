@@ -1,0 +1,193 @@
+"""Camera correlation: cameras near a report and their recent events of matching kinds.
+
+Camera locations come in as a mapping (``camera_id → CameraSite``) until the store keeps
+them; events are read from the store's ``events`` table (:class:`cloud.store.models.EventRecord`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.reports.classify import Category
+from cloud.store.models import EventRecord
+from traffic_monitor.contract.events import EventType
+
+logger = logging.getLogger(__name__)
+
+EARTH_RADIUS_M: Final = 6_371_008.8
+"""Mean Earth radius (IUGG), metres."""
+
+MATCHING_EVENT_TYPES: Final[Mapping[Category, tuple[EventType, ...]]] = {
+    Category.ACCIDENT: (
+        EventType.STOPPED_VEHICLE,
+        EventType.CONGESTION,
+        EventType.PEDESTRIAN_ON_CARRIAGEWAY,
+    ),
+    Category.CONGESTION: (EventType.CONGESTION, EventType.STOPPED_VEHICLE),
+    Category.SIGNAL_FAULT: (EventType.RED_LIGHT, EventType.CONGESTION),
+    Category.ILLEGAL_PARKING: (EventType.ILLEGAL_STOP, EventType.STOPPED_VEHICLE),
+    Category.DANGEROUS_DRIVING: (EventType.WRONG_WAY, EventType.SPEEDING, EventType.RED_LIGHT),
+    Category.ROAD_HAZARD: (EventType.STOPPED_VEHICLE, EventType.CONGESTION),
+    Category.OTHER: (),
+}
+"""Which camera event types can corroborate a report of each category."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSite:
+    """Where a camera is and what people call the place."""
+
+    lat: float
+    lon: float
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyCamera:
+    """A camera within the search radius of a report."""
+
+    camera_id: str
+    name: str
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class CameraEvidence:
+    """One stored event that corroborates a report (every field read from the store)."""
+
+    event_id: uuid.UUID
+    camera_id: str
+    camera_name: str
+    distance_m: float
+    type: str
+    severity: str
+    time: datetime
+
+
+def check_coordinates(lat: float, lon: float) -> None:
+    """Refuse coordinates outside the globe or not finite.
+
+    Raises:
+        ValueError: With the offending value.
+    """
+    if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        raise ValueError(f"latitude must be within [-90, 90], got {lat!r}")
+    if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
+        raise ValueError(f"longitude must be within [-180, 180], got {lon!r}")
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two WGS84 points (spherical Earth).
+
+    Args:
+        lat1: Latitude of the first point, degrees.
+        lon1: Longitude of the first point, degrees.
+        lat2: Latitude of the second point, degrees.
+        lon2: Longitude of the second point, degrees.
+
+    Returns:
+        The distance in metres (error below 0.5 % against the ellipsoid).
+    """
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def nearby_cameras(
+    lat: float, lon: float, cameras: Mapping[str, CameraSite], radius_m: float
+) -> list[NearbyCamera]:
+    """Cameras within ``radius_m`` of a point, nearest first.
+
+    Args:
+        lat: Report latitude, degrees.
+        lon: Report longitude, degrees.
+        cameras: Camera id → location and name.
+        radius_m: Search radius in metres (> 0).
+
+    Returns:
+        The cameras in range, sorted by distance then id.
+
+    Raises:
+        ValueError: On invalid coordinates or radius.
+    """
+    check_coordinates(lat, lon)
+    if not (math.isfinite(radius_m) and radius_m > 0):
+        raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
+    found = [
+        NearbyCamera(cam_id, site.name, haversine_m(lat, lon, site.lat, site.lon))
+        for cam_id, site in cameras.items()
+    ]
+    return sorted(
+        (c for c in found if c.distance_m <= radius_m), key=lambda c: (c.distance_m, c.camera_id)
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes: they are UTC in this store."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def recent_events(
+    session: Session,
+    cameras: Sequence[NearbyCamera],
+    category: Category,
+    now: datetime,
+    *,
+    window: timedelta = timedelta(minutes=30),
+    limit: int = 5,
+) -> list[CameraEvidence]:
+    """Recent stored events of the kinds that match ``category`` on the given cameras.
+
+    Args:
+        session: An open SQLAlchemy session on the aggregator store.
+        cameras: Cameras near the report (from :func:`nearby_cameras`).
+        category: The report's category (decides the event types).
+        now: Reference time (timezone-aware).
+        window: How far back to look.
+        limit: At most this many events, newest first.
+
+    Returns:
+        Evidence rows, newest first; empty when no camera or no matching type.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    types = [t.value for t in MATCHING_EVENT_TYPES[category]]
+    by_id = {c.camera_id: c for c in cameras}
+    if not types or not by_id:
+        return []
+    query = (
+        select(EventRecord)
+        .where(EventRecord.camera_id.in_(list(by_id)))
+        .where(EventRecord.type.in_(types))
+        .where(EventRecord.time >= now - window)
+        .where(EventRecord.time <= now)
+        .order_by(EventRecord.time.desc())
+        .limit(limit)
+    )
+    evidence = []
+    for row in session.scalars(query):
+        camera = by_id[row.camera_id]
+        evidence.append(
+            CameraEvidence(
+                event_id=row.event_id,
+                camera_id=row.camera_id,
+                camera_name=camera.name,
+                distance_m=camera.distance_m,
+                type=row.type,
+                severity=row.severity,
+                time=_aware(row.time),
+            )
+        )
+    logger.debug("%d matching events near the report", len(evidence))
+    return evidence

@@ -1,0 +1,131 @@
+"""Fixtures of the API tests: an app on SQLite and on the local PostgreSQL, users per role."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from cloud.api import ApiSettings, create_app
+from cloud.api.accounts import create_api_key, create_user
+from cloud.api.models import Role
+from cloud.store import EventStore
+from cloud.store.store import Batch
+from traffic_monitor.contract import Event, EventType, Severity
+
+PG_URL = os.environ.get(
+    "TRAFFIC_MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "correct-horse-battery"
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg-evidence\xff\xd9"
+
+
+def pg_available() -> bool:
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except OperationalError:
+        return False
+
+
+@dataclass
+class Backend:
+    store: EventStore
+    client: TestClient
+    api_key: str
+
+    def login(self, role: str) -> dict[str, str]:
+        res = self.client.post(
+            "/api/auth/login", json={"username": role, "password": PASSWORD}
+        )
+        assert res.status_code == 200, res.text
+        self.client.cookies.clear()
+        return {"Authorization": f"Bearer {res.json()['token']}"}
+
+    def add_events(self, *events: Event, snapshot: bool = False) -> None:
+        now = datetime.now(UTC)
+        batch = Batch(events=[(e, now) for e in events])
+        if snapshot:
+            batch.snapshots = [
+                {
+                    "event_id": e.event_id,
+                    "kind": "snapshot",
+                    "site_id": e.site_id,
+                    "node_id": e.node_id,
+                    "camera_id": e.camera_id,
+                    "received_at": now,
+                    "content": JPEG,
+                }
+                for e in events
+            ]
+        self.store.write(batch)
+
+
+def make_event(
+    minutes: float = 0,
+    camera: str = "cam-1",
+    type_: EventType = EventType.WRONG_WAY,
+    severity: Severity = Severity.HIGH,
+    rule: str = "wrong-way-main",
+) -> Event:
+    return Event(
+        camera_id=camera,
+        site_id="hcm-q1",
+        node_id="node-1",
+        time=T0 + timedelta(minutes=minutes),
+        type=type_,
+        severity=severity,
+        rule=rule,
+        measurements={"speed_kmh": 42.0},
+    )
+
+
+def build_backend(store: EventStore, **settings: object) -> Backend:
+    store.create()
+    with store.session() as db:
+        for role in Role:
+            create_user(db, role.value, PASSWORD, role)
+        key = create_api_key(db, "dashboard", Role.VIEWER)
+        db.commit()
+    app = create_app(ApiSettings(live_poll_s=0.05, **settings), store)  # type: ignore[arg-type]
+    return Backend(store=store, client=TestClient(app), api_key=key)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        store = EventStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+    else:
+        if not pg_available():
+            pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
+        store = EventStore(PG_URL, schema=f"api_test_{uuid.uuid4().hex[:12]}")
+    b = build_backend(store)
+    try:
+        yield b
+    finally:
+        b.client.close()
+        store.drop()
+        store.dispose()
+
+
+@pytest.fixture
+def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
+    store = EventStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+    b = build_backend(store)
+    try:
+        yield b
+    finally:
+        b.client.close()
+        store.dispose()
