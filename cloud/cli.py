@@ -1,4 +1,4 @@
-"""Sub-commands of the ``cloud`` domain: ``cloud ingest``, ``cloud schema``, ``cloud acl``."""
+"""Sub-commands of the ``cloud`` domain: ``ingest``, ``schema``, ``acl`` and the API's commands."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cloud.api.cli import register_api_commands
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.ingest.acl import render_acl
 from traffic_monitor.contract import TopicError
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _register_ingest(group)
     _register_schema(group)
     _register_acl(group)
+    register_api_commands(group)  # serve, create-admin, export-open-data (cloud/api/)
 
 
 def _register_ingest(group: argparse._SubParsersAction[Any]) -> None:

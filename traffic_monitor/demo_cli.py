@@ -1,22 +1,208 @@
-"""The ``demo`` sub-command: the whole system on one machine with embedded defaults."""
+"""The ``demo`` sub-command: the whole system on one machine with embedded defaults.
+
+Mosquitto on a free loopback port, one edge pipeline per camera config publishing over MQTT,
+the aggregator's consumer storing into SQLite, and the HTTP API with the operations-centre
+page. Prints the URL and a generated admin login; Ctrl-C (or SIGTERM) stops everything.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
 from typing import Any
+
+from traffic_monitor.errors import UserFacingError
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIGS = [REPO / "configs" / "vn_nga_ba_hue_overpass.yaml"]
+MOSQUITTO = Path("/usr/sbin/mosquitto")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add the ``demo`` sub-command (until the full system exists it runs ``detect``)."""
+    """Add the ``demo`` sub-command."""
     parser = subparsers.add_parser(
         "demo",
-        help="run the demo on the shared sample video (detect for now)",
-        description="Run the detection path on the shared sample video, writing out/.",
+        help="run broker, edge pipeline, aggregator and web page on this machine",
+        description=(
+            "Start Mosquitto on a free loopback port, an edge pipeline per camera config "
+            "(looping the shared sample video), the aggregator on SQLite and the web page; "
+            "print the URL and a generated admin login. Ctrl-C stops it all."
+        ),
     )
+    parser.add_argument(
+        "--camera-config",
+        type=Path,
+        action="append",
+        help="scene YAML (repeatable; default configs/vn_nga_ba_hue_overpass.yaml)",
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="state folder")
+    parser.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
+    parser.add_argument("--max-frames", type=int, help="stop after N frames (tests)")
     parser.set_defaults(handler=_run_demo)
 
 
-def _run_demo(args: argparse.Namespace) -> int:
-    from edge.detect_cli import run_detect_demo
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    return run_detect_demo()
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise UserFacingError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+def start_mosquitto(workdir: Path, stack: contextlib.ExitStack) -> int:
+    """Start a private Mosquitto bound to loopback; return its port."""
+    binary = shutil.which("mosquitto") or (str(MOSQUITTO) if MOSQUITTO.exists() else None)
+    if binary is None:
+        # amqtt speaks MQTT 3.1.1 only; the edge publisher and the consumer need MQTT 5.
+        raise UserFacingError("the demo needs Mosquitto (MQTT 5): apt-get install mosquitto")
+    port = _free_port()
+    conf = workdir / "mosquitto.conf"
+    run_as = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"{run_as}listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    stack.callback(_stop_process, proc)
+    _wait_port(port)
+    logger.info("mosquitto pid %d on 127.0.0.1:%d", proc.pid, port)
+    return port
+
+
+def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cloud.api import ApiSettings, create_app
+    from cloud.api.cli import ensure_admin, open_store
+    from cloud.ingest import IngestConfig, Ingestor
+
+    workdir: Path = args.workdir
+    shutil.rmtree(workdir, ignore_errors=True)  # a fresh database and outbox per run
+    workdir.mkdir(parents=True)
+    settings = ApiSettings(database_url=f"sqlite:///{workdir / 'aggregator.sqlite3'}")
+    with contextlib.ExitStack() as stack:
+        broker_port = start_mosquitto(workdir, stack)
+        store = open_store(settings)
+        stack.callback(store.dispose)
+        password = ensure_admin(store)
+        ingestor = Ingestor(
+            IngestConfig(port=broker_port, client_id="demo-aggregator"), store=store
+        )
+        ingestor.start()
+        stack.callback(ingestor.stop)
+        pipeline = _start_edge(args, workdir, broker_port, stack)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, store), host="127.0.0.1", port=args.port, log_level="warning"
+            )
+        )
+        web = threading.Thread(target=server.run, name="demo-web", daemon=True)
+        web.start()
+        stack.callback(web.join, 10)
+        stack.callback(setattr, server, "should_exit", True)
+        _wait_port(args.port)
+        print(f"operations centre: http://127.0.0.1:{args.port}/")
+        print(f"admin login: admin / {password}   (generated for this run)")
+        print("Ctrl-C stops the demo")
+        _wait_until_done(pipeline, args.max_frames is not None)
+    print("demo stopped")
+    return 0
+
+
+def _start_edge(
+    args: argparse.Namespace, workdir: Path, broker_port: int, stack: contextlib.ExitStack
+) -> Any:
+    from edge.detector import Detector
+    from edge.ingest import CaptureWorker, SourceConfig
+    from edge.pipeline.commands import load_run_config, resolve_uri
+    from edge.pipeline.runner import Pipeline
+    from edge.transport.config import MqttConfig
+    from edge.transport.publisher import MqttPublisher
+
+    scenes = []
+    for path in args.camera_config or DEFAULT_CONFIGS:
+        _, loaded, base = load_run_config(path)
+        scenes += [(scene, base) for scene in loaded]
+    sources = {
+        scene.camera.id: CaptureWorker(
+            SourceConfig(
+                uri=resolve_uri(scene.source.uri, base),
+                camera_id=scene.camera.id,
+                realtime=True,
+                max_fps=scene.source.max_fps,
+                loop=args.max_frames is None,
+            )
+        )
+        for scene, base in scenes
+    }
+    publisher = MqttPublisher(
+        MqttConfig(
+            port=broker_port,
+            site_id="demo",
+            node_id="node-1",
+            outbox_path=workdir / "outbox.sqlite3",
+            stats_interval_s=10.0,
+        ),
+        cameras=list(sources),
+    )
+    publisher.start()
+    only_scenes = [scene for scene, _ in scenes]
+    pipeline = Pipeline(
+        only_scenes,
+        Detector(only_scenes[0].detector),
+        sources,
+        publisher,  # the pipeline closes its sink when it ends
+        evidence_dir=workdir / "evidence",
+    )
+    thread = threading.Thread(
+        target=pipeline.run, kwargs={"max_frames": args.max_frames}, name="demo-edge", daemon=True
+    )
+    thread.start()
+    stack.callback(thread.join, 30)
+    stack.callback(pipeline.stop)
+    return thread
+
+
+def _wait_until_done(edge: threading.Thread, finite: bool) -> None:
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            if finite and not edge.is_alive():
+                time.sleep(2.0)  # let the last events reach the store
+                return
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

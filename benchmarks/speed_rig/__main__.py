@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.speed_rig.measure import SceneRun, Score, run_scene, score, track_vehicle
-from benchmarks.speed_rig.methods import grid_error, method1, method2, method3
+from benchmarks.speed_rig.methods import grid_error, method1, method2, method3, method3_ideal
 from benchmarks.speed_rig.render import Image, median_background
 from benchmarks.speed_rig.rules_check import merge_rule_summaries, rule_summary
 from benchmarks.speed_rig.scenes import MOUNTS, standard_scenes
@@ -71,9 +71,12 @@ def _calibrations(
     model2, focal2 = method2(mount, rng)
     models["method2_road_geometry"] = model2
     info["method2_road_geometry"] = {"focal_px": focal2, "true_focal_px": mount.focal_px}
-    for name, known in (("method3_auto_tracks", False), ("method3b_auto_known_focal", True)):
+    for name in ("method3_auto_tracks", "method3b_auto_known_focal", "method3_ideal_detector"):
         try:
-            auto = method3(runs, mount, known_focal=known)
+            if name == "method3_ideal_detector":
+                auto = method3_ideal(runs, mount)
+            else:
+                auto = method3(runs, mount, known_focal=name == "method3b_auto_known_focal")
         except CalibrationError as exc:
             info[name] = {"failed": str(exc)}
             continue

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from benchmarks.speed_rig.measure import SceneRun, tracks_for_auto
+from benchmarks.speed_rig.render import VEHICLE_WIDTH_M, face_corners
 from calibration.auto import AutoResult, calibrate_from_tracks
 from calibration.camera import CameraModel, FloatArray
 from calibration.fit import fit_points
@@ -74,6 +75,38 @@ def method3(runs: list[SceneRun], mount: PinholeMount, known_focal: bool = False
     edges = np.vstack([e for run in runs for e in run.edges if len(e)]).reshape(-1, 4)
     focal = mount.focal_px * DATASHEET_FOCAL_ERROR if known_focal else None
     return calibrate_from_tracks(tracks_for_auto(runs), edges, mount.image_size, focal_px=focal)
+
+
+def ideal_observations(
+    runs: list[SceneRun], mount: PinholeMount, every: int = 5
+) -> tuple[list[tuple[FloatArray, FloatArray]], FloatArray]:
+    """Method 3's input as a perfect detector would give it: true boxes and true vehicle edges.
+
+    Separates what method 3's geometry can do on a camera from the detector's share of the
+    error (box jitter, missed far vehicles, Hough edges).
+    """
+    tracks: list[tuple[FloatArray, FloatArray]] = []
+    edges: list[FloatArray] = []
+    for run in runs:
+        for vehicle in range(len(run.scene.vehicles)):
+            seen = [t for t in run.truths if t.visible[vehicle]]
+            if len(seen) < 5:
+                continue
+            boxes = np.array([t.box[vehicle] for t in seen])
+            anchors = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]])
+            tracks.append((anchors, boxes[:, 2] - boxes[:, 0]))
+            aspect = run.scene.vehicles[vehicle].sprite.aspect
+            for truth in seen[::every]:
+                quad = face_corners(mount, truth.world[vehicle], VEHICLE_WIDTH_M * aspect)
+                edges.append(np.array([*quad[0], *quad[3]]))
+                edges.append(np.array([*quad[1], *quad[2]]))
+    return tracks, np.asarray(edges, dtype=np.float64).reshape(-1, 4)
+
+
+def method3_ideal(runs: list[SceneRun], mount: PinholeMount) -> AutoResult:
+    """Method 3 on perfect observations (see :func:`ideal_observations`)."""
+    tracks, edges = ideal_observations(runs, mount)
+    return calibrate_from_tracks(tracks, edges, mount.image_size)
 
 
 def grid_error(model: CameraModel, reference: CameraModel, mount: PinholeMount) -> dict[str, float]:

@@ -31,7 +31,7 @@ from traffic_monitor.contract import Event, EventPhase, EventType
 
 logger = logging.getLogger(__name__)
 
-COUNT_LINE_Y = 30.0
+COUNT_LINE_Y = 25.0
 """Along-road position of the counting line (across both carriageways), metres."""
 
 ROAD_NEAR_Y, ROAD_FAR_Y = 8.0, 80.0

@@ -18,15 +18,15 @@ RIG_MOUNT = PinholeMount(
 on the overpass, 7.3° down (the road vanishes near row 150), looking along the road."""
 
 OBLIQUE_MOUNT = PinholeMount(
-    focal_px=700.0,
+    focal_px=900.0,
     image_size=(854, 480),
-    height_m=10.0,
-    pitch_deg=25.0,
-    yaw_deg=-30.0,
-    position_xy=(-12.0, 0.0),
+    height_m=9.0,
+    pitch_deg=22.0,
+    yaw_deg=-22.0,
+    position_xy=(-8.0, 0.0),
 )
-"""A pole-mounted traffic camera as in BrnoCompSpeed: 10 m up on a pole 12 m beside the road,
-25° down, turned 30° towards the road, so the road crosses the image obliquely and both the
+"""A pole-mounted traffic camera as in BrnoCompSpeed: 9 m up on a pole 8 m beside the road,
+22° down, turned 22° towards the road, so the road crosses the image obliquely and both the
 road-direction and the vertical vanishing points are within a few image heights."""
 
 MOUNTS = {"overpass": RIG_MOUNT, "oblique": OBLIQUE_MOUNT}
@@ -61,7 +61,6 @@ def standard_trajectories() -> dict[str, tuple[float, list[Trajectory]]]:
                 _away("constant", 1.5, 3, 65.0),
                 _towards("constant", 2.5, 1, 80.0),
                 _away("constant", 4.0, 2, 45.0),
-                _towards("constant", 4.5, 3, 40.0),  # wrong way, in the far-side carriageway
             ],
         ),
         "accelerating": (
@@ -87,6 +86,14 @@ def standard_trajectories() -> dict[str, tuple[float, list[Trajectory]]]:
                 _away("stop_and_go", 0.0, 2, 35.0, t1=0.8, manoeuvre_s=1.6),
                 _towards("stop_and_go", 0.5, 1, 30.0, t1=1.5, manoeuvre_s=1.5),
                 _away("stop_and_go", 1.0, 3, 40.0, t1=1.0, manoeuvre_s=1.8),
+            ],
+        ),
+        "wrong_way": (
+            30.0,
+            [
+                _towards("constant", 0.0, 0, 50.0),
+                _towards("constant", 0.5, 3, 40.0),  # wrong way, in the far-side carriageway
+                _away("constant", 2.0, 2, 55.0),
             ],
         ),
     }

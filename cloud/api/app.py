@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from cloud.api.deps import AppState
-from cloud.api.routers import admin, alerts, auth, events, live
+from cloud.api.routers import admin, alerts, auth, events, live, opendata
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.store import EventStore
@@ -46,11 +46,16 @@ def create_app(
         store=store,
         limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
     )
-    for router in (auth.router, events.router, alerts.router, admin.router, live.router):
+    routers = (auth.router, events.router, alerts.router, admin.router, live.router)
+    for router in (*routers, opendata.router):
         app.include_router(router)
     # Extra domain routers (citizen reports, …) are included here.
     for router in extra_routers:
         app.include_router(router)
+    if settings.open_data_dir is not None:
+        # The published export (``cloud export-open-data --out``): public, no login.
+        Path(settings.open_data_dir).mkdir(parents=True, exist_ok=True)
+        app.mount("/open-data", StaticFiles(directory=settings.open_data_dir), name="open-data")
     _mount_web(app)
     return app
 

@@ -53,6 +53,9 @@ class ApiSettings(BaseModel):
     open_data_k: int = Field(
         default=5, ge=1, le=1000, description="Counts below k are suppressed in open data."
     )
+    open_data_dir: str | None = Field(
+        default=None, description="Folder of published open-data files, served at /open-data."
+    )
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> ApiSettings:

@@ -75,7 +75,8 @@ ABBREVIATIONS: Final[dict[str, str]] = {
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
-_REPEATS = re.compile(r"(\w)\1{2,}", re.UNICODE)
+_REPEATS = re.compile(r"(\w)([\u0300-\u036f]*)(?:\1[\u0300-\u036f]*){2,}", re.UNICODE)
+"""A letter typed three or more times ("quáaaa"), matched in NFD so marks do not hide it."""
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -157,8 +158,8 @@ def normalize(text: str) -> NormalizedText:
     Returns:
         The normalised views and the guessed language.
     """
-    cut = unicodedata.normalize("NFC", text[:MAX_TEXT_CHARS]).lower()
-    cut = _REPEATS.sub(r"\1", cut)
+    cut = unicodedata.normalize("NFD", text[:MAX_TEXT_CHARS]).lower()
+    cut = unicodedata.normalize("NFC", _REPEATS.sub(r"\1\2", cut))
     cleaned = _SPACES.sub(" ", _PUNCT.sub(" ", cut.replace("_", " "))).strip()
     accented = " ".join(_expand(cleaned.split()))
     language = detect_language(accented)

@@ -8,18 +8,23 @@ const T = {
     audit: "Nhật ký", acknowledge: "Xác nhận", resolve: "Đã xử lý", dismiss: "Báo nhầm",
     evidence: "Xem ảnh", live: "Trực tiếp", offline: "Mất kết nối", events: "sự kiện",
     new: "mới", acknowledged: "đã xác nhận", resolved: "đã xử lý", dismissed: "báo nhầm",
-    badlogin: "Sai tên đăng nhập hoặc mật khẩu", history: "Lịch sử"},
+    badlogin: "Sai tên đăng nhập hoặc mật khẩu", history: "Lịch sử",
+    vehicles: "Lượt xe mỗi 15 phút (6 giờ qua)", speed: "Tốc độ trung bình / P85 (km/h)",
+    online: "trực tuyến", offline_node: "ngoại tuyến", degraded: "suy giảm"},
   en: {title: "Traffic operations centre", username: "User name", password: "Password",
     login: "Log in", logout: "Log out", alerts: "Alerts", cameras: "Cameras",
     audit: "Audit log", acknowledge: "Acknowledge", resolve: "Resolve", dismiss: "False positive",
     evidence: "View image", live: "Live", offline: "Disconnected", events: "events",
     new: "new", acknowledged: "acknowledged", resolved: "resolved", dismissed: "dismissed",
-    badlogin: "Wrong user name or password", history: "History"},
+    badlogin: "Wrong user name or password", history: "History",
+    vehicles: "Vehicles per 15 minutes (last 6 hours)", speed: "Mean / P85 speed (km/h)",
+    online: "online", offline_node: "offline", degraded: "degraded"},
 };
 let lang = localStorage.getItem("lang") || "vi";
 let me = null;
 let source = null;
 const cards = new Map();
+const images = new Map();  // alert id -> object URL of the evidence image shown
 const $ = (id) => document.getElementById(id);
 const t = (key) => (T[lang] && T[lang][key]) || key;
 
@@ -68,6 +73,8 @@ async function start() {
   $("logout").hidden = false;
   for (const a of (await api("/api/alerts")).reverse()) upsert(a, false);
   await drawMap();
+  await drawNodes();
+  setInterval(drawNodes, 10000);
   connect();
 }
 
@@ -124,9 +131,10 @@ function renderCard(a) {
       card.append(b);
     }
     const ev = el("button", {"data-action": "evidence"}, t("evidence"));
-    ev.onclick = () => showEvidence(card, a.latest_event_id);
+    ev.onclick = () => showEvidence(a);
     card.append(ev);
   }
+  if (images.has(a.id)) card.append(el("img", {alt: "evidence", src: images.get(a.id)}));
   const h = el("button", {"data-action": "history"}, t("history"));
   h.onclick = () => showAudit(a.id);
   card.append(h);
@@ -147,12 +155,12 @@ async function showAudit(id) {
   }
 }
 
-async function showEvidence(card, eventId) {
-  const res = await fetch("/api/events/" + eventId + "/evidence/snapshot", {credentials: "same-origin"});
+async function showEvidence(a) {
+  const url = "/api/events/" + a.latest_event_id + "/evidence/snapshot";
+  const res = await fetch(url, {credentials: "same-origin"});
   if (!res.ok) return;
-  const img = el("img", {alt: "evidence"});
-  img.src = URL.createObjectURL(await res.blob());
-  card.append(img);
+  images.set(a.id, URL.createObjectURL(await res.blob()));
+  renderCard(cards.get(a.id));
 }
 
 async function drawMap() {
@@ -162,10 +170,59 @@ async function drawMap() {
   map.replaceChildren();
   const alerting = new Set([...cards.values()].filter((a) => a.state === "new").map((a) => a.camera_id));
   cams.forEach((c, i) => {
-    const dot = el("span", {class: "cam" + (alerting.has(c.camera_id) ? " alerting" : "")}, c.camera_id);
+    const dot = el("button", {class: "cam" + (alerting.has(c.camera_id) ? " alerting" : ""),
+      "data-camera": c.camera_id}, c.camera_id);
+    dot.onclick = () => showCamera(c.camera_id);
     dot.style.left = (20 + (i % 6) * 160) + "px";
     dot.style.top = (20 + Math.floor(i / 6) * 40) + "px";
     map.append(dot);
+  });
+}
+
+async function drawNodes() {
+  const list = $("nodes");
+  list.replaceChildren();
+  for (const n of await api("/api/nodes")) {
+    const state = n.state === "offline" ? "offline_node" : n.state;
+    list.append(el("li", {class: n.state}, "● " + n.site_id + "/" + n.node_id + " " + t(state)));
+  }
+}
+
+async function showCamera(cameraId) {
+  const end = new Date();
+  const start = new Date(end.getTime() - 6 * 3600 * 1000);
+  const q = new URLSearchParams({start: start.toISOString(), end: end.toISOString(),
+    interval_min: "15", camera_id: cameraId});
+  const stats = await api("/api/stats?" + q.toString());
+  $("camera-panel").hidden = false;
+  $("camera-title").textContent = cameraId + " — " + t("vehicles");
+  const totals = new Map();
+  for (const r of stats.counts) totals.set(r.interval_start, (totals.get(r.interval_start) || 0) + (r.count || 0));
+  drawBars($("chart"), [...totals.entries()].sort());
+  const speeds = stats.speeds.filter((r) => r.mean_speed_kmh !== null);
+  const last = speeds[speeds.length - 1];
+  $("camera-speed").textContent = t("speed") + ": " + (last ? last.mean_speed_kmh + " / " + last.p85_speed_kmh : "–");
+}
+
+function drawBars(svg, points) {
+  const ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  const max = Math.max(1, ...points.map((p) => p[1]));
+  const width = 720 / Math.max(points.length, 1);
+  points.forEach(([time, value], i) => {
+    const h = Math.round((value / max) * 110);
+    const bar = document.createElementNS(ns, "rect");
+    bar.setAttribute("x", String(i * width + 2));
+    bar.setAttribute("y", String(120 - h));
+    bar.setAttribute("width", String(Math.max(width - 4, 1)));
+    bar.setAttribute("height", String(h));
+    svg.append(bar);
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", String(i * width + 2));
+    label.setAttribute("y", "135");
+    label.textContent = new Date(time).toLocaleTimeString("en-GB",
+      {timeZone: TZ, hour: "2-digit", minute: "2-digit"}) + " " + value;
+    svg.append(label);
   });
 }
 

@@ -133,11 +133,13 @@ class Outbox:
         """
         now = time.time()
         with self._lock:
+            dropped_before = self.dropped
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 seqs = [self._insert(m, now) for m in messages]
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self.dropped = dropped_before  # the evictions were rolled back too
                 self._count = int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
                 raise
             self._db.execute("COMMIT")

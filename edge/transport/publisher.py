@@ -114,6 +114,10 @@ class MqttPublisher:
         """
         self.publish_many([event])
 
+    def write(self, event: Event) -> None:
+        """Same as :meth:`publish`: the ``edge.pipeline.sink.EventSink`` interface."""
+        self.publish(event)
+
     def publish_many(self, events: Iterable[Event]) -> None:
         """Store several events in one disk transaction."""
         pending: list[Pending] = []

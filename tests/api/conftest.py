@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from cloud.api import ApiSettings, create_app
 from cloud.api.accounts import create_api_key, create_user
 from cloud.api.models import Role
+from cloud.migrations import upgrade
 from cloud.store import EventStore
 from cloud.store.store import Batch
 from traffic_monitor.contract import Event, EventType, Severity
@@ -47,14 +48,12 @@ class Backend:
     api_key: str
 
     def login(self, role: str) -> dict[str, str]:
-        res = self.client.post(
-            "/api/auth/login", json={"username": role, "password": PASSWORD}
-        )
+        res = self.client.post("/api/auth/login", json={"username": role, "password": PASSWORD})
         assert res.status_code == 200, res.text
         self.client.cookies.clear()
         return {"Authorization": f"Bearer {res.json()['token']}"}
 
-    def add_events(self, *events: Event, snapshot: bool = False) -> None:
+    def add_events(self, *events: Event, snapshot: bool = False, content: bytes = JPEG) -> None:
         now = datetime.now(UTC)
         batch = Batch(events=[(e, now) for e in events])
         if snapshot:
@@ -66,7 +65,7 @@ class Backend:
                     "node_id": e.node_id,
                     "camera_id": e.camera_id,
                     "received_at": now,
-                    "content": JPEG,
+                    "content": content,
                 }
                 for e in events
             ]
@@ -93,7 +92,7 @@ def make_event(
 
 
 def build_backend(store: EventStore, **settings: object) -> Backend:
-    store.create()
+    upgrade(store)  # the Alembic migrations, as `cloud serve` does
     with store.session() as db:
         for role in Role:
             create_user(db, role.value, PASSWORD, role)

@@ -68,7 +68,9 @@ def test_events_filters_and_cursor_pagination(backend: Backend):
     assert times == sorted(times, reverse=True)
 
     only = backend.client.get("/api/events", params={"camera_id": "cam-1"}, headers=h).json()
-    assert {e["camera_id"] for e in only["items"]} == {"cam-1"} and len(only["items"]) == 4  # 1, 3, 5 + speeding
+    assert {e["camera_id"] for e in only["items"]} == {"cam-1"} and len(
+        only["items"]
+    ) == 4  # 1, 3, 5 + speeding
     typed = backend.client.get("/api/events", params={"type": "speeding"}, headers=h).json()
     assert [e["severity"] for e in typed["items"]] == ["low"]
     window = {
@@ -131,7 +133,9 @@ def test_evidence_operator_only_and_audited(backend: Backend):
     admin = backend.login("admin")
     audit = backend.client.get("/api/audit", headers=admin).json()
     views = [a for a in audit if a["action"] == "evidence.view"]
-    assert views and views[0]["actor"] == "operator" and views[0]["target"] == f"event:{ev.event_id}"
+    assert (
+        views and views[0]["actor"] == "operator" and views[0]["target"] == f"event:{ev.event_id}"
+    )
     missing = f"/api/events/{ev.event_id}/evidence/crop"
     assert backend.client.get(missing, headers=operator).status_code == 404
 
@@ -144,12 +148,17 @@ def test_admin_creates_user_and_key(backend: Backend):
         headers=admin,
     )
     assert res.status_code == 201 and "password" not in res.text
-    res = backend.client.post("/api/auth/login", json={"username": "lan", "password": "a-long-password"})
+    res = backend.client.post(
+        "/api/auth/login", json={"username": "lan", "password": "a-long-password"}
+    )
     assert res.json()["role"] == "operator"
     key = backend.client.post(
         "/api/api-keys", json={"name": "bi-tool", "role": "viewer"}, headers=admin
     ).json()["key"]
-    assert backend.client.get("/api/auth/me", headers={"X-API-Key": key}).json()["name"] == "key:bi-tool"
+    assert (
+        backend.client.get("/api/auth/me", headers={"X-API-Key": key}).json()["name"]
+        == "key:bi-tool"
+    )
 
 
 def test_cameras_and_live_stream(sqlite_backend: Backend):
@@ -165,3 +174,21 @@ def test_cameras_and_live_stream(sqlite_backend: Backend):
             if line.startswith("data: "):
                 assert '"camera_id":"cam-live"' in line
                 break
+
+
+def test_nodes_online_degraded_offline(backend: Backend):
+    from datetime import UTC, datetime
+
+    from cloud.store.store import Batch
+    from traffic_monitor.contract import NodeStatus
+
+    now = datetime.now(UTC)
+    statuses = [
+        (NodeStatus(site_id="s", node_id="fresh", online=True, time=now), now),
+        (NodeStatus(site_id="s", node_id="stale", online=True, time=now - timedelta(hours=1)), now),
+        (NodeStatus(site_id="s", node_id="gone", online=False, time=now), now),
+    ]
+    backend.store.write(Batch(statuses=statuses))
+    h = backend.login("viewer")
+    nodes = {n["node_id"]: n["state"] for n in backend.client.get("/api/nodes", headers=h).json()}
+    assert nodes == {"fresh": "online", "stale": "degraded", "gone": "offline"}

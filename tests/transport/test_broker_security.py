@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -157,9 +158,12 @@ def test_bad_credentials_refused(secure_broker, user, password, tls):
 
 def test_plain_tcp_refused_on_tls_port(secure_broker):
     port, _ = secure_broker
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
-    client.username_pw_set("aggregator", PASSWORDS["aggregator"])
-    with pytest.raises((OSError, ConnectionError)):
-        client.connect("localhost", port)
-        client.loop_forever(timeout=2, retry_first_connection=False)
-        raise ConnectionError("no CONNACK")
+    # A plain MQTT 3.1.1 CONNECT (client id "x", clean session) sent without TLS.
+    connect = bytes([0x10, 13, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 1]) + b"x"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(connect)
+        try:
+            reply = sock.recv(16)
+        except (ConnectionResetError, TimeoutError):
+            reply = b""
+    assert not reply.startswith(b"\x20")  # no CONNACK over plain TCP

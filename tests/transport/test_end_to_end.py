@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cloud.store import EventStore, SnapshotRecord
+from edge.pipeline.sink import EventSink
 from tests.transport.conftest import Mosquitto, event_id, make_event, wait_for
 from tests.transport.helpers import ingestor, publisher
 from traffic_monitor.contract import SnapshotKind
@@ -17,8 +18,11 @@ def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore
         wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
         events = [make_event(i) for i in range(300)]
         pub.publish_many(events[:100])
-        for event in events[100:]:
+        for event in events[100:200]:
             pub.publish(event)
+        sink: EventSink = pub  # the edge pipeline's sink interface
+        for event in events[200:]:
+            sink.write(event)
         pub.publish_snapshot(events[0], SnapshotKind.CROP, b"\xff\xd8\xff\xe0fake-jpeg")
         assert pub.flush(20)
         wait_for(lambda: store.count_events() == 300, 20, "300 stored events")
@@ -34,6 +38,11 @@ def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore
         assert (metrics.queued, metrics.sent, metrics.dropped) == (0, 301, 0)
     finally:
         pub.close()
-        wait_for(lambda: not store.node_status("hcm-q1", "node-01").online, 10, "offline status")
+
+        def offline() -> bool:
+            record = store.node_status("hcm-q1", "node-01")
+            return record is not None and not record.online
+
+        wait_for(offline, 10, "offline status")
         consumer.stop()
     assert consumer.metrics.dead_letters == 0

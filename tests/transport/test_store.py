@@ -31,8 +31,8 @@ def test_classified_messages_and_dead_letters(store: EventStore):
     topic = event_topic(good.site_id, good.node_id, good.camera_id, good.type.value)
     assert classify(topic, encode(good), now, batch) is None
     wrong_node = event_topic(good.site_id, "node-99", good.camera_id, good.type.value)
-    assert classify(wrong_node, encode(good), now, batch).startswith("mismatch")
-    assert classify(topic, b"\xff" * 10, now, batch).startswith("ContractError")
+    assert str(classify(wrong_node, encode(good), now, batch)).startswith("mismatch")
+    assert str(classify(topic, b"\xff" * 10, now, batch)).startswith("ContractError")
     result = store.write(batch)
     assert (result.inserted, result.dead_letters) == (1, 2)
     assert store.dead_letter_reasons() == {"mismatch": 1, "ContractError": 1}

@@ -1,0 +1,145 @@
+"""Sub-commands of the HTTP API: ``cloud serve``, ``create-admin``, ``export-open-data``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cloud.api.accounts import count_admins, create_user
+from cloud.api.models import Role
+from cloud.api.security import generate_password
+from cloud.api.settings import ApiSettings, load_settings
+from cloud.store import EventStore
+from traffic_monitor.errors import UserFacingError
+
+logger = logging.getLogger(__name__)
+
+
+def register_api_commands(group: argparse._SubParsersAction[Any]) -> None:
+    """Add ``serve``, ``create-admin`` and ``export-open-data`` to the ``cloud`` group."""
+    p = group.add_parser("serve", help="run the HTTP API and the operations-centre page")
+    _settings_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.set_defaults(handler=run_serve)
+
+    p = group.add_parser("create-admin", help="create an admin user with a generated password")
+    _settings_args(p)
+    p.add_argument("--username", default="admin", help="user name (default admin)")
+    p.set_defaults(handler=run_create_admin)
+
+    p = group.add_parser("export-open-data", help="write privacy-safe aggregated statistics")
+    _settings_args(p)
+    p.add_argument("--from", dest="start", required=True, help="start, ISO 8601 with offset")
+    p.add_argument("--to", dest="end", required=True, help="end (exclusive), ISO 8601")
+    p.add_argument("--interval-min", type=int, default=15, help="interval length (minutes)")
+    p.add_argument("--k", type=int, help="suppress counts below k (default from settings)")
+    p.add_argument("--out", type=Path, default=Path("open-data"), help="output folder")
+    p.set_defaults(handler=run_export_open_data)
+
+
+def _settings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--settings", type=Path, help="JSON file of ApiSettings (TM_API_* env wins)")
+    p.add_argument("--database-url", help="SQLAlchemy URL (overrides settings)")
+    p.add_argument("--database-schema", help="PostgreSQL schema (overrides settings)")
+
+
+def _settings(args: argparse.Namespace) -> ApiSettings:
+    settings = load_settings(args.settings)
+    update = {
+        k: getattr(args, k)
+        for k in ("database_url", "database_schema")
+        if getattr(args, k) is not None
+    }
+    return settings.model_copy(update=update)
+
+
+def open_store(settings: ApiSettings) -> EventStore:
+    """Open the store and bring its schema up to date."""
+    from cloud.migrations import upgrade
+
+    store = EventStore(settings.database_url, settings.database_schema)
+    upgrade(store)
+    return store
+
+
+def ensure_admin(store: EventStore, username: str = "admin", force: bool = False) -> str | None:
+    """Create an admin with a generated password when none exists (or ``force``).
+
+    Returns:
+        The generated password (to print once), or None when an admin already existed.
+    """
+    with store.session() as db:
+        if count_admins(db) and not force:
+            return None
+        password = generate_password()
+        create_user(db, username, password, Role.ADMIN)
+        db.commit()
+    return password
+
+
+def run_create_admin(args: argparse.Namespace) -> int:
+    """Create an admin and print its generated password once."""
+    store = open_store(_settings(args))
+    try:
+        password = ensure_admin(store, args.username, force=True)
+    finally:
+        store.dispose()
+    print(f"admin user: {args.username}\npassword (shown once): {password}")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the API and page until interrupted (creating a first admin when none exists)."""
+    import uvicorn
+
+    from cloud.api.app import create_app
+
+    settings = _settings(args)
+    store = open_store(settings)
+    password = ensure_admin(store)
+    if password is not None:
+        print(f"first run: admin user 'admin', password (shown once): {password}")
+    print(f"operations centre: http://{args.host}:{args.port}/")
+    uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_level="info")
+    store.dispose()
+    return 0
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise UserFacingError(f"not an ISO 8601 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise UserFacingError(f"time {value!r} needs a UTC offset (e.g. +07:00 or Z)")
+    return parsed.astimezone(UTC)
+
+
+def run_export_open_data(args: argparse.Namespace) -> int:
+    """Write CSV, JSON and DCAT metadata of aggregated statistics to ``--out``."""
+    from cloud.opendata import OpenDataQuery, write_open_data
+
+    settings = _settings(args)
+    try:
+        query = OpenDataQuery(
+            start=_parse_time(args.start),
+            end=_parse_time(args.end),
+            interval_min=args.interval_min,
+            k=args.k if args.k is not None else settings.open_data_k,
+        )
+    except ValidationError as exc:
+        raise UserFacingError(f"invalid export period:\n{exc}") from exc
+    store = open_store(settings)
+    try:
+        paths = write_open_data(store, query, args.out)
+    finally:
+        store.dispose()
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

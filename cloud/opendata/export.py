@@ -1,0 +1,212 @@
+"""Aggregate stored events into per-camera, per-interval statistics safe to publish.
+
+What is published: vehicle counts by class and direction (from the edge's ``count`` events),
+mean and 85th-percentile speed (from every event carrying ``speed_kmh``), the worst congestion
+level, and event counts by type. Never track ids, images or timestamps of single vehicles:
+times are interval starts, and every count (or speed sample size) below ``k`` is suppressed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+
+from cloud.store import EventStore
+from cloud.store.models import EventRecord
+
+logger = logging.getLogger(__name__)
+
+LICENCE = "https://creativecommons.org/licenses/by/4.0/"
+CONGESTION_ORDER = ("free", "heavy", "jam")
+Key = tuple[str, str, datetime]
+
+
+class OpenDataQuery(BaseModel):
+    """Which period to export, how to bucket it and the suppression threshold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime = Field(description="Start of the period (aware, inclusive).")
+    end: datetime = Field(description="End of the period (aware, exclusive).")
+    interval_min: int = Field(default=15, ge=1, le=1440, description="Interval in minutes.")
+    k: int = Field(default=5, ge=1, le=1000, description="Counts below k are suppressed.")
+
+    @model_validator(mode="after")
+    def _check(self) -> OpenDataQuery:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > timedelta(days=366):
+            raise ValueError("export at most one year at a time")
+        return self
+
+
+def _bucket(time: datetime, query: OpenDataQuery) -> datetime:
+    width = query.interval_min * 60
+    offset = (time - query.start).total_seconds()
+    return query.start + timedelta(seconds=(offset // width) * width)
+
+
+def _p85(values: list[float]) -> float:
+    ordered = sorted(values)
+    rank = 0.85 * (len(ordered) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[str, Any]]]:
+    """Return the three open-data tables: ``counts``, ``speeds``, ``events``."""
+    start, end = query.start.astimezone(UTC), query.end.astimezone(UTC)
+    counts: Counter[tuple[str, str, datetime, str, str]] = Counter()
+    speeds: dict[Key, list[float]] = defaultdict(list)
+    congestion: dict[Key, int] = {}
+    types: Counter[tuple[str, str, datetime, str]] = Counter()
+    with store.session() as db:
+        rows = db.execute(
+            select(
+                EventRecord.site_id,
+                EventRecord.camera_id,
+                EventRecord.time,
+                EventRecord.type,
+                EventRecord.payload,
+            ).where(EventRecord.time >= start, EventRecord.time < end)
+        )
+        for site, camera, time, type_, payload in rows:
+            key = (site, camera, _bucket(_utc(time), query))
+            types[(*key, type_)] += 1
+            measures: dict[str, float] = payload.get("measurements", {})
+            if type_ == "count":
+                for name, value in measures.items():
+                    cls, _, direction = name.rpartition("_")
+                    if cls and direction in ("in", "out"):
+                        counts[(*key, cls, direction)] += int(value)
+            if "speed_kmh" in measures:
+                speeds[key].append(float(measures["speed_kmh"]))
+            level = payload.get("attributes", {}).get("level")
+            if type_ == "congestion" and level in CONGESTION_ORDER:
+                congestion[key] = max(congestion.get(key, 0), CONGESTION_ORDER.index(level))
+    return {
+        "counts": _count_rows(counts, query),
+        "speeds": _speed_rows(speeds, congestion, query),
+        "events": _type_rows(types, query),
+    }
+
+
+def _base(key: Key, query: OpenDataQuery) -> dict[str, Any]:
+    site, camera, bucket = key
+    return {
+        "site_id": site,
+        "camera_id": camera,
+        "interval_start": bucket.isoformat(),
+        "interval_end": (bucket + timedelta(minutes=query.interval_min)).isoformat(),
+    }
+
+
+def _suppress(value: int, k: int) -> int | None:
+    return value if value >= k else None
+
+
+def _count_rows(
+    counts: Counter[tuple[str, str, datetime, str, str]], query: OpenDataQuery
+) -> list[dict[str, Any]]:
+    out = []
+    for (site, camera, bucket, cls, direction), n in sorted(counts.items()):
+        row = _base((site, camera, bucket), query)
+        row |= {"object_class": cls, "direction": direction, "count": _suppress(n, query.k)}
+        out.append(row)
+    return out
+
+
+def _speed_rows(
+    speeds: dict[Key, list[float]], congestion: dict[Key, int], query: OpenDataQuery
+) -> list[dict[str, Any]]:
+    out = []
+    for key in sorted(set(speeds) | set(congestion)):
+        values = speeds.get(key, [])
+        enough = len(values) >= query.k
+        row = _base(key, query)
+        row |= {
+            "speed_samples": _suppress(len(values), query.k),
+            "mean_speed_kmh": round(sum(values) / len(values), 1) if enough else None,
+            "p85_speed_kmh": round(_p85(values), 1) if enough else None,
+            "congestion_level": CONGESTION_ORDER[congestion[key]] if key in congestion else None,
+        }
+        out.append(row)
+    return out
+
+
+def _type_rows(
+    types: Counter[tuple[str, str, datetime, str]], query: OpenDataQuery
+) -> list[dict[str, Any]]:
+    out = []
+    for (site, camera, bucket, type_), n in sorted(types.items()):
+        row = _base((site, camera, bucket), query)
+        row |= {"event_type": type_, "count": _suppress(n, query.k)}
+        out.append(row)
+    return out
+
+
+def dcat_metadata(query: OpenDataQuery, tables: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Return a DCAT-style (JSON-LD) description of an export."""
+    cameras = sorted({(r["site_id"], r["camera_id"]) for rows in tables.values() for r in rows})
+    return {
+        "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
+        "@type": "dcat:Dataset",
+        "dct:title": "Thống kê giao thông theo camera / Traffic statistics per camera",
+        "dct:description": (
+            "Aggregated counts by class and direction, mean and 85th-percentile speeds, "
+            f"congestion level and event counts per camera per {query.interval_min} minutes. "
+            f"Values below k={query.k} are suppressed (empty). No track ids, images or "
+            "individual timestamps."
+        ),
+        "dct:license": LICENCE,
+        "dct:temporal": {
+            "dcat:startDate": query.start.astimezone(UTC).isoformat(),
+            "dcat:endDate": query.end.astimezone(UTC).isoformat(),
+        },
+        "dct:spatial": [f"{site}/{camera}" for site, camera in cameras],
+        "dct:accrualPeriodicity": "http://purl.org/cld/freq/daily",
+        "dct:issued": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dcat:distribution": [
+            {"dct:title": name, "dcat:mediaType": media, "dcat:downloadURL": f"{name}.{ext}"}
+            for name in tables
+            for ext, media in (("csv", "text/csv"), ("json", "application/json"))
+        ],
+        "suppression_k": query.k,
+    }
+
+
+def write_open_data(store: EventStore, query: OpenDataQuery, out: Path) -> list[Path]:
+    """Write ``<table>.csv``, ``<table>.json`` and ``metadata.json`` to ``out``."""
+    tables = aggregate(store, query)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, rows in tables.items():
+        csv_path, json_path = out / f"{name}.csv", out / f"{name}.json"
+        with csv_path.open("w", newline="", encoding="utf-8") as fh:
+            if rows:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        json_path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        paths += [csv_path, json_path]
+    meta = out / "metadata.json"
+    meta.write_text(
+        json.dumps(dcat_metadata(query, tables), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    logger.info("open data written to %s", out)
+    return [*paths, meta]

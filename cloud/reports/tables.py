@@ -1,0 +1,69 @@
+"""Report tables, on their own metadata (created next to the store's, never mixed with it).
+
+Contact details live in their own table, joined only for operators; photos in another, after
+re-encoding (see :mod:`cloud.reports.photos`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cloud.store.models import Id, UtcDateTime
+
+
+class ReportsBase(DeclarativeBase):
+    """Declarative base of the report tables (separate metadata from the event store)."""
+
+
+class ReportTicket(ReportsBase):
+    """One citizen report and what the service did with it."""
+
+    __tablename__ = "report_tickets"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    service_code: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    urgency: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(4))
+    description: Mapped[str] = mapped_column(Text)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    status_notes: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str] = mapped_column(Text, default="")
+    evidence_event_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("report_tickets.id"))
+    client: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    has_media: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (Index("ix_report_tickets_category_time", "category", "requested_at"),)
+
+
+class ReportContact(ReportsBase):
+    """Contact details of a reporter: shown to operators only."""
+
+    __tablename__ = "report_contacts"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("report_tickets.id"), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+
+class ReportMedia(ReportsBase):
+    """A report's photo, re-encoded as JPEG (no metadata survives re-encoding)."""
+
+    __tablename__ = "report_media"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("report_tickets.id"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import struct
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+
+from cloud.reports.correlate import CameraSite
+from cloud.reports.intake import ReportsConfig, ReportsService
+from cloud.reports.router import build_router
+from cloud.reports.tables import ReportContact, ReportMedia, ReportsBase
+from cloud.store.models import Base, EventRecord
+
+NOW = datetime(2026, 11, 23, 1, 15, tzinfo=UTC)
+CAMERAS = {"cam-hue": CameraSite(21.0117, 105.8506, "Ngã ba Huế")}
+HERE = {"lat": "21.0120", "long": "105.8510"}
+SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords"}
+REQUEST_FIELDS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
+
+
+def _jpeg_with_gps() -> bytes:
+    ok, enc = cv2.imencode(".jpg", np.full((64, 96, 3), 120, np.uint8))
+    assert ok
+    body = enc.tobytes()
+    exif = b"Exif\x00\x00" + b"GPSLatitude=21.0120;GPSLongitude=105.8510"
+    app1 = b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
+    return body[:2] + app1 + body[2:]
+
+
+@pytest.fixture
+def env(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'reports.sqlite3'}")
+    Base.metadata.create_all(engine)
+    ReportsBase.metadata.create_all(engine)
+    sessions = sessionmaker(engine)
+    event_id = uuid.uuid4()
+    with sessions() as s:
+        t = NOW - timedelta(minutes=3)
+        s.add(
+            EventRecord(
+                event_id=event_id,
+                schema_version=1,
+                site_id="hanoi",
+                node_id="n1",
+                camera_id="cam-hue",
+                type="congestion",
+                phase="start",
+                severity="medium",
+                time=t,
+                received_at=t,
+                rule="r",
+                payload={},
+            )
+        )
+        s.commit()
+
+    def make(**cfg):
+        service = ReportsService(sessions, CAMERAS, ReportsConfig(**cfg), now=lambda: NOW)
+        app = FastAPI()
+        app.include_router(build_router(service), prefix="/open311/v2")
+        return TestClient(app)
+
+    yield make, sessions, event_id
+    engine.dispose()
+
+
+def _post(client, data, files=None):
+    return client.post("/open311/v2/requests.json", data=data, files=files)
+
+
+@pytest.mark.parametrize("path", ["/open311/v2/services", "/open311/v2/services.json"])
+def test_services(env, path):
+    make, _, _ = env
+    body = make().get(path).json()
+    assert {s["service_code"] for s in body} >= {"accident", "congestion", "signal_fault"}
+    for s in body:
+        assert set(s) >= SERVICE_FIELDS
+        assert s["type"] == "realtime"
+
+
+def test_post_then_get_cites_stored_event(env):
+    make, sessions, event_id = env
+    client = make()
+    data = {"service_code": "congestion", "description": "kẹt xe quá", **HERE}
+    data |= {"email": "a@b.vn", "phone": "0900000000"}
+    r = _post(client, data)
+    assert r.status_code == 201
+    [created] = r.json()
+    ticket = created["service_request_id"]
+    assert "Camera Ngã ba Huế đã ghi nhận ùn tắc lúc 08:12" in created["service_notice"]
+    for path in (f"/open311/v2/requests/{ticket}.json", f"/open311/v2/requests/{ticket}"):
+        [req] = client.get(path).json()
+        assert set(req) >= REQUEST_FIELDS
+        assert req["service_request_id"] == ticket
+        assert req["status"] == "open"
+        assert req["evidence_event_ids"] == [str(event_id)]
+        assert "a@b.vn" not in str(req) and "0900000000" not in str(req)
+    with sessions() as s:
+        assert s.scalars(select(ReportContact.email)).one() == "a@b.vn"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"service_code": "congestion", "description": "kẹt xe"}, "location is required"),
+        (
+            {"service_code": "congestion", "description": "kẹt xe", "lat": "95", "long": "1"},
+            "latitude",
+        ),
+        (
+            {"service_code": "congestion", "description": "kẹt xe", "lat": "x", "long": "1"},
+            "not a number",
+        ),
+        ({"service_code": "congestion", "description": "kẹt xe", "lat": "21"}, "together"),
+        ({"service_code": "congestion", "description": "a" * 10_000, **HERE}, "longer than 4000"),
+        ({"service_code": "bogus", "description": "kẹt xe", **HERE}, "unknown service_code"),
+        ({"description": "kẹt xe", **HERE}, "service_code is required"),
+        ({"service_code": "congestion", **HERE}, "description is required"),
+    ],
+)
+def test_bad_input_is_refused_with_reason(env, data, reason):
+    make, _, _ = env
+    r = _post(make(), data)
+    assert r.status_code == 400
+    [err] = r.json()
+    assert err["code"] == 400 and reason in err["description"]
+
+
+def test_photo_is_checked_by_content_and_reencoded(env):
+    make, sessions, _ = env
+    client = make()
+    data = {"service_code": "road_hazard", "description": "ổ gà to", **HERE}
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\n"
+    r = _post(client, data, files={"media": ("photo.jpg", pdf, "image/jpeg")})
+    assert r.status_code == 415
+    big = _jpeg_with_gps() + b"\x00" * 300
+    r = _post(make(max_photo_bytes=200), data, files={"media": ("p.jpg", big, "image/jpeg")})
+    assert r.status_code == 413
+    photo = _jpeg_with_gps()
+    assert b"GPSLatitude" in photo
+    r = _post(client, data, files={"media": ("p.bin", photo, "application/octet-stream")})
+    assert r.status_code == 201
+    with sessions() as s:
+        stored = s.scalars(select(ReportMedia)).one()
+    assert stored.content.startswith(b"\xff\xd8") and b"GPSLatitude" not in stored.content
+    assert (stored.width, stored.height) == (96, 64)
+
+
+def test_duplicate_is_linked(env):
+    make, _, _ = env
+    client = make()
+    first = _post(client, {"service_code": "signal_fault", "description": "đèn đỏ hư", **HERE})
+    ticket = first.json()[0]["service_request_id"]
+    near = {"lat": "21.0121", "long": "105.8511"}
+    second = _post(client, {"service_code": "signal_fault", "description": "den do hu", **near})
+    notice = second.json()[0]["service_notice"]
+    assert f"gộp vào phiếu {ticket}" in notice
+    dup = second.json()[0]["service_request_id"]
+    [req] = client.get(f"/open311/v2/requests/{dup}.json").json()
+    assert req["duplicate_of"] == ticket
+    far = {"lat": "21.0300", "long": "105.8510"}
+    third = _post(client, {"service_code": "signal_fault", "description": "đèn đỏ hư", **far})
+    assert "gộp" not in third.json()[0]["service_notice"]
+
+
+def test_rate_limit(env):
+    make, _, _ = env
+    client = make(rate_limit=2)
+    data = {"service_code": "other", "description": "cho hỏi giờ cấm xe tải", **HERE}
+    assert [_post(client, data).status_code for _ in range(3)] == [201, 201, 429]
+    assert "too many reports" in _post(client, data).json()[0]["description"]
+
+
+def test_operator_answer_flows_back_and_listing(env):
+    make, sessions, _ = env
+    client = make()
+    html = "<script>alert(1)</script> kẹt xe"
+    ticket = _post(client, {"service_code": "congestion", "description": html, **HERE}).json()[0][
+        "service_request_id"
+    ]
+    service = ReportsService(sessions, CAMERAS, now=lambda: NOW + timedelta(minutes=5))
+    service.update_status(ticket, "closed", "Đã phân luồng xong.")
+    [req] = client.get(f"/open311/v2/requests/{ticket}.json").json()
+    assert (req["status"], req["status_notes"]) == ("closed", "Đã phân luồng xong.")
+    assert req["description"] == html  # stored verbatim, rendered as text by clients
+    assert req["updated_datetime"].startswith("2026-11-23T01:20")
+    listed = client.get("/open311/v2/requests.json", params={"status": "closed"}).json()
+    assert [r["service_request_id"] for r in listed] == [ticket]
+    assert client.get("/open311/v2/requests.json", params={"status": "open"}).json() == []
+    missing = client.get("/open311/v2/requests/PA-999999.json")
+    assert missing.status_code == 404 and missing.json()[0]["code"] == 404
