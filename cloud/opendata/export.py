@@ -52,9 +52,9 @@ class OpenDataQuery(BaseModel):
 
 
 def _bucket(time: datetime, query: OpenDataQuery) -> datetime:
+    """Start of the interval holding ``time``; intervals are aligned on the UTC epoch."""
     width = query.interval_min * 60
-    offset = (time - query.start).total_seconds()
-    return query.start + timedelta(seconds=(offset // width) * width)
+    return datetime.fromtimestamp((time.timestamp() // width) * width, UTC)
 
 
 def _p85(values: list[float]) -> float:

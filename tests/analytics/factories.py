@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.detections import Detections
+from edge.scene import SceneConfig
 
 NAMES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck")
 PERSON, BICYCLE, CAR, MOTORCYCLE, BUS, TRUCK = 0, 1, 2, 3, 5, 7
@@ -56,9 +57,8 @@ def frame_of(objects: Sequence[Obj], t: float, jitter: float = 0.0, rng=None) ->
     return detections(boxes, [o.class_id for o in objects], [o.score for o in objects])
 
 
-def scene(**sections) -> SceneConfig:  # noqa: F821
+def scene(**sections) -> SceneConfig:
     """A scene config with a camera and the given sections (zones, lines, rules, …)."""
-    from edge.scene import SceneConfig
 
     base = {"camera": {"id": "cam1", "site": "test"}, "source": {"uri": "synthetic"}}
     return SceneConfig.model_validate({**base, **sections})

@@ -214,3 +214,16 @@ def test_operator_answer_flows_back_and_listing(env):
     assert client.get("/open311/v2/requests.json", params={"status": "open"}).json() == []
     missing = client.get("/open311/v2/requests/PA-999999.json")
     assert missing.status_code == 404 and missing.json()[0]["code"] == 404
+
+
+def test_rate_limiter_window_and_bounded_table():
+    from cloud.reports.intake import RateLimiter
+
+    clock = [0.0]
+    limiter = RateLimiter(limit=2, window_s=60, max_clients=3, clock=lambda: clock[0])
+    assert [limiter.allow("a") for _ in range(3)] == [True, True, False]
+    clock[0] = 61.0
+    assert limiter.allow("a")
+    for name in "bcde":
+        limiter.allow(name)
+    assert len(limiter._hits) == 3 and "a" not in limiter._hits
