@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh cloud
+scripts/system-deps.sh mosquitto
 exec .venv/bin/traffic-monitor demo "$@"

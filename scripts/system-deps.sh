@@ -2,10 +2,18 @@
 # System services the test suite uses: Mosquitto (fault tests start their own on a free
 # port), PostgreSQL (storage tests) and Chromium (browser tests). Installs what is absent
 # (Debian, as root) and starts PostgreSQL when it is installed but stopped.
+# Usage: scripts/system-deps.sh [mosquitto] [chromium] [postgresql]   (default: all three)
 set -uo pipefail
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=(mosquitto chromium postgresql)
+wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
 need=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if wants mosquitto && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  need+=(mosquitto)
+fi
+if wants chromium && ! command -v chromium >/dev/null 2>&1; then
+  need+=(chromium)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "system-deps: installing ${need[*]}" >&2
@@ -16,7 +24,8 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "system-deps: missing ${need[*]} (not root: tests that need them will skip)" >&2
   fi
 fi
-if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 2>/dev/null; then
+if wants postgresql && command -v pg_ctlcluster >/dev/null 2>&1 &&
+   ! pg_isready -q -h 127.0.0.1 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start 2>/dev/null || true
 fi
 exit 0

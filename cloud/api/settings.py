@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from traffic_monitor.contract import Severity
 from traffic_monitor.errors import UserFacingError
 
 ENV_PREFIX = "TM_API_"
@@ -35,8 +36,8 @@ class ApiSettings(BaseModel):
     login_window_s: int = Field(
         default=300, ge=1, le=86400, description="Window of the failed-login rate limit."
     )
-    alert_min_severity: str = Field(
-        default="medium", description="Events at or above this severity become alerts."
+    alert_min_severity: Severity = Field(
+        default=Severity.MEDIUM, description="Events at or above this severity become alerts."
     )
     alert_group_window_s: int = Field(
         default=300, ge=0, le=86400, description="Same camera+rule within this window: one card."

@@ -192,3 +192,17 @@ def test_nodes_online_degraded_offline(backend: Backend):
     h = backend.login("viewer")
     nodes = {n["node_id"]: n["state"] for n in backend.client.get("/api/nodes", headers=h).json()}
     assert nodes == {"fresh": "online", "stale": "degraded", "gone": "offline"}
+
+
+def test_settings_from_file_and_env(tmp_path):
+    import pytest
+
+    from cloud.api.settings import load_settings
+    from traffic_monitor.errors import UserFacingError
+
+    path = tmp_path / "api.json"
+    path.write_text('{"session_ttl_s": 600, "alert_min_severity": "high"}', encoding="utf-8")
+    settings = load_settings(path, env={"TM_API_SESSION_TTL_S": "900"})
+    assert settings.session_ttl_s == 900 and settings.alert_min_severity == "high"
+    with pytest.raises(UserFacingError, match="alert_min_severity"):
+        load_settings(None, env={"TM_API_ALERT_MIN_SEVERITY": "urgent"})

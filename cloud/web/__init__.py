@@ -1,0 +1,1 @@
+"""Static files of the operations-centre page (served by ``cloud.api``)."""
