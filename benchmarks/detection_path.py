@@ -20,6 +20,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,16 +101,39 @@ def decode_frames(video: Path, count: int) -> tuple[list[Image], list[float]]:
     return frames, seconds
 
 
-def stage_latencies(detector: Detector, frames: list[Image]) -> dict[str, list[float]]:
-    """Run the detector frame by frame and collect each stage's seconds."""
+def stage_latencies(
+    detector: Detector, frames: list[Image], reference: Callable[[Image], object] | None
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Run the detector frame by frame and collect each stage's seconds.
+
+    When ``reference`` (Ultralytics' predict) is given, the two take turns in blocks over the
+    same frames (ours, theirs, ours, theirs), so a drift in machine load affects both alike.
+    Frame-by-frame alternation is avoided: each ONNX Runtime session's threads spin after a
+    run and would slow the other session down.
+    """
     detector.detect_one(frames[0])  # warm-up (ONNX Runtime allocates on the first run)
+    if reference is not None:
+        reference(frames[0])
     stages: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
+    theirs: list[float] = []
+    for _ in range(2 if reference is not None else 1):
+        for frame in frames:
+            detector.detect_one(frame)
+            stages["preprocess"].append(detector.timings.preprocess)
+            stages["inference"].append(detector.timings.inference)
+            stages["postprocess"].append(detector.timings.postprocess)
+        if reference is not None:
+            theirs += _timed_each(reference, frames)
+    return stages, theirs
+
+
+def _timed_each(run: Callable[[Image], object], frames: list[Image]) -> list[float]:
+    seconds = []
     for frame in frames:
-        detector.detect_one(frame)
-        stages["preprocess"].append(detector.timings.preprocess)
-        stages["inference"].append(detector.timings.inference)
-        stages["postprocess"].append(detector.timings.postprocess)
-    return stages
+        started = time.perf_counter()
+        run(frame)
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def threaded_fps(detector: Detector, video: Path, count: int) -> float:
@@ -127,21 +151,15 @@ def threaded_fps(detector: Detector, video: Path, count: int) -> float:
     return processed / elapsed if elapsed > 0 else 0.0
 
 
-def ultralytics_seconds(case: ModelCase, frames: list[Image]) -> list[float] | None:
-    """Per-frame seconds of Ultralytics' own predict on the same file and frames."""
+def ultralytics_predict(case: ModelCase) -> Callable[[Image], object] | None:
+    """Ultralytics' own predict on the same ONNX file; None without the ``models`` extra."""
     try:
         from ultralytics import YOLO
     except ImportError:
         return None
     model = YOLO(str(case.path), task="detect")
     options = {"conf": 0.25, "iou": 0.45, "imgsz": case.imgsz, "device": "cpu", "verbose": False}
-    model.predict(frames[0], **options)
-    seconds = []
-    for frame in frames:
-        started = time.perf_counter()
-        model.predict(frame, **options)
-        seconds.append(time.perf_counter() - started)
-    return seconds
+    return lambda frame: model.predict(frame, **options)
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -159,8 +177,8 @@ def run_case(case: ModelCase, video: Path, count: int) -> dict[str, Any]:
     """Benchmark one model on one video."""
     detector = Detector(DetectorConfig(model=case.path))
     frames, decode_s = decode_frames(video, count)
-    stages = stage_latencies(detector, frames)
-    stages["decode"] = decode_s
+    stages, theirs = stage_latencies(detector, frames, ultralytics_predict(case))
+    stages["decode"] = decode_s * (len(stages["inference"]) // len(decode_s))
     per_frame = [sum(parts) for parts in zip(*stages.values(), strict=True)]
     outside_run = statistics.fmean(
         (p + q) / (p + i + q)
@@ -186,8 +204,7 @@ def run_case(case: ModelCase, video: Path, count: int) -> dict[str, Any]:
             1 - sum(stages["inference"]) / sum(per_frame), 4
         ),
     }
-    theirs = ultralytics_seconds(case, frames)
-    if theirs is not None:
+    if theirs:
         result["ultralytics_predict"] = summarise(theirs)
         result["speedup_vs_ultralytics_predict"] = round(sum(theirs) / sum(ours), 3)
     return result
