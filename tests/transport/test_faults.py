@@ -267,8 +267,10 @@ def test_outbox_full_policy(tmp_path: Path, sqlite_store: EventStore, caplog):
     broker = Mosquitto(tmp_path / "broker", port=port).start()
     consumer = ingestor(port, sqlite_store)
     consumer.start()
-    pub.start()
     try:
+        wait_for(lambda: consumer.connected, 10, "the consumer's connection")
+        time.sleep(0.5)  # `connected` is set when SUBSCRIBE is sent; let the broker apply it
+        pub.start()
         assert pub.flush(30)
         wait_for(lambda: sqlite_store.count_events() >= 20, 30, "20 events")
 
