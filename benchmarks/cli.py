@@ -7,11 +7,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from benchmarks.capacity import CapacityConfig
 from benchmarks.realtime import ALL_MODELS, RESULTS_DIR, BenchConfig, run, save
 
 logger = logging.getLogger(__name__)
 
 SMOKE_FRAMES = 5
+SMOKE_CAPACITY = CapacityConfig(duration_s=1.0, warmup_s=0.5, max_streams=1, max_drop_share=1.0)
+"""Smoke capacity: one camera for a second, no pass mark (it only has to run)."""
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -41,6 +44,33 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--no-ultralytics", action="store_true", help="skip Ultralytics predict + track"
     )
+    parser.add_argument(
+        "--no-path", action="store_true", help="skip the per-stage path (capacity/OpenVINO only)"
+    )
+    parser.add_argument(
+        "--no-pipelined", action="store_true", help="skip our pipelined (threaded) path"
+    )
+    parser.add_argument(
+        "--session-variants",
+        action="store_true",
+        help="also time ONNX Runtime session variants (no spinning, I/O binding)",
+    )
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="measure sustained cameras: N paced 25 fps streams at 10 fps each through the "
+        "edge pipeline, N growing until frames drop",
+    )
+    parser.add_argument(
+        "--capacity-seconds", type=float, default=20.0, help="measured window per stream count"
+    )
+    parser.add_argument("--max-streams", type=int, default=16, help="highest stream count tried")
+    parser.add_argument(
+        "--start-streams", type=int, default=1, help="first stream count tried (default 1)"
+    )
+    parser.add_argument(
+        "--openvino", action="store_true", help="compare OpenVINO with ONNX Runtime (CPU)"
+    )
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_FRAMES} frames, yolo11n only")
     parser.add_argument("--video", type=Path, default=None, help="clip (default: the overpass)")
     parser.add_argument("--out", type=Path, default=None, help="JSON report path")
@@ -55,22 +85,69 @@ def _run_bench(args: argparse.Namespace) -> int:
         providers=args.providers,
         batch=args.batch,
         ultralytics=not args.no_ultralytics,
+        path=not args.no_path,
+        pipelined=not args.no_pipelined,
+        session_variants=args.session_variants,
+        capacity=_capacity_config(args),
+        openvino=args.openvino,
     )
     if args.video is not None:
         config.video = args.video
     out = args.out or RESULTS_DIR / f"realtime_{device}{'_smoke' if args.smoke else ''}.json"
     report = run(config)
     chart = save(report, out)
-    print(f"{'model':<18} {'e2e fps':>8} {'NN share':>9} {'streams':>8} {'vs Ultralytics':>15}")
-    for r in report["runs"]:
-        ratio = r.get("speedup_vs_ultralytics_track")
-        print(
-            f"{r['model']:<18} {r['end_to_end_fps']:>8.1f} {r['share_in_network']:>9.1%} "
-            f"{r['capacity_streams_25fps_at_10fps']:>8d} "
-            f"{(f'{ratio:.2f}x' if ratio else '-'):>15}"
-        )
-    for label, stats in report["interleaved_inference"].items():
-        print(f"interleaved inference {label:<18} p50 {stats['p50_ms']:8.1f} ms")
-    print(f"peak memory {report['peak_memory_mib']} MiB; load {report['load_average_at_start']}")
+    _print_summary(report)
     print(f"wrote {out}" + (f" and {chart}" if chart else ""))
     return 0
+
+
+def _capacity_config(args: argparse.Namespace) -> CapacityConfig | None:
+    if not args.capacity:
+        return None
+    if args.smoke:
+        return SMOKE_CAPACITY
+    return CapacityConfig(
+        duration_s=args.capacity_seconds,
+        start_streams=args.start_streams,
+        max_streams=args.max_streams,
+    )
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    print(
+        f"{'model':<18} {'e2e fps':>8} {'NN share':>9} {'vs Ultralytics':>15} {'piped':>7} "
+        f"{'piped OV':>8}"
+    )
+    for r in report["runs"]:
+        if "end_to_end_fps" in r:
+            ratio = _ratio(r.get("speedup_vs_ultralytics_track"))
+            piped = _ratio(r.get("speedup_vs_ultralytics_track_pipelined"))
+            on_ov = _ratio(r.get("speedup_vs_ultralytics_track_pipelined_openvino_f32"))
+            print(
+                f"{r['model']:<18} {r['end_to_end_fps']:>8.1f} {r['share_in_network']:>9.1%} "
+                f"{ratio:>15} {piped:>7} {on_ov:>8}"
+            )
+        if "capacity" in r:
+            cap = r["capacity"]
+            steps = "; ".join(
+                f"{c['streams']}: {c['processed_fps_per_camera_min']:.1f} fps, "
+                f"{c['frames_dropped']} dropped"
+                for c in cap["runs"]
+            )
+            print(f"{r['model']:<18} sustained streams {cap['sustained_streams']} ({steps})")
+    for label, stats in report.get("interleaved_inference", {}).items():
+        print(f"interleaved inference {label:<18} p50 {stats['p50_ms']:8.1f} ms")
+    openvino = report.get("openvino")
+    if openvino is not None and not openvino["available"]:
+        print(f"OpenVINO skipped: {openvino['reason']}")
+    for r in (openvino or {}).get("runs", []):
+        print(
+            f"OpenVINO {r['model']:<14} ORT p50 {r['onnxruntime']['p50_ms']:.1f} ms, "
+            f"OpenVINO f32 {r['openvino_f32']['p50_ms']:.1f} ms "
+            f"({r['openvino_f32_speedup_p50']:.2f}x)"
+        )
+    print(f"peak memory {report['peak_memory_mib']} MiB; load {report['load_average_at_start']}")
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}x" if value else "-"

@@ -26,7 +26,7 @@ import resource
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmarks.capacity import CapacityConfig, detector_for, search_capacity
 from benchmarks.detection_path import ModelCase, export_at, machine_info, summarise
+from benchmarks.openvino_compare import compare as compare_openvino
+from benchmarks.openvino_compare import detector_on_openvino, letterboxed_blobs, openvino_version
+from benchmarks.pipelined import run_pipelined, session_variants
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
 from edge.tracking import ByteTracker
@@ -59,6 +63,12 @@ CAMERA_FPS = 25.0
 """Frame rate of a camera stream (every frame is decoded)."""
 PROCESS_FPS = 10.0
 """Frames per second a city processes per camera."""
+BLOCK = 10
+"""Frames each path runs before the next path takes its turn on the same frames."""
+WARMUP_FRAMES = 3
+"""Frames run (and not timed) before timing starts."""
+VN_MODEL = REPO_ROOT / "models" / "weights" / "vn-vehicles.onnx"
+"""The project's Vietnamese model (trained at 416), compared when the file exists."""
 Image = np.ndarray[Any, Any]
 ALL_MODELS = (
     "yolov8n@640",
@@ -68,6 +78,8 @@ ALL_MODELS = (
     "yolov8n-int8@640",
     "yolo11n-int8@320",
     "yolov8n-dyn@640",
+    "yolo11n-dyn@320",
+    "vn-vehicles@416",
 )
 
 
@@ -83,6 +95,12 @@ class BenchConfig:
         ultralytics: Also run Ultralytics predict + track (needs the ``models`` extra).
         cache: Folder for exported and quantised models.
         video: The clip to run on.
+        path: Time the per-frame path stage by stage (and the paths beside it).
+        pipelined: Also run our path as a pipeline (pre-process, network and the rest
+            overlapped in threads).
+        session_variants: Also time ONNX Runtime session variants (no spinning, I/O binding).
+        capacity: Search the sustained number of cameras (None: not measured).
+        openvino: Also compare OpenVINO with ONNX Runtime on the same ONNX files.
     """
 
     models: Sequence[str] = ("yolov8n@640", "yolo11n@320")
@@ -90,6 +108,11 @@ class BenchConfig:
     providers: Sequence[str] = ("cpu",)
     batch: int = 0
     ultralytics: bool = True
+    path: bool = True
+    pipelined: bool = True
+    session_variants: bool = False
+    capacity: CapacityConfig | None = None
+    openvino: bool = False
     cache: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "tm-bench")
     video: Path = field(default_factory=lambda: sample_video(0))
 
@@ -108,6 +131,8 @@ def resolve_model(label: str, cache: Path) -> ModelCase | None:
     name, _, size_text = label.partition("@")
     imgsz = int(size_text)
     base = name.removesuffix("-int8").removesuffix("-dyn")
+    if base == "vn-vehicles":
+        return ModelCase(label, VN_MODEL, imgsz) if VN_MODEL.is_file() else None
     if name.endswith("-dyn"):
         dynamic = _dynamic_export(shared_path("models", f"{base}.pt"), imgsz, cache)
         return None if dynamic is None else ModelCase(label, dynamic, imgsz)
@@ -195,44 +220,114 @@ class _Analytics:
         return events
 
 
+@dataclass
+class PathTimes:
+    """Seconds per frame of each stage (sequential path), and the other paths' totals.
+
+    Attributes:
+        stages: Per-frame seconds of every stage but decode, our sequential path.
+        theirs: Per-frame seconds of Ultralytics' track (empty when not run).
+        theirs_inference: Ultralytics' own timing of its network call per frame.
+        pipelined_s: Wall seconds over all frames of each pipelined variant of our path
+            (``pipelined``: the edge detector; ``pipelined_openvino_f32``: its network on
+            OpenVINO).
+    """
+
+    stages: dict[str, list[float]]
+    theirs: list[float] = field(default_factory=list)
+    theirs_inference: list[float] = field(default_factory=list)
+    pipelined_s: dict[str, float] = field(default_factory=dict)
+
+
 def run_path(
     detector: Detector,
     frames: list[Image],
     fps: float,
     theirs: Callable[[Image], object] | None = None,
-) -> dict[str, list[float]]:
+    *,
+    pipelined: Mapping[str, Detector] | None = None,
+    block: int = BLOCK,
+) -> PathTimes:
     """Run detection, tracking, rules and event encoding frame by frame, timing each stage.
 
-    With ``theirs`` (Ultralytics' track), it runs on the same frame right after ours, so both
-    see the same load on a shared machine; its seconds are under ``"ultralytics_track"``.
+    The paths take turns in blocks of ``block`` frames over the same frames: ours
+    sequentially, ours pipelined (each of ``pipelined``, a name → detector, see
+    :mod:`benchmarks.pipelined`), then Ultralytics' track (``theirs``). Each path keeps its
+    own tracker, so every tracker sees consecutive frames; turns make a change of machine
+    load touch every path alike, and blocks (not single frames) keep one session's spinning
+    threads from slowing the next.
     """
     analytics = _Analytics(detector.names)
-    detector.detect_one(frames[0])  # warm-up: ONNX Runtime allocates on the first run
-    stages: dict[str, list[float]] = {name: [] for name in STAGES[1:]}
+    for frame in frames[:WARMUP_FRAMES]:  # ONNX Runtime allocates on the first runs
+        detector.detect_one(frame)
+    times = PathTimes(stages={name: [] for name in STAGES[1:]})
     if theirs is not None:
         theirs(frames[0])
-        stages["ultralytics_track"] = []
-    for index, frame in enumerate(frames):
-        timestamp = index / fps
-        detections = detector.detect_one(frame)
-        stages["preprocess"].append(detector.timings.preprocess)
-        stages["inference"].append(detector.timings.inference)
-        stages["postprocess"].append(detector.timings.postprocess)
-        start = time.perf_counter()
-        tracked = analytics.track(detections, timestamp)
-        stages["tracking"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        events = analytics.rules(tracked, index, timestamp)
-        stages["rules"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        for event in events:
-            encode(event)
-        stages["publish"].append(time.perf_counter() - start)
+    piped = {name: (twin, _Analytics(twin.names)) for name, twin in (pipelined or {}).items()}
+    for twin, _ in piped.values():
+        for frame in frames[:WARMUP_FRAMES]:
+            twin.detect_one(frame)
+    for start in range(0, len(frames), block):
+        indices = range(start, min(start + block, len(frames)))
+        for index in indices:
+            _sequential_frame(detector, analytics, frames[index], index, fps=fps, times=times)
+        for name, (twin, state) in piped.items():
+            seconds = _pipelined_block(twin, state, frames, indices, fps)
+            times.pipelined_s[name] = times.pipelined_s.get(name, 0.0) + seconds
         if theirs is not None:
-            start = time.perf_counter()
-            theirs(frame)
-            stages["ultralytics_track"].append(time.perf_counter() - start)
-    return stages
+            for index in indices:
+                began = time.perf_counter()
+                results = theirs(frames[index])
+                times.theirs.append(time.perf_counter() - began)
+                times.theirs_inference.extend(_their_inference_s(results))
+    return times
+
+
+def _their_inference_s(results: object) -> list[float]:
+    """Ultralytics' own timing of its network call (``Results.speed``, ms), in seconds."""
+    speed = getattr(results[0], "speed", None) if isinstance(results, list) and results else None
+    if isinstance(speed, dict) and isinstance(speed.get("inference"), float | int):
+        return [float(speed["inference"]) / 1000.0]
+    return []
+
+
+def _sequential_frame(
+    detector: Detector,
+    analytics: _Analytics,
+    frame: Image,
+    index: int,
+    *,
+    fps: float,
+    times: PathTimes,
+) -> None:
+    timestamp = index / fps
+    stages = times.stages
+    detections = detector.detect_one(frame)
+    stages["preprocess"].append(detector.timings.preprocess)
+    stages["inference"].append(detector.timings.inference)
+    stages["postprocess"].append(detector.timings.postprocess)
+    start = time.perf_counter()
+    tracked = analytics.track(detections, timestamp)
+    stages["tracking"].append(time.perf_counter() - start)
+    start = time.perf_counter()
+    events = analytics.rules(tracked, index, timestamp)
+    stages["rules"].append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for event in events:
+        encode(event)
+    stages["publish"].append(time.perf_counter() - start)
+
+
+def _pipelined_block(
+    detector: Detector, analytics: _Analytics, frames: list[Image], indices: range, fps: float
+) -> float:
+    def finish(position: int, detections: Detections) -> None:
+        index = indices[position]
+        tracked = analytics.track(detections, index / fps)
+        for event in analytics.rules(tracked, index, index / fps):
+            encode(event)
+
+    return run_pipelined(detector, [frames[i] for i in indices], finish)
 
 
 def batched_fps(detector: Detector, frames: list[Image], batch: int) -> float | None:
@@ -267,13 +362,16 @@ def ultralytics_track(case: ModelCase, device: str = "cpu") -> Callable[[Image],
 
 
 def capacity(decode_s: float, process_s: float) -> int:
-    """Cameras one box sustains: each decodes every frame and processes ``PROCESS_FPS``."""
+    """Cameras one box should sustain by the formula (an estimate; see :mod:`benchmarks.capacity`).
+
+    Each camera decodes every frame and processes ``PROCESS_FPS``; nothing overlaps.
+    """
     per_camera = CAMERA_FPS * decode_s + PROCESS_FPS * process_s
     return int(1.0 / per_camera) if per_camera > 0 else 0
 
 
 def run_model(case: ModelCase, config: BenchConfig) -> dict[str, Any]:
-    """Benchmark one model: stages, end-to-end fps, network share, capacity, Ultralytics."""
+    """Benchmark one model: stages, fps, network share, capacity, Ultralytics side by side."""
     detector = Detector(
         DetectorConfig(
             model=case.path,
@@ -281,19 +379,47 @@ def run_model(case: ModelCase, config: BenchConfig) -> dict[str, Any]:
             tensorrt_cache_dir=config.cache / "tensorrt",
         )
     )
+    result: dict[str, Any] = {"model": case.label, "file": case.path.name}
+    if config.path:
+        result.update(_path_figures(case, detector, config))
+    if config.session_variants:
+        blobs = letterboxed_blobs(config.video, min(config.frames, 40), case.imgsz)
+        result["session_variants"] = session_variants(detector, blobs)
+    if config.capacity is not None:
+        scene = _scene()
+        if scene is not None:
+            live = detector_for(scene, case.path, config.providers)
+            result["capacity"] = search_capacity(live, scene, config.video, config.capacity)
+    result["peak_memory_mib_after_model"] = round(peak_memory_mib(), 1)
+    return result
+
+
+def _scene() -> Any:
+    try:
+        from edge.scene.config import load_scene
+
+        return load_scene(SCENE)
+    except (ImportError, OSError, UserFacingError) as exc:
+        logger.warning("capacity not measured: the scene cannot be loaded (%s)", exc)
+        return None
+
+
+def _path_figures(case: ModelCase, detector: Detector, config: BenchConfig) -> dict[str, Any]:
     frames, decode_s = decode(config.video, config.frames)
     if not frames:
         raise UserFacingError(f"no frame decoded from {config.video}")
     gpu = bool(set(config.providers) & {"cuda", "tensorrt"})
     theirs_fn = ultralytics_track(case, "0" if gpu else "cpu") if config.ultralytics else None
-    stages = run_path(detector, frames, CAMERA_FPS, theirs_fn)
-    theirs = stages.pop("ultralytics_track", None)
-    stages = {"decode": decode_s, **stages}
+    twins: dict[str, Detector] = {}
+    if config.pipelined:
+        twins["pipelined"] = detector
+        if config.openvino and openvino_version() is not None:
+            twins["pipelined_openvino_f32"] = detector_on_openvino(detector)
+    times = run_path(detector, frames, CAMERA_FPS, theirs_fn, pipelined=twins)
+    stages = {"decode": decode_s, **times.stages}
     totals = {name: float(np.sum(values)) for name, values in stages.items()}
     process = sum(v for k, v in totals.items() if k != "decode")
     result: dict[str, Any] = {
-        "model": case.label,
-        "file": case.path.name,
         "frames": len(frames),
         "stages": {name: summarise(values) for name, values in stages.items()},
         "end_to_end_fps": round(len(frames) / (totals["decode"] + process), 2),
@@ -302,22 +428,38 @@ def run_model(case: ModelCase, config: BenchConfig) -> dict[str, Any]:
         "share_in_network_incl_decode": round(
             totals["inference"] / (process + totals["decode"]), 4
         ),
-        "capacity_streams_25fps_at_10fps": capacity(
+        "capacity_estimate_streams": capacity(
             totals["decode"] / len(frames), process / len(frames)
         ),
     }
-    result["peak_memory_mib_after_path"] = round(peak_memory_mib(), 1)
+    for name, seconds in times.pipelined_s.items():
+        result[f"{name}_fps_without_decode"] = round(len(frames) / seconds, 2)
     fps = batched_fps(detector, frames, config.batch)
     if fps is not None:
         result["batched"] = {"batch": config.batch, "detect_fps": round(fps, 2)}
-    if theirs is not None:
-        result["ultralytics_track"] = summarise(theirs)
-        result["ultralytics_track_fps"] = round(len(theirs) / sum(theirs), 2)
-        result["speedup_vs_ultralytics_track"] = round(sum(theirs) / process, 3)
-        like_for_like = process - totals["rules"] - totals["publish"]
-        result["speedup_vs_ultralytics_track_detect_track_only"] = round(
-            sum(theirs) / like_for_like, 3
-        )
+    if times.theirs:
+        result.update(_versus_ultralytics(times, totals, process))
+    return result
+
+
+def _versus_ultralytics(
+    times: PathTimes, totals: dict[str, float], process: float
+) -> dict[str, Any]:
+    """Ratios of Ultralytics' track time to ours (above 1: ours is faster)."""
+    theirs = float(np.sum(times.theirs))
+    result: dict[str, Any] = {
+        "ultralytics_track": summarise(times.theirs),
+        "ultralytics_track_fps": round(len(times.theirs) / theirs, 2),
+        "speedup_vs_ultralytics_track": round(theirs / process, 3),
+        "speedup_vs_ultralytics_track_detect_track_only": round(
+            theirs / (process - totals["rules"] - totals["publish"]), 3
+        ),
+        "ceiling_vs_ultralytics_track_network_only": round(theirs / totals["inference"], 3),
+    }
+    if times.theirs_inference:
+        result["ultralytics_inference"] = summarise(times.theirs_inference)
+    for name, seconds in times.pipelined_s.items():
+        result[f"speedup_vs_ultralytics_track_{name}"] = round(theirs / seconds, 3)
     return result
 
 
@@ -363,13 +505,12 @@ def run(config: BenchConfig) -> dict[str, Any]:
     for label in config.models:
         case = resolve_model(label, config.cache)
         if case is None:
-            logger.warning("%s left out: needs the models extra (Ultralytics) to export", label)
+            logger.warning("%s left out: its file is absent and cannot be made here", label)
             continue
         logger.info("benchmarking %s on %s", label, config.providers)
         cases.append(case)
         runs.append(run_model(case, config))
-    return {
-        "interleaved_inference": interleaved_inference(cases, config) if len(cases) > 1 else {},
+    report: dict[str, Any] = {
         "benchmark": "realtime",
         "video": config.video.name,
         "providers": list(config.providers),
@@ -377,10 +518,15 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "process_fps_per_camera": PROCESS_FPS,
         "machine": {**machine_info(), "gpu": gpu_info()},
         "load_average_at_start": load_start,
-        "load_average_at_end": os.getloadavg(),
-        "peak_memory_mib": round(peak_memory_mib(), 1),
         "runs": runs,
     }
+    if config.path and len(cases) > 1:
+        report["interleaved_inference"] = interleaved_inference(cases, config)
+    if config.openvino:
+        report["openvino"] = compare_openvino(cases, config.video, min(config.frames, 60))
+    report["load_average_at_end"] = os.getloadavg()
+    report["peak_memory_mib"] = round(peak_memory_mib(), 1)
+    return report
 
 
 def gpu_info() -> str | None:
@@ -399,7 +545,12 @@ def gpu_info() -> str | None:
 
 
 def write_chart(report: dict[str, Any], path: Path) -> bool:
-    """A stacked bar chart of p50 stage latency per model, with Ultralytics' track beside.
+    """Stage latency per model beside Ultralytics' track, and the measured capacity.
+
+    Left: stacked p50 stage latency per model (ours), Ultralytics' track beside it, and our
+    pipelined path's time per frame as a marker. Right (when capacity was measured): the
+    slowest camera's processed fps against the number of streams, per model, with the
+    sustained count in the legend and every count that dropped frames crossed.
 
     Returns:
         False when matplotlib is not installed (no chart).
@@ -411,9 +562,26 @@ def write_chart(report: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    runs = report["runs"]
+    with_path = [r for r in report["runs"] if "stages" in r]
+    with_capacity = [r for r in report["runs"] if "capacity" in r]
+    panels = int(bool(with_path)) + int(bool(with_capacity))
+    if panels == 0:
+        return False
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels + 1, 4.2), squeeze=False)
+    column = 0
+    if with_path:
+        _stage_panel(axes[0][column], with_path, report["providers"])
+        column += 1
+    if with_capacity:
+        _capacity_panel(axes[0][column], with_capacity)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _stage_panel(ax: Any, runs: list[dict[str, Any]], providers: Sequence[str]) -> None:
     labels = [r["model"] for r in runs]
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels)), 4))
     bottom = np.zeros(len(runs))
     for stage in STAGES:
         values = np.array([r["stages"][stage]["p50_ms"] for r in runs])
@@ -421,13 +589,39 @@ def write_chart(report: dict[str, Any], path: Path) -> bool:
         bottom += values
     theirs = [r.get("ultralytics_track", {}).get("p50_ms", 0.0) for r in runs]
     ax.bar(labels, theirs, width=-0.4, align="edge", color="grey", label="Ultralytics track")
+    for name, colour in (("pipelined", "black"), ("pipelined_openvino_f32", "red")):
+        key = f"{name}_fps_without_decode"
+        piped = [(i + 0.2, 1000.0 / r[key]) for i, r in enumerate(runs) if r.get(key)]
+        if piped:
+            xs, ys = zip(*piped, strict=True)
+            label = f"ours, {name.replace('_', ' ')} (mean, no decode)"
+            ax.scatter(xs, ys, marker="_", s=400, color=colour, label=label)
     ax.set_ylabel("ms per frame (p50)")
-    ax.set_title(f"Real-time path per frame ({', '.join(report['providers'])})")
+    ax.set_title(f"Per-frame path ({', '.join(providers)})")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=6)
+
+
+def _capacity_panel(ax: Any, runs: list[dict[str, Any]]) -> None:
+    for r in runs:
+        steps = r["capacity"]["runs"]
+        streams = [s["streams"] for s in steps]
+        rates = [s["processed_fps_per_camera_min"] for s in steps]
+        label = f"{r['model']}: {r['capacity']['sustained_streams']} sustained"
+        (line,) = ax.plot(streams, rates, marker="o", label=label)
+        failed = [
+            (s["streams"], s["processed_fps_per_camera_min"]) for s in steps if s["frames_dropped"]
+        ]
+        if failed:
+            xs, ys = zip(*failed, strict=True)
+            ax.scatter(xs, ys, marker="x", s=80, color=line.get_color())
+    ax.axhline(PROCESS_FPS, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("concurrent 25 fps cameras (x: frames dropped)")
+    ax.set_ylabel("processed fps, slowest camera")
+    ax.set_title("Sustained capacity (edge pipeline, measured)")
+    ax.set_ylim(bottom=0)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
 
 
 def save(report: dict[str, Any], out: Path) -> Path | None:

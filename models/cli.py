@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _register_eval(sub)
     _register_export(sub)
     _register_quantize(sub)
+    _register_train(sub)
 
 
 def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
@@ -44,6 +45,9 @@ def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--confidence", type=float, default=0.001, help="score floor")
     parser.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument(
+        "--split", type=Path, default=None, help="only the images listed in this file (val.txt)"
+    )
     parser.add_argument("--providers", nargs="+", default=["cpu"], help="cpu cuda tensorrt …")
     parser.add_argument(
         "--crosscheck", action="store_true", help="also score with faster-coco-eval and compare"
@@ -89,6 +93,26 @@ def _register_quantize(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=_run_quantize)
 
 
+def _register_train(sub: argparse._SubParsersAction[Any]) -> None:
+    from models.train import PRESETS
+
+    parser = sub.add_parser(
+        "train", help="fine-tune a COCO checkpoint on the shared Vietnamese sets (models extra)"
+    )
+    parser.add_argument("preset", choices=sorted(PRESETS), help="which product model")
+    parser.add_argument(
+        "--base", type=Path, default=None, help="checkpoint (default: shared models/yolov8n.pt)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="run folder (build/train/PRESET)")
+    parser.add_argument("--imgsz", type=int, default=416, help="input size (multiple of 32)")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs")
+    parser.add_argument("--batch", type=int, default=16, help="images per batch")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--device", default="cpu", help="cpu, or a CUDA device such as 0")
+    parser.add_argument("--workers", type=int, default=2, help="data-loader workers")
+    parser.set_defaults(handler=_run_train)
+
+
 def _parse_map(pairs: list[str]) -> dict[str, str]:
     mapping = {}
     for pair in pairs:
@@ -107,7 +131,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     if not args.model.exists():
         raise UserFacingError(f"model {args.model} does not exist")
-    dataset = YoloDataset(args.dataset, limit=args.limit)
+    dataset = YoloDataset(args.dataset, limit=args.limit, files=args.split)
     run = evaluate_model(
         args.model,
         dataset,
@@ -158,4 +182,25 @@ def _run_quantize(args: argparse.Namespace) -> int:
     options = QuantizeOptions(frames=args.frames, method=args.method)
     report = quantize_static_model(args.model, out, sources, options)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from models.train import PRESETS, TrainOptions, train
+    from traffic_monitor.shared_data import REPO_ROOT, shared_path
+
+    preset = PRESETS[args.preset]
+    options = TrainOptions(
+        preset=preset,
+        base=args.base or shared_path("models", "yolov8n.pt"),
+        out=args.out or REPO_ROOT / "build" / "train" / preset.name,
+        imgsz=args.imgsz,
+        epochs=args.epochs,
+        batch=args.batch,
+        seed=args.seed,
+        device=args.device,
+        workers=args.workers,
+    )
+    record = train(options)
+    print(json.dumps(record, indent=2))
     return 0

@@ -55,15 +55,18 @@ class YoloDataset:
         ('car', 'motorcycle', 'bicycle', 'truck', 'bus')
     """
 
-    def __init__(self, root: Path, limit: int | None = None) -> None:
+    def __init__(self, root: Path, limit: int | None = None, files: Path | None = None) -> None:
         """Index the set.
 
         Args:
             root: Folder with ``images/``, ``labels/`` and ``data.yaml`` or ``classes.txt``.
             limit: Use only the first ``limit`` images (sorted by name), for quick runs.
+            files: A split list (one image name per line, e.g. ``models/splits/…/val.txt``):
+                only these images.
 
         Raises:
-            DatasetError: The folder, its images or its class names are missing.
+            DatasetError: The folder, its images, its class names or a listed image are
+                missing.
         """
         self.root = root
         images_dir, self.labels_dir = root / "images", root / "labels"
@@ -71,6 +74,8 @@ class YoloDataset:
             raise DatasetError(f"{root}: no images/ folder (expected a YOLO-format set)")
         self.names = read_class_names(root)
         paths = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if files is not None:
+            paths = _select(paths, files)
         if not paths:
             raise DatasetError(f"{images_dir}: no images")
         self.image_paths = paths[:limit] if limit else paths
@@ -114,6 +119,19 @@ class YoloDataset:
         w, h = values[:, 3] * width, values[:, 4] * height
         xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
         return xyxy, class_id
+
+
+def _select(paths: list[Path], files: Path) -> list[Path]:
+    if not files.is_file():
+        raise DatasetError(f"split list {files} does not exist")
+    wanted = [line.strip() for line in files.read_text().splitlines() if line.strip()]
+    by_name = {path.name: path for path in paths}
+    missing = [name for name in wanted if name not in by_name]
+    if missing:
+        raise DatasetError(
+            f"{files}: {len(missing)} listed image(s) not in the set, e.g. {missing[0]}"
+        )
+    return sorted(by_name[name] for name in wanted)
 
 
 def read_class_names(root: Path) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
+from edge.detector.classes import product_name
 from models.dataset import YoloDataset
 from models.metrics import EvalResult, ImageBoxes, evaluate
 from traffic_monitor.errors import UserFacingError
@@ -58,7 +59,14 @@ def class_mapping(
     Raises:
         UserFacingError: An override names a class that neither side has, or nothing maps.
     """
-    mapping = {i: set_names.index(name) for i, name in enumerate(model_names) if name in set_names}
+    # Both sides speak through the product's class mapping (COCO "motorcycle", a set's
+    # "motorbike" or "without_helmet" meet on one name).
+    set_keys = [product_name(name) for name in set_names]
+    mapping = {
+        i: set_keys.index(product_name(name))
+        for i, name in enumerate(model_names)
+        if product_name(name) in set_keys
+    }
     for model_name, set_name in (overrides or {}).items():
         if model_name not in model_names or set_name not in set_names:
             raise UserFacingError(

@@ -103,7 +103,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from cloud.api import ApiSettings, create_app
-    from cloud.api.cli import ensure_admin, open_store
+    from cloud.api.cli import ensure_admin, open_store, register_camera_configs
     from cloud.ingest import IngestConfig, Ingestor
 
     workdir: Path = args.workdir
@@ -115,6 +115,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         store = open_store(settings)
         stack.callback(store.dispose)
         password = ensure_admin(store)
+        register_camera_configs(store, args.camera_config or DEFAULT_CONFIGS)
         ingestor = Ingestor(
             IngestConfig(port=broker_port, client_id="demo-aggregator"), store=store
         )

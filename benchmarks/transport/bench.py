@@ -2,6 +2,9 @@
 
 Measures sustained stored events per second (durable outbox on each node, QoS 1, deduplicated
 storage) and end-to-end latency (event created → committed in the store) at a fixed rate.
+Three runs per database: ``ingest`` (aggregator capacity: a backlog the nodes queued in the
+broker is drained), ``end_to_end`` (nodes and aggregator at once on this machine) and
+``latency`` (``--rate`` events/s in total).
 
 Run: ``python -m benchmarks.transport.bench [--db sqlite postgresql] [--nodes 4]``;
 writes ``benchmarks/results/transport.json``. The machine is shared: the load average is
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,7 @@ PG_URL = os.environ.get(
     "TRAFFIC_MONITOR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "transport.json"
+MODES = ("ingest", "end_to_end", "latency")
 
 
 def _free_port() -> int:
@@ -66,8 +71,24 @@ def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("mosquitto did not start")
 
 
-def _node(port: int, index: int, count: int, rate: float, outbox: str) -> None:
-    """One simulated edge node (a separate process): publish ``count`` events."""
+@dataclass(frozen=True)
+class _Load:
+    """What the simulated nodes publish: ``per_node`` events each, at ``rate`` (0: at once)."""
+
+    nodes: int
+    per_node: int
+    rate: float
+
+    @property
+    def total(self) -> int:
+        return self.nodes * self.per_node
+
+
+def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any) -> None:
+    """One simulated edge node (a separate process): publish ``load.per_node`` events.
+
+    Puts the CPU seconds the process used from its first connection to the end on ``cpu``.
+    """
     config = MqttConfig(
         port=port,
         site_id="bench",
@@ -82,6 +103,8 @@ def _node(port: int, index: int, count: int, rate: float, outbox: str) -> None:
     deadline = time.monotonic() + 30
     while not pub.connected and time.monotonic() < deadline:
         time.sleep(0.01)  # events created before the first connect would count its delay
+    cpu_start = time.process_time()
+    count, rate = load.per_node, load.rate
     batch = 50 if rate == 0 else 1
     sent = 0
     start = time.monotonic()
@@ -97,44 +120,100 @@ def _node(port: int, index: int, count: int, rate: float, outbox: str) -> None:
             if delay > 0:
                 time.sleep(delay)
     pub.flush(120)
+    cpu.put(time.process_time() - cpu_start)
     pub.close()
 
 
-def _run(db: str, nodes: int, per_node: int, rate: float, workdir: Path) -> dict[str, Any]:
+def _broker_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Recorder:
+    """The aggregator's commit hook: latencies and commit times."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.commits: list[float] = []
+
+    def __call__(self, events: list[Event], committed: float) -> None:
+        self.latencies.extend(committed - e.time.timestamp() for e in events)
+        self.commits.append(committed)
+
+
+def _start_nodes(port: int, load: _Load, workdir: Path, cpu: Any) -> list[mp.process.BaseProcess]:
+    ctx = mp.get_context("spawn")
+    procs: list[mp.process.BaseProcess] = [
+        ctx.Process(
+            target=_node,
+            args=(port, i, load, str(workdir / f"ob-{i}"), cpu),
+        )
+        for i in range(load.nodes)
+    ]
+    for proc in procs:
+        proc.start()
+    return procs
+
+
+def _wait_stored(store: EventStore, total: int, timeout_s: float = 300) -> int:
+    start = time.monotonic()
+    while store.count_events() < total and time.monotonic() - start < timeout_s:
+        time.sleep(0.05)
+    return store.count_events()
+
+
+def _wait_subscribed(ingestor: Ingestor) -> None:
+    deadline = time.monotonic() + 30
+    while not ingestor.connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _run(db: str, mode: str, load: _Load, workdir: Path) -> dict[str, Any]:
+    """Run one measurement and return its figures.
+
+    ``ingest``: the aggregator drains a backlog the nodes queued in the broker while it was
+    offline (aggregator + broker + database capacity, without the simulated nodes competing
+    for the same CPU). ``end_to_end``: the nodes publish as fast as they can while the
+    aggregator stores. ``latency``: the nodes publish at ``load.rate`` each.
+    """
     broker, port = _start_broker(workdir)
     url = (
         f"sqlite:///{workdir / f'agg-{uuid.uuid4().hex[:6]}.sqlite3'}" if db == "sqlite" else PG_URL
     )
     schema = None if db == "sqlite" else f"tm_bench_{uuid.uuid4().hex[:10]}"
     store = EventStore(url, schema)
-    latencies: list[float] = []
-    commits: list[float] = []
-
-    def on_commit(events: list[Event], committed: float) -> None:
-        latencies.extend(committed - e.time.timestamp() for e in events)
-        commits.append(committed)
-
-    ingestor = Ingestor(
-        IngestConfig(port=port, client_id="bench-agg", database_url=url, database_schema=schema),
-        store=store,
-        on_commit=on_commit,
+    recorder = _Recorder()
+    config = IngestConfig(
+        port=port, client_id="bench-agg", database_url=url, database_schema=schema
     )
+    total = load.total
+    ingestor = Ingestor(config, store=store, on_commit=recorder)
     ingestor.start()
-    time.sleep(1.0)
-    total = nodes * per_node
-    ctx = mp.get_context("spawn")
-    procs = [
-        ctx.Process(target=_node, args=(port, i, per_node, rate, str(workdir / f"ob-{db}-{i}")))
-        for i in range(nodes)
-    ]
-    start = time.monotonic()
-    for proc in procs:
-        proc.start()
-    while store.count_events() < total and time.monotonic() - start < 300:
-        time.sleep(0.05)
-    stored = store.count_events()
+    _wait_subscribed(ingestor)
+    node_cpu: Any = mp.get_context("spawn").Queue()
+    nodes_dir = Path(tempfile.mkdtemp(dir=workdir))
+    if mode == "ingest":
+        ingestor.stop()  # its persistent session keeps collecting in the broker
+        for proc in _start_nodes(port, load, nodes_dir, node_cpu):
+            proc.join()
+        ingestor = Ingestor(config, store=store, on_commit=recorder)
+        procs: list[mp.process.BaseProcess] = []
+    else:
+        procs = _start_nodes(port, load, nodes_dir, node_cpu)
+    cpu_before, broker_cpu_before = time.process_time(), _broker_cpu_s(broker.pid)
+    started = time.monotonic()
+    if mode == "ingest":
+        ingestor.start()
+    stored = _wait_stored(store, total)
+    aggregator_cpu = time.process_time() - cpu_before
+    broker_cpu = _broker_cpu_s(broker.pid) - broker_cpu_before
+    commits = recorder.commits
     # From the first to the last commit: process start-up of the simulated nodes excluded.
-    elapsed = (commits[-1] - commits[0]) if len(commits) > 1 else time.monotonic() - start
+    elapsed = (commits[-1] - commits[0]) if len(commits) > 1 else time.monotonic() - started
     for proc in procs:
         proc.join(timeout=60)
     ingestor.stop()
@@ -142,13 +221,15 @@ def _run(db: str, nodes: int, per_node: int, rate: float, workdir: Path) -> dict
     store.dispose()
     broker.send_signal(signal.SIGTERM)
     broker.wait()
-    latencies.sort()
+    nodes_cpu = sum(node_cpu.get(timeout=60) for _ in range(load.nodes))
+    latencies = sorted(recorder.latencies) if mode != "ingest" else []
     return {
+        "mode": mode,
         "db": db,
-        "nodes": nodes,
+        "nodes": load.nodes,
         "events": total,
         "stored": stored,
-        "target_rate_per_s": rate * nodes if rate else None,
+        "target_rate_per_s": load.rate * load.nodes if load.rate else None,
         "elapsed_s": round(elapsed, 2),
         "events_per_s": round(stored / elapsed, 1),
         "latency_p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
@@ -156,6 +237,9 @@ def _run(db: str, nodes: int, per_node: int, rate: float, workdir: Path) -> dict
         if latencies
         else None,
         "duplicates": ingestor.metrics.duplicates,
+        "aggregator_cpu_us_per_event": round(1e6 * aggregator_cpu / max(stored, 1), 1),
+        "broker_cpu_us_per_event": round(1e6 * broker_cpu / max(stored, 1), 1),
+        "nodes_cpu_us_per_event": round(1e6 * nodes_cpu / max(stored, 1), 1),
         "load_avg_after": os.getloadavg(),
     }
 
@@ -165,32 +249,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--nodes", type=int, default=4)
-    parser.add_argument("--events", type=int, default=20_000, help="throughput run, in total")
+    parser.add_argument("--events", type=int, default=20_000, help="throughput runs, in total")
     parser.add_argument("--rate", type=float, default=1000.0, help="latency run, events/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
+    parser.add_argument(
+        "--modes", nargs="+", default=list(MODES), choices=MODES, help="runs per database"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    load_before = os.getloadavg()
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for db in args.db:
-            runs.append(
-                {
-                    "mode": "throughput",
-                    **_run(db, args.nodes, args.events // args.nodes, 0, Path(tmp)),
-                }
-            )
-            per_node = int(args.rate * args.seconds) // args.nodes
-            rate = args.rate / args.nodes
-            runs.append({"mode": "latency", **_run(db, args.nodes, per_node, rate, Path(tmp))})
-            print(json.dumps(runs[-2:], indent=1))
+            for mode in args.modes:
+                if mode == "latency":
+                    per_node = int(args.rate * args.seconds) // args.nodes
+                    load = _Load(args.nodes, per_node, args.rate / args.nodes)
+                else:
+                    load = _Load(args.nodes, args.events // args.nodes, 0.0)
+                runs.append(_run(db, mode, load, Path(tmp)))
+                print(json.dumps(runs[-1]))
     result = {
         "benchmark": "transport",
         "command": "python -m benchmarks.transport.bench " + " ".join(argv or sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load_avg_before": os.getloadavg(),
-        "note": "2-core machine shared with other engineers: figures are disturbed by their load",
+        "load_avg_before": load_before,
+        "note": (
+            "2-core machine shared with other work (load averages recorded per run). "
+            "ingest: the aggregator drains a backlog queued in the broker (aggregator + broker "
+            "+ database capacity); end_to_end: the simulated nodes publish on the same 2 cores "
+            "meanwhile; latency: event created -> committed at the target rate."
+        ),
         "runs": runs,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

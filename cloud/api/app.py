@@ -9,11 +9,15 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import sessionmaker
 
 from cloud.api.deps import AppState
-from cloud.api.routers import admin, alerts, auth, events, live, opendata
+from cloud.api.routers import admin, alerts, auth, cameras, events, live, opendata, reports
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
+from cloud.reports.directory import StoredCameras
+from cloud.reports.intake import ReportsService
+from cloud.reports.router import build_router as build_open311_router
 from cloud.store import EventStore
 
 logger = logging.getLogger(__name__)
@@ -32,7 +36,10 @@ def create_app(
         settings: API settings.
         store: the event store (built from ``settings.database_url`` when omitted; the
             tables must exist: ``cloud migrate`` or :meth:`EventStore.create`).
-        extra_routers: more routers to include (e.g. citizen reports from ``cloud.reports``).
+        extra_routers: more routers to include.
+
+    The citizen-report intake is always part of the app: Open311 GeoReport v2 (public, for
+    the city's apps) at ``/open311/v2`` and the operators' side at ``/api/reports``.
     """
     if store is None:
         store = EventStore(settings.database_url, settings.database_schema)
@@ -41,15 +48,22 @@ def create_app(
         version="0.1.0",
         description="Events, alerts, cameras and open data of the city's traffic cameras.",
     )
+    sessions = sessionmaker(store.engine, expire_on_commit=False)
+    intake = ReportsService(
+        sessions, StoredCameras(sessions, settings.camera_cache_s), settings.reports
+    )
     app.state.tm = AppState(
         settings=settings,
         store=store,
         limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
+        reports=intake,
     )
+    # the citizens' intake first: the busiest path (up to hundreds of reports per second)
+    # should not be matched against every operator route before its own
+    app.include_router(build_open311_router(intake), prefix="/open311/v2")
     routers = (auth.router, events.router, alerts.router, admin.router, live.router)
-    for router in (*routers, opendata.router):
+    for router in (*routers, cameras.router, opendata.router, reports.router):
         app.include_router(router)
-    # Extra domain routers (citizen reports, …) are included here.
     for router in extra_routers:
         app.include_router(router)
     if settings.open_data_dir is not None:

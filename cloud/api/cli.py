@@ -1,9 +1,10 @@
-"""Sub-commands of the HTTP API: ``cloud serve``, ``create-admin``, ``export-open-data``."""
+"""Sub-commands of the HTTP API: serve, create-admin, register-cameras, export-open-data."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from cloud.api.models import Role
 from cloud.api.security import generate_password
 from cloud.api.settings import ApiSettings, load_settings
 from cloud.store import EventStore
+from cloud.store.cameras import CameraPosition, upsert_cameras
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,19 @@ def register_api_commands(group: argparse._SubParsersAction[Any]) -> None:
     _settings_args(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument(
+        "--camera-config",
+        type=Path,
+        action="append",
+        default=[],
+        help="scene or edge-run YAML whose camera positions to register (repeatable)",
+    )
     p.set_defaults(handler=run_serve)
+
+    p = group.add_parser("register-cameras", help="store camera positions from scene configs")
+    _settings_args(p)
+    p.add_argument("configs", nargs="+", type=Path, help="scene or edge-run YAML files")
+    p.set_defaults(handler=run_register_cameras)
 
     p = group.add_parser("create-admin", help="create an admin user with a generated password")
     _settings_args(p)
@@ -83,6 +97,52 @@ def ensure_admin(store: EventStore, username: str = "admin", force: bool = False
     return password
 
 
+def positions_from_scenes(scenes: Iterable[Any]) -> list[CameraPosition]:
+    """Camera positions of loaded scene configs (``edge.scene.config.SceneConfig``)."""
+    out = []
+    for scene in scenes:
+        cam = scene.camera
+        loc = cam.location
+        out.append(
+            CameraPosition(
+                camera_id=cam.id,
+                site_id=cam.site,
+                name=cam.name,
+                lat=loc.lat if loc else None,
+                lon=loc.lon if loc else None,
+                heading_deg=loc.heading_deg if loc else None,
+            )
+        )
+    return out
+
+
+def register_camera_configs(store: EventStore, paths: Sequence[Path]) -> list[CameraPosition]:
+    """Read the camera sections of scene (or edge-run) configs and store their positions.
+
+    Raises:
+        UserFacingError: when a config cannot be read or is invalid.
+    """
+    from edge.pipeline.commands import load_run_config
+
+    positions = [p for path in paths for p in positions_from_scenes(load_run_config(path)[1])]
+    with store.session() as db:
+        upsert_cameras(db, positions)
+        db.commit()
+    return positions
+
+
+def run_register_cameras(args: argparse.Namespace) -> int:
+    """Store the camera positions of the given configs and list them."""
+    store = open_store(_settings(args))
+    try:
+        positions = register_camera_configs(store, args.configs)
+    finally:
+        store.dispose()
+    for p in positions:
+        print(f"{p.site_id}/{p.camera_id}: {p.name or '-'} at {p.lat}, {p.lon}")
+    return 0
+
+
 def run_create_admin(args: argparse.Namespace) -> int:
     """Create an admin and print its generated password once."""
     store = open_store(_settings(args))
@@ -105,6 +165,9 @@ def run_serve(args: argparse.Namespace) -> int:
     password = ensure_admin(store)
     if password is not None:
         print(f"first run: admin user 'admin', password (shown once): {password}")
+    if args.camera_config:
+        count = len(register_camera_configs(store, args.camera_config))
+        print(f"registered {count} camera position(s)")
     print(f"operations centre: http://{args.host}:{args.port}/")
     uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_level="info")
     store.dispose()

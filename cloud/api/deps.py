@@ -13,6 +13,7 @@ from cloud.api.accounts import Principal, principal_from_api_key, principal_from
 from cloud.api.models import Role
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
+from cloud.reports.intake import ReportsService
 from cloud.store import EventStore
 
 SESSION_COOKIE = "tm_session"
@@ -21,11 +22,12 @@ API_KEY_HEADER = "X-API-Key"
 
 @dataclass
 class AppState:
-    """What every request can reach: settings, the store, the login rate limiter."""
+    """What every request can reach: settings, the store, the login limiter, the reports."""
 
     settings: ApiSettings
     store: EventStore
     limiter: LoginRateLimiter
+    reports: ReportsService
 
 
 def get_state(request: Request) -> AppState:

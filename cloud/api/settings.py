@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cloud.reports.intake import ReportsConfig
 from traffic_monitor.contract import Severity
 from traffic_monitor.errors import UserFacingError
 
@@ -56,6 +57,16 @@ class ApiSettings(BaseModel):
     )
     open_data_dir: str | None = Field(
         default=None, description="Folder of published open-data files, served at /open-data."
+    )
+    reports: ReportsConfig = Field(
+        default_factory=ReportsConfig,
+        description="Citizen-report intake limits (Open311 at /open311/v2; JSON file only).",
+    )
+    camera_cache_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="How long the report intake reuses the camera positions it read.",
     )
 
 

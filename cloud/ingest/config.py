@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.store.store import DEFAULT_URL
-from edge.transport.config import TlsConfig
 from traffic_monitor.contract.events import SEGMENT_PATTERN
-from traffic_monitor.errors import UserFacingError
-
-PASSWORD_ENV = "TRAFFIC_MONITOR_MQTT_PASSWORD"
+from traffic_monitor.contract.mqtt_client import PASSWORD_ENV, TlsConfig, read_password
 
 
 class IngestConfig(BaseModel):
@@ -66,10 +62,9 @@ class IngestConfig(BaseModel):
     )
 
     def password(self) -> str | None:
-        """Return the password from the secrets file or the environment."""
-        if self.password_file is not None:
-            try:
-                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-            except (OSError, IndexError) as exc:
-                raise UserFacingError(f"cannot read password file {self.password_file}") from exc
-        return os.environ.get(self.password_env) or None
+        """Return the password from the secrets file or the environment.
+
+        Raises:
+            UserFacingError: The password file is named but unreadable.
+        """
+        return read_password(self.password_file, self.password_env)

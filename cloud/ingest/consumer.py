@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections import Counter
@@ -20,16 +19,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cloud.ingest.config import IngestConfig
 from cloud.ingest.validate import classify
-from cloud.store.store import Batch, EventStore, WriteResult
+from cloud.store.store import Batch, EventStore, Rejected, WriteResult
 from traffic_monitor.contract import Event, subscription_filters
+from traffic_monitor.contract.mqtt_client import connect_properties, make_client
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +36,12 @@ CommitHook = Callable[[list[Event], float], None]
 """Called after each commit with the new batch's events and the commit time (time.time())."""
 
 
-@dataclass(frozen=True)
+_TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+"""Database errors worth retrying (connection lost, locked, serialisation failure); any other
+error is caused by the batch's data and is isolated to the message(s) that caused it."""
+
+
+@dataclass(slots=True)
 class _Received:
     topic: str
     payload: bytes
@@ -83,21 +87,23 @@ class Ingestor:
         self._generation = 0
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._subscribe_mid: int | None = None
         self._client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
 
     @property
     def connected(self) -> bool:
-        """Whether the consumer is connected and subscribed."""
+        """Whether the consumer is connected and the broker has granted its subscriptions.
+
+        Set when the SUBACK arrives (not when SUBSCRIBE is sent), cleared on disconnect.
+        """
         return self._connected.is_set()
 
     def start(self) -> None:
         """Create the tables, connect, subscribe and start storing."""
         self.store.create()
         cfg = self.config
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = cfg.session_expiry_s
-        props.ReceiveMaximum = cfg.receive_maximum
+        props = connect_properties(cfg.session_expiry_s, cfg.receive_maximum)
         self._client.connect_async(
             cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props
         )
@@ -127,23 +133,17 @@ class Ingestor:
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.config
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
+        client = make_client(
+            cfg.client_id,
+            username=cfg.username,
+            password=cfg.password() if cfg.username is not None else None,
+            tls=cfg.tls,
+            reconnect_min_s=cfg.reconnect_min_s,
+            reconnect_max_s=cfg.reconnect_max_s,
             manual_ack=True,
         )
-        if cfg.username is not None:
-            client.username_pw_set(cfg.username, cfg.password())
-        if cfg.tls is not None:
-            client.tls_set(
-                ca_certs=str(cfg.tls.ca_file),
-                certfile=None if cfg.tls.cert_file is None else str(cfg.tls.cert_file),
-                keyfile=None if cfg.tls.key_file is None else str(cfg.tls.key_file),
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -161,11 +161,25 @@ class Ingestor:
             return
         self._generation += 1
         filters = subscription_filters(self.config.share_group)
-        client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+        _, self._subscribe_mid = client.subscribe([(f, SubscribeOptions(qos=1)) for f in filters])
+        logger.info("connected (session present: %s), subscribing", flags.session_present)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            logger.error("broker refused subscriptions: %s", ", ".join(refused))
+            return
         self._connected.set()
-        logger.info(
-            "connected (session present: %s), subscribed to %s", flags.session_present, filters
-        )
+        logger.info("subscribed to %s", subscription_filters(self.config.share_group))
 
     def _on_disconnect(
         self,
@@ -196,8 +210,16 @@ class Ingestor:
     def _write_loop(self) -> None:
         while not (self._stop.is_set() and self._queue.empty()):
             items = self._take_batch()
-            if items:
+            if not items:
+                continue
+            try:
                 self._store(items)
+            except Exception:
+                # Not even the dead letters could be written: leave the messages unacked;
+                # the broker delivers them again when this client id next connects.
+                self.metrics.db_errors += 1
+                logger.exception("could not store %d messages; left unacknowledged", len(items))
+                self._stop.wait(1.0)
 
     def _take_batch(self) -> list[_Received]:
         try:
@@ -219,12 +241,14 @@ class Ingestor:
         return items
 
     def _store(self, items: list[_Received]) -> None:
-        batch = Batch()
-        for item in items:
-            reason = classify(item.topic, item.payload, item.received_at, batch)
-            if reason is not None:
-                self.reasons[reason.split(":")[0]] += 1
-        result = self._write_with_retry(batch)
+        batch = self._classify(items)
+        try:
+            result = self._write_with_retry(batch)
+        except Exception:
+            logger.exception(
+                "the database refused a batch of %d messages; storing them one by one", len(items)
+            )
+            result = self._store_one_by_one(items)
         if result is None:
             return  # stopping with the database down: unacked, the broker keeps them
         committed = time.time()
@@ -238,12 +262,44 @@ class Ingestor:
         if self._on_commit is not None and batch.events:
             self._on_commit([e for e, _ in batch.events], committed)
 
+    def _classify(self, items: list[_Received], count: bool = True) -> Batch:
+        batch = Batch()
+        for item in items:
+            reason = classify(item.topic, item.payload, item.received_at, batch)
+            if reason is not None and count:
+                self.reasons[reason.split(":")[0]] += 1
+        return batch
+
+    def _store_one_by_one(self, items: list[_Received]) -> WriteResult | None:
+        """Isolate the message(s) the database refuses (poison) into dead letters."""
+        inserted = duplicates = dead_letters = 0
+        for item in items:
+            try:
+                result = self._write_with_retry(self._classify([item], count=False))
+            except Exception as exc:
+                reason = f"store: {type(exc).__name__}: {str(exc)[:300]}"
+                logger.error("message on %r refused by the database: %s", item.topic[:120], reason)
+                self.reasons["store"] += 1
+                rejected = Rejected(item.topic, reason, item.payload, item.received_at)
+                result = self._write_with_retry(Batch(rejected=[rejected]))
+            if result is None:
+                return None
+            inserted += result.inserted
+            duplicates += result.duplicates
+            dead_letters += result.dead_letters
+        return WriteResult(inserted, duplicates, dead_letters)
+
     def _write_with_retry(self, batch: Batch) -> WriteResult | None:
+        """Write, retrying transient errors with back-off; None if stopped meanwhile.
+
+        Raises:
+            Exception: A non-transient error (caused by the batch's data).
+        """
         delay = 0.5
         while True:
             try:
                 return self.store.write(batch)
-            except Exception:
+            except _TRANSIENT_DB_ERRORS:
                 self.metrics.db_errors += 1
                 logger.exception("database write failed; retrying in %.1f s", delay)
                 if self._stop.wait(delay):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import cloud.api.models  # noqa: F401  (registers the API tables on the metadata)
+import cloud.api.models
+import cloud.reports.tables  # noqa: F401  (registers the API and report tables)
 from cloud.store.models import Base
 
 config = context.config

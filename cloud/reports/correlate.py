@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cloud.reports.classify import Category
@@ -124,9 +124,13 @@ def nearby_cameras(
     check_coordinates(lat, lon)
     if not (math.isfinite(radius_m) and radius_m > 0):
         raise ValueError(f"radius_m must be a positive number, got {radius_m!r}")
+    # a cheap box in degrees first (a bit larger than the radius), the exact distance after
+    d_lat = math.degrees(radius_m / EARTH_RADIUS_M) * 1.01
+    d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
     found = [
         NearbyCamera(cam_id, site.name, haversine_m(lat, lon, site.lat, site.lon))
         for cam_id, site in cameras.items()
+        if abs(site.lat - lat) <= d_lat and abs(site.lon - lon) <= d_lon
     ]
     return sorted(
         (c for c in found if c.distance_m <= radius_m), key=lambda c: (c.distance_m, c.camera_id)
@@ -136,6 +140,24 @@ def nearby_cameras(
 def _aware(value: datetime) -> datetime:
     """SQLite returns naive datetimes: they are UTC in this store."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+_RECENT_EVENTS: Final = (
+    select(
+        EventRecord.event_id,
+        EventRecord.camera_id,
+        EventRecord.type,
+        EventRecord.severity,
+        EventRecord.time,
+    )
+    .where(EventRecord.camera_id.in_(bindparam("cameras", expanding=True)))
+    .where(EventRecord.type.in_(bindparam("types", expanding=True)))
+    .where(EventRecord.time >= bindparam("since"))
+    .where(EventRecord.time <= bindparam("now"))
+    .order_by(EventRecord.time.desc())
+    .limit(bindparam("limit"))
+)
+"""Built once: per report only the parameters change (no per-call statement construction)."""
 
 
 def recent_events(
@@ -166,27 +188,28 @@ def recent_events(
     by_id = {c.camera_id: c for c in cameras}
     if not types or not by_id:
         return []
-    query = (
-        select(EventRecord)
-        .where(EventRecord.camera_id.in_(list(by_id)))
-        .where(EventRecord.type.in_(types))
-        .where(EventRecord.time >= now - window)
-        .where(EventRecord.time <= now)
-        .order_by(EventRecord.time.desc())
-        .limit(limit)
+    rows = session.connection().execute(
+        _RECENT_EVENTS,
+        {
+            "cameras": list(by_id),
+            "types": types,
+            "since": now - window,
+            "now": now,
+            "limit": limit,
+        },
     )
     evidence = []
-    for row in session.scalars(query):
-        camera = by_id[row.camera_id]
+    for event_id, camera_id, type_, severity, time in rows:
+        camera = by_id[camera_id]
         evidence.append(
             CameraEvidence(
-                event_id=row.event_id,
-                camera_id=row.camera_id,
+                event_id=event_id,
+                camera_id=camera_id,
                 camera_name=camera.name,
                 distance_m=camera.distance_m,
-                type=row.type,
-                severity=row.severity,
-                time=_aware(row.time),
+                type=type_,
+                severity=severity,
+                time=_aware(time),
             )
         )
     logger.debug("%d matching events near the report", len(evidence))

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.reports.classify import HIGH_URGENCY, Category, Classification, Urgency, classify
@@ -24,16 +26,40 @@ from cloud.reports.correlate import (
     nearby_cameras,
     recent_events,
 )
+from cloud.reports.directory import CameraLookup, fixed_cameras
 from cloud.reports.errors import RefusedError
 from cloud.reports.open311 import RequestCreated, Service, ServiceRequest
 from cloud.reports.photos import CleanPhoto, clean_photo
-from cloud.reports.tables import ReportContact, ReportMedia, ReportTicket
+from cloud.reports.tables import TICKET_STATUSES, ReportContact, ReportMedia, ReportTicket
+from cloud.reports.views import ContactView, EvidenceView, ReportView
+from cloud.store.models import EventRecord, SnapshotRecord
 
 logger = logging.getLogger(__name__)
 
 
 MAX_DUPLICATE_CANDIDATES = 50
 """Bound of the rows examined per duplicate check (oldest first: the ticket to link to)."""
+
+# The intake's statements, built once (per report only parameters change): building a
+# statement costs more than running it on SQLite (profiled: ~1 ms per ORM query).
+_DUPLICATE_CANDIDATES = (
+    select(ReportTicket.id, ReportTicket.lat, ReportTicket.lon)
+    .where(ReportTicket.category == bindparam("category"))
+    .where(ReportTicket.requested_at >= bindparam("since"))
+    .where(ReportTicket.duplicate_of.is_(None))
+    .where(ReportTicket.status != "closed")  # open or confirmed by an operator
+    .where(ReportTicket.lat.between(bindparam("lat_min"), bindparam("lat_max")))
+    .where(ReportTicket.lon.between(bindparam("lon_min"), bindparam("lon_max")))
+    .order_by(ReportTicket.requested_at)
+    .limit(MAX_DUPLICATE_CANDIDATES)
+)
+_TICKETS = cast(Table, ReportTicket.__table__)
+_INSERT_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
+_SET_REPLY = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == bindparam("row_id"))
+    .values(reply=bindparam("reply"), evidence_event_ids=bindparam("cited"))
+)
 
 
 class ReportsConfig(BaseModel):
@@ -102,6 +128,7 @@ class Submission:
     last_name: str | None = None
     phone: str | None = None
     photo: bytes | None = None
+    location_consent: bool = False
 
 
 def _coordinate(value: str | None, name: str) -> float | None:
@@ -114,7 +141,8 @@ def _coordinate(value: str | None, name: str) -> float | None:
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """SQLite returns naive UTC datetimes, PostgreSQL aware ones in the session's zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ReportsService:
@@ -123,19 +151,27 @@ class ReportsService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        cameras: Mapping[str, CameraSite],
+        cameras: Mapping[str, CameraSite] | CameraLookup,
         config: ReportsConfig | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config or ReportsConfig()
         self._sessions = sessions
-        self._cameras = dict(cameras)
+        self._cameras: CameraLookup = (
+            fixed_cameras(cameras) if isinstance(cameras, Mapping) else cameras
+        )
         self._now = now
         cfg = self.config
         self._limiter = RateLimiter(
             cfg.rate_limit, cfg.rate_window_s, cfg.max_clients_tracked, monotonic
         )
+
+    def cameras_changed(self) -> None:
+        """Re-read camera positions on the next report (after cameras were registered)."""
+        invalidate = getattr(self._cameras, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
 
     def services(self) -> list[Service]:
         """The report categories as Open311 services."""
@@ -187,29 +223,30 @@ class ReportsService:
 
     def _duplicate(
         self, session: Session, category: Category, lat: float | None, lon: float | None
-    ) -> ReportTicket | None:
+    ) -> int | None:
+        """Row id of an open report of the same kind close by and recent, if any."""
         if lat is None or lon is None:
             return None
         since = self._now() - timedelta(minutes=self.config.duplicate_window_min)
         # bounding box first (index-friendly), exact distance after
         d_lat = math.degrees(self.config.duplicate_radius_m / EARTH_RADIUS_M)
         d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
-        candidates = session.scalars(
-            select(ReportTicket)
-            .where(ReportTicket.category == category.value)
-            .where(ReportTicket.requested_at >= since)
-            .where(ReportTicket.duplicate_of.is_(None))
-            .where(ReportTicket.status == "open")
-            .where(ReportTicket.lat.between(lat - d_lat, lat + d_lat))
-            .where(ReportTicket.lon.between(lon - d_lon, lon + d_lon))
-            .order_by(ReportTicket.requested_at)
-            .limit(MAX_DUPLICATE_CANDIDATES)
+        candidates = session.connection().execute(
+            _DUPLICATE_CANDIDATES,
+            {
+                "category": category.value,
+                "since": since,
+                "lat_min": lat - d_lat,
+                "lat_max": lat + d_lat,
+                "lon_min": lon - d_lon,
+                "lon_max": lon + d_lon,
+            },
         )
-        for row in candidates:
-            if row.lat is None or row.lon is None:
+        for row_id, row_lat, row_lon in candidates:
+            if row_lat is None or row_lon is None:
                 continue
-            if haversine_m(lat, lon, row.lat, row.lon) <= self.config.duplicate_radius_m:
-                return row
+            if haversine_m(lat, lon, row_lat, row_lon) <= self.config.duplicate_radius_m:
+                return int(row_id)
         return None
 
     def submit(self, sub: Submission) -> RequestCreated:
@@ -225,49 +262,56 @@ class ReportsService:
             RefusedError: With the 4xx status and the reason.
         """
         category, text, lat, lon = self._validate(sub)
-        photo = clean_photo(sub.photo, self.config.max_photo_bytes) if sub.photo else None
+        photo = (
+            clean_photo(sub.photo, self.config.max_photo_bytes, keep_location=sub.location_consent)
+            if sub.photo
+            else None
+        )
         if not self._limiter.allow(sub.client):
             raise RefusedError(429, "too many reports from this client, try again later")
         understood = classify(text)
         if understood.category is Category.OTHER:
             understood = _with_category(understood, category)
         now = self._now()
+        near = (
+            nearby_cameras(lat, lon, self._cameras(), self.config.camera_radius_m)
+            if lat is not None and lon is not None
+            else []
+        )
+        window = timedelta(minutes=self.config.evidence_window_min)
         with self._sessions() as session:
+            # reads first (no write lock held meanwhile), then two small writes, one commit
             duplicate = self._duplicate(session, understood.category, lat, lon)
-            row = ReportTicket(
-                service_code=category.value,
-                category=understood.category.value,
-                urgency=understood.urgency.value,
-                language=understood.language,
-                description=text,
-                lat=lat,
-                lon=lon,
-                address=(sub.address_string or None),
-                status="open",
-                client=sub.client[:64],
-                requested_at=now,
-                updated_at=now,
-                duplicate_of=duplicate.id if duplicate else None,
-                has_media=photo is not None,
-            )
-            session.add(row)
-            session.flush()
-            near = (
-                nearby_cameras(lat, lon, self._cameras, self.config.camera_radius_m)
-                if lat is not None and lon is not None
-                else []
-            )
-            window = timedelta(minutes=self.config.evidence_window_min)
             found = recent_events(session, near, understood.category, now, window=window)
-            dup_ticket = self.ticket(duplicate.id) if duplicate else None
-            reply = compose_reply(
-                self.ticket(row.id), understood, near, found, duplicate_of=dup_ticket
-            )
-            row.reply = reply.text
-            row.evidence_event_ids = [str(i) for i in reply.cited_event_ids]
-            self._store_private(session, row.id, sub, photo)
+            conn = session.connection()
+            row_id = conn.execute(
+                _INSERT_TICKET,
+                {
+                    "service_code": category.value,
+                    "category": understood.category.value,
+                    "urgency": understood.urgency.value,
+                    "language": understood.language,
+                    "description": text,
+                    "lat": lat,
+                    "lon": lon,
+                    "address": sub.address_string or None,
+                    "status": "open",
+                    "reply": "",
+                    "evidence_event_ids": [],
+                    "client": sub.client[:64],
+                    "requested_at": now,
+                    "updated_at": now,
+                    "duplicate_of": duplicate,
+                    "has_media": photo is not None,
+                },
+            ).scalar_one()
+            ticket = self.ticket(row_id)
+            dup_ticket = self.ticket(duplicate) if duplicate is not None else None
+            reply = compose_reply(ticket, understood, near, found, duplicate_of=dup_ticket)
+            cited = [str(i) for i in reply.cited_event_ids]
+            conn.execute(_SET_REPLY, {"row_id": row_id, "reply": reply.text, "cited": cited})
+            self._store_private(session, row_id, sub, photo)
             session.commit()
-            ticket = self.ticket(row.id)
         logger.info("report %s: %s/%s", ticket, understood.category, understood.urgency)
         return RequestCreated(service_request_id=ticket, service_notice=reply.text)
 
@@ -292,6 +336,7 @@ class ReportsService:
                     content=photo.jpeg,
                     width=photo.width,
                     height=photo.height,
+                    location_kept=photo.location_kept,
                 )
             )
 
@@ -351,24 +396,167 @@ class ReportsService:
         with self._sessions() as session:
             return [self._public(row) for row in session.scalars(query)]
 
+    # -- operator side (the operations view; authorisation and audit are the API's) -------
+
+    def _load(self, session: Session, ticket: str) -> ReportTicket:
+        row_id = self._row_id(ticket)
+        row = session.get(ReportTicket, row_id) if row_id is not None else None
+        if row is None:
+            raise RefusedError(404, f"no request {ticket[:32]!r}")
+        return row
+
     def update_status(self, ticket: str, status: str, notes: str | None) -> ServiceRequest:
         """Operator side: change status and answer; seen through ``GET requests/{id}``.
+
+        Args:
+            ticket: The ticket number.
+            status: ``open``, ``confirmed`` (checked by an operator, still open in Open311)
+                or ``closed``.
+            notes: The answer to the citizen (Open311 ``status_notes``); None keeps the old one.
 
         Raises:
             RefusedError: 404 for an unknown ticket, 400 for an unknown status.
         """
-        if status not in {"open", "closed"}:
-            raise RefusedError(400, f"status must be open or closed, got {status[:16]!r}")
-        row_id = self._row_id(ticket)
+        if status not in TICKET_STATUSES:
+            allowed = ", ".join(TICKET_STATUSES)
+            raise RefusedError(400, f"status must be one of {allowed}, got {status[:16]!r}")
         with self._sessions() as session:
-            row = session.get(ReportTicket, row_id) if row_id is not None else None
-            if row is None:
-                raise RefusedError(404, f"no request {ticket[:32]!r}")
+            row = self._load(session, ticket)
             row.status = status
-            row.status_notes = notes
+            if notes is not None:
+                row.status_notes = notes
             row.updated_at = self._now()
             session.commit()
             return self._public(row)
+
+    def merge(self, ticket: str, into: str, notes: str | None = None) -> ServiceRequest:
+        """Operator side: link a report to another ticket of the same incident and close it.
+
+        The report points at the root of ``into`` (never at another duplicate); the answer
+        says which ticket it joined unless ``notes`` gives one.
+
+        Raises:
+            RefusedError: 404 for an unknown ticket, 400 when merging a ticket into itself.
+        """
+        with self._sessions() as session:
+            row = self._load(session, ticket)
+            target = self._load(session, into)
+            if target.duplicate_of is not None:
+                target = self._load(session, self.ticket(target.duplicate_of))
+            if target.id == row.id:
+                raise RefusedError(400, "a ticket cannot be merged into itself")
+            root = self.ticket(target.id)
+            row.duplicate_of = target.id
+            row.status = "closed"
+            row.status_notes = notes or (
+                f"Đã gộp vào phiếu {root}." if row.language == "vi" else f"Merged into {root}."
+            )
+            row.updated_at = self._now()
+            session.commit()
+            return self._public(row)
+
+    def operator_list(
+        self, status: str | None = None, limit: int = 50, with_contact: bool = False
+    ) -> list[ReportView]:
+        """Reports newest first for the operations view, with their camera evidence."""
+        query = select(ReportTicket).order_by(ReportTicket.requested_at.desc()).limit(limit)
+        if status:
+            query = query.where(ReportTicket.status == status)
+        with self._sessions() as session:
+            rows = list(session.scalars(query))
+            return self._views(session, rows, with_contact)
+
+    def operator_get(self, ticket: str, with_contact: bool = False) -> ReportView:
+        """One report for the operations view.
+
+        Raises:
+            RefusedError: 404 for an unknown ticket.
+        """
+        with self._sessions() as session:
+            return self._views(session, [self._load(session, ticket)], with_contact)[0]
+
+    def photo(self, ticket: str) -> bytes:
+        """The stored (re-encoded) photo of a report.
+
+        Raises:
+            RefusedError: 404 for an unknown ticket or a report without photo.
+        """
+        with self._sessions() as session:
+            row = self._load(session, ticket)
+            media = session.get(ReportMedia, row.id)
+            if media is None:
+                raise RefusedError(404, f"request {ticket[:32]!r} has no photo")
+            return media.content
+
+    def _views(
+        self, session: Session, rows: Sequence[ReportTicket], with_contact: bool
+    ) -> list[ReportView]:
+        evidence = _evidence(session, {i for row in rows for i in row.evidence_event_ids})
+        contacts: dict[int, ReportContact] = {}
+        if with_contact and rows:
+            query = select(ReportContact).where(ReportContact.ticket_id.in_([r.id for r in rows]))
+            contacts = {c.ticket_id: c for c in session.scalars(query)}
+        return [self._view(row, evidence, contacts.get(row.id)) for row in rows]
+
+    def _view(
+        self,
+        row: ReportTicket,
+        evidence: Mapping[str, EvidenceView],
+        contact: ReportContact | None,
+    ) -> ReportView:
+        return ReportView(
+            ticket=self.ticket(row.id),
+            service_code=row.service_code,
+            category=row.category,
+            urgency=row.urgency,
+            language=row.language,
+            status=row.status if row.status in TICKET_STATUSES else "open",  # type: ignore[arg-type]
+            status_notes=row.status_notes,
+            description=row.description,
+            reply=row.reply,
+            address=row.address,
+            lat=row.lat,
+            lon=row.lon,
+            requested_at=_utc(row.requested_at),
+            updated_at=_utc(row.updated_at),
+            duplicate_of=self.ticket(row.duplicate_of) if row.duplicate_of else None,
+            has_media=row.has_media,
+            evidence=[evidence[i] for i in row.evidence_event_ids if i in evidence],
+            contact=ContactView(
+                email=contact.email,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                phone=contact.phone,
+            )
+            if contact is not None
+            else None,
+        )
+
+
+def _evidence(session: Session, ids: set[str]) -> dict[str, EvidenceView]:
+    """The stored events behind cited ids (ids no longer stored are left out)."""
+    uuids = []
+    for value in ids:
+        try:
+            uuids.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    if not uuids:
+        return {}
+    with_image = set(
+        session.scalars(select(SnapshotRecord.event_id).where(SnapshotRecord.event_id.in_(uuids)))
+    )
+    out = {}
+    for ev in session.scalars(select(EventRecord).where(EventRecord.event_id.in_(uuids))):
+        out[str(ev.event_id)] = EvidenceView(
+            event_id=ev.event_id,
+            camera_id=ev.camera_id,
+            type=ev.type,
+            severity=ev.severity,
+            time=_utc(ev.time),
+            has_snapshot=ev.event_id in with_image,
+        )
+    return out
 
 
 def _with_category(understood: Classification, category: Category) -> Classification:

@@ -1,12 +1,16 @@
 """Photo checks: size limit, type by content (magic bytes + decoding), re-encoding.
 
 Re-encoding with OpenCV writes a bare JPEG: EXIF (GPS position, camera serial) and any
-trailing payload are dropped.
+trailing payload are dropped. When the citizen consents to sharing the photo's location, the
+GPS block alone (EXIF GPS IFD, read with Pillow) is copied into a fresh EXIF segment of the
+re-encoded JPEG; nothing else of the original metadata survives.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import struct
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,6 +25,8 @@ MAGIC: Final[dict[str, tuple[bytes, ...]]] = {
     "jpeg": (b"\xff\xd8\xff",),
     "png": (b"\x89PNG\r\n\x1a\n",),
 }
+GPS_IFD: Final = 0x8825
+"""EXIF tag of the GPS sub-directory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,7 @@ class CleanPhoto:
     jpeg: bytes
     width: int
     height: int
+    location_kept: bool = False
 
 
 def sniff(data: bytes) -> str | None:
@@ -42,13 +49,46 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def clean_photo(data: bytes, max_bytes: int, max_side: int = 2560) -> CleanPhoto:
+def gps_exif(data: bytes) -> bytes | None:
+    """An EXIF payload (header + TIFF) holding only the GPS block of ``data``, or None.
+
+    None when the image has no GPS data or Pillow (the ``cloud`` extra) is not installed.
+    """
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # pragma: no cover - Pillow ships with the cloud extra
+        logger.warning("Pillow is not installed: photo location cannot be kept")
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            gps = dict(image.getexif().get_ifd(GPS_IFD))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    if not gps:
+        return None
+    fresh = Image.Exif()
+    fresh.get_ifd(GPS_IFD).update(gps)
+    payload: bytes = fresh.tobytes()
+    return payload
+
+
+def with_exif(jpeg: bytes, exif_payload: bytes) -> bytes:
+    """Insert an APP1 EXIF segment right after the JPEG's start-of-image marker."""
+    segment = b"\xff\xe1" + struct.pack(">H", len(exif_payload) + 2) + exif_payload
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+def clean_photo(
+    data: bytes, max_bytes: int, max_side: int = 2560, *, keep_location: bool = False
+) -> CleanPhoto:
     """Check a photo by content and re-encode it as JPEG without metadata.
 
     Args:
         data: The uploaded bytes.
         max_bytes: Size limit of the upload.
         max_side: Longer side after re-encoding (larger photos are scaled down).
+        keep_location: The citizen consents to sharing where the photo was taken: the GPS
+            EXIF block (and nothing else) is carried over to the re-encoded JPEG.
 
     Returns:
         The re-encoded photo.
@@ -73,5 +113,11 @@ def clean_photo(data: bytes, max_bytes: int, max_side: int = 2560) -> CleanPhoto
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
         raise RefusedError(400, "photo could not be re-encoded")
-    logger.debug("photo %s re-encoded to %dx%d JPEG", kind, width, height)
-    return CleanPhoto(encoded.tobytes(), width, height)
+    jpeg = encoded.tobytes()
+    gps = gps_exif(data) if keep_location else None
+    if gps is not None:
+        jpeg = with_exif(jpeg, gps)
+    logger.debug(
+        "photo %s re-encoded to %dx%d JPEG (GPS kept: %s)", kind, width, height, gps is not None
+    )
+    return CleanPhoto(jpeg, width, height, location_kept=gps is not None)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 
 from cloud.reports.errors import RefusedError
 from cloud.reports.intake import ReportsService, Submission
@@ -21,9 +23,10 @@ from cloud.reports.open311 import Open311Error, RequestCreated, Service, Service
 
 logger = logging.getLogger(__name__)
 
-OptionalForm = Annotated[str | None, Form()]
 MAX_LIST = 200
 """Most requests one ``GET requests`` returns."""
+CONSENT_YES = frozenset({"true", "1", "yes", "on"})
+"""Values of ``location_consent`` that mean yes (anything else, or absent, means no)."""
 
 
 def refusal(exc: RefusedError) -> JSONResponse:
@@ -37,6 +40,72 @@ async def _read_limited(upload: UploadFile, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise RefusedError(413, f"photo larger than {max_bytes} bytes")
     return data
+
+
+def consents(value: str | None) -> bool:
+    """Read the ``location_consent`` form field: only an explicit yes keeps the location."""
+    return (value or "").strip().lower() in CONSENT_YES
+
+
+class ReportForm(BaseModel):
+    """The fields of ``POST requests`` (documentation: the form is read by hand, see below).
+
+    FastAPI's per-field form parameters cost about 0.4 ms per request (profiled); the intake
+    reads the form once with Starlette instead and documents it with this model.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_code: str = Field(description="Category (see GET services).")
+    description: str = Field(description="What happened (3 to 4000 characters).")
+    lat: float | None = Field(default=None, description="Latitude, WGS84 (with long).")
+    long: float | None = Field(default=None, description="Longitude, WGS84 (with lat).")
+    address_string: str | None = Field(default=None, description="Address, when no lat/long.")
+    email: str | None = Field(default=None, description="Contact (operators only).")
+    first_name: str | None = Field(default=None, description="Contact (operators only).")
+    last_name: str | None = Field(default=None, description="Contact (operators only).")
+    phone: str | None = Field(default=None, description="Contact (operators only).")
+    location_consent: bool = Field(
+        default=False, description="Extension: keep the photo's GPS position (true/1/yes/on)."
+    )
+    media: bytes | None = Field(
+        default=None,
+        description="A photo (JPEG, PNG or WebP by content; multipart only).",
+        json_schema_extra={"format": "binary"},
+    )
+
+
+MAX_FORM_FIELDS = 32
+FORM_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            kind: {"schema": ReportForm.model_json_schema()}
+            for kind in ("application/x-www-form-urlencoded", "multipart/form-data")
+        },
+    }
+}
+
+
+def _submission(request: Request, form: FormData, photo: bytes | None) -> Submission:
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        return value if isinstance(value, str) else None
+
+    return Submission(
+        client=request.client.host if request.client else "unknown",
+        service_code=text("service_code"),
+        description=text("description"),
+        lat=text("lat"),
+        long=text("long"),
+        address_string=text("address_string"),
+        email=text("email"),
+        first_name=text("first_name"),
+        last_name=text("last_name"),
+        phone=text("phone"),
+        photo=photo,
+        location_consent=consents(text("location_consent")),
+    )
 
 
 def build_router(service: ReportsService) -> APIRouter:
@@ -64,43 +133,27 @@ def build_router(service: ReportsService) -> APIRouter:
     async def list_services() -> list[Service]:
         return service.services()
 
-    @both("POST", "/requests", response_model=list[RequestCreated], status_code=201)
-    async def create_request(
-        request: Request,
-        *,
-        service_code: OptionalForm = None,
-        description: OptionalForm = None,
-        lat: OptionalForm = None,
-        long: OptionalForm = None,
-        address_string: OptionalForm = None,
-        email: OptionalForm = None,
-        first_name: OptionalForm = None,
-        last_name: OptionalForm = None,
-        phone: OptionalForm = None,
-        media: Annotated[UploadFile | None, File()] = None,
-    ) -> Any:
+    @both(
+        "POST",
+        "/requests",
+        response_model=list[RequestCreated],
+        status_code=201,
+        openapi_extra=FORM_DOC,
+    )
+    async def create_request(request: Request) -> Any:
+        """Receive a report (form or multipart, fields as in :class:`ReportForm`)."""
         try:
-            photo = (
-                await _read_limited(media, service.config.max_photo_bytes)
-                if media is not None
-                else None
-            )
-            created = await run_in_threadpool(
-                service.submit,
-                Submission(
-                    client=request.client.host if request.client else "unknown",
-                    service_code=service_code,
-                    description=description,
-                    lat=lat,
-                    long=long,
-                    address_string=address_string,
-                    email=email,
-                    first_name=first_name,
-                    last_name=last_name,
-                    phone=phone,
-                    photo=photo,
-                ),
-            )
+            async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
+                media = form.get("media")
+                photo = (
+                    await _read_limited(media, service.config.max_photo_bytes)
+                    if isinstance(media, UploadFile)
+                    else None
+                )
+                sub = _submission(request, form, photo)
+            created = await run_in_threadpool(service.submit, sub)
+        except HTTPException as exc:  # a malformed multipart body
+            return refusal(RefusedError(400, f"unreadable form: {exc.detail}"))
         except RefusedError as exc:
             logger.info("report refused (%s): %s", exc.status, exc.reason)
             return refusal(exc)

@@ -1,4 +1,4 @@
-"""Report tables, on their own metadata (created next to the store's, never mixed with it).
+"""Report tables, on the store's metadata (created by the Alembic migrations, revision 0002).
 
 Contact details live in their own table, joined only for operators; photos in another, after
 re-encoding (see :mod:`cloud.reports.photos`).
@@ -10,16 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.store.models import Id, UtcDateTime
+from cloud.store.models import Base, Id, UtcDateTime
+
+TICKET_STATUSES = ("open", "confirmed", "closed")
+"""Internal statuses: ``confirmed`` (an operator checked it) is still ``open`` in Open311."""
 
 
-class ReportsBase(DeclarativeBase):
-    """Declarative base of the report tables (separate metadata from the event store)."""
-
-
-class ReportTicket(ReportsBase):
+class ReportTicket(Base):
     """One citizen report and what the service did with it."""
 
     __tablename__ = "report_tickets"
@@ -46,7 +45,7 @@ class ReportTicket(ReportsBase):
     __table_args__ = (Index("ix_report_tickets_category_time", "category", "requested_at"),)
 
 
-class ReportContact(ReportsBase):
+class ReportContact(Base):
     """Contact details of a reporter: shown to operators only."""
 
     __tablename__ = "report_contacts"
@@ -58,8 +57,8 @@ class ReportContact(ReportsBase):
     phone: Mapped[str | None] = mapped_column(String(32))
 
 
-class ReportMedia(ReportsBase):
-    """A report's photo, re-encoded as JPEG (no metadata survives re-encoding)."""
+class ReportMedia(Base):
+    """A report's photo, re-encoded as JPEG; only GPS EXIF survives, and only with consent."""
 
     __tablename__ = "report_media"
 
@@ -67,3 +66,4 @@ class ReportMedia(ReportsBase):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
+    location_kept: Mapped[bool] = mapped_column(default=False)

@@ -2,6 +2,7 @@
 
 from cloud.store.models import (
     Base,
+    CameraRecord,
     DeadLetter,
     EventRecord,
     NodeStatsRecord,
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_URL",
     "Base",
     "Batch",
+    "CameraRecord",
     "DeadLetter",
     "EventRecord",
     "EventStore",

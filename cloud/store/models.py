@@ -7,6 +7,7 @@ Tables (all times UTC; SQLite returns them naive, PostgreSQL aware):
 - ``dead_letters``: every refused message with the reason and (up to 64 KiB of) its bytes.
 - ``node_status``: the latest birth/death status per node.
 - ``node_stats``: the periodic statistics messages.
+- ``cameras``: where each camera stands (from the camera configs), for the map and reports.
 
 The models carry no schema name: a deployment or test picks one with
 ``schema_translate_map`` (see :class:`cloud.store.EventStore`).
@@ -119,3 +120,19 @@ class NodeStatsRecord(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_node_stats_node_time", "site_id", "node_id", "time"),)
+
+
+class CameraRecord(Base):
+    """A camera's position and name, registered from its scene config (``camera:`` section)."""
+
+    __tablename__ = "cameras"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    heading_deg: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_cameras_lat_lon", "lat", "lon"),)

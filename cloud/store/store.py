@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -151,17 +153,39 @@ class EventStore:
         return WriteResult(inserted, len(batch.events) - inserted, len(batch.rejected))
 
     def _write_events(self, conn: Connection, events: list[tuple[Event, datetime]]) -> int:
-        rows: dict[uuid.UUID, dict[str, Any]] = {}
+        unique: dict[uuid.UUID, tuple[Event, datetime]] = {}
         for ev, received_at in events:
-            rows.setdefault(ev.event_id, _event_row(ev, received_at))
-        if not rows:
+            unique.setdefault(ev.event_id, (ev, received_at))
+        if not unique:
             return 0
-        stmt = (
-            self._insert(EventRecord)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(EventRecord.event_id)
-        )
-        return len(conn.execute(stmt, list(rows.values())).all())
+        if self.dialect == "postgresql":
+            return self._write_events_pg(conn, list(unique.values()))
+        return self._write_events_sqlite(conn, list(unique.values()))
+
+    def _write_events_sqlite(self, conn: Connection, events: list[tuple[Event, datetime]]) -> int:
+        """One ``executemany`` of a constant ``INSERT … ON CONFLICT DO NOTHING``.
+
+        sqlite3 loops over the rows in C; the values go through the columns' own SQLAlchemy
+        bind processors, so they are stored exactly as the ORM stores and reads them.
+        """
+        processors = _bind_processors(conn.dialect)
+        columns = [
+            values if process is None else [process(v) for v in values]
+            for process, values in zip(processors, _event_columns(events), strict=True)
+        ]
+        result = conn.exec_driver_sql(_sqlite_events_insert(), list(zip(*columns, strict=True)))
+        return int(result.rowcount)
+
+    def _write_events_pg(self, conn: Connection, events: list[tuple[Event, datetime]]) -> int:
+        """One ``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`` per batch.
+
+        Fifteen binary array parameters instead of fifteen per row: the statement text is
+        constant (prepared once per connection) and nothing is escaped, about three times
+        cheaper than a multi-row VALUES statement.
+        """
+        table = f'"{self.schema}"."events"' if self.schema else '"events"'
+        result = conn.exec_driver_sql(_pg_events_insert(table), _event_columns(events))
+        return int(result.rowcount)
 
     def _write_snapshots(self, conn: Connection, snapshots: list[dict[str, Any]]) -> None:
         if snapshots:
@@ -265,21 +289,76 @@ class EventStore:
         return Session(self.engine, expire_on_commit=False)
 
 
-def _event_row(ev: Event, received_at: datetime) -> dict[str, Any]:
-    return {
-        "event_id": ev.event_id,
-        "schema_version": ev.schema_version,
-        "site_id": ev.site_id,
-        "node_id": ev.node_id,
-        "camera_id": ev.camera_id,
-        "type": ev.type.value,
-        "phase": ev.phase.value,
-        "severity": ev.severity.value,
-        "time": ev.time,
-        "received_at": received_at,
-        "rule": ev.rule,
-        "track_id": ev.track_id,
-        "object_class": ev.object_class,
-        "confidence": ev.confidence,
-        "payload": ev.model_dump(mode="json", exclude_none=True),
-    }
+EVENT_COLUMNS = (
+    "event_id",
+    "schema_version",
+    "site_id",
+    "node_id",
+    "camera_id",
+    "type",
+    "phase",
+    "severity",
+    "time",
+    "received_at",
+    "rule",
+    "track_id",
+    "object_class",
+    "confidence",
+    "payload",
+)
+"""Columns of the bulk inserts, in the order of :func:`_event_columns`."""
+
+
+@functools.cache
+def _sqlite_events_insert() -> str:
+    names = ", ".join(f'"{name}"' for name in EVENT_COLUMNS)
+    marks = ", ".join("?" for _ in EVENT_COLUMNS)
+    return f'INSERT INTO "events" ({names}) VALUES ({marks}) ON CONFLICT (event_id) DO NOTHING'
+
+
+def _bind_processors(dialect: Dialect) -> list[Callable[[Any], Any] | None]:
+    """Per column of ``EVENT_COLUMNS``, SQLAlchemy's value converter for ``dialect``.
+
+    The payload is already JSON text (see :func:`_event_columns`), so it gets none.
+    """
+    table = EventRecord.__table__
+    return [
+        None
+        if name == "payload"
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in EVENT_COLUMNS
+    ]
+
+
+@functools.cache
+def _pg_events_insert(table: str) -> str:
+    names = ", ".join(f'"{name}"' for name in EVENT_COLUMNS)
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    types = [EventRecord.__table__.c[name].type.compile(dialect=dialect) for name in EVENT_COLUMNS]
+    arrays = ", ".join(f"%b::{type_}[]" for type_ in types)
+    return (
+        f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT (event_id) DO NOTHING"
+    )
+
+
+def _event_columns(events: list[tuple[Event, datetime]]) -> tuple[list[Any], ...]:
+    """Return the events as one list per column of ``events`` (order of ``EVENT_COLUMNS``)."""
+    evs = [ev for ev, _ in events]
+    return (
+        [ev.event_id for ev in evs],
+        [ev.schema_version for ev in evs],
+        [ev.site_id for ev in evs],
+        [ev.node_id for ev in evs],
+        [ev.camera_id for ev in evs],
+        [ev.type.value for ev in evs],
+        [ev.phase.value for ev in evs],
+        [ev.severity.value for ev in evs],
+        [ev.time for ev in evs],
+        [received_at for _, received_at in events],
+        [ev.rule for ev in evs],
+        [ev.track_id for ev in evs],
+        [ev.object_class for ev in evs],
+        [ev.confidence for ev in evs],
+        [ev.model_dump_json(exclude_none=True) for ev in evs],
+    )

@@ -10,7 +10,15 @@ const T = {
     new: "mới", acknowledged: "đã xác nhận", resolved: "đã xử lý", dismissed: "báo nhầm",
     badlogin: "Sai tên đăng nhập hoặc mật khẩu", history: "Lịch sử",
     vehicles: "Lượt xe mỗi 15 phút (6 giờ qua)", speed: "Tốc độ trung bình / P85 (km/h)",
-    online: "trực tuyến", offline_node: "ngoại tuyến", degraded: "suy giảm"},
+    online: "trực tuyến", offline_node: "ngoại tuyến", degraded: "suy giảm", unknown: "chưa rõ",
+    reports: "Phản ánh của người dân", status: "Trạng thái", all: "Tất cả", open: "mới",
+    confirmed: "đã xác minh", closed: "đã đóng", emergency: "khẩn cấp", high: "cao",
+    normal: "bình thường", autoreply: "Trả lời tự động", answer: "Trả lời của cán bộ",
+    save: "Lưu", merge: "Gộp vào phiếu", duplicate: "Trùng với phiếu", photo: "Xem ảnh gửi kèm",
+    latest: "Ảnh mới nhất", camera_evidence: "Bằng chứng camera", no_evidence: "Không có sự kiện camera",
+    accident: "tai nạn", congestion: "ùn tắc", signal_fault: "đèn tín hiệu hỏng",
+    illegal_parking: "dừng đỗ sai", dangerous_driving: "lái xe nguy hiểm",
+    road_hazard: "hư hỏng đường / vật cản", other: "khác"},
   en: {title: "Traffic operations centre", username: "User name", password: "Password",
     login: "Log in", logout: "Log out", alerts: "Alerts", cameras: "Cameras",
     audit: "Audit log", acknowledge: "Acknowledge", resolve: "Resolve", dismiss: "False positive",
@@ -18,13 +26,22 @@ const T = {
     new: "new", acknowledged: "acknowledged", resolved: "resolved", dismissed: "dismissed",
     badlogin: "Wrong user name or password", history: "History",
     vehicles: "Vehicles per 15 minutes (last 6 hours)", speed: "Mean / P85 speed (km/h)",
-    online: "online", offline_node: "offline", degraded: "degraded"},
+    online: "online", offline_node: "offline", degraded: "degraded", unknown: "unknown",
+    reports: "Citizen reports", status: "Status", all: "All", open: "open",
+    confirmed: "confirmed", closed: "closed", emergency: "emergency", high: "high",
+    normal: "normal", autoreply: "Automatic reply", answer: "Operator's answer",
+    save: "Save", merge: "Merge into ticket", duplicate: "Duplicate of", photo: "View attached photo",
+    latest: "Latest snapshot", camera_evidence: "Camera evidence", no_evidence: "No camera event",
+    accident: "accident", congestion: "congestion", signal_fault: "signal fault",
+    illegal_parking: "illegal parking", dangerous_driving: "dangerous driving",
+    road_hazard: "road hazard", other: "other"},
 };
 let lang = localStorage.getItem("lang") || "vi";
 let me = null;
 let source = null;
 const cards = new Map();
 const images = new Map();  // alert id -> object URL of the evidence image shown
+const reports = new Map();  // ticket -> report shown (re-rendered only when it changed)
 const $ = (id) => document.getElementById(id);
 const t = (key) => (T[lang] && T[lang][key]) || key;
 
@@ -44,6 +61,7 @@ function applyLang() {
   $("lang").value = lang;
   document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
   for (const a of cards.values()) renderCard(a);
+  for (const r of reports.values()) renderReport(r);
   $("live-text").textContent = source && source.readyState === 1 ? t("live") : t("offline");
 }
 
@@ -74,7 +92,10 @@ async function start() {
   for (const a of (await api("/api/alerts")).reverse()) upsert(a, false);
   await drawMap();
   await drawNodes();
+  await loadReports();
   setInterval(drawNodes, 10000);
+  setInterval(drawMap, 10000);
+  setInterval(loadReports, 3000);
   connect();
 }
 
@@ -164,17 +185,39 @@ async function showEvidence(a) {
 }
 
 async function drawMap() {
-  // No tiles offline: cameras are placed on a coordinate grid in the order they were seen.
+  // No tiles (works offline): registered cameras are placed by latitude/longitude inside the
+  // box of all positions, with its corner coordinates written on the grid; cameras without a
+  // position follow in a row at the bottom. Colour: red while a new alert, else node state.
   const map = $("map");
   const cams = await api("/api/cameras");
   map.replaceChildren();
   const alerting = new Set([...cards.values()].filter((a) => a.state === "new").map((a) => a.camera_id));
-  cams.forEach((c, i) => {
-    const dot = el("button", {class: "cam" + (alerting.has(c.camera_id) ? " alerting" : ""),
-      "data-camera": c.camera_id}, c.camera_id);
-    dot.onclick = () => showCamera(c.camera_id);
-    dot.style.left = (20 + (i % 6) * 160) + "px";
-    dot.style.top = (20 + Math.floor(i / 6) * 40) + "px";
+  const placed = cams.filter((c) => c.lat !== null && c.lon !== null);
+  const lats = placed.map((c) => c.lat), lons = placed.map((c) => c.lon);
+  const box = placed.length ? [Math.min(...lats), Math.min(...lons), Math.max(...lats), Math.max(...lons)] : null;
+  const w = map.clientWidth || 900, h = 130;
+  if (box) {
+    const nw = el("span", {class: "axis"}, box[2].toFixed(4) + ", " + box[1].toFixed(4));
+    const se = el("span", {class: "axis"}, box[0].toFixed(4) + ", " + box[3].toFixed(4));
+    nw.style.left = "2px"; nw.style.top = "2px"; se.style.right = "2px"; se.style.bottom = "2px";
+    map.append(nw, se);  // CSSOM, not style attributes: the CSP allows no inline styles
+  }
+  let row = 0;
+  cams.forEach((c) => {
+    const dot = el("button", {class: "cam state-" + c.state + (alerting.has(c.camera_id) ? " alerting" : ""),
+      "data-camera": c.camera_id, title: (c.name || c.camera_id) + " · " + t(c.state === "offline" ? "offline_node" : c.state)},
+      c.name || c.camera_id);
+    dot.onclick = () => showCamera(c);
+    if (c.lat !== null && c.lon !== null && box) {
+      const fx = box[3] > box[1] ? (c.lon - box[1]) / (box[3] - box[1]) : 0.5;
+      const fy = box[2] > box[0] ? (box[2] - c.lat) / (box[2] - box[0]) : 0.5;
+      dot.style.left = Math.round(20 + fx * (w - 200)) + "px";
+      dot.style.top = Math.round(20 + fy * (h - 60)) + "px";
+    } else {
+      dot.style.left = (20 + (row % 6) * 160) + "px";
+      dot.style.top = (h + 10 - 24) + "px";
+      row += 1;
+    }
     map.append(dot);
   });
 }
@@ -188,20 +231,128 @@ async function drawNodes() {
   }
 }
 
-async function showCamera(cameraId) {
+async function showCamera(cam) {
+  const cameraId = cam.camera_id;
   const end = new Date();
   const start = new Date(end.getTime() - 6 * 3600 * 1000);
   const q = new URLSearchParams({start: start.toISOString(), end: end.toISOString(),
     interval_min: "15", camera_id: cameraId});
   const stats = await api("/api/stats?" + q.toString());
   $("camera-panel").hidden = false;
-  $("camera-title").textContent = cameraId + " — " + t("vehicles");
+  $("camera-panel").dataset.camera = cameraId;
+  $("camera-title").textContent = (cam.name ? cam.name + " (" + cameraId + ")" : cameraId) + " — " + t("vehicles");
+  const pos = cam.lat !== null ? " · " + cam.lat.toFixed(5) + ", " + cam.lon.toFixed(5) : "";
+  $("camera-state").textContent = t(cam.state === "offline" ? "offline_node" : cam.state) + pos +
+    " · " + cam.events + " " + t("events");
+  $("camera-state").className = "state-" + cam.state;
   const totals = new Map();
   for (const r of stats.counts) totals.set(r.interval_start, (totals.get(r.interval_start) || 0) + (r.count || 0));
   drawBars($("chart"), [...totals.entries()].sort());
   const speeds = stats.speeds.filter((r) => r.mean_speed_kmh !== null);
   const last = speeds[speeds.length - 1];
   $("camera-speed").textContent = t("speed") + ": " + (last ? last.mean_speed_kmh + " / " + last.p85_speed_kmh : "–");
+  await showSnapshot(cam);
+}
+
+async function showSnapshot(cam) {
+  // Operators only (the server refuses viewers and audits every view).
+  $("camera-snapshot").hidden = true;
+  if (!me || me.role === "viewer" || !cam.has_snapshot) return;
+  const res = await fetch("/api/cameras/" + encodeURIComponent(cam.camera_id) + "/snapshot", {credentials: "same-origin"});
+  if (!res.ok) return;
+  $("camera-image").src = URL.createObjectURL(await res.blob());
+  $("camera-image-caption").textContent = t("latest") + " · " + (res.headers.get("X-Event-Id") || "");
+  $("camera-snapshot").hidden = false;
+}
+
+async function loadReports() {
+  const status = $("report-status").value;
+  const list = await api("/api/reports" + (status ? "?status=" + status : ""));
+  const wanted = new Set(list.map((r) => r.ticket));
+  for (const node of [...$("reports").children]) {
+    if (!wanted.has(node.dataset.report)) { node.remove(); reports.delete(node.dataset.report); }
+  }
+  for (const r of list.reverse()) {
+    const known = reports.get(r.ticket);
+    if (known && known.updated_at === r.updated_at && known.evidence.length === r.evidence.length) continue;
+    reports.set(r.ticket, r);
+    renderReport(r);
+  }
+}
+
+function renderReport(r) {
+  let card = document.querySelector('[data-report="' + CSS.escape(r.ticket) + '"]');
+  if (!card) {
+    card = el("article", {"data-report": r.ticket});
+    $("reports").prepend(card);
+  }
+  card.className = "report urg-" + r.urgency + " status-" + r.status;
+  card.replaceChildren();
+  card.append(el("div", {class: "meta"}, r.ticket + " · " + t(r.category) + " · " + t(r.urgency) + " · " + t(r.status)));
+  card.append(el("div", {class: "time"}, fmt(r.requested_at) + (r.address ? " · " + r.address : "") +
+    (r.lat !== null ? " · " + r.lat.toFixed(5) + ", " + r.lon.toFixed(5) : "")));
+  card.append(el("p", {class: "text"}, r.description));
+  card.append(el("div", {class: "reply", title: t("autoreply")}, r.reply));
+  if (r.status_notes) card.append(el("div", {class: "notes"}, t("answer") + ": " + r.status_notes));
+  if (r.duplicate_of) card.append(el("div", {class: "dup"}, t("duplicate") + " " + r.duplicate_of));
+  if (r.contact) {
+    const c = r.contact;
+    card.append(el("div", {class: "contact"}, [c.first_name, c.last_name, c.phone, c.email].filter(Boolean).join(" · ")));
+  }
+  const ev = el("ul", {class: "evidence", "aria-label": t("camera_evidence")});
+  if (!r.evidence.length) ev.append(el("li", {}, t("no_evidence")));
+  for (const e of r.evidence) {
+    const li = el("li", {"data-event": e.event_id}, e.camera_id + " · " + e.type + " · " + fmt(e.time));
+    if (me && me.role !== "viewer" && e.has_snapshot) {
+      const b = el("button", {"data-action": "report-evidence"}, t("evidence"));
+      b.onclick = () => showImage(li, "/api/events/" + e.event_id + "/evidence/snapshot");
+      li.append(" ", b);
+    }
+    ev.append(li);
+  }
+  card.append(ev);
+  if (me && me.role !== "viewer") reportControls(card, r);
+}
+
+function reportControls(card, r) {
+  if (r.has_media) {
+    const p = el("button", {"data-action": "report-photo"}, t("photo"));
+    p.onclick = () => showImage(card, "/api/reports/" + encodeURIComponent(r.ticket) + "/photo");
+    card.append(p);
+  }
+  const form = el("form", {class: "answer"});
+  const select = el("select", {name: "status", "aria-label": t("status")});
+  for (const s of ["open", "confirmed", "closed"]) {
+    const o = el("option", {value: s}, t(s));
+    if (s === r.status) o.selected = true;
+    select.append(o);
+  }
+  const notes = el("textarea", {name: "notes", rows: "2", maxlength: "2000", placeholder: t("answer")});
+  notes.value = r.status_notes || "";
+  const save = el("button", {type: "submit", "data-action": "report-save"}, t("save"));
+  form.append(select, notes, save);
+  form.onsubmit = (ev) => { ev.preventDefault(); reportAction(r.ticket, "status", {status: select.value, notes: notes.value || null}); };
+  card.append(form);
+  const merge = el("form", {class: "merge"});
+  const into = el("input", {name: "into", size: "10", placeholder: "PA-000001", "aria-label": t("merge")});
+  merge.append(into, el("button", {type: "submit", "data-action": "report-merge"}, t("merge")));
+  merge.onsubmit = (ev) => { ev.preventDefault(); if (into.value) reportAction(r.ticket, "merge", {into: into.value}); };
+  card.append(merge);
+}
+
+async function reportAction(ticket, action, body) {
+  await api("/api/reports/" + encodeURIComponent(ticket) + "/" + action, {method: "POST",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  reports.delete(ticket);
+  await loadReports();
+}
+
+async function showImage(parent, url) {
+  const res = await fetch(url, {credentials: "same-origin"});
+  if (!res.ok) return;
+  const old = parent.querySelector(":scope > img");
+  if (old) old.remove();
+  parent.append(el("img", {alt: "evidence", src: URL.createObjectURL(await res.blob())}));
 }
 
 function drawBars(svg, points) {
@@ -234,6 +385,7 @@ async function logout() {
 document.addEventListener("DOMContentLoaded", () => {
   $("login").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
+  $("report-status").addEventListener("change", () => { reports.clear(); $("reports").replaceChildren(); loadReports(); });
   $("lang").addEventListener("change", () => { lang = $("lang").value; localStorage.setItem("lang", lang); applyLang(); });
   applyLang();
   start().catch(() => { /* not logged in yet */ });

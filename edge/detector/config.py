@@ -18,7 +18,8 @@ class DetectorConfig(BaseModel):
     model: Path | None = Field(
         default=None,
         description=(
-            "Path to an Ultralytics YOLO detection export in ONNX. Empty: the "
+            "Path to an Ultralytics YOLO detection export in ONNX, or a bundled model name "
+            "(vn-vehicles: Vietnamese road users, motorbike boxed with its rider). Empty: the "
             "TRAFFIC_MONITOR_MODEL environment setting, else ../shared/models/yolov8n.onnx. "
             "A .pt checkpoint is exported to ONNX first (needs the `models` extra)."
         ),

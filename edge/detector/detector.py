@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edge.detections import Detections
+from edge.detector.classes import product_names
 from edge.detector.config import DetectorConfig
 from edge.detector.model import ModelError, YoloOnnxModel
 from edge.detector.postprocess import PostprocessParams, decode
@@ -49,7 +50,10 @@ class Detector:
         """
         self.config = config or DetectorConfig()
         self.model = YoloOnnxModel(resolve_model_path(self.config.model), self.config)
-        self.names: tuple[str, ...] = self.model.info.names
+        try:
+            self.names: tuple[str, ...] = product_names(self.model.info.names)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
         self.input_size: tuple[int, int] = self.model.info.input_size
         self._params = PostprocessParams(
             confidence=self.config.confidence,

@@ -7,18 +7,34 @@ import os
 from pathlib import Path
 
 from edge.detector.model import ModelError
-from traffic_monitor.shared_data import shared_path
+from traffic_monitor.shared_data import REPO_ROOT, shared_path
 
 logger = logging.getLogger(__name__)
 
 MODEL_ENV_VAR = "TRAFFIC_MONITOR_MODEL"
 DEFAULT_SHARED_MODEL = ("models", "yolov8n.onnx")
+BUNDLED_MODELS_DIR = REPO_ROOT / "models" / "weights"
+BUNDLED_MODELS = ("vn-vehicles", "vn-helmet")
+"""The project's own models, committed with their model card under ``models/weights/``:
+a config may name them instead of giving a path."""
+
+
+def bundled_model(name: str) -> Path:
+    """Path of a committed model by name (``vn-vehicles``, ``vn-helmet``).
+
+    Raises:
+        ModelError: The name is not a bundled model.
+    """
+    if name not in BUNDLED_MODELS:
+        raise ModelError(f"{name!r} is not a bundled model; bundled: {', '.join(BUNDLED_MODELS)}")
+    return BUNDLED_MODELS_DIR / f"{name}.onnx"
 
 
 def resolve_model_path(explicit: Path | None) -> Path:
     """Return the ONNX file to load.
 
     Order: ``explicit``; else ``$TRAFFIC_MONITOR_MODEL``; else ``<shared>/models/yolov8n.onnx``.
+    A bare bundled name (``vn-vehicles``, ``vn-helmet``) means the committed model.
     A ``.pt`` checkpoint (or an official name such as ``yolov8n.pt``, which Ultralytics
     downloads for a user with internet) is exported to ONNX beside it first.
 
@@ -32,6 +48,8 @@ def resolve_model_path(explicit: Path | None) -> Path:
     else:
         candidate, origin = shared_path(*DEFAULT_SHARED_MODEL), "the shared default model"
     candidate = candidate.expanduser()
+    if str(candidate) in BUNDLED_MODELS and not candidate.exists():
+        candidate = bundled_model(str(candidate))
     if candidate.suffix == ".pt":
         return export_checkpoint(candidate)
     if not candidate.is_file():

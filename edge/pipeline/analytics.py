@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -15,6 +15,7 @@ from edge.rules.base import WorldTransform
 from edge.rules.red_light import SIGNAL_BOARD
 from edge.rules.signals import SignalBoard
 from edge.scene import SceneConfig
+from edge.scene.geometry import as_points, in_polygon
 from edge.scene.transform import HomographyTransform
 from edge.tracking import ByteTracker
 from edge.tracking.prefilter import merge_riders, suppress_duplicates
@@ -46,6 +47,7 @@ class CameraAnalytics:
         transform: WorldTransform | None = None,
         external_signals: ExternalSignalStates | None = None,
         evidence: EvidenceHook | None = None,
+        services: Mapping[str, Any] | None = None,
     ) -> None:
         """Build the tracker and the rules of a scene.
 
@@ -55,14 +57,17 @@ class CameraAnalytics:
             transform: Pixel → road-plane transform; default: the scene's homography if any.
             external_signals: Shared table of externally pushed signal states (MQTT).
             evidence: Evidence writer; none means events carry no images.
+            services: Shared objects for rules by key (e.g. an already loaded head detector).
         """
         self.scene = scene
         self.class_names = tuple(class_names)
         if transform is None and scene.calibration is not None:
             transform = HomographyTransform(scene.calibration)
         self.signals = SignalBoard(scene.signals, external_signals)
-        setup = RuleSetup(scene, self.class_names, transform, {SIGNAL_BOARD: self.signals})
+        shared = {**(services or {}), SIGNAL_BOARD: self.signals}
+        setup = RuleSetup(scene, self.class_names, transform, shared)
         self.tracker = ByteTracker(scene.tracker, self.class_names)
+        self._roi = as_points(scene.roi) if scene.roi is not None else None
         self.rules: list[Rule] = build_rules(setup)
         self.evidence = evidence
         self._last: FrameContext | None = None
@@ -77,10 +82,11 @@ class CameraAnalytics:
         image: np.ndarray[Any, Any] | None = None,
     ) -> list[Event]:
         """Run one frame: track, build the rule context, run every rule, attach evidence."""
-        tracked = self._track(detections, timestamp)
+        inside, outside = self._split_roi(detections)
+        tracked = self._track(inside, timestamp)
         frame = self._context(tracked, index, timestamp, wall_time, image)
         events = self._run_rules(frame)
-        return self._attach_evidence(events, tracked, image)
+        return self._attach_evidence(events, _everyone(tracked, outside), image)
 
     def finish(self) -> list[Event]:
         """End open incidents and flush aggregates (at shutdown)."""
@@ -102,6 +108,17 @@ class CameraAnalytics:
         if self.scene.tracker.merge_riders:
             detections = merge_riders(detections, self.class_names)
         return self.tracker.update(detections, timestamp)
+
+    def _split_roi(self, detections: Detections) -> tuple[Detections, Detections]:
+        """Detections with the anchor (bottom centre) inside the scene's ROI, and the rest.
+
+        Only those inside are tracked and seen by the rules; the rest are still blurred in
+        evidence images.
+        """
+        if self._roi is None or len(detections) == 0:
+            return detections, Detections.empty()
+        inside = in_polygon(self._roi, as_points(detections.bottom_center))
+        return detections[inside], detections[~inside]
 
     def _context(
         self,
@@ -139,3 +156,20 @@ class CameraAnalytics:
             return events
         self.evidence.set_frame(tracked)
         return self.evidence.attach(events, image)
+
+
+def _everyone(tracked: Detections, outside: Detections) -> Detections:
+    """Every road user in the image (tracked ones and those outside the ROI), for blurring."""
+    if len(outside) == 0:
+        return tracked
+    parts = [
+        Detections(
+            part.xyxy,
+            part.confidence,
+            part.class_id,
+            part.tracker_id,
+            {"track_class_id": part.data.get("track_class_id", part.class_id)},
+        )
+        for part in (tracked, outside)
+    ]
+    return Detections.merge(parts)

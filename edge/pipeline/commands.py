@@ -5,19 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.detector import DetectorConfig
 from edge.pipeline.metrics import PipelineMetrics
-from edge.pipeline.runner import Pipeline
-from edge.pipeline.sink import JsonLinesSink
-from edge.rules import RuleSetup, build_rules
+from edge.pipeline.runner import BatchDetector, Pipeline
+from edge.pipeline.sink import EventSink, JsonLinesSink
+from edge.rules import ExternalSignalStates, RuleSetup, build_rules
 from edge.scene import SceneConfig, format_validation_error, load_scene
 from edge.scene.render import check_frame_size, out_of_frame, read_frame, render_scene
 from edge.scene.transform import HomographyTransform
+from edge.transport.config import MqttConfig
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.shared_data import shared_path
 
@@ -26,13 +30,38 @@ logger = logging.getLogger(__name__)
 COCO_ROAD_NAMES = ("person", "bicycle", "car", "motorcycle")
 
 
+class TransportSection(BaseModel):
+    """Where ``edge run`` sends its events: a JSON-lines file or MQTT (durable outbox)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["jsonl", "mqtt"] = Field(
+        default="jsonl",
+        description="jsonl: append to the 'events' file; mqtt: publish through the outbox.",
+    )
+    mqtt: MqttConfig | None = Field(
+        default=None, description="Broker, node identity, TLS and outbox, for type 'mqtt'."
+    )
+
+    @model_validator(mode="after")
+    def _mqtt_has_settings(self) -> TransportSection:
+        if self.type == "mqtt" and self.mqtt is None:
+            raise ValueError("type 'mqtt' needs an 'mqtt' section (site_id, node_id, host, …)")
+        return self
+
+
 class RunConfig(BaseModel):
     """An ``edge run`` file: which cameras, where events and evidence go, metrics port."""
 
     model_config = ConfigDict(extra="forbid")
 
     cameras: list[Path] = Field(min_length=1, description="Scene config files, one per camera.")
-    events: Path = Field(default=Path("events.jsonl"), description="JSON-lines event file.")
+    events: Path = Field(
+        default=Path("events.jsonl"), description="JSON-lines event file (transport 'jsonl')."
+    )
+    transport: TransportSection = Field(
+        default_factory=TransportSection, description="Event sink: JSON lines or MQTT."
+    )
     evidence_dir: Path | None = Field(
         default=None, description="Folder for evidence JPEGs; empty: no evidence images."
     )
@@ -76,13 +105,79 @@ def load_run_config(path: Path) -> tuple[RunConfig, list[SceneConfig], Path]:
     return config, scenes, base
 
 
+def build_detectors(
+    scenes: Sequence[SceneConfig],
+    factory: Callable[[DetectorConfig], BatchDetector] | None = None,
+) -> dict[str, BatchDetector]:
+    """One detector per distinct detector config; cameras that share one are batched together.
+
+    Args:
+        scenes: The cameras.
+        factory: Builds a detector from its config (default: ``edge.detector.Detector``).
+
+    Returns:
+        The detector of each camera id (the same object for cameras of one model group).
+    """
+    if factory is None:
+        from edge.detector import Detector
+
+        factory = Detector
+    groups: dict[str, BatchDetector] = {}
+    detectors: dict[str, BatchDetector] = {}
+    for scene in scenes:
+        key = scene.detector.model_dump_json()
+        if key not in groups:
+            groups[key] = factory(scene.detector)
+            logger.info("detector group %d: %s", len(groups), scene.detector.model or "default")
+        detectors[scene.camera.id] = groups[key]
+    return detectors
+
+
+def select_transport(config: RunConfig, choice: str | None, origin: str) -> None:
+    """Apply the ``--transport`` flag to the run config (None: keep the config's choice).
+
+    Raises:
+        UserFacingError: ``mqtt`` asked for without a ``transport.mqtt`` section.
+    """
+    if choice is None:
+        return
+    if choice == "mqtt" and config.transport.mqtt is None:
+        raise UserFacingError(
+            f"{origin}: --transport mqtt needs a transport.mqtt section "
+            "(site_id, node_id, host, port, outbox_path) in the run config"
+        )
+    config.transport = config.transport.model_copy(update={"type": choice})
+
+
+def make_sink(
+    config: RunConfig,
+    scenes: Sequence[SceneConfig],
+    signals: ExternalSignalStates,
+    events_path: Path,
+) -> EventSink:
+    """The configured event sink, started (MQTT connects in the background)."""
+    if config.transport.type == "jsonl" or config.transport.mqtt is None:
+        return JsonLinesSink(events_path)
+    from edge.transport.publisher import MqttPublisher
+
+    model = scenes[0].detector.model
+    publisher = MqttPublisher(
+        config.transport.mqtt,
+        cameras=[scene.camera.id for scene in scenes],
+        model=model.name if model is not None else None,
+        signals=signals,
+    )
+    publisher.start()
+    return publisher
+
+
 def run_command(args: argparse.Namespace) -> int:
     """``edge run CONFIG``: run every configured camera until the files end or a signal."""
-    from edge.detector import Detector
     from edge.ingest import CaptureWorker, SourceConfig
 
     config, scenes, base = load_run_config(Path(args.config))
-    detector = Detector(scenes[0].detector)
+    select_transport(config, args.transport, args.config)
+    detectors = build_detectors(scenes)
     sources = {}
     for scene in scenes:
         source = SourceConfig(
@@ -97,19 +192,23 @@ def run_command(args: argparse.Namespace) -> int:
     if config.metrics_port is not None:
         metrics.serve(config.metrics_port, config.metrics_address)
     events_path = Path(args.events) if args.events else config.events
+    signals = ExternalSignalStates()
+    sink = make_sink(config, scenes, signals, events_path)
     pipeline = Pipeline(
         scenes,
-        detector,
+        detectors,
         sources,
-        JsonLinesSink(events_path),
+        sink,
         metrics=metrics,
         evidence_dir=config.evidence_dir,
+        external_signals=signals,
     )
     _install_signal_handlers(pipeline)
     stats = pipeline.run(max_frames=args.max_frames)
+    where = events_path if config.transport.type == "jsonl" else "MQTT"
     print(  # noqa: T201
         f"{stats.frames} frames, {stats.events} events in {stats.seconds:.1f} s "
-        f"({stats.frames / max(stats.seconds, 1e-9):.1f} fps) -> {events_path}"
+        f"({stats.frames / max(stats.seconds, 1e-9):.1f} fps) -> {where}"
     )
     return 0
 
@@ -144,7 +243,8 @@ def check_config_command(args: argparse.Namespace) -> int:
     if not cv2.imwrite(str(output), render_scene(scene, frame)):
         raise UserFacingError(f"cannot write {output}")
     print(  # noqa: T201
-        f"{path}: valid ({len(scene.zones)} zones, {len(scene.lines)} lines, "
+        f"{path}: valid ({'ROI, ' if scene.roi else ''}{len(scene.zones)} zones, "
+        f"{len(scene.lines)} lines, "
         f"{len(scene.lanes)} lanes, {len(scene.stop_lines)} stop lines, "
         f"rules: {', '.join(scene.rules) or 'none'}); drawing: {output}"
     )
@@ -157,6 +257,11 @@ def add_edge_commands(subparsers: argparse._SubParsersAction) -> None:  # type: 
     run.add_argument("config", help="edge run YAML (cameras: [...]) or a single scene YAML")
     run.add_argument("--events", help="event JSON-lines file (overrides the config)")
     run.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    run.add_argument(
+        "--transport",
+        choices=["jsonl", "mqtt"],
+        help="event sink (overrides transport.type; mqtt needs the config's transport.mqtt)",
+    )
     run.set_defaults(handler=run_command)
     check = subparsers.add_parser("check-config", help="validate a scene and draw it on a frame")
     check.add_argument("file", help="scene YAML")

@@ -71,12 +71,12 @@ class RunStats:
 
 
 class Pipeline:
-    """Runs several cameras in one process with one (batched) detector."""
+    """Runs several cameras in one process; frames of cameras sharing a detector are batched."""
 
     def __init__(
         self,
         scenes: Sequence[SceneConfig],
-        detector: BatchDetector,
+        detector: BatchDetector | Mapping[str, BatchDetector],
         sources: Mapping[str, FrameSource],
         sink: EventSink,
         *,
@@ -84,8 +84,23 @@ class Pipeline:
         evidence_dir: Path | None = None,
         external_signals: ExternalSignalStates | None = None,
     ) -> None:
-        """Build one :class:`CameraAnalytics` per scene; sources are keyed by camera id."""
-        self.detector = detector
+        """Build one :class:`CameraAnalytics` per scene; sources are keyed by camera id.
+
+        Args:
+            scenes: One validated scene per camera.
+            detector: One detector for every camera, or a detector per camera id (cameras
+                given the same detector object are detected in one batched call per round;
+                see :func:`edge.pipeline.commands.build_detectors`).
+            sources: Frame source per camera id.
+            sink: Where events go; closed at shutdown.
+            metrics: Prometheus metrics (a private registry by default).
+            evidence_dir: Folder for evidence images; none: events carry no images.
+            external_signals: Shared table of externally pushed signal states.
+
+        Raises:
+            ValueError: A camera has no frame source or no detector.
+        """
+        self.detectors = self._per_camera(scenes, detector)
         self.sources = dict(sources)
         self.sink = sink
         self.metrics = metrics or PipelineMetrics()
@@ -93,12 +108,13 @@ class Pipeline:
         self.stop_event = threading.Event()
         self.cameras: dict[str, CameraAnalytics] = {}
         for scene in scenes:
+            names = self.detectors[scene.camera.id].names
             evidence = None
             if evidence_dir is not None:
                 config = EvidenceConfig(directory=evidence_dir, blur=scene.privacy_blur)
-                evidence = EvidenceWriter(config, detector.names)
+                evidence = EvidenceWriter(config, names)
             self.cameras[scene.camera.id] = CameraAnalytics(
-                scene, detector.names, external_signals=self.external_signals, evidence=evidence
+                scene, names, external_signals=self.external_signals, evidence=evidence
             )
         missing = set(self.cameras) - set(self.sources)
         if missing:
@@ -106,6 +122,17 @@ class Pipeline:
         self.stats = RunStats()
         self._last_frame_at: dict[str, float] = {}
         self._fps: dict[str, float] = {}
+
+    @staticmethod
+    def _per_camera(
+        scenes: Sequence[SceneConfig], detector: BatchDetector | Mapping[str, BatchDetector]
+    ) -> dict[str, BatchDetector]:
+        if not isinstance(detector, Mapping):
+            return {scene.camera.id: detector for scene in scenes}
+        missing = [scene.camera.id for scene in scenes if scene.camera.id not in detector]
+        if missing:
+            raise ValueError(f"no detector for camera(s) {', '.join(sorted(missing))}")
+        return dict(detector)
 
     def stop(self) -> None:
         """Ask the loop to finish (safe from a signal handler)."""
@@ -151,7 +178,7 @@ class Pipeline:
 
     def _process(self, frames: list[Frame]) -> None:
         started = time.perf_counter()
-        detections = self.detector.detect([frame.image for frame in frames])
+        detections = self._detect(frames)
         detected = time.perf_counter()
         self.metrics.latency.labels("detect").observe(detected - started)
         events: list[Event] = []
@@ -162,6 +189,19 @@ class Pipeline:
         self._emit(events)
         self.metrics.latency.labels("sink").observe(time.perf_counter() - analysed)
         self.stats.batches += 1
+
+    def _detect(self, frames: list[Frame]) -> list[Detections]:
+        """One batched call per detector (model group) for the frames of its cameras."""
+        groups: dict[int, tuple[BatchDetector, list[int]]] = {}
+        for position, frame in enumerate(frames):
+            detector = self.detectors[frame.camera_id]
+            groups.setdefault(id(detector), (detector, []))[1].append(position)
+        results: list[Detections] = [Detections.empty()] * len(frames)
+        for detector, positions in groups.values():
+            found = detector.detect([frames[p].image for p in positions])
+            for position, detections in zip(positions, found, strict=True):
+                results[position] = detections
+        return results
 
     def _analyse(self, frame: Frame, detections: Detections) -> list[Event]:
         camera = self.cameras[frame.camera_id]

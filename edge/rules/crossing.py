@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 
 from edge.scene.geometry import as_points, segment_parameter, signed_distance
+from edge.tracking import Track
+from edge.tracking.recovery import expected_anchor
 
 Direction = Literal["in", "out"]
 
@@ -19,6 +21,47 @@ class _Side:
     current: int
     """Side the track is on now, as far as counting is concerned."""
     point: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class LostPath:
+    """Where a lost track was heading: its last anchor and where its motion would take it.
+
+    Attributes:
+        last_seen: Time of the track's last detection.
+        anchor: Its last observed anchor.
+        heading_to: The anchor extrapolated ``horizon_s`` past ``last_seen``.
+        speed_heights: Speed of the anchor in box heights per second.
+        height: Last box height, pixels.
+        class_id: Voted class of the track.
+    """
+
+    last_seen: float
+    anchor: tuple[float, float]
+    heading_to: tuple[float, float]
+    speed_heights: float
+    height: float
+    class_id: int
+
+
+def lost_path(track: Track, horizon_s: float, window_s: float = 0.5) -> LostPath:
+    """Extrapolate a lost track's anchor ``horizon_s`` past its last detection.
+
+    The motion is a least-squares fit over the last ``window_s`` of observed anchors (the
+    tracker's recovery uses the same fit), not the Kalman state.
+    """
+    last = track.history[-1]
+    target = expected_anchor(track, last.timestamp + horizon_s, window_s)
+    height = max(float(track.box[3] - track.box[1]), 1.0)
+    distance = float(np.hypot(target[0] - last.x, target[1] - last.y))
+    return LostPath(
+        last_seen=last.timestamp,
+        anchor=(last.x, last.y),
+        heading_to=(float(target[0]), float(target[1])),
+        speed_heights=distance / max(horizon_s, 1e-9) / height,
+        height=height,
+        class_id=track.class_id,
+    )
 
 
 class SideTracker:
@@ -94,6 +137,38 @@ class SideTracker:
             return None
         done.add(direction)
         return direction
+
+    def counted(self, track_id: int) -> set[str]:
+        """Directions already counted for a track."""
+        return set(self._crossed.get(track_id, ()))
+
+    def crossing_of(
+        self, start: tuple[float, float], end: tuple[float, float], track_id: int
+    ) -> tuple[Direction, tuple[float, float], float] | None:
+        """Where the path ``start → end`` crosses the segment, if it does.
+
+        Returns the direction, the crossing point and the fraction of the path before it.
+
+        Only a crossing away from the side the track is on (as far as counting is concerned)
+        and in a direction not yet counted for it is returned.
+        """
+        points = as_points([start, end])
+        distances = signed_distance(self.start, self.end, points)
+        if distances[0] * distances[1] >= 0:
+            return None
+        fraction = float(distances[0] / (distances[0] - distances[1]))
+        point = points[0] + fraction * (points[1] - points[0])
+        where = float(segment_parameter(self.start, self.end, point[None, :])[0])
+        if not -self.end_margin <= where <= 1 + self.end_margin:
+            return None
+        side = 1 if distances[1] > 0 else -1
+        state = self._sides.get(track_id)
+        if state is not None and state.current == side:
+            return None
+        direction: Direction = "in" if side == self.positive_sign else "out"
+        if direction in self._crossed.get(track_id, set()):
+            return None
+        return direction, (float(point[0]), float(point[1])), fraction
 
     def knows(self, track_id: int) -> bool:
         """Whether the track has been seen by this line."""

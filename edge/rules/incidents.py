@@ -5,12 +5,16 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from pydantic import Field
 
 from edge.detections import Detections
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
+from edge.rules.kinematics import is_stationary
 from edge.rules.lifecycle import Lifecycle
+from edge.rules.zones import inside, inside_any, select_zones
+from edge.scene import ZoneKind
 from traffic_monitor.contract import Event, EventType, Severity
 
 
@@ -162,3 +166,52 @@ class TrackIncidentRule(Rule):
     def state_size(self) -> int:
         """Per-track timers, last events and open incidents."""
         return len(self._timers) + len(self._last) + len(self.lifecycle)
+
+
+class StandingParams(IncidentParams):
+    """Parameters of rules about a vehicle standing in a zone (``on_s``: how long)."""
+
+    zones: list[str] | None = Field(
+        default=None, description="Zone names; empty: every zone of the rule's kinds."
+    )
+    still_window_s: float = Field(
+        default=2.0, gt=0, description="Window over which 'standing' is judged, seconds."
+    )
+    max_move_fraction: float = Field(
+        default=0.3,
+        gt=0,
+        description="Standing = anchor moved less than this × box height in the window.",
+    )
+
+
+class StandingInZoneRule(TrackIncidentRule):
+    """Base of rules about a vehicle standing still in a zone for longer than ``on_s``.
+
+    A subclass names the zone kinds it watches (``zone_kinds``, or the zones listed in its
+    parameters) and the kinds where standing is someone else's business (``excluded_kinds``).
+    """
+
+    zone_kinds: ClassVar[tuple[ZoneKind, ...]]
+    excluded_kinds: ClassVar[tuple[ZoneKind, ...]] = ()
+    default_classes = ("car", "bus", "truck", "motorcycle")
+
+    def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
+        """Resolve the watched and the excluded zones."""
+        super().__init__(params, setup)
+        assert isinstance(params, StandingParams)
+        self.standing = params
+        self.zones = select_zones(setup.scene, params.zones, list(self.zone_kinds))
+        self.excluded = setup.scene.zones_of(*self.excluded_kinds)
+
+    def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
+        """In a watched zone, outside the excluded ones, and standing still."""
+        anchor = tracked.bottom_center[row : row + 1]
+        if self.excluded and inside_any(self.excluded, anchor)[0]:
+            return Verdict(condition=False)
+        track = frame.tracks[int(tracked.tracker_id[row])]
+        window = self.standing.still_window_s
+        for zone in self.zones:
+            if inside(zone, anchor)[0]:
+                still = is_stationary(track, window, self.standing.max_move_fraction)
+                return Verdict(condition=still, zone=zone.name, backdate_s=window)
+        return Verdict(condition=False)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from pydantic import Field
 
 from edge.detections import Detections
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
-from edge.rules.crossing import SideTracker
+from edge.rules.crossing import LostPath, SideTracker, lost_path
 from edge.scene import CountingLine
+from edge.tracking import TrackState
 from traffic_monitor.contract import Event, EventType
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,37 @@ class LineCrossingParams(RuleParams):
     emit_crossings: bool = Field(
         default=False, description="Also emit one line_crossing event per crossing (chatty)."
     )
+    extrapolate_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=3,
+        description=(
+            "A track that ends (lost for good) while heading for a line is counted when its "
+            "recent motion carries it across within this many seconds of its last detection. "
+            "Catches road users the detector loses on the line (motion blur, the frame edge, "
+            "street furniture); longer also counts ones that turned or braked. 0: off."
+        ),
+    )
+    extrapolate_min_speed: float = Field(
+        default=0.5,
+        ge=0,
+        description=(
+            "Minimum speed, in box heights per second, of a lost track to extrapolate it: "
+            "a road user slowing to a stop before the line is not counted."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Crossing:
+    track_id: int
+    timestamp: float
+    point: tuple[float, float]
+    direction: str
+
+
+RECENT_S = 10.0
+"""Crossings remembered per line, seconds (to not count a fragmented track twice)."""
 
 
 @dataclass
@@ -69,6 +101,28 @@ class _Line:
         )
         self.buckets: dict[int, _Bucket | None] = dict.fromkeys(intervals)
         self.totals: Counter[tuple[str, str]] = Counter()
+        self.recent: deque[_Crossing] = deque()
+
+    def add(self, class_name: str, direction: str, crossing: _Crossing) -> None:
+        """Count one crossing in the totals and every open bucket."""
+        self.totals[class_name, direction] += 1
+        for bucket in self.buckets.values():
+            if bucket is not None:
+                bucket.counts[class_name, direction] += 1
+        self.recent.append(crossing)
+        while self.recent and crossing.timestamp - self.recent[0].timestamp > RECENT_S:
+            self.recent.popleft()
+
+    def crossed_near(self, crossing: _Crossing, since: float, radius: float) -> bool:
+        """Whether another track crossed the same way near ``crossing.point`` after ``since``."""
+        return any(
+            other.track_id != crossing.track_id
+            and other.direction == crossing.direction
+            and other.timestamp >= since
+            and abs(other.point[0] - crossing.point[0]) <= radius
+            and abs(other.point[1] - crossing.point[1]) <= radius
+            for other in self.recent
+        )
 
 
 @register_rule
@@ -89,6 +143,7 @@ class LineCrossingRule(Rule):
             for line in setup.scene.lines
             if wanted is None or line.name in wanted
         ]
+        self._lost: dict[int, LostPath] = {}
 
     @property
     def totals(self) -> dict[str, Counter[tuple[str, str]]]:
@@ -101,6 +156,7 @@ class LineCrossingRule(Rule):
         tracked = frame.tracked()
         classes = frame.voted_class_ids(tracked)
         anchors = tracked.bottom_center
+        ended = [t for t in self._lost if t not in frame.tracks]
         for line in self.lines:
             for row in range(len(tracked)):
                 class_name = frame.class_name(int(classes[row]))
@@ -116,22 +172,65 @@ class LineCrossingRule(Rule):
                 direction = line.sides.update(track_id, anchor, height)
                 if direction is None:
                     continue
-                line.totals[class_name, direction] += 1
-                for bucket in line.buckets.values():
-                    if bucket is not None:
-                        bucket.counts[class_name, direction] += 1
+                line.add(
+                    class_name, direction, _Crossing(track_id, frame.timestamp, anchor, direction)
+                )
                 if self.p.emit_crossings:
                     events.append(self._crossing_event(frame, tracked, row, line, direction))
+            for track_id in ended:
+                events.extend(self._extrapolate(frame, line, track_id))
             line.sides.prune(set(frame.tracks))
+        self._remember_lost(frame, ended)
         return events
 
+    def _remember_lost(self, frame: FrameContext, ended: list[int]) -> None:
+        """Keep where each lost track was heading; forget ended and re-found tracks."""
+        for track_id in ended:
+            del self._lost[track_id]
+        if self.p.extrapolate_s <= 0:
+            return
+        for track_id, track in frame.tracks.items():
+            if track.state != TrackState.LOST:
+                self._lost.pop(track_id, None)
+            elif track_id not in self._lost or self._lost[track_id].last_seen != track.last_seen:
+                self._lost[track_id] = lost_path(track, self.p.extrapolate_s)
+
+    def _extrapolate(self, frame: FrameContext, line: _Line, track_id: int) -> list[Event]:
+        """Count an ended track whose last motion carried it across the line."""
+        path = self._lost[track_id]
+        class_name = frame.class_name(path.class_id)
+        if path.speed_heights < self.p.extrapolate_min_speed or (
+            line.config.classes is not None and class_name not in line.config.classes
+        ):
+            return []
+        found = line.sides.crossing_of(path.anchor, path.heading_to, track_id)
+        if found is None:
+            return []
+        direction, point, fraction = found
+        when = path.last_seen + fraction * self.p.extrapolate_s
+        if when > frame.timestamp:
+            return []  # it would cross later (at shutdown): that has not happened yet
+        crossing = _Crossing(track_id, when, point, direction)
+        if line.crossed_near(crossing, since=path.last_seen - 1.0, radius=1.5 * path.height):
+            return []  # the road user came back as another track and was counted
+        line.add(class_name, direction, crossing)
+        logger.debug("track %s counted on %s by extrapolation", track_id, line.config.name)
+        if not self.p.emit_crossings:
+            return []
+        return [self._extrapolated_event(frame, line, crossing, class_name)]
+
     def finish(self, frame: FrameContext) -> list[Event]:
-        """Emit the partial buckets."""
-        return self._close_buckets(frame, final=True)
+        """Count lost tracks that were crossing as they went, then emit the partial buckets."""
+        events: list[Event] = []
+        for line in self.lines:
+            for track_id in self._lost:
+                events.extend(self._extrapolate(frame, line, track_id))
+        self._lost.clear()
+        return events + self._close_buckets(frame, final=True)
 
     def state_size(self) -> int:
-        """Per-track side entries held."""
-        return sum(len(line.sides) for line in self.lines)
+        """Per-track side entries and lost-track paths held."""
+        return sum(len(line.sides) for line in self.lines) + len(self._lost)
 
     def _crossing_event(
         self, frame: FrameContext, tracked: Detections, row: int, line: _Line, direction: str
@@ -144,6 +243,22 @@ class LineCrossingRule(Rule):
             detections=tracked,
             zone=line.config.name,
             attributes={"line": line.config.name, "direction": direction},
+        )
+
+    def _extrapolated_event(
+        self, frame: FrameContext, line: _Line, crossing: _Crossing, class_name: str
+    ) -> Event:
+        attributes = {"line": line.config.name, "direction": crossing.direction}
+        event = make_event(
+            frame,
+            self.name,
+            EventType.LINE_CROSSING,
+            zone=line.config.name,
+            attributes={**attributes, "extrapolated": True},
+        )
+        geometry = event.geometry.model_copy(update={"point": crossing.point})
+        return event.model_copy(
+            update={"track_id": crossing.track_id, "object_class": class_name, "geometry": geometry}
         )
 
     def _close_buckets(self, frame: FrameContext, final: bool) -> list[Event]:

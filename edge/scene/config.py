@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.detector import DetectorConfig
+from edge.scene.geometry import as_points, polygon_area
 from edge.tracking import TrackerConfig
 from traffic_monitor.contract.events import SEGMENT_PATTERN
 from traffic_monitor.errors import UserFacingError
@@ -220,6 +221,15 @@ class SceneConfig(_Strict):
         default_factory=DetectorConfig, description="Model and thresholds."
     )
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Tracker tuning.")
+    roi: list[Point] | None = Field(
+        default=None,
+        min_length=3,
+        description=(
+            "Region of interest: a polygon (x, y) in native pixels. Detections whose anchor "
+            "(bottom centre) lies outside are dropped before tracking: parked cars, a "
+            "parallel road, reflections. Empty: the whole frame."
+        ),
+    )
     zones: list[Zone] = Field(default_factory=list, description="Named polygons.")
     lines: list[CountingLine] = Field(default_factory=list, description="Counting lines.")
     lanes: list[Lane] = Field(default_factory=list, description="Lanes with allowed direction.")
@@ -242,6 +252,13 @@ class SceneConfig(_Strict):
             "operator has a legal basis; events record whether evidence is blurred."
         ),
     )
+
+    @field_validator("roi")
+    @classmethod
+    def _roi_has_area(cls, roi: list[Point] | None) -> list[Point] | None:
+        if roi is not None and polygon_area(as_points(roi)) < 1.0:
+            raise ValueError("the polygon has no area (its points are on one line)")
+        return roi
 
     @model_validator(mode="after")
     def _references_resolve(self) -> SceneConfig:

@@ -25,6 +25,12 @@ def in_polygon(polygon: Points, points: Points) -> npt.NDArray[np.bool_]:
     )
 
 
+def polygon_area(polygon: Points) -> float:
+    """Area of a simple polygon in square pixels (shoelace formula; 0 when degenerate)."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2
+
+
 def signed_distance(start: Points, end: Points, points: Points) -> npt.NDArray[np.float64]:
     """Signed distance (pixels) of points from the infinite line ``start → end``.
 

@@ -30,6 +30,7 @@ ZONE_COLOURS: dict[ZoneKind, tuple[int, int, int]] = {
 LINE_COLOUR = (0, 255, 0)
 LANE_COLOUR = (255, 128, 0)
 STOP_COLOUR = (0, 0, 255)
+ROI_COLOUR = (0, 255, 255)
 
 
 def _pt(point: tuple[float, float]) -> tuple[int, int]:
@@ -62,10 +63,23 @@ def _directed_line(
     _label(image, f"{label} (in)", tuple(tip + 4 * normal), colour)
 
 
+def _draw_roi(image: Image, roi: list[tuple[float, float]]) -> None:
+    """Darken everything outside the region of interest and outline it."""
+    polygon = np.round(np.asarray(roi)).astype(np.int32)
+    outside = np.full(image.shape[:2], 255, np.uint8)
+    cv2.fillPoly(outside, [polygon], 0)
+    image[outside > 0] = (image[outside > 0] * 0.4).astype(image.dtype)
+    cv2.polylines(image, [polygon], True, ROI_COLOUR, 2)
+    top = polygon[np.argmin(polygon[:, 1])]
+    _label(image, "ROI (detections outside are ignored)", (top[0], top[1] + 14), ROI_COLOUR)
+
+
 def render_scene(scene: SceneConfig, frame: Image) -> Image:
-    """Return a copy of ``frame`` with zones, lines, lanes, stop lines and signals drawn."""
+    """Return a copy of ``frame`` with the ROI, zones, lines, lanes, stop lines and signals."""
     image = frame.copy()
-    overlay = frame.copy()
+    if scene.roi is not None:
+        _draw_roi(image, scene.roi)
+    overlay = image.copy()
     for zone in scene.zones:
         polygon = np.round(np.asarray(zone.polygon)).astype(np.int32)
         cv2.fillPoly(overlay, [polygon], ZONE_COLOURS[zone.kind])
@@ -154,6 +168,8 @@ def out_of_frame(scene: SceneConfig, frame: Image) -> list[str]:
     items += [(f"lines.{line.name}", [line.start, line.end]) for line in scene.lines]
     items += [(f"lanes.{lane.name}", list(lane.polygon)) for lane in scene.lanes]
     items += [(f"stop_lines.{s.name}", [s.start, s.end]) for s in scene.stop_lines]
+    if scene.roi is not None:
+        items.append(("roi", list(scene.roi)))
     for name, points in items:
         if any(not (0 <= x <= width and 0 <= y <= height) for x, y in points):
             problems.append(name)

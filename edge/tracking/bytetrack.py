@@ -8,7 +8,9 @@ This module is the same two-pass association in ~200 lines on numpy and
 ``scipy.optimize.linear_sum_assignment``, with three changes that matter on a pole camera:
 the Kalman step uses real seconds between updates (frame skipping), boxes are buffered
 before IoU (C-BIoU, Yang et al. 2023: small fast motorbikes, 2–3 px jitter), and a
-detection may only take a track of a compatible class group.
+detection may only take a track of a compatible class group. A last cascade
+(``recovery.py``) lets a still-unmatched detection take a lost track by distance to where
+the track's own anchor history puts it, when a bad box had thrown the prediction off.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from scipy.optimize import linear_sum_assignment
 from edge.detections import NO_TRACK, Detections
 from edge.tracking.config import TrackerConfig
 from edge.tracking.kalman import KalmanNoise
+from edge.tracking.recovery import RecoveryGate, match_lost
 from edge.tracking.track import Track, TrackState
 
 logger = logging.getLogger(__name__)
@@ -169,7 +172,10 @@ class ByteTracker:
             set(third.unmatched_tracks),
             timestamp,
         )
-        for row in third.unmatched_rows:
+        leftover = self._recover(
+            third.unmatched_rows, second.unmatched_rows, detections, timestamp, assigned
+        )
+        for row in leftover:
             if scores[row] >= self.config.new_track_threshold:
                 self._start(
                     box=boxes[row],
@@ -208,6 +214,51 @@ class ByteTracker:
             unmatched_tracks=[t for t in first.unmatched_tracks if t not in matched],
             unmatched_rows=rescue.unmatched_rows,
         )
+
+    def _recover(
+        self,
+        high_rows: list[int],
+        low_rows: list[int],
+        detections: Detections,
+        timestamp: float,
+        assigned: npt.NDArray[np.int64],
+    ) -> list[int]:
+        """Last cascade: lost tracks take unmatched rows near their expected anchor.
+
+        Returns the high-score rows still unmatched (candidates for new tracks).
+        """
+        if self.config.recover_radius <= 0:
+            return high_rows
+        lost = {
+            t: tr
+            for t, tr in self._tracks.items()
+            if tr.state == TrackState.LOST and tr.last_seen < timestamp
+        }
+        rows = high_rows + (low_rows if self.config.recover_low_scores else [])
+        if not lost or not rows:
+            return high_rows
+        gate = RecoveryGate(self.config.recover_radius, self.config.recover_window_s)
+        pairs = match_lost(
+            lost,
+            rows,
+            detections.xyxy[rows].astype(np.float64),
+            timestamp=timestamp,
+            gate=gate,
+            compatible=self._compatible(list(lost), detections.class_id[rows]),
+        )
+        for track_id, row in pairs:
+            track = self._tracks[track_id]
+            track.recover(
+                detections.xyxy[row].astype(np.float64),
+                float(detections.confidence[row]),
+                int(detections.class_id[row]),
+                timestamp,
+            )
+            track.state = TrackState.CONFIRMED
+            assigned[row] = track_id
+            logger.debug("track %s recovered at t=%.2f", track_id, timestamp)
+        taken = {row for _, row in pairs}
+        return [row for row in high_rows if row not in taken]
 
     def _associate(
         self,

@@ -82,6 +82,30 @@ class TrackerConfig(BaseModel):
             "pair two neighbours for one frame."
         ),
     )
+    recover_radius: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=5.0,
+        description=(
+            "Lost-track recovery (last cascade before a new track starts): a detection whose "
+            "anchor lies within this many box heights of where the lost track's recent "
+            "history puts it takes the lost track. Keeps one id (and one count) when a bad "
+            "box threw the prediction off; larger may hand a lost id to a neighbour. 0: off."
+        ),
+    )
+    recover_window_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=10.0,
+        description="Seconds of anchor history the recovery extrapolates from.",
+    )
+    recover_low_scores: bool = Field(
+        default=True,
+        description=(
+            "Let low-score detections (between low_threshold and high_threshold) recover lost "
+            "tracks too: the weak detections of a half-hidden road user keep its id."
+        ),
+    )
     min_hits: int = Field(
         default=2,
         ge=1,

@@ -85,6 +85,17 @@ class Track:
         self.hits += 1
         self._observe(box_xyxy, confidence, class_id, timestamp)
 
+    def recover(self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float) -> None:
+        """Take a detection far from the prediction (lost-track recovery): restart the filter.
+
+        The Kalman state that lost the object is discarded (its velocity is what went wrong);
+        id, history and class votes carry on.
+        """
+        self.kalman = BoxKalman(xyxy_to_cxcywh(box_xyxy), self.kalman.noise)
+        self.last_predicted = timestamp
+        self.hits += 1
+        self._observe(box_xyxy, confidence, class_id, timestamp)
+
     def _observe(
         self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float
     ) -> None:

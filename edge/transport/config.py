@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from traffic_monitor.contract.events import SEGMENT_PATTERN
-from traffic_monitor.errors import UserFacingError
+from traffic_monitor.contract.mqtt_client import PASSWORD_ENV, TlsConfig, read_password
 
-PASSWORD_ENV = "TRAFFIC_MONITOR_MQTT_PASSWORD"
-
-
-class TlsConfig(BaseModel):
-    """TLS to the broker: CA to trust and, for mutual TLS, this node's certificate."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ca_file: Path = Field(description="PEM file of the CA that signed the broker certificate.")
-    cert_file: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
-    key_file: Path | None = Field(default=None, description="Private key of the client cert.")
+__all__ = ["PASSWORD_ENV", "MqttConfig", "TlsConfig"]
 
 
 class MqttConfig(BaseModel):
@@ -76,6 +65,23 @@ class MqttConfig(BaseModel):
     stats_interval_s: float = Field(
         default=60.0, ge=0, description="Period of NodeStats messages; 0 disables them."
     )
+    replay_window_s: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "After a reconnect, republish what was sent this long before the disconnect and "
+            "after the reconnect (a restarted Mosquitto drops messages until the aggregators "
+            "re-subscribe); at least the aggregators' reconnect_max_s. 0 disables."
+        ),
+    )
+    replay_max_messages: int = Field(
+        default=20_000, ge=1, description="Most messages kept in memory for the replay."
+    )
+    command_max_age_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Inbound commands issued longer ago are refused as stale (needs NTP).",
+    )
 
     @property
     def effective_client_id(self) -> str:
@@ -88,11 +94,4 @@ class MqttConfig(BaseModel):
         Raises:
             UserFacingError: The password file is named but unreadable.
         """
-        if self.password_file is not None:
-            try:
-                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-            except (OSError, IndexError) as exc:
-                raise UserFacingError(
-                    f"cannot read MQTT password file {self.password_file}: {exc}"
-                ) from exc
-        return os.environ.get(self.password_env) or None
+        return read_password(self.password_file, self.password_env)

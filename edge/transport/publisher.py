@@ -4,13 +4,15 @@
 waiting messages oldest first with QoS 1 and deletes each one when the broker acknowledges
 it. paho keeps unacknowledged messages in memory across reconnects and sends them again
 itself; after a process restart the outbox is sent again from the start, and the consumer
-drops the duplicates by event id.
+drops the duplicates by event id. After a reconnect, what was sent around the outage is
+published once more (``edge.transport.replay``: a restarted broker may have dropped it).
+
+The node also listens to its own ``…/commands/+`` (``edge.transport.commands``).
 """
 
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -19,13 +21,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from edge.transport.commands import CommandDispatcher, SignalStateSink
 from edge.transport.config import MqttConfig
 from edge.transport.outbox import Outbox, OutboxMessage, Pending, Priority
+from edge.transport.replay import ReplayBuffer
 from traffic_monitor import __version__
 from traffic_monitor.contract import (
     Event,
@@ -41,6 +45,7 @@ from traffic_monitor.contract import (
     stats_topic,
     status_topic,
 )
+from traffic_monitor.contract.mqtt_client import connect_properties, make_client
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +67,18 @@ class MqttPublisher:
         config: Broker, identity, TLS and outbox settings.
         cameras: Camera ids announced in the birth message.
         model: Detector model announced in the birth message.
+        signals: Receives ``signal_state`` commands (``ExternalSignalStates`` of the
+            pipeline); None refuses them.
 
     Use ``start()`` once, ``publish(event)`` from the pipeline, ``close()`` at shutdown.
     """
 
     def __init__(
-        self, config: MqttConfig, cameras: Iterable[str] = (), model: str | None = None
+        self,
+        config: MqttConfig,
+        cameras: Iterable[str] = (),
+        model: str | None = None,
+        signals: SignalStateSink | None = None,
     ) -> None:
         self.config = config
         self.outbox = Outbox(
@@ -77,14 +88,26 @@ class MqttPublisher:
         self._model = model
         self._started_at = datetime.now(UTC)
         self._wake = threading.Condition()
+        self._woken = False
         self._acks: deque[tuple[int, bool]] = deque()
         self._inflight: dict[int, int] = {}
+        self._ack_batch = max(1, config.max_inflight // 4)
+        self._replay = ReplayBuffer(config.replay_window_s, config.replay_max_messages)
+        self.replayed = 0
+        """Messages published again after reconnects (see ``edge.transport.replay``)."""
         self._cursor = 0
         self._last_progress = time.monotonic()
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._type_counts: Counter[str] = Counter()
         self._counters: Counter[str] = Counter()
+        self.commands = CommandDispatcher(
+            config.site_id,
+            config.node_id,
+            on_ping=self._republish_status,
+            signals=signals,
+            max_age_s=config.command_max_age_s,
+        )
         self._client = self._make_client()
         self._thread = threading.Thread(target=self._run, name="mqtt-outbox", daemon=True)
 
@@ -93,8 +116,7 @@ class MqttPublisher:
     def start(self) -> None:
         """Connect in the background and start sending the outbox."""
         cfg = self.config
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = cfg.session_expiry_s
+        props = connect_properties(cfg.session_expiry_s)
         self._client.connect_async(
             cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props
         )
@@ -162,8 +184,7 @@ class MqttPublisher:
         if self._thread.is_alive():
             self.flush(timeout)
             self._stop.set()
-            with self._wake:
-                self._wake.notify_all()
+            self._notify()
             self._thread.join()
             if self._connected.is_set():
                 info = self._client.publish(
@@ -185,8 +206,18 @@ class MqttPublisher:
 
     def _store(self, pending: list[Pending]) -> None:
         self.outbox.put_many(pending)
+        self._notify()
+
+    def _notify(self) -> None:
+        # A flag, not just notify(): a wake-up while the sender is busy is not lost.
         with self._wake:
+            self._woken = True
             self._wake.notify_all()
+
+    def _wait(self, timeout: float) -> None:
+        with self._wake:
+            self._wake.wait_for(lambda: self._woken, timeout=timeout)
+            self._woken = False
 
     def _status_message(self, online: bool, reason: str = "") -> tuple[str, bytes]:
         cfg = self.config
@@ -205,28 +236,24 @@ class MqttPublisher:
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.config
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=cfg.effective_client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
+        client = make_client(
+            cfg.effective_client_id,
+            username=cfg.username,
+            password=cfg.password() if cfg.username is not None else None,
+            tls=cfg.tls,
+            reconnect_min_s=cfg.reconnect_min_s,
+            reconnect_max_s=cfg.reconnect_max_s,
         )
-        if cfg.username is not None:
-            client.username_pw_set(cfg.username, cfg.password())
-        if cfg.tls is not None:
-            client.tls_set(
-                ca_certs=str(cfg.tls.ca_file),
-                certfile=None if cfg.tls.cert_file is None else str(cfg.tls.cert_file),
-                keyfile=None if cfg.tls.key_file is None else str(cfg.tls.key_file),
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
         topic, payload = self._status_message(online=False, reason="connection lost")
         client.will_set(topic, payload, qos=1, retain=True)
-        client.reconnect_delay_set(int(max(1, cfg.reconnect_min_s)), int(cfg.reconnect_max_s))
-        client.max_inflight_messages_set(cfg.max_inflight)
+        # The sender's window (max_inflight) bounds what is in flight. paho's own limit is
+        # off: with one set, paho scans every in-flight message on each PUBACK.
+        client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _on_connect(
@@ -241,10 +268,20 @@ class MqttPublisher:
             logger.error("broker refused connection: %s", reason_code)
             return
         logger.info("connected to broker (session present: %s)", flags.session_present)
+        # Subscribe before the birth message: the broker handles a connection's packets in
+        # order, so whoever sees the node online can already command it.
+        client.subscribe(self.commands.topic_filter, options=SubscribeOptions(qos=1))
         client.publish(*self._status_message(online=True), qos=1, retain=True)
+        self._replay.reconnected()
         self._connected.set()
-        with self._wake:
-            self._wake.notify_all()
+        self._notify()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Commands only (the node subscribes to nothing else); QoS 1 is acked on return.
+        self.commands.handle(message.topic, bytes(message.payload))
+
+    def _republish_status(self) -> None:
+        self._client.publish(*self._status_message(online=True), qos=1, retain=True)
 
     def _on_disconnect(
         self,
@@ -255,6 +292,7 @@ class MqttPublisher:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
+        self._replay.disconnected()
         if not self._stop.is_set():
             logger.warning("disconnected from broker (%s); outbox keeps messages", reason_code)
 
@@ -266,21 +304,23 @@ class MqttPublisher:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        # Runs on paho's network thread with its locks held: only hand the ack over.
+        # Runs on paho's network thread with its locks held: only hand the ack over. The
+        # sender is woken once a quarter of the window (or all in flight) is acknowledged,
+        # not per ack: one outbox transaction settles many acks.
         self._acks.append((mid, not reason_code.is_failure))
-        with self._wake:
-            self._wake.notify_all()
+        if len(self._acks) >= min(self._ack_batch, len(self._inflight)):
+            self._notify()
 
     def _run(self) -> None:
         next_stats = time.monotonic() + (self.config.stats_interval_s or float("inf"))
         while not self._stop.is_set():
-            with self._wake:
-                self._wake.wait(timeout=0.2)
+            self._wait(timeout=0.2)
             self._settle_acks()
             if not self._connected.is_set():
                 continue
             self._check_stalled()
             self._send_window()
+            self._send_replay()
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + self.config.stats_interval_s
                 self._queue_stats()
@@ -329,7 +369,23 @@ class MqttPublisher:
             return False
         self._inflight[info.mid] = message.seq
         self._cursor = message.seq
+        if message.priority is not Priority.STATS:  # stats rows are not deduplicated
+            self._replay.record(message.topic, message.payload, message.retain)
         return True
+
+    def _send_replay(self) -> None:
+        messages = self._replay.due()
+        if not messages:
+            return
+        logger.warning(
+            "republishing %d messages sent around the last reconnect (a restarted broker "
+            "drops what arrives before the aggregators subscribe again)",
+            len(messages),
+        )
+        for topic, payload, retain in messages:
+            # Not tracked: the outbox rows are gone; duplicates are dropped by the store.
+            self._client.publish(topic, payload, qos=1, retain=retain)
+        self.replayed += len(messages)
 
     def _queue_stats(self) -> None:
         cfg = self.config

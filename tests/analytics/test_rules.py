@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge.pipeline.analytics import CameraAnalytics
-from tests.analytics.factories import MOTORCYCLE, NAMES, PERSON, Path, play, scene
+from tests.analytics.factories import MOTORCYCLE, NAMES, PERSON, TRUCK, Path, play, scene
 from traffic_monitor.contract import EventPhase, EventType
 from traffic_monitor.errors import UserFacingError
 
@@ -62,6 +62,43 @@ def test_count_line_outside_segment_is_not_counted():
     a = analytics(lines=[short], rules={"line_crossing": {}})
     play(a, [Path([(0, 400, 400), (3, 400, 50)])], 3)
     assert sum(a.rules[0].totals["L1"].values()) == 0
+
+
+@pytest.mark.parametrize(("extrapolate_s", "counted"), [(0.5, 1), (0.0, 0)])
+def test_a_track_lost_just_before_the_line_is_counted_by_its_motion(extrapolate_s, counted):
+    a = analytics(lines=[LINE], rules={"line_crossing": {"extrapolate_s": extrapolate_s}})
+    car = Path([(0, 320, 420), (3, 320, 60)])  # up at 120 px/s; the line is at y = 200
+    events = play(a, [car], 5, hide=lambda k, t: t > 1.75)  # last seen 10 px before it
+    assert sum(a.rules[0].totals["L1"].values()) == counted
+    minute = [e for e in of(events, EventType.COUNT) if e.attributes["interval_s"] == 60]
+    assert sum(e.measurements["count"] for e in minute) == counted
+
+
+def test_a_lost_track_that_was_stopping_is_not_extrapolated():
+    a = analytics(lines=[LINE], rules={"line_crossing": {}})
+    # Brakes from 120 px/s to a stop 10 px before the line, waits, then is lost.
+    car = Path([(0, 320, 420), (1.5, 320, 240), (2.2, 320, 212), (2.6, 320, 210), (6, 320, 210)])
+    play(a, [car], 8, hide=lambda k, t: t > 4)
+    assert sum(a.rules[0].totals["L1"].values()) == 0
+
+
+def test_a_fragmented_track_is_not_counted_twice():
+    # The detector calls the car a truck from 1.8 s on; with separate class groups the
+    # tracker starts a new track before the line, which crosses; the old track is lost
+    # heading for the line and must not be counted on top.
+    a = CameraAnalytics(
+        scene(
+            lines=[LINE],
+            tracker={"class_groups": [["car"], ["truck"]]},
+            rules={"line_crossing": {}},
+        ),
+        NAMES,
+    )
+    as_car = Path([(0, 320, 420), (1.75, 320, 210)])
+    as_truck = Path([(1.8, 320, 204), (3, 320, 60)], class_id=TRUCK)
+    play(a, [as_car, as_truck], 5)
+    assert a.tracker._next_id == 3  # two tracks
+    assert sum(a.rules[0].totals["L1"].values()) == 1
 
 
 # ---- zone occupancy, illegal stop, stopped vehicle -----------------------------------------

@@ -122,3 +122,76 @@ def test_check_config_refuses_a_frame_of_another_size(tmp_path, bus_image):
         ]
     )
     assert status == 2
+
+
+# ---- region of interest ----------------------------------------------------------------------
+
+LEFT_HALF = [[0, 0], [320, 0], [320, 480], [0, 480]]
+
+
+@pytest.mark.parametrize(
+    ("roi", "message"),
+    [
+        ([[0, 0], [10, 10]], "roi: List should have at least 3 items"),
+        ([[0, 0], [10, 10], [20, 20]], "roi: Value error, the polygon has no area"),
+    ],
+)
+def test_roi_is_validated(tmp_path, roi, message):
+    with pytest.raises(UserFacingError, match=message):
+        load_scene(write(tmp_path, {**BASE, "roi": roi}))
+
+
+def test_detections_outside_the_roi_are_not_tracked_or_counted_but_still_blurred():
+    from edge.pipeline.analytics import CameraAnalytics
+    from tests.analytics.factories import NAMES, PERSON, Path, play, scene
+
+    line = {"name": "L", "start": [0, 200], "end": [640, 200], "positive": "left"}
+    analytics = CameraAnalytics(
+        scene(roi=LEFT_HALF, lines=[line], rules={"line_crossing": {"emit_crossings": True}}),
+        NAMES,
+    )
+
+    class Seen:
+        def __init__(self):
+            self.boxes = []
+
+        def set_frame(self, detections):
+            self.boxes.append(len(detections))
+
+        def attach(self, events, image):
+            return events
+
+    analytics.evidence = seen = Seen()
+    inside = Path([(0, 100, 400), (3, 100, 50)])  # crosses the line in the left half
+    outside = Path([(0, 500, 400), (3, 500, 50)])  # same, in the right half
+    walker = Path([(0, 600, 300), (3, 600, 320)], w=20, h=50, class_id=PERSON)
+    play(analytics, [inside, outside, walker], 4, image=np.zeros((480, 640, 3), np.uint8))
+    (rule,) = analytics.rules
+    assert sum(rule.totals["L"].values()) == 1
+    assert analytics.tracker._next_id == 2  # one track ever: the car inside
+    assert max(seen.boxes) == 3  # evidence still blurs the two outside the ROI
+
+
+def test_check_config_draws_the_roi_and_warns_when_outside_the_frame(tmp_path, capsys):
+    frame = np.full((480, 640, 3), 200, np.uint8)
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)
+    config = write(tmp_path, {**BASE, "roi": [[100, 100], [600, 100], [600, 470], [100, 500]]})
+    output = tmp_path / "check.png"
+    status = main(
+        [
+            "edge",
+            "check-config",
+            str(config),
+            "--frame",
+            str(tmp_path / "frame.png"),
+            "--output",
+            str(output),
+        ]
+    )
+    assert status == 0
+    drawn = cv2.imread(str(output))
+    assert np.all(drawn[50, 50] < 100)  # outside the ROI: darkened
+    assert np.all(drawn[300, 300] == 200)  # inside: untouched
+    assert np.all(drawn[100, 350] == (0, 255, 255))  # the outline
+    out = capsys.readouterr().out
+    assert "outside the frame in roi" in out and "valid (ROI," in out

@@ -172,3 +172,57 @@ def test_config_rejects_inverted_thresholds():
         TrackerConfig(low_threshold=0.6, high_threshold=0.4)
     with pytest.raises(ValidationError, match="unknown"):
         TrackerConfig.model_validate({"unknown": 1})
+
+
+def _motorbike_with_bad_box(frame: int) -> tuple[list[float], float] | None:
+    """A motorbike driving down at 3 px/frame: one frame gives only its rider's torso box
+    (anchor 30 px too high), then weak detections for ten frames, then strong ones again."""
+    y = 300 + 3 * frame
+    if frame == 20:
+        return [215, y - 60, 245, y - 30], 0.5  # the rider's torso
+    if 21 <= frame <= 30:
+        return [210, y - 40, 250, y], 0.15  # below high_threshold
+    return [210, y - 40, 250, y], 0.6
+
+
+@pytest.mark.parametrize("recover_radius", [0.0, 1.0])
+def test_lost_track_recovered_after_a_bad_box(recover_radius):
+    config = TrackerConfig(recover_radius=recover_radius, low_match_iou=0.4)
+    tracker = ByteTracker(config, NAMES)
+    ids = []
+    for frame in range(60):
+        box, score = _motorbike_with_bad_box(frame)
+        out = tracker.update(detections([box], [MOTORCYCLE], [score]), frame / FPS)
+        ids.append(int(out.tracker_id[0]))
+    kept = confirmed_ids(ids[1:])
+    if recover_radius == 0:
+        assert len(kept) == 2  # without recovery the road user comes back as a new track
+    else:
+        assert len(kept) == 1  # with it, one id from start to end
+        (track,) = tracker.tracks.values()
+        assert track.anchor[1] == pytest.approx(300 + 3 * 59)
+
+
+def test_recovery_does_not_take_a_far_detection():
+    tracker = ByteTracker(TrackerConfig(recover_radius=1.0), NAMES)
+    for frame in range(15):  # a car driving right, 40 px high
+        x = 100 + 4 * frame
+        tracker.update(detections([[x, 200, x + 50, 240]]), frame / FPS)
+    (first,) = tracker.tracks
+    for frame in range(15, 25):  # gone; another car appears 3 box heights below its path
+        x = 100 + 4 * frame
+        out = tracker.update(detections([[x, 320, x + 50, 360]]), frame / FPS)
+    assert first not in set(out.tracker_id.tolist())
+    assert int(out.tracker_id[0]) != NO_TRACK  # a new track of its own
+
+
+def test_expected_anchor_follows_recent_motion():
+    from edge.tracking.recovery import expected_anchor
+
+    tracker = ByteTracker(TrackerConfig(min_hits=1), NAMES)
+    for frame in range(10):
+        x = 100 + 3 * frame
+        tracker.update(detections([[x, 100, x + 20, 140]]), frame / FPS)
+    (track,) = tracker.tracks.values()
+    x, y = expected_anchor(track, 19 / FPS, window_s=1.0)
+    assert x == pytest.approx(110 + 3 * 19) and y == pytest.approx(140)

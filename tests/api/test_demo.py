@@ -63,6 +63,13 @@ def test_demo_serves_events_from_the_edge_and_stops_on_ctrl_c(tmp_path: Path):
                 time.sleep(1.0)
             assert items, "no event from the edge pipeline reached the aggregator"
             assert items[0]["site_id"] == "demo" and items[0]["node_id"] == "node-1"
+            cams = client.get("/api/cameras", headers=headers).json()
+            assert any(c["lat"] == 16.0614 and c["lon"] == 108.1722 for c in cams), cams
+            report = {"service_code": "congestion", "description": "kẹt xe ở ngã ba Huế"}
+            report |= {"lat": "16.0615", "long": "108.1723"}
+            created = client.post("/open311/v2/requests.json", data=report)
+            assert created.status_code == 201, created.text
+            assert "Ngã ba Huế" in created.json()[0]["service_notice"]  # the registered camera
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out

@@ -10,7 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-import cloud.api.models  # noqa: F401
+import cloud.api.models
+import cloud.reports.tables  # noqa: F401
 from cloud.migrations import downgrade, upgrade
 from cloud.store import EventStore
 from cloud.store.models import Base
@@ -19,7 +20,8 @@ from tests.api.conftest import PG_URL, pg_available
 TABLES = {
     "events", "snapshots", "dead_letters", "node_status", "node_stats",
     "api_users", "api_sessions", "api_keys", "api_alerts", "api_alert_events", "api_audit",
-    "api_counters", "alembic_version",
+    "api_counters", "alembic_version", "cameras", "report_tickets", "report_contacts",
+    "report_media",
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
+from benchmarks import realtime
 from benchmarks.detection_path import ModelCase
 from benchmarks.realtime import (
     STAGES,
@@ -42,6 +43,7 @@ def test_smoke_run_reports_every_stage(smoke_config: BenchConfig, tmp_path: Path
     assert report["machine"]["cores"] >= 1
     assert len(report["load_average_at_start"]) == 3
     assert report["peak_memory_mib"] > 0
+    assert result["pipelined_fps_without_decode"] > 0
     chart = save(report, tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["runs"][0]["model"] == "yolo11n@320"
     if chart is not None:
@@ -54,6 +56,32 @@ def test_cli_smoke_mode_writes_json(yolo11n_320_onnx: Path, overpass_video: Path
     report = json.loads(out.read_text())
     assert report["runs"][0]["frames"] == 5
     assert report["providers"] == ["cpu"]
+    assert "capacity" not in report["runs"][0]
+
+
+def test_cli_smoke_capacity_runs_the_pipeline_without_pass_mark(
+    yolo11n_320_onnx: Path, overpass_video: Path, tmp_path: Path
+):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--smoke", "--no-path", "--capacity", "--out", str(out)]) == 0
+    (result,) = json.loads(out.read_text())["runs"]
+    assert "stages" not in result
+    (step,) = result["capacity"]["runs"]
+    assert step["streams"] == 1
+    assert step["processed_fps_per_camera_min"] > 0
+    assert result["capacity"]["criteria"]["camera_fps"] == 25.0
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_vn_model_is_compared_only_when_its_file_exists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.setattr(realtime, "VN_MODEL", tmp_path / "vn-vehicles.onnx")
+    assert resolve_model("vn-vehicles@416", tmp_path) is None
+    (tmp_path / "vn-vehicles.onnx").write_bytes(b"onnx")
+    case = resolve_model("vn-vehicles@416", tmp_path)
+    assert case is not None
+    assert (case.path, case.imgsz) == (tmp_path / "vn-vehicles.onnx", 416)
 
 
 @pytest.mark.models
@@ -63,7 +91,10 @@ def test_ultralytics_track_runs_side_by_side(smoke_config: BenchConfig):
     smoke_config.ultralytics = True
     (result,) = run(smoke_config)["runs"]
     assert result["ultralytics_track"]["p50_ms"] > 0
+    assert result["ultralytics_inference"]["p50_ms"] > 0
     assert result["speedup_vs_ultralytics_track"] > 0
+    assert result["speedup_vs_ultralytics_track_pipelined"] > 0
+    assert result["ceiling_vs_ultralytics_track_network_only"] > 0
 
 
 @pytest.mark.parametrize("provider", ["cuda", "tensorrt"])

@@ -1,4 +1,11 @@
-"""The alert view in Debian's Chromium: live card, acknowledge, audit, viewer without evidence."""
+"""The operations view in Debian's Chromium, fed by the real edge publisher.
+
+An event published by the edge's MQTT publisher (``edge/transport/publisher.py``, durable
+outbox) goes through a real Mosquitto to the aggregator's consumer (``cloud/ingest``), which
+stores it; the page shows it live. Then: acknowledge, audit, evidence for the operator, none
+for the viewer, the camera page (state from the node's birth message, latest snapshot), and a
+citizen report with ``<script>`` in its text shown as text and answered by the operator.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +13,26 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
 from cloud.api import ApiSettings, create_app
 from cloud.api.accounts import create_user
 from cloud.api.models import Role
-from cloud.store import EventStore
-from tests.api.conftest import PASSWORD, Backend, make_event
-from traffic_monitor.contract import Event, EventType
+from cloud.ingest import Ingestor
+from cloud.migrations import upgrade
+from cloud.store import EventStore, SnapshotRecord
+from cloud.store.cameras import CameraPosition, upsert_cameras
+from edge.transport import MqttPublisher
+from tests.api.conftest import PASSWORD, make_event
+from tests.transport.conftest import Mosquitto, wait_for
+from tests.transport.helpers import ingestor, publisher
+from traffic_monitor.contract import Event, EventType, SnapshotKind
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -32,6 +47,10 @@ ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCRIPT_RULE = "<script>window.__pwned=1</script>"
+SCRIPT_REPORT = "<img src=x onerror=window.__pwned=2> xe đi ngược chiều ở cầu vượt"
+CAMERA = CameraPosition(
+    camera_id="cam-live", site_id="hcm-q1", name="Ngã ba Huế", lat=16.0614, lon=108.1722
+)
 
 
 def _free_port() -> int:
@@ -40,16 +59,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class System:
+    """The aggregator's web server plus the edge publisher and consumer around a broker."""
+
+    base: str
+    store: EventStore
+    edge: MqttPublisher
+    consumer: Ingestor
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Backend]]:
+def system(tmp_path: Path) -> Iterator[System]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    broker = Mosquitto(tmp_path / "broker").start()
     store = EventStore(f"sqlite:///{tmp_path / 'web.sqlite3'}")
-    store.create()
+    upgrade(store)
     with store.session() as db:
         for role in Role:
             create_user(db, role.value, PASSWORD, role)
+        upsert_cameras(db, [CAMERA])
         db.commit()
+    consumer = ingestor(broker.port, store)
+    consumer.start()
+    edge = MqttPublisher(
+        publisher(broker.port, tmp_path / "outbox.sqlite3").config, cameras=[CAMERA.camera_id]
+    )
+    edge.start()
     app = create_app(ApiSettings(live_poll_s=0.1), store)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -59,13 +96,15 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Backend]]:
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
-    from fastapi.testclient import TestClient
-
     try:
-        yield f"http://127.0.0.1:{port}", Backend(store=store, client=TestClient(app), api_key="")
+        wait_for(lambda: consumer.connected and edge.connected, 10, "MQTT connections")
+        yield System(f"http://127.0.0.1:{port}", store, edge, consumer)
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+        edge.close()
+        consumer.stop()
+        broker.kill()
         store.dispose()
 
 
@@ -99,10 +138,23 @@ def _login(page, base: str, user: str) -> None:
     page.wait_for_selector("#board:not([hidden])")
 
 
-def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(server):
+def _has_snapshot(store: EventStore, event: Event) -> bool:
+    with store.session() as db:
+        return db.get(SnapshotRecord, (event.event_id, "snapshot")) is not None
+
+
+def _report(base: str) -> str:
+    data = {"service_code": "dangerous_driving", "description": SCRIPT_REPORT}
+    data |= {"lat": "16.0616", "long": "108.1724", "email": "dan@example.vn"}
+    res = httpx.post(base + "/open311/v2/requests.json", data=data)
+    assert res.status_code == 201, res.text
+    return str(res.json()[0]["service_request_id"])
+
+
+def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system: System):
     from playwright.sync_api import Dialog, expect, sync_playwright
 
-    base, backend = server
+    base = system.base
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
@@ -120,12 +172,16 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(server
             expect(page.locator("#live-dot.on")).to_be_visible(timeout=10_000)
             assert page.locator("[data-alert]").count() == 0
 
-            ev = make_event(camera="cam-live", rule=SCRIPT_RULE)
-            # stored as the ingestor stores it; the count is info: statistics only, no card
-            backend.add_events(ev, snapshot=True, content=_real_jpeg())
-            backend.add_events(_recent_count())
+            recent = datetime.now(UTC) - timedelta(minutes=1)
+            ev = make_event(camera="cam-live", rule=SCRIPT_RULE).model_copy(update={"time": recent})
+            # through the edge's durable outbox, Mosquitto and the consumer into the store;
+            # the count is info: statistics only, no card
+            system.edge.publish(ev)
+            system.edge.publish_snapshot(ev, SnapshotKind.SNAPSHOT, _real_jpeg())
+            system.edge.publish(_recent_count())
             card = page.locator("[data-alert]").first
             expect(card).to_contain_text("cam-live", timeout=5_000)
+            assert system.store.event_ids() and ev.event_id in system.store.event_ids()
             expect(card.locator(".rule")).to_contain_text(SCRIPT_RULE)  # shown as text
             assert page.evaluate("window.__pwned") is None and dialogs == []
             expect(card.locator(".state")).to_contain_text("mới")  # Vietnamese by default
@@ -133,15 +189,45 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(server
             card.locator("[data-action=acknowledge]").click()
             expect(card.locator(".state")).to_contain_text("đã xác nhận")
             expect(page.locator("#audit")).to_contain_text("operator alert.acknowledge")
+            wait_for(lambda: _has_snapshot(system.store, ev), 10, "the stored snapshot")
             card.locator("[data-action=evidence]").click()
             expect(card.locator("img")).to_be_visible()
             card.locator("img").evaluate("i => i.decode()")
             assert card.locator("img").evaluate("i => i.naturalWidth") == 64
             assert page.locator("#login").is_hidden()
+
+            # the camera page: placed by its registered position, state from the node's birth
+            # message, counts chart, latest snapshot (operator)
+            wait_for(lambda: len(system.store.event_ids()) == 2, 10, "the count event")
+            page.evaluate("drawMap()")
             page.locator("[data-camera=cam-live]").click()
-            assert errors == []
+            expect(page.locator("#camera-state")).to_contain_text("trực tuyến")
+            expect(page.locator("#camera-state")).to_contain_text("16.06140, 108.17220")
             expect(page.locator("#chart rect")).to_have_count(1)
             expect(page.locator("#chart")).to_contain_text(" 12")
+            expect(page.locator("#camera-image")).to_be_visible()
+            page.locator("#camera-image").evaluate("i => i.decode()")
+            assert page.locator("#camera-image").evaluate("i => i.naturalWidth") == 64
+
+            # a citizen report: text with markup shown as text, camera evidence, answer
+            ticket = _report(base)
+            report = page.locator(f"[data-report='{ticket}']")
+            expect(report.locator(".text")).to_have_text(SCRIPT_REPORT, timeout=10_000)
+            expect(report.locator(".meta")).to_contain_text("lái xe nguy hiểm")
+            expect(report.locator(".evidence")).to_contain_text("cam-live · wrong_way")
+            expect(report.locator(".contact")).to_contain_text("dan@example.vn")
+            assert report.locator("img").count() == 0
+            assert page.evaluate("window.__pwned") is None and dialogs == []
+            report.locator("[data-action=report-evidence]").click()
+            expect(report.locator(".evidence img")).to_be_visible()
+            report.locator("select[name=status]").select_option("closed")
+            report.locator("textarea[name=notes]").fill("Đã chuyển CSGT xử lý.")
+            report.locator("[data-action=report-save]").click()
+            expect(report.locator(".notes")).to_contain_text("Đã chuyển CSGT xử lý.")
+            [public] = httpx.get(f"{base}/open311/v2/requests/{ticket}.json").json()
+            assert (public["status"], public["status_notes"]) == ("closed", "Đã chuyển CSGT xử lý.")
+            assert errors == []
+
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "alert_view.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -149,6 +235,7 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(server
 
             page.select_option("#lang", "en")
             expect(card.locator(".state")).to_contain_text("acknowledged")
+            expect(report.locator(".meta")).to_contain_text("dangerous driving")
 
             viewer = browser.new_page()
             _login(viewer, base, "viewer")
@@ -156,8 +243,20 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(server
             expect(vcard).to_contain_text("cam-live")
             assert vcard.locator("[data-action=evidence]").count() == 0
             assert vcard.locator("[data-action=acknowledge]").count() == 0
-            url = f"/api/events/{ev.event_id}/evidence/snapshot"
-            status = viewer.evaluate(f"fetch('{url}').then(r => r.status)")
-            assert status == 403
+            vreport = viewer.locator(f"[data-report='{ticket}']")
+            expect(vreport.locator(".text")).to_have_text(SCRIPT_REPORT, timeout=10_000)
+            assert vreport.locator(".contact").count() == 0
+            assert vreport.locator("textarea").count() == 0
+            for url in (
+                f"/api/events/{ev.event_id}/evidence/snapshot",
+                "/api/cameras/cam-live/snapshot",
+            ):
+                assert viewer.evaluate(f"fetch('{url}').then(r => r.status)") == 403
+            answer = (
+                f"fetch('/api/reports/{ticket}/status', {{method: 'POST', "
+                "headers: {'Content-Type': 'application/json'}, body: '{\"status\": \"open\"}'})"
+                ".then(r => r.status)"
+            )
+            assert viewer.evaluate(answer) == 403
         finally:
             browser.close()

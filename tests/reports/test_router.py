@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from cloud.migrations import upgrade
 from cloud.reports.correlate import CameraSite
 from cloud.reports.intake import ReportsConfig, ReportsService
 from cloud.reports.router import build_router
-from cloud.reports.tables import ReportContact, ReportMedia, ReportsBase
-from cloud.store.models import Base, EventRecord
+from cloud.reports.tables import ReportContact, ReportMedia
+from cloud.store import EventStore
+from cloud.store.models import EventRecord
+from tests.api.conftest import PG_URL, pg_available
 
 NOW = datetime(2026, 11, 23, 1, 15, tzinfo=UTC)
 CAMERAS = {"cam-hue": CameraSite(21.0117, 105.8506, "Ngã ba Huế")}
@@ -52,12 +55,17 @@ def _jpeg_with_gps() -> bytes:
     return body[:2] + app1 + body[2:]
 
 
-@pytest.fixture
-def env(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'reports.sqlite3'}")
-    Base.metadata.create_all(engine)
-    ReportsBase.metadata.create_all(engine)
-    sessions = sessionmaker(engine)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request, tmp_path):
+    """The intake over a store made by the migrations, on SQLite and on the local PostgreSQL."""
+    if request.param == "sqlite":
+        store = EventStore(f"sqlite:///{tmp_path / 'reports.sqlite3'}")
+    else:
+        if not pg_available():
+            pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
+        store = EventStore(PG_URL, schema=f"reports_test_{uuid.uuid4().hex[:12]}")
+    upgrade(store)
+    sessions = sessionmaker(store.engine)
     event_id = uuid.uuid4()
     with sessions() as s:
         t = NOW - timedelta(minutes=3)
@@ -86,7 +94,8 @@ def env(tmp_path):
         return TestClient(app)
 
     yield make, sessions, event_id
-    engine.dispose()
+    store.drop()
+    store.dispose()
 
 
 def _post(client, data, files=None):
@@ -227,3 +236,92 @@ def test_rate_limiter_window_and_bounded_table():
     for name in "bcde":
         limiter.allow(name)
     assert len(limiter._hits) == 3 and "a" not in limiter._hits
+
+
+GPS: dict[int, object] = {1: "N", 2: (21.0, 0.0, 43.2), 3: "E", 4: (105.0, 51.0, 3.6)}
+
+
+def _jpeg_with_exif_gps(gps: dict[int, object] | None = GPS) -> bytes:
+    """A real EXIF JPEG (Pillow): maker, model, serial number and, optionally, a GPS block."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "CamMaker"
+    exif[0x0110] = "PhoneModel-X"
+    exif.get_ifd(0x8769)[0xA431] = "SERIAL-123456"  # body serial number (Exif IFD)
+    if gps:
+        exif.get_ifd(0x8825).update(gps)
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 64), (120, 90, 60)).save(buffer, "JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def _stored_exif(sessions, ticket: str) -> tuple[ReportMedia, dict[int, object], dict[int, object]]:
+    import io
+
+    from PIL import Image
+
+    with sessions() as s:
+        media = s.get(ReportMedia, int(ticket.removeprefix("PA-")))
+    with Image.open(io.BytesIO(media.content)) as image:
+        exif = image.getexif()
+        return media, dict(exif), dict(exif.get_ifd(0x8825))
+
+
+@pytest.mark.parametrize(
+    ("consent", "kept"),
+    [(None, False), ("false", False), ("no", False), ("true", True), ("1", True), ("on", True)],
+)
+def test_photo_location_kept_only_with_consent(env, consent, kept):
+    make, sessions, _ = env
+    photo = _jpeg_with_exif_gps()
+    assert b"CamMaker" in photo and b"SERIAL-123456" in photo
+    data = {"service_code": "road_hazard", "description": "ổ gà to", **HERE}
+    if consent is not None:
+        data["location_consent"] = consent
+    r = _post(make(), data, files={"media": ("p.jpg", photo, "image/jpeg")})
+    assert r.status_code == 201, r.text
+    media, tags, gps = _stored_exif(sessions, r.json()[0]["service_request_id"])
+    assert media.location_kept is kept
+    for private in (b"CamMaker", b"PhoneModel-X", b"SERIAL-123456"):
+        assert private not in media.content  # never kept, consent or not
+    if kept:
+        assert gps == GPS and set(tags) == {0x8825}  # the GPS block and nothing else
+    else:
+        assert gps == {} and tags == {} and b"Exif\x00\x00" not in media.content
+
+
+def test_consent_without_gps_in_photo_keeps_nothing(env):
+    make, sessions, _ = env
+    data = {"service_code": "road_hazard", "description": "ổ gà to", **HERE}
+    data["location_consent"] = "true"
+    photo = _jpeg_with_exif_gps(gps=None)
+    r = _post(make(), data, files={"media": ("p.jpg", photo, "image/jpeg")})
+    media, tags, _ = _stored_exif(sessions, r.json()[0]["service_request_id"])
+    assert media.location_kept is False and tags == {}
+
+
+def test_unreadable_or_non_form_bodies_are_refused_open311_style(env):
+    make, _, _ = env
+    client = make()
+    broken = client.post(
+        "/open311/v2/requests.json",
+        content=b'--xyz\r\nContent-Disposition: form-data; name="description"\r\n\r\nno end',
+        headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+    )
+    assert broken.status_code == 400 and broken.json()[0]["code"] == 400
+    as_json = client.post("/open311/v2/requests.json", json={"service_code": "congestion"})
+    assert as_json.status_code == 400
+    assert "service_code is required" in as_json.json()[0]["description"]
+
+
+def test_openapi_documents_the_report_form(env):
+    make, _, _ = env
+    spec = make().get("/openapi.json").json()
+    body = spec["paths"]["/open311/v2/requests"]["post"]["requestBody"]["content"]
+    for kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields = body[kind]["schema"]["properties"]
+        assert {"service_code", "description", "lat", "long", "media"} <= set(fields)
+        assert "location_consent" in fields

@@ -6,11 +6,16 @@ from pathlib import Path
 
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.store import EventStore
-from edge.transport import MqttConfig, MqttPublisher
+from edge.transport import MqttConfig, MqttPublisher, SignalStateSink
 
 
 def publisher(
-    port: int, outbox: Path, node: str = "node-01", site: str = "hcm-q1", **kwargs
+    port: int,
+    outbox: Path,
+    node: str = "node-01",
+    site: str = "hcm-q1",
+    signals: SignalStateSink | None = None,
+    **kwargs,
 ) -> MqttPublisher:
     config = MqttConfig(
         port=port,
@@ -22,7 +27,7 @@ def publisher(
         reconnect_max_s=1.0,
         **kwargs,
     )
-    return MqttPublisher(config, cameras=["cam-1"], model="yolo11n_320")
+    return MqttPublisher(config, cameras=["cam-1"], model="yolo11n_320", signals=signals)
 
 
 def ingestor(port: int, store: EventStore, client_id: str = "aggregator-1", **kwargs) -> Ingestor:

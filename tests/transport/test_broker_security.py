@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.ingest.acl import node_username, render_acl
 from cloud.store import EventStore
+from edge.rules.signals import ExternalSignalStates, SignalState
 from edge.transport import MqttConfig, MqttPublisher, TlsConfig
 from tests.transport.conftest import (
     MOSQUITTO,
@@ -25,7 +26,13 @@ from tests.transport.conftest import (
     wait_for,
     wait_port,
 )
-from traffic_monitor.contract import command_topic, encode, event_topic
+from traffic_monitor.contract import (
+    SignalCommand,
+    command_topic,
+    encode,
+    event_topic,
+    status_topic,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "mosquitto"
@@ -167,3 +174,49 @@ def test_plain_tcp_refused_on_tls_port(secure_broker):
         except (ConnectionResetError, TimeoutError):
             reply = b""
     assert not reply.startswith(b"\x20")  # no CONNACK over plain TCP
+
+
+def test_commands_only_from_the_aggregator(secure_broker, tmp_path: Path):
+    """The aggregator may command node-01; node-02 may not (ACL), and nothing it sends lands."""
+    port, etc = secure_broker
+    signals = ExternalSignalStates()
+    pub = MqttPublisher(
+        MqttConfig(
+            host="localhost",
+            port=port,
+            site_id="hcm-q1",
+            node_id="node-01",
+            username=node_username("hcm-q1", "node-01"),
+            password_file=_secrets(tmp_path, "hcm-q1.node-01"),
+            tls=TlsConfig(ca_file=etc / "certs" / "ca.crt"),
+            outbox_path=tmp_path / "outbox.sqlite3",
+        ),
+        signals=signals,
+    )
+    aggregator = _raw_client(port, etc, "aggregator", PASSWORDS["aggregator"])
+    intruder = _raw_client(port, etc, "hcm-q1.node-02", PASSWORDS["hcm-q1.node-02"])
+    refused: list[int] = []
+    intruder.on_publish = lambda c, u, mid, rc, p: refused.append(rc.value)
+    births: list[bytes] = []
+    aggregator.on_message = lambda c, u, m: births.append(m.payload)
+    for client in (aggregator, intruder):
+        client.connect("localhost", port)
+        client.loop_start()
+    aggregator.subscribe(status_topic("hcm-q1", "node-01"), qos=1)
+    pub.start()
+    topic = command_topic("hcm-q1", "node-01", "signal_state")
+    try:
+        # The node subscribes to its commands before it announces itself online.
+        wait_for(lambda: any(b'"online":true' in b for b in births), 15, "node-01's birth")
+        forged = SignalCommand(signal_id="sig-1", state="green")
+        intruder.publish(topic, encode(forged), qos=1).wait_for_publish(10)
+        real = SignalCommand(signal_id="sig-1", state="red")
+        aggregator.publish(topic, encode(real), qos=1).wait_for_publish(10)
+        wait_for(lambda: signals.get("sig-1", 60) == SignalState.RED, 10, "the red state")
+        assert refused == [0x87]
+        assert pub.commands.counts == {"signal_state": 1}
+    finally:
+        for client in (aggregator, intruder):
+            client.loop_stop()
+            client.disconnect()
+        pub.close()

@@ -9,12 +9,16 @@ import pytest
 from tests.transport.conftest import make_event
 from traffic_monitor.contract import (
     ContractError,
+    Event,
     EventType,
     NodeStats,
     NodeStatus,
+    PingCommand,
+    SignalCommand,
     SnapshotKind,
     TopicError,
     TopicKind,
+    decode_command,
     decode_event,
     decode_stats,
     decode_status,
@@ -25,6 +29,7 @@ from traffic_monitor.contract import (
     status_topic,
     subscription_filters,
 )
+from traffic_monitor.contract.codec import _fast_decode, _load
 from traffic_monitor.contract.schema import SCHEMA_PATH, contract_schema, render_schema
 
 
@@ -130,3 +135,52 @@ def test_json_schema_describes_every_field():
     for name in ("Event", "NodeStatus", "NodeStats"):
         for field, spec in defs[name]["properties"].items():
             assert spec.get("description"), f"{name}.{field} has no description"
+
+
+def _nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _mutated(**changes: object) -> bytes:
+    data = json.loads(encode(make_event(3)))
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "refusal"),
+    [
+        (encode(make_event(3)), None),
+        (_mutated(track_id=5.0), None),  # lax JSON, accepted by the checked path
+        (_mutated(schema_version=1.0), None),
+        (_mutated(future=_nested(20)), "nested deeper"),  # in an ignored field too
+        (_mutated(padding="x" * 70_000), "exceeds"),
+        (_mutated(schema_version=True), "unsupported schema_version"),
+        (_mutated(schema_version=None), "schema_version is missing"),
+        (encode(make_event(3))[:-1] + b', "x": "\xff"}', "not UTF-8"),
+    ],
+)
+def test_fast_path_never_changes_the_verdict(payload: bytes, refusal: str | None):
+    """The direct JSON validation is an optimisation: same result as the checked path."""
+    if refusal is None:
+        assert decode_event(payload).event_id == make_event(3).event_id
+    else:
+        with pytest.raises(ContractError, match=refusal):
+            decode_event(payload)
+    fast = _fast_decode(payload, Event)
+    if fast is not None:
+        assert fast == Event.model_validate(_load(payload))
+
+
+def test_command_round_trip_and_refusals():
+    signal = SignalCommand(signal_id="sig-1", state="red")
+    assert decode_command("signal_state", encode(signal)) == signal
+    ping = PingCommand(request_id="r1")
+    assert decode_command("ping", encode(ping)) == ping
+    with pytest.raises(ContractError, match="unknown command"):
+        decode_command("reboot", encode(ping))
+    with pytest.raises(ContractError, match="invalid SignalCommand: state"):
+        decode_command("signal_state", encode(signal).replace(b'"red"', b'"blue"'))

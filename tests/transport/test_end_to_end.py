@@ -46,3 +46,35 @@ def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore
         wait_for(offline, 10, "offline status")
         consumer.stop()
     assert consumer.metrics.dead_letters == 0
+
+
+def test_message_the_database_refuses_is_dead_lettered(
+    broker: Mosquitto, store: EventStore, tmp_path
+):
+    """A payload valid by the contract but refused by the database (a track id beyond BIGINT,
+    a NUL character that PostgreSQL text cannot hold) must not block the consumer."""
+    consumer = ingestor(broker.port, store)
+    consumer.start()
+    pub = publisher(broker.port, tmp_path / "outbox.sqlite3")
+    pub.start()
+    poison = [
+        make_event(1000).model_copy(update={"track_id": 2**70}),
+        make_event(1001).model_copy(update={"rule": "nul\x00byte"}),
+    ]
+    refused = 2 if store.dialect == "postgresql" else 1  # SQLite stores the NUL
+    try:
+        wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
+        pub.publish_many([make_event(i) for i in range(50)] + poison)
+        pub.publish_many([make_event(i) for i in range(50, 100)])
+        assert pub.flush(20)
+        wait_for(lambda: store.count_events() >= 100 + 2 - refused, 20, "valid events")
+        wait_for(lambda: store.count_dead_letters() >= refused, 20, "dead letters")
+    finally:
+        pub.close()
+        consumer.stop()
+    assert store.dead_letter_reasons() == {"store": refused}
+    assert consumer.reasons == {"store": refused}
+    expected = {event_id(i) for i in range(100)}
+    if refused == 1:
+        expected.add(event_id(1001))
+    assert set(store.event_ids()) == expected

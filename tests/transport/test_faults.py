@@ -71,7 +71,9 @@ def test_broker_killed_for_15_s(tmp_path: Path, sqlite_store: EventStore):
         broker.kill(signal.SIGKILL)
         time.sleep(15)
         queued_during_outage.append(pub.metrics().queued)
+        assert not consumer.connected  # cleared on disconnect ...
         broker.start()
+        wait_for(lambda: consumer.connected, 30, "the new SUBACK")  # ... set again on SUBACK
         producer.join()
         assert pub.flush(60)
         wait_for(lambda: sqlite_store.count_events() >= total, 60, f"{total} events")
@@ -81,6 +83,37 @@ def test_broker_killed_for_15_s(tmp_path: Path, sqlite_store: EventStore):
         broker.kill(signal.SIGTERM)
     assert queued_during_outage[0] > 1000  # the outage really held ~15 s of events back
     _assert_exactly(sqlite_store, total)
+
+
+def test_broker_restart_before_the_aggregator_resubscribes(
+    broker: Mosquitto, sqlite_store: EventStore, tmp_path: Path
+):
+    """Mosquitto 2.0 does not restore shared subscriptions from persistence: after a restart
+    it acknowledges and drops a node's messages until the aggregator subscribes again. The
+    node republishes what it sent around the reconnect once the replay window has passed."""
+    consumer = ingestor(broker.port, sqlite_store, reconnect_max_s=1)
+    consumer.start()
+    pub = publisher(broker.port, tmp_path / "outbox.sqlite3", replay_window_s=4.0)
+    pub.start()
+    try:
+        wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
+        pub.publish_many([make_event(i) for i in range(10)])
+        wait_for(lambda: sqlite_store.count_events() >= 10, 10, "10 events")
+        consumer.stop()  # the aggregator is away when the broker restarts
+        time.sleep(1.5)  # a persistence autosave with the offline session in it
+        broker.kill(signal.SIGKILL)
+        broker.start()
+        wait_for(lambda: pub.connected, 10, "the node's reconnection")
+        pub.publish_many([make_event(i) for i in range(10, 60)])
+        assert pub.flush(10)  # acknowledged by the broker, which had no subscriber for them
+        consumer = ingestor(broker.port, sqlite_store, reconnect_max_s=1)
+        consumer.start()
+        wait_for(lambda: sqlite_store.count_events() >= 60, 30, "60 events after the replay")
+    finally:
+        pub.close()
+        consumer.stop()
+    assert pub.replayed >= 50
+    _assert_exactly(sqlite_store, 60)
 
 
 def test_publisher_sigkilled_mid_stream(broker: Mosquitto, sqlite_store: EventStore, tmp_path):
@@ -268,8 +301,7 @@ def test_outbox_full_policy(tmp_path: Path, sqlite_store: EventStore, caplog):
     consumer = ingestor(port, sqlite_store)
     consumer.start()
     try:
-        wait_for(lambda: consumer.connected, 10, "the consumer's connection")
-        time.sleep(0.5)  # `connected` is set when SUBSCRIBE is sent; let the broker apply it
+        wait_for(lambda: consumer.connected, 10, "the consumer's subscriptions (SUBACK)")
         pub.start()
         assert pub.flush(30)
         wait_for(lambda: sqlite_store.count_events() >= 20, 30, "20 events")

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cloud.ingest import classify
-from cloud.store import Batch, EventStore
+from cloud.store import Batch, EventRecord, EventStore
+from cloud.store.store import EVENT_COLUMNS
 from tests.transport.conftest import event_id, make_event
-from traffic_monitor.contract import NodeStatus, encode, event_topic, status_topic
+from traffic_monitor.contract import (
+    Event,
+    EventType,
+    NodeStatus,
+    Severity,
+    encode,
+    event_topic,
+    status_topic,
+)
 
 
 def _batch(*indices: int) -> Batch:
@@ -52,3 +61,41 @@ def test_node_status_keeps_latest(store: EventStore):
     store.write(Batch(statuses=[(later, now)]))
     record = store.node_status("s", "n")
     assert record is not None and record.online is False
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite: naive
+
+
+def test_bulk_insert_names_every_event_column():
+    assert set(EVENT_COLUMNS) == {column.name for column in EventRecord.__table__.columns}
+
+
+def test_stored_rows_match_the_events(store: EventStore):
+    sparse = Event(camera_id="cam-2", type=EventType.COUNT, site_id="s", node_id="n")
+    events = [make_event(1), make_event(2, severity=Severity.LOW), sparse]
+    received = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    store.write(Batch(events=[(event, received) for event in events]))
+    with store.session() as session:
+        records = {r.event_id: r for r in session.query(EventRecord).all()}
+    for event in events:
+        record = records[event.event_id]
+        assert Event.model_validate(record.payload) == event
+        assert (record.site_id, record.node_id, record.camera_id) == (
+            event.site_id,
+            event.node_id,
+            event.camera_id,
+        )
+        assert (record.type, record.severity, record.phase) == (
+            event.type.value,
+            event.severity.value,
+            event.phase.value,
+        )
+        assert (record.track_id, record.object_class, record.confidence) == (
+            event.track_id,
+            event.object_class,
+            event.confidence,
+        )
+        assert _aware(record.time) == event.time
+        assert _aware(record.received_at) == received
+        assert (record.schema_version, record.rule) == (1, event.rule)

@@ -11,12 +11,30 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 SCHEMA_VERSION: Final = 1
 
 SEGMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """Identifiers (site, node, camera) are topic segments: 1–64 safe characters, no ``/+#``."""
+
+
+def _refuse_bool(value: object) -> object:
+    # Literal[1] alone accepts True (True == 1), even in strict mode.
+    if isinstance(value, bool):
+        raise ValueError("schema_version must be the integer 1")
+    return value
+
+
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_refuse_bool)]
+"""The ``schema_version`` field of every wire message: exactly the integer 1."""
 
 
 class EventType(StrEnum):
@@ -93,7 +111,7 @@ Measurement = Annotated[float, Field(allow_inf_nan=False)]
 class Event(_Wire):
     """One traffic event, as published by an edge node and stored by the aggregator."""
 
-    schema_version: Literal[1] = Field(
+    schema_version: SchemaVersion = Field(
         default=SCHEMA_VERSION, description="Version of this schema."
     )
     event_id: uuid.UUID = Field(

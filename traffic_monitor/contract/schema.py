@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from traffic_monitor.contract.commands import PingCommand, SignalCommand
 from traffic_monitor.contract.events import SCHEMA_VERSION, Event
 from traffic_monitor.contract.status import NodeStats, NodeStatus
 from traffic_monitor.shared_data import REPO_ROOT
@@ -21,19 +22,21 @@ SCHEMA_PATH = REPO_ROOT / "docs" / "event-schema.json"
 
 
 def contract_schema() -> dict[str, Any]:
-    """Return the JSON Schema of every wire message (events, node status, node stats)."""
+    """Return the JSON Schema of every wire message (events, status, stats, commands)."""
+    models = (Event, NodeStatus, NodeStats, SignalCommand, PingCommand)
     _, top = models_json_schema(
-        [(Event, "validation"), (NodeStatus, "validation"), (NodeStats, "validation")],
+        [(model, "validation") for model in models],
         title=f"traffic-monitor wire contract v{SCHEMA_VERSION}",
     )
-    names = ("Event", "NodeStatus", "NodeStats")
+    names = [model.__name__ for model in models]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://traffic-monitor.invalid/schema/v{SCHEMA_VERSION}/contract.json",
         "title": top["title"],
         "description": (
             "Messages on traffic/v1/{site}/{node}/events/{camera}/{type} (Event), "
-            "…/status (NodeStatus, retained) and …/stats (NodeStats). "
+            "…/status (NodeStatus, retained), …/stats (NodeStats), and inbound "
+            "…/commands/signal_state (SignalCommand) and …/commands/ping (PingCommand). "
             "Consumers ignore unknown fields and refuse other schema_version values."
         ),
         "oneOf": [{"$ref": f"#/$defs/{name}"} for name in names],

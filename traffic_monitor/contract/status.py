@@ -7,11 +7,10 @@ registers a last will with ``online=false`` that the broker publishes if the nod
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
 from pydantic import AwareDatetime, Field, NonNegativeFloat, NonNegativeInt, field_validator
 
-from traffic_monitor.contract.events import SCHEMA_VERSION, SEGMENT_PATTERN, _Wire
+from traffic_monitor.contract.events import SCHEMA_VERSION, SEGMENT_PATTERN, SchemaVersion, _Wire
 
 
 def _now() -> datetime:
@@ -21,7 +20,7 @@ def _now() -> datetime:
 class NodeStatus(_Wire):
     """Birth (online) or death (offline) message of an edge node, retained by the broker."""
 
-    schema_version: Literal[1] = Field(
+    schema_version: SchemaVersion = Field(
         default=SCHEMA_VERSION, description="Version of this schema."
     )
     site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")
@@ -70,7 +69,7 @@ class OutboxMetrics(_Wire):
 class NodeStats(_Wire):
     """Periodic counts from an edge node (aggregated; the first thing dropped when full)."""
 
-    schema_version: Literal[1] = Field(
+    schema_version: SchemaVersion = Field(
         default=SCHEMA_VERSION, description="Version of this schema."
     )
     site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")

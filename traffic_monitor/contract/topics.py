@@ -17,6 +17,7 @@ Topic                                                          QoS      Ret.   P
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -136,8 +137,9 @@ _SHAPES = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_topic(topic: str) -> ParsedTopic:
-    """Split a contract topic into its parts.
+    """Split a contract topic into its parts (cached: a deployment has few distinct topics).
 
     Raises:
         TopicError: The topic does not follow the layout; the message says why.

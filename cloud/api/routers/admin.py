@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cloud.api.accounts import as_utc, audit, create_api_key, create_user, utcnow
 from cloud.api.deps import Admin, Db, Viewer
@@ -53,9 +54,11 @@ def list_audit(
     return [AuditOut.model_validate(r) for r in rows]
 
 
-@router.get("/nodes", response_model=list[NodeOut])
-def list_nodes(db: Db, who: Viewer) -> list[NodeOut]:
-    """Return every known edge node: online, offline, or degraded (online, no recent stats)."""
+NodeKey = tuple[str, str]
+
+
+def node_states(db: Session) -> dict[NodeKey, tuple[str, datetime, list[str]]]:
+    """State, last seen time and camera ids of every known node, by (site, node)."""
     last_stats = dict(
         ((site, node), as_utc(t))
         for site, node, t in db.execute(
@@ -65,15 +68,22 @@ def list_nodes(db: Db, who: Viewer) -> list[NodeOut]:
         ).all()
     )
     now = utcnow()
-    out = []
+    out = {}
     for record in db.scalars(select(NodeStatusRecord)):
-        seen = max(
-            filter(None, [as_utc(record.time), last_stats.get((record.site_id, record.node_id))])
-        )
+        key = (record.site_id, record.node_id)
+        seen = max(filter(None, [as_utc(record.time), last_stats.get(key)]))
         state = "offline"
         if record.online:
             state = "online" if now - seen <= DEGRADED_AFTER else "degraded"
-        out.append(
-            NodeOut(site_id=record.site_id, node_id=record.node_id, state=state, last_seen=seen)
-        )
+        cameras = [str(c) for c in (record.payload or {}).get("cameras", [])]
+        out[key] = (state, seen, cameras)
     return out
+
+
+@router.get("/nodes", response_model=list[NodeOut])
+def list_nodes(db: Db, who: Viewer) -> list[NodeOut]:
+    """Return every known edge node: online, offline, or degraded (online, no recent stats)."""
+    return [
+        NodeOut(site_id=site, node_id=node, state=state, last_seen=seen)
+        for (site, node), (state, seen, _) in node_states(db).items()
+    ]

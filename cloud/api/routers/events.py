@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 
 from cloud.api.accounts import as_utc, audit
 from cloud.api.deps import Db, Operator, Viewer
-from cloud.api.routers.schemas import CameraOut, EventOut, EventPage
-from cloud.store.models import EventRecord, SnapshotRecord
+from cloud.api.routers.schemas import EventOut, EventPage
+from cloud.store.models import CameraRecord, EventRecord, SnapshotRecord
 from traffic_monitor.contract import EventType, Severity
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -47,11 +47,19 @@ def list_events(
     severity: Annotated[list[Severity] | None, Query()] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    min_lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    min_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    max_lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    max_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EventPage:
-    """List events newest first; filters combine with AND; ``since`` inclusive, ``until`` not."""
-    stmt = select(EventRecord)
+    """List events newest first; filters combine with AND; ``since`` inclusive, ``until`` not.
+
+    The map box (``min_lat``, ``min_lon``, ``max_lat``, ``max_lon``, all four, edges included)
+    keeps events of cameras whose registered position lies inside it.
+    """
+    stmt = _in_box(select(EventRecord), (min_lat, min_lon, max_lat, max_lon))
     if camera_id is not None:
         stmt = stmt.where(EventRecord.camera_id == camera_id)
     if site_id is not None:
@@ -79,6 +87,21 @@ def list_events(
     items = [_event_out(r) for r in rows]
     next_cursor = encode_cursor(rows[-1].time, rows[-1].event_id) if more else None
     return EventPage(items=items, next_cursor=next_cursor)
+
+
+def _in_box(stmt: Select[Any], box: tuple[float | None, ...]) -> Select[Any]:
+    """Restrict to cameras positioned inside a lat/lon box (422 on a partial or empty box)."""
+    if all(v is None for v in box):
+        return stmt
+    if any(v is None for v in box):
+        raise HTTPException(422, "a map box needs all of min_lat, min_lon, max_lat, max_lon")
+    min_lat, min_lon, max_lat, max_lon = (float(v) for v in box if v is not None)
+    if min_lat > max_lat or min_lon > max_lon:
+        raise HTTPException(422, "min above max in map box")
+    inside = select(CameraRecord.camera_id).where(
+        CameraRecord.lat.between(min_lat, max_lat), CameraRecord.lon.between(min_lon, max_lon)
+    )
+    return stmt.where(EventRecord.camera_id.in_(inside))
 
 
 def _utc(value: datetime) -> datetime:
@@ -120,25 +143,3 @@ def get_evidence(event_id: uuid.UUID, kind: str, db: Db, who: Operator) -> Respo
         media_type="image/jpeg",
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
-
-
-@router.get("/cameras", response_model=list[CameraOut])
-def list_cameras(db: Db, who: Viewer) -> list[CameraOut]:
-    """List cameras seen in events, with their event counts and latest event time."""
-    rows = db.execute(
-        select(
-            EventRecord.site_id,
-            EventRecord.camera_id,
-            func.count(),
-            func.max(EventRecord.time),
-        ).group_by(EventRecord.site_id, EventRecord.camera_id)
-    ).all()
-    return [
-        CameraOut(
-            site_id=site,
-            camera_id=camera,
-            events=int(count),
-            last_event=as_utc(last) if last is not None else None,
-        )
-        for site, camera, count, last in rows
-    ]

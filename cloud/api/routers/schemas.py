@@ -153,9 +153,18 @@ class NodeOut(_Out):
 
 
 class CameraOut(_Out):
-    """A camera seen in events."""
+    """A camera: registered position (from its scene config) and what the store knows of it."""
 
     site_id: str = Field(description="Site.")
     camera_id: str = Field(description="Camera.")
+    name: str = Field(default="", description="Place name (registered cameras).")
+    lat: float | None = Field(default=None, description="Latitude, WGS84 (registered cameras).")
+    lon: float | None = Field(default=None, description="Longitude, WGS84.")
+    heading_deg: float | None = Field(default=None, description="Compass heading of the view.")
+    state: str = Field(
+        default="unknown", description="online, offline or degraded (its node), else unknown."
+    )
+    node_id: str | None = Field(default=None, description="Edge node serving it, if known.")
     events: int = Field(description="Stored events.")
     last_event: datetime | None = Field(description="Latest event (UTC).")
+    has_snapshot: bool = Field(default=False, description="Whether an evidence image is stored.")

@@ -1,0 +1,154 @@
+"""Counting accuracy of the edge analytics on the shared clips, against hand-made counts.
+
+Each clip runs through the real detector, tracker and rules with its scene config
+(``configs/``); the counts per line and direction are compared with the ground truth of
+``tests/analytics/ground_truth.md`` (how it was made is written there). The intersection
+clip also reports its red-light crossings per signal state. Run (writes
+``benchmarks/results/analytics_counting.json``; ~3 min on a 2-core CPU)::
+
+    .venv/bin/python -m benchmarks.analytics_counting [--model PATH] [--out PATH]
+
+The slow tests (``tests/analytics/test_real_video.py``) run the same code and assert the
+error bounds; they write nothing into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.pipeline.analytics import CameraAnalytics
+from edge.pipeline.replay import line_counts, replay
+from edge.scene import load_scene
+from traffic_monitor.contract import Event, EventType
+from traffic_monitor.shared_data import REPO_ROOT, shared_path
+
+logger = logging.getLogger(__name__)
+
+RESULTS = Path(__file__).parent / "results" / "analytics_counting.json"
+CONFIGS = REPO_ROOT / "configs"
+
+Counts = dict[str, dict[str, int]]
+"""``{line: {"in": n, "out": n}}``."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A shared clip, its scene config and its hand-made counts."""
+
+    video: tuple[str, ...]
+    """Path of the video under the shared data folder."""
+    config: Path
+    truth: Counts
+
+
+CLIPS: dict[str, Clip] = {
+    "overpass": Clip(
+        video=("data", "videos", "vn_nga_ba_hue_overpass_20s.mp4"),
+        config=CONFIGS / "vn_nga_ba_hue_overpass.yaml",
+        truth={"towards": {"in": 14, "out": 0}, "away": {"in": 18, "out": 0}},
+    ),
+    "intersection": Clip(
+        video=("data", "videos", "intersection_cctv_30s.mp4"),
+        config=CONFIGS / "intersection_cctv.yaml",
+        truth={"east_arm": {"in": 9, "out": 5}},
+    ),
+}
+
+
+def counting_errors(counted: Counts, truth: Counts) -> dict[str, Any]:
+    """Compare counts per line and direction with the truth.
+
+    Returns:
+        ``errors`` (counted − truth per line and direction), ``abs_error`` (sum of absolute
+        errors over lines and directions), ``truth_total`` and ``relative_error``
+        (abs_error / truth_total): a missed and a spurious crossing add up, never cancel.
+    """
+    errors = {
+        line: {
+            direction: counted.get(line, {}).get(direction, 0) - expected
+            for direction, expected in directions.items()
+        }
+        for line, directions in truth.items()
+    }
+    abs_error = sum(abs(e) for line in errors.values() for e in line.values())
+    total = sum(n for line in truth.values() for n in line.values())
+    return {
+        "errors": errors,
+        "abs_error": abs_error,
+        "truth_total": total,
+        "relative_error": abs_error / total if total else 0.0,
+    }
+
+
+def run_clip(
+    clip: Clip, model: Path | None = None, video: Path | None = None
+) -> tuple[CameraAnalytics, list[Event]]:
+    """Replay a clip through its scene's detector, tracker and rules."""
+    from edge.detector import Detector
+
+    scene = load_scene(clip.config)
+    detector_config = scene.detector
+    if model is not None:
+        detector_config = detector_config.model_copy(update={"model": model})
+    detector = Detector(detector_config)
+    analytics = CameraAnalytics(scene, detector.names)
+    events = replay(video or shared_path(*clip.video), analytics, detector)
+    return analytics, events
+
+
+def red_light_summary(analytics: CameraAnalytics, events: list[Event]) -> dict[str, Any]:
+    """Crossings of the stop lines per signal state and the violations raised."""
+    crossings: dict[str, int] = {}
+    for rule in analytics.rules:
+        if rule.name == "red_light":
+            crossings = dict(getattr(rule, "crossings", {}))
+    violations = sum(1 for e in events if e.type == EventType.RED_LIGHT)
+    return {"crossings_by_state": crossings, "violations": violations}
+
+
+def evaluate(name: str, model: Path | None = None) -> dict[str, Any]:
+    """Run one clip and summarise its counts (and red-light crossings where configured)."""
+    clip = CLIPS[name]
+    analytics, events = run_clip(clip, model)
+    counted = line_counts(analytics)
+    result: dict[str, Any] = {
+        "truth": clip.truth,
+        "counted": counted,
+        **counting_errors(counted, clip.truth),
+    }
+    if analytics.scene.stop_lines:
+        result["red_light"] = red_light_summary(analytics, events)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every clip and write the JSON results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--model", type=Path, default=None, help="ONNX model (scene default)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    report: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
+    for name in args.clips:
+        report[name] = evaluate(name, args.model)
+        summary = report[name]
+        print(
+            f"{name}: counted {summary['counted']} truth {summary['truth']} "
+            f"error {summary['abs_error']}/{summary['truth_total']} "
+            f"({summary['relative_error']:.1%})"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Motion-gated recovery of lost tracks: a last cascade before a detection starts a new track.
+
+IoU association (even buffered) fails when the track's last measured box was wrong, and the
+Kalman prediction with it: typically a motorbike whose only detection in one frame is its
+rider's torso (anchor 30 px too high, velocity pointing backwards), followed by a few
+frames of weak detections. The track is lost and the road user comes back as a new track,
+often already past a counting line, so the crossing is never seen. Here a still-unmatched
+detection may take a lost track when its anchor (bottom centre) lies within
+``radius × box height`` of where the track's own recent anchor history (a least-squares fit
+over ``window_s``, not the Kalman state a bad box corrupted) puts it now, and the box sizes
+agree. This is the observation-centric idea of OC-SORT's recovery step, with a centre
+distance gate instead of IoU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from edge.tracking.track import Track
+
+FloatArray = npt.NDArray[np.float64]
+_NO_MATCH = 1e6
+
+
+@dataclass(frozen=True)
+class RecoveryGate:
+    """How far a detection may be from a lost track's expected anchor to take it over.
+
+    Attributes:
+        radius: Gate radius as a fraction of the larger of the two box heights.
+        window_s: Seconds of anchor history the expected motion is fitted on.
+        max_size_ratio: Largest ratio between the detection's and the track's box heights.
+    """
+
+    radius: float
+    window_s: float
+    max_size_ratio: float = 2.0
+
+
+def expected_anchor(track: Track, timestamp: float, window_s: float) -> FloatArray:
+    """The track's anchor at ``timestamp`` extrapolated from its recent observed anchors.
+
+    A least-squares line through the anchors of the last ``window_s`` seconds (constant
+    velocity); with fewer than three points, the last anchor.
+    """
+    newest = track.history[-1].timestamp
+    points = [p for p in track.history if newest - p.timestamp <= window_s]
+    last = np.array([points[-1].x, points[-1].y], dtype=np.float64)
+    if len(points) < 3:
+        return last
+    times = np.array([p.timestamp for p in points], dtype=np.float64)
+    xy = np.array([[p.x, p.y] for p in points], dtype=np.float64)
+    centred = times - times.mean()
+    denom = float(centred @ centred)
+    if denom <= 0:
+        return last
+    velocity = (centred @ (xy - xy.mean(axis=0))) / denom
+    fitted_last = xy.mean(axis=0) + velocity * (times[-1] - times.mean())
+    result: FloatArray = fitted_last + velocity * (timestamp - times[-1])
+    return result
+
+
+def recovery_cost(
+    tracks: Sequence[Track],
+    boxes: FloatArray,
+    timestamp: float,
+    gate: RecoveryGate,
+    compatible: npt.NDArray[np.bool_],
+) -> FloatArray:
+    """Cost ``(tracks, rows)``: distance / gate radius, ``_NO_MATCH`` outside the gate."""
+    cost = np.full((len(tracks), len(boxes)), _NO_MATCH, dtype=np.float64)
+    if len(tracks) == 0 or len(boxes) == 0:
+        return cost
+    anchors = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
+    heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    for i, track in enumerate(tracks):
+        track_height = max(float(track.box[3] - track.box[1]), 1.0)
+        expected = expected_anchor(track, timestamp, gate.window_s)
+        distance = np.hypot(*(anchors - expected).T)
+        radius = gate.radius * np.maximum(heights, track_height)
+        ratio = np.maximum(heights, track_height) / np.minimum(heights, track_height)
+        ok = (distance <= radius) & (ratio <= gate.max_size_ratio) & compatible[i]
+        cost[i, ok] = distance[ok] / radius[ok]
+    return cost
+
+
+def match_lost(
+    lost: Mapping[int, Track],
+    rows: Sequence[int],
+    boxes: FloatArray,
+    *,
+    timestamp: float,
+    gate: RecoveryGate,
+    compatible: npt.NDArray[np.bool_],
+) -> list[tuple[int, int]]:
+    """Pair lost tracks with detection rows inside the gate (closest first, one-to-one).
+
+    Args:
+        lost: Candidate tracks by id.
+        rows: Detection row numbers, aligned with ``boxes``.
+        boxes: ``(len(rows), 4)`` xyxy boxes of those rows.
+        timestamp: Time of the frame.
+        gate: The distance gate.
+        compatible: ``(len(lost), len(rows))`` class-group compatibility.
+
+    Returns:
+        ``(track_id, row)`` pairs.
+    """
+    track_ids = list(lost)
+    if not track_ids or not rows:
+        return []
+    cost = recovery_cost([lost[t] for t in track_ids], boxes, timestamp, gate, compatible)
+    track_index, row_index = linear_sum_assignment(cost)
+    return [
+        (track_ids[i], rows[j])
+        for i, j in zip(track_index, row_index, strict=True)
+        if cost[i, j] < _NO_MATCH
+    ]
