@@ -143,9 +143,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _start_edge(
     args: argparse.Namespace, workdir: Path, broker_port: int, stack: contextlib.ExitStack
 ) -> Any:
-    from edge.detector import Detector
     from edge.ingest import CaptureWorker, SourceConfig
-    from edge.pipeline.commands import load_run_config, resolve_uri
+    from edge.pipeline.commands import build_detectors, load_run_config, resolve_uri
     from edge.pipeline.runner import Pipeline
     from edge.transport.config import MqttConfig
     from edge.transport.publisher import MqttPublisher
@@ -180,7 +179,7 @@ def _start_edge(
     only_scenes = [scene for scene, _ in scenes]
     pipeline = Pipeline(
         only_scenes,
-        Detector(only_scenes[0].detector),
+        build_detectors(only_scenes),
         sources,
         publisher,  # the pipeline closes its sink when it ends
         evidence_dir=workdir / "evidence",

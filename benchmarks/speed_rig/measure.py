@@ -15,7 +15,14 @@ from benchmarks.speed_rig.rules_check import RuleCheck
 from calibration.auto import vertical_edges
 from calibration.camera import CameraModel
 from edge.detections import NO_TRACK, Detections
-from edge.rules.kinematics import MPS_TO_KMH, fit_speed, recent_points
+from edge.rules.kinematics import (
+    MPS_TO_KMH,
+    ROAD_JUMPS,
+    box_at_frame_edge,
+    consistent_points,
+    recent_points,
+    robust_speed,
+)
 from edge.tracking import ByteTracker, TrackerConfig
 
 logger = logging.getLogger(__name__)
@@ -27,7 +34,10 @@ SPEED_WINDOW_S = 1.0
 """Window of the least-squares speed fit (the speed rule's smoothing)."""
 
 MIN_SPAN_S = 0.6
-"""An estimate needs this much track history inside the window."""
+"""An estimate needs this much track history inside the window (after the jump filter)."""
+
+EDGE_MARGIN_PX = 2.0
+"""A box within this many pixels of the left, right or bottom frame edge is cut off there."""
 
 MATCH_IOU = 0.3
 """A tracked box belongs to a vehicle when their IoU is at least this."""
@@ -41,7 +51,17 @@ class TrackLog:
     anchors: list[tuple[float, float]] = field(default_factory=list)
     widths: list[float] = field(default_factory=list)
     boxes: list[FloatArray] = field(default_factory=list)
+    vehicles: list[int | None] = field(default_factory=list)
+    """The vehicle each box matched (IoU >= MATCH_IOU) in its frame, None where none did."""
     vehicle_votes: Counter[int] = field(default_factory=Counter)
+
+    def window_vehicles(self, start: float, end: float) -> list[int]:
+        """Vehicles matched in the frames from ``start`` to ``end``, oldest first."""
+        return [
+            v
+            for t, v in zip(self.times, self.vehicles, strict=True)
+            if v is not None and start - 1e-9 <= t <= end + 1e-9
+        ]
 
 
 @dataclass
@@ -52,7 +72,8 @@ class SceneRun:
     truths: list[Truth]
     tracks: dict[int, TrackLog]
     estimates: list[tuple[int, float, FloatArray, FloatArray]]
-    """(track id, frame time, window timestamps, window anchors) per speed opportunity."""
+    """(track id, frame time, window timestamps, window anchors) per speed opportunity: frames
+    whose box is clear of the frame edges with at least ``MIN_SPAN_S`` of track in the window."""
     edges: list[FloatArray] = field(default_factory=list)
     """Near-vertical edge segments inside tracked boxes (for method 3)."""
     rules: RuleCheck | None = None
@@ -105,14 +126,26 @@ def _log_frame(run: SceneRun, tracker: ByteTracker, tracked: Detections, truth: 
         log.anchors.append((float(box[0] + box[2]) / 2, float(box[3])))
         log.widths.append(float(box[2] - box[0]))
         log.boxes.append(box)
-        if truth.visible.any():
-            overlap = _iou(box, truth.box)
-            overlap[~truth.visible] = 0
-            if overlap.max() >= MATCH_IOU:
-                log.vehicle_votes[int(overlap.argmax())] += 1
+        vehicle = _match_vehicle(box, truth)
+        log.vehicles.append(vehicle)
+        if vehicle is not None:
+            log.vehicle_votes[vehicle] += 1
+        if box_at_frame_edge(box, run.scene.mount.image_size, EDGE_MARGIN_PX):
+            continue  # what the speeding rule does: no speed for a box cut by the frame
         times, xy = recent_points(tracker.tracks[track_id], SPEED_WINDOW_S)
+        inside = xy[:, 1] < run.scene.mount.image_size[1] - EDGE_MARGIN_PX
+        times, xy = times[inside], xy[inside]  # world_speed's bottom_px
         if len(times) >= 3 and times[-1] - times[0] >= MIN_SPAN_S:
             run.estimates.append((track_id, truth.time, times, xy))
+
+
+def _match_vehicle(box: FloatArray, truth: Truth) -> int | None:
+    """The visible vehicle whose true box overlaps ``box`` most, if by IoU >= MATCH_IOU."""
+    if not truth.visible.any():
+        return None
+    overlap = _iou(box, truth.box)
+    overlap[~truth.visible] = 0
+    return int(overlap.argmax()) if overlap.max() >= MATCH_IOU else None
 
 
 @dataclass(frozen=True)
@@ -148,21 +181,34 @@ def track_vehicle(log: TrackLog) -> int | None:
     return log.vehicle_votes.most_common(1)[0][0]
 
 
+def window_owner(log: TrackLog, frame_time: float, window_start: float) -> int | None:
+    """The vehicle a speed estimate is about: the newest one the track matched in its window.
+
+    A speed is reported for the vehicle the track is on now, so it is compared with that
+    vehicle even when the tracker switched ids inside the window (that error is the edge
+    path's, and is counted). Not the track's majority vehicle: after an id switch that is
+    another car with another speed.
+    """
+    matched = log.window_vehicles(window_start, frame_time)
+    return matched[-1] if matched else None
+
+
 def score(run: SceneRun, model: CameraModel, min_visible_s: float = 1.0) -> Score:
-    """Compare every speed estimate with the truth at the window's mean time."""
-    owner = {tid: track_vehicle(log) for tid, log in run.tracks.items()}
+    """Compare every speed estimate with the truth at the mean time of the fitted anchors."""
     errors: list[float] = []
     per_vehicle: dict[int, list[float]] = defaultdict(list)
-    for track_id, _, times, xy in run.estimates:
-        vehicle = owner.get(track_id)
+    for track_id, frame_time, times, xy in run.estimates:
+        vehicle = window_owner(run.tracks[track_id], frame_time, float(times[0]))
         if vehicle is None:
             continue
         # what edge.rules.kinematics.world_speed does with the track's window
-        estimate = fit_speed(times, np.asarray(model.image_to_world(xy)), 0.0)
+        world = np.asarray(model.image_to_world(xy), dtype=np.float64)
+        kept = _kept_times(times, world)
+        estimate = robust_speed(times, world, 0.0, ROAD_JUMPS, MIN_SPAN_S)
         if estimate is None or not np.isfinite(estimate.speed):
             continue
         trajectory = run.scene.vehicles[vehicle].trajectory
-        _, truth = trajectory.state(np.array([float(times.mean())]))
+        _, truth = trajectory.state(np.array([float(kept.mean())]))
         error = abs(estimate.speed - float(truth[0])) * MPS_TO_KMH
         errors.append(error)
         per_vehicle[vehicle].append(error)
@@ -175,6 +221,15 @@ def score(run: SceneRun, model: CameraModel, min_visible_s: float = 1.0) -> Scor
         vehicles_measured=len(measured),
         per_vehicle_mae_kmh={v: float(np.mean(e)) for v, e in per_vehicle.items()},
     )
+
+
+def _kept_times(times: FloatArray, world: FloatArray) -> FloatArray:
+    """Timestamps of the anchors ``robust_speed`` fits (for the time the truth is taken at)."""
+    finite = np.isfinite(world).all(axis=1)
+    times, world = times[finite], world[finite]
+    if len(times) < 3:
+        return times
+    return times[consistent_points(times, world, ROAD_JUMPS)]
 
 
 def tracks_for_auto(runs: list[SceneRun]) -> list[tuple[FloatArray, FloatArray]]:

@@ -70,6 +70,130 @@ def fit_speed(
     return SpeedEstimate(speed, float(np.hypot(slope_sigma, systematic)), span, len(times))
 
 
+@dataclass(frozen=True)
+class JumpFilter:
+    """Which anchors of a speed window are left out before the fit, and why.
+
+    A track's anchor can jump without the vehicle moving there: the tracker hands the id to
+    another vehicle (an id switch, or a lost track re-associated with the wrong vehicle), or
+    the detector's box swallows a neighbour for a few frames so its bottom edge jumps. A
+    least-squares fit across such a jump averages two motions. Steps between consecutive
+    anchors are compared with the median velocity of their neighbouring steps; a step further
+    off than ``max(floor, sigmas × robust step scatter)`` is a jump. A run of at most ``max_glitch``
+    anchors between two jumps whose neighbours agree with each other is dropped; otherwise
+    the window is cut at the newest jump and only the anchors after it are used.
+
+    Attributes:
+        floor: Smallest jump, in the units of the positions (metres on the road plane).
+        sigmas: Jump threshold in robust standard deviations of the step deviations.
+        max_glitch: Longest run of bad anchors dropped instead of cutting the window.
+        neighbours: Steps on each side whose median velocity a step is compared with.
+    """
+
+    floor: float = 1.0
+    sigmas: float = 6.0
+    max_glitch: int = 3
+    neighbours: int = 4
+
+
+ROAD_JUMPS = JumpFilter()
+"""Jump filter for anchors on the road plane (metres)."""
+
+
+def _step_deviations(
+    times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], neighbours: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """Per step: the local velocity and the step's distance from it; a robust scale.
+
+    A step's local velocity is the median velocity of up to ``neighbours`` steps on each side
+    of it (not itself): a window that holds two vehicles (an id switch) has two motions, and
+    the median over the whole window would fit neither.
+    """
+    dt = np.diff(times)
+    steps = np.diff(xy, axis=0)
+    rates = steps / np.maximum(dt, 1e-9)[:, None]
+    velocity = np.empty_like(rates)
+    for i in range(len(rates)):
+        around = np.r_[rates[max(i - neighbours, 0) : i], rates[i + 1 : i + 1 + neighbours]]
+        velocity[i] = np.median(around, axis=0) if len(around) else rates[i]
+    deviations = np.hypot(*(steps - velocity * dt[:, None]).T)
+    scale = 1.4826 * float(np.median(deviations))
+    return velocity, deviations, scale
+
+
+def consistent_points(
+    times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], jumps: JumpFilter
+) -> npt.NDArray[np.bool_]:
+    """Mask of the window's anchors that one vehicle's smooth motion explains (see JumpFilter).
+
+    Repeated until no jump is left among the kept anchors (a cut changes the median velocity).
+    """
+    keep = np.ones(len(times), dtype=bool)
+    for _ in range(len(times)):
+        index = np.flatnonzero(keep)
+        if len(index) < 3:
+            break
+        dropped = _drop_jumps(times[index], xy[index], jumps)
+        if dropped.all():
+            break
+        keep[index[~dropped]] = False
+    return keep
+
+
+def _drop_jumps(
+    times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], jumps: JumpFilter
+) -> npt.NDArray[np.bool_]:
+    """One pass: keep-mask after dropping glitches and cutting at the newest remaining jump."""
+    velocity, deviations, scale = _step_deviations(times, xy, jumps.neighbours)
+    limit = max(jumps.floor, jumps.sigmas * scale)
+    bad = deviations > limit
+    keep = np.ones(len(times), dtype=bool)
+    for start in (int(i) for i in np.flatnonzero(bad)):  # step `start`: anchor start -> +1
+        if not bad[start]:
+            continue
+        for end in range(start + 1, min(start + 1 + jumps.max_glitch, len(bad))):
+            if not bad[end]:
+                continue
+            # anchors start+1 .. end are a glitch if start and end + 1 agree with each other
+            gap = xy[end + 1] - xy[start] - velocity[start] * (times[end + 1] - times[start])
+            if float(np.hypot(*gap)) <= limit:
+                keep[start + 1 : end + 1] = False
+                bad[start : end + 1] = False
+            break
+    cuts = np.flatnonzero(bad)
+    if len(cuts):
+        keep[: cuts[-1] + 1] = False
+    return keep
+
+
+def robust_speed(
+    times: npt.NDArray[np.float64],
+    xy: npt.NDArray[np.float64],
+    position_error: float,
+    jumps: JumpFilter | None = ROAD_JUMPS,
+    min_span_s: float = 0.0,
+) -> SpeedEstimate | None:
+    """``fit_speed`` over the anchors left after ``jumps`` (None: too few or too short a span).
+
+    Args:
+        times: ``(N,)`` timestamps, seconds, increasing.
+        xy: ``(N, 2)`` positions.
+        position_error: Systematic per-point error, units of ``xy`` (see ``fit_speed``).
+        jumps: Jump filter; None fits every point.
+        min_span_s: No estimate when the kept anchors span less than this.
+    """
+    finite = np.isfinite(xy).all(axis=1)
+    times, xy = times[finite], xy[finite]
+    if len(times) < 3:
+        return None
+    if jumps is not None:
+        keep = consistent_points(times, xy, jumps)
+        times, xy = times[keep], xy[keep]
+    if len(times) < 3 or float(times[-1] - times[0]) < min_span_s:
+        return None
+    return fit_speed(times, xy, position_error)
+
+
 def pixel_speed(track: Track, window_s: float) -> SpeedEstimate | None:
     """Speed of the anchor in pixels per second over the window."""
     times, xy = recent_points(track, window_s)
@@ -77,14 +201,54 @@ def pixel_speed(track: Track, window_s: float) -> SpeedEstimate | None:
 
 
 def world_speed(
-    track: Track, transform: WorldTransform, window_s: float, error_m: float
+    track: Track,
+    transform: WorldTransform,
+    window_s: float,
+    error_m: float,
+    *,
+    jumps: JumpFilter | None = ROAD_JUMPS,
+    min_span_s: float = 0.0,
+    bottom_px: float | None = None,
 ) -> SpeedEstimate | None:
-    """Speed on the road plane in metres per second over the window."""
+    """Speed on the road plane in metres per second over the window.
+
+    Args:
+        track: The track (its anchor history).
+        transform: Pixels to road metres.
+        window_s: Seconds of history fitted.
+        error_m: Calibration position error, metres (widens the uncertainty).
+        jumps: Anchors of id switches and swallowed neighbours left out (see ``JumpFilter``);
+            None fits every anchor.
+        min_span_s: No estimate from kept anchors spanning less than this.
+        bottom_px: Row below which anchors are left out: a box cut by the bottom of the
+            frame has its bottom edge there, not at the vehicle's contact point (None: keep).
+    """
     times, xy = recent_points(track, window_s)
+    if bottom_px is not None:
+        inside = xy[:, 1] < bottom_px
+        times, xy = times[inside], xy[inside]
     if len(times) < 3:
         return None
     world = np.asarray(transform.image_to_world(xy), dtype=np.float64)
-    return fit_speed(times, world, error_m)
+    return robust_speed(times, world, error_m, jumps, min_span_s)
+
+
+def box_at_frame_edge(
+    box: npt.ArrayLike, image_size: tuple[int, int], margin_px: float = 2.0
+) -> bool:
+    """True when a box ``[x1, y1, x2, y2]`` reaches the left, right or bottom frame edge.
+
+    Such a box is cut off by the frame, so its bottom centre is not the vehicle's contact
+    point: its speed is not measured (the top edge does not matter to the bottom anchor).
+
+    Args:
+        box: The box in pixels.
+        image_size: ``(width, height)`` of the frame.
+        margin_px: Distance from an edge that counts as touching it.
+    """
+    x1, _, x2, y2 = (float(v) for v in np.asarray(box, dtype=np.float64)[:4])
+    width, height = image_size
+    return x1 <= margin_px or x2 >= width - margin_px or y2 >= height - margin_px
 
 
 def is_stationary(track: Track, window_s: float, max_move_fraction: float) -> bool:

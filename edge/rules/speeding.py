@@ -7,7 +7,7 @@ from pydantic import Field
 from edge.detections import Detections
 from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
-from edge.rules.kinematics import MPS_TO_KMH, world_speed
+from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge, world_speed
 from edge.rules.zones import inside
 from traffic_monitor.contract import EventType, Severity
 
@@ -32,6 +32,23 @@ class SpeedingParams(IncidentParams):
     )
     max_plausible_kmh: float = Field(
         default=200.0, gt=0, description="Faster estimates are tracking errors and are ignored."
+    )
+    min_span_s: float = Field(
+        default=0.6,
+        ge=0,
+        description="No speed until the anchors kept in the window span this many seconds.",
+    )
+    reject_jumps: bool = Field(
+        default=True,
+        description="Leave out anchor jumps (id switches, boxes swallowing a neighbour) "
+        "before the fit; the window is cut at a jump.",
+    )
+    edge_margin_px: float = Field(
+        default=2.0,
+        ge=0,
+        description="No speed while the box is this close to the left, right or bottom frame "
+        "edge (a cut-off box has no true contact point); anchors this close to the bottom "
+        "are left out of the fit. Needs the frame image.",
     )
     error_m: float | None = Field(
         default=None,
@@ -72,7 +89,21 @@ class SpeedingRule(TrackIncidentRule):
         if zone is None or zone.speed_limit is None:
             return Verdict(condition=False)
         track = frame.tracks[int(tracked.tracker_id[row])]
-        estimate = world_speed(track, self.transform, self.p.window_s, self.error_m)
+        bottom_px: float | None = None
+        if frame.image is not None:
+            height, width = frame.image.shape[:2]
+            if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
+                return Verdict(condition=False, zone=zone.name)
+            bottom_px = height - self.p.edge_margin_px
+        estimate = world_speed(
+            track,
+            self.transform,
+            self.p.window_s,
+            self.error_m,
+            jumps=ROAD_JUMPS if self.p.reject_jumps else None,
+            min_span_s=self.p.min_span_s,
+            bottom_px=bottom_px,
+        )
         if estimate is None:
             return Verdict(condition=False, zone=zone.name)
         speed = estimate.speed * MPS_TO_KMH

@@ -1,0 +1,147 @@
+"""Speed fit robust to what broke it on the rig's oblique camera: id switches, swallowed
+neighbours, boxes cut by the frame; and the rig comparing each estimate with the right car."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from benchmarks.speed_rig.measure import TrackLog, window_owner
+from edge.rules.kinematics import (
+    ROAD_JUMPS,
+    box_at_frame_edge,
+    consistent_points,
+    fit_speed,
+    robust_speed,
+    world_speed,
+)
+from edge.tracking.kalman import BoxKalman, KalmanNoise
+from edge.tracking.track import Track, TrackPoint
+
+FPS = 30.0
+Array = npt.NDArray[np.float64]
+
+
+def _line(
+    t0: float, t1: float, start: tuple[float, float], velocity: tuple[float, float]
+) -> tuple[Array, Array]:
+    times = np.arange(round((t1 - t0) * FPS) + 1) / FPS + t0
+    xy = np.asarray(start) + np.outer(times - t0, velocity)
+    return times, xy
+
+
+def test_id_switch_inside_the_window_is_cut_off() -> None:
+    # as on the oblique camera: the track follows a car going away at 30 km/h, is lost for
+    # 0.57 s and is re-associated with an oncoming car at 80 km/h 8 m away
+    t_a, xy_a = _line(2.87, 3.27, (0.2, 36.0), (0.0, 8.33))
+    t_b, xy_b = _line(3.83, 4.27, (-3.1, 30.3), (0.0, -22.2))
+    times, xy = np.r_[t_a, t_b], np.r_[xy_a, xy_b]
+    plain = fit_speed(times, xy, 0.0)
+    assert plain is not None and abs(plain.speed - 22.2) > 5  # what the old fit reported
+    estimate = robust_speed(times, xy, 0.0, ROAD_JUMPS)
+    assert estimate is not None
+    assert estimate.speed == pytest.approx(22.2, abs=0.05)
+    assert estimate.samples == len(t_b)
+
+
+def test_id_switch_without_a_gap_is_cut_off() -> None:
+    t_a, xy_a = _line(0.0, 0.5, (4.0, 26.0), (0.0, 18.0))
+    t_b, xy_b = _line(0.5 + 1 / FPS, 1.0, (0.2, 33.2), (0.0, 8.3))
+    times, xy = np.r_[t_a, t_b], np.r_[xy_a, xy_b]
+    estimate = robust_speed(times, xy, 0.0, ROAD_JUMPS)
+    assert estimate is not None
+    assert estimate.speed == pytest.approx(8.3, abs=0.05)
+
+
+def test_a_few_frames_of_a_swallowed_neighbour_are_dropped_not_cut() -> None:
+    times, xy = _line(0.0, 1.0, (0.5, 20.0), (0.0, 18.0))
+    xy[12:15, 1] -= 3.0  # the box's bottom edge on the car in front for three frames
+    keep = consistent_points(times, xy, ROAD_JUMPS)
+    assert np.flatnonzero(~keep).tolist() == [12, 13, 14]
+    estimate = robust_speed(times, xy, 0.0, ROAD_JUMPS, min_span_s=0.9)
+    assert estimate is not None
+    assert estimate.speed == pytest.approx(18.0, abs=0.01)
+
+
+def test_noisy_far_track_is_not_cut() -> None:
+    # far away on the overpass camera a pixel of box jitter is about half a metre
+    rng = np.random.default_rng(3)
+    times, xy = _line(0.0, 1.0, (0.5, 55.0), (0.0, 20.0))
+    xy = xy + rng.normal(0.0, 0.5, xy.shape)
+    assert consistent_points(times, xy, ROAD_JUMPS).all()
+    robust = robust_speed(times, xy, 0.0, ROAD_JUMPS)
+    plain = fit_speed(times, xy, 0.0)
+    assert robust is not None and plain is not None
+    assert robust.speed == plain.speed
+
+
+def test_too_short_a_consistent_span_gives_no_speed() -> None:
+    t_a, xy_a = _line(0.0, 0.7, (4.0, 26.0), (0.0, 18.0))
+    t_b, xy_b = _line(0.7 + 1 / FPS, 1.0, (0.2, 36.0), (0.0, 8.3))
+    times, xy = np.r_[t_a, t_b], np.r_[xy_a, xy_b]
+    assert robust_speed(times, xy, 0.0, ROAD_JUMPS, min_span_s=0.6) is None
+    assert robust_speed(times, xy, 0.0, None, min_span_s=0.6) is not None
+
+
+class _Metres:
+    """Pixels are decimetres on the road."""
+
+    def image_to_world(self, points: npt.ArrayLike) -> Array:
+        return np.asarray(points, dtype=np.float64) / 10.0
+
+
+def _track(points: list[tuple[float, float, float]]) -> Track:
+    box = np.array([0.0, 0.0, 10.0, 10.0])
+    track = Track(
+        track_id=1,
+        kalman=BoxKalman(np.array([5.0, 5.0, 10.0, 10.0]), KalmanNoise()),
+        first_seen=points[0][0],
+        last_seen=points[-1][0],
+        last_predicted=points[-1][0],
+        box=box,
+        confidence=0.9,
+        history=deque(TrackPoint(t, x, y) for t, x, y in points),
+    )
+    return track
+
+
+def test_world_speed_rejects_an_id_switch_and_anchors_on_the_frame_bottom() -> None:
+    times, xy = _line(0.0, 1.0, (100.0, 300.0), (0.0, 150.0))  # 15 m/s in decimetres
+    xy[:10] += (40.0, -60.0)  # the first third belonged to another car
+    track = _track([(t, x, y) for t, (x, y) in zip(times, xy, strict=True)])
+    estimate = world_speed(track, _Metres(), 1.0, 0.0, min_span_s=0.6)
+    assert estimate is not None
+    assert estimate.speed == pytest.approx(15.0, abs=1e-6)
+    plain = world_speed(track, _Metres(), 1.0, 0.0, jumps=None)
+    assert plain is not None and abs(plain.speed - 15.0) > 2.0
+    # every anchor from y = 390 px on is on a box cut by the bottom of a 400-row frame
+    kept = world_speed(track, _Metres(), 1.0, 0.0, bottom_px=390.0)
+    assert kept is not None and kept.samples == int(np.sum(xy[10:, 1] < 390.0))
+
+
+@pytest.mark.parametrize(
+    ("box", "cut"),
+    [
+        ((100, 100, 200, 200), False),
+        ((0, 100, 50, 200), True),
+        ((800, 100, 853, 200), True),
+        ((100, 400, 200, 479), True),
+        ((100, 0, 200, 100), False),  # the top edge does not move the bottom anchor
+    ],
+)
+def test_box_at_frame_edge(box: tuple[int, int, int, int], cut: bool) -> None:
+    assert box_at_frame_edge(box, (854, 480), 2.0) is cut
+
+
+def test_rig_compares_an_estimate_with_the_car_the_track_is_on_now() -> None:
+    # the track's majority car (0) is not the car it followed during this window (3)
+    log = TrackLog(
+        times=[i / FPS for i in range(60)],
+        vehicles=[0] * 35 + [None] * 5 + [3] * 20,
+    )
+    assert window_owner(log, 59 / FPS, 30 / FPS) == 3
+    assert window_owner(log, 39 / FPS, 10 / FPS) == 0
+    assert window_owner(log, 39 / FPS, 36 / FPS) is None
