@@ -36,8 +36,9 @@ SPEED_WINDOW_S = 1.0
 MIN_SPAN_S = 0.6
 """An estimate needs this much track history inside the window (after the jump filter)."""
 
-EDGE_MARGIN_PX = 2.0
-"""A box within this many pixels of the left, right or bottom frame edge is cut off there."""
+EDGE_MARGIN_PX = 4.0
+"""A box within this many pixels of the left, right or bottom frame edge is cut off there
+(a car half out of the frame gets detector boxes ending 1–4 px short of the edge)."""
 
 MATCH_IOU = 0.3
 """A tracked box belongs to a vehicle when their IoU is at least this."""
@@ -55,12 +56,13 @@ class TrackLog:
     """The vehicle each box matched (IoU >= MATCH_IOU) in its frame, None where none did."""
     vehicle_votes: Counter[int] = field(default_factory=Counter)
 
-    def window_vehicles(self, start: float, end: float) -> list[int]:
-        """Vehicles matched in the frames from ``start`` to ``end``, oldest first."""
+    def vehicles_at(self, times: FloatArray) -> list[int]:
+        """Vehicles matched in the frames at ``times`` (unmatched frames left out), in order."""
+        wanted = {round(float(t), 6) for t in times}
         return [
             v
             for t, v in zip(self.times, self.vehicles, strict=True)
-            if v is not None and start - 1e-9 <= t <= end + 1e-9
+            if v is not None and round(t, 6) in wanted
         ]
 
 
@@ -181,31 +183,34 @@ def track_vehicle(log: TrackLog) -> int | None:
     return log.vehicle_votes.most_common(1)[0][0]
 
 
-def window_owner(log: TrackLog, frame_time: float, window_start: float) -> int | None:
-    """The vehicle a speed estimate is about: the newest one the track matched in its window.
+def window_owner(log: TrackLog, times: FloatArray) -> int | None:
+    """The vehicle a speed estimate is about: the one the track matched most at ``times``.
 
-    A speed is reported for the vehicle the track is on now, so it is compared with that
-    vehicle even when the tracker switched ids inside the window (that error is the edge
-    path's, and is counted). Not the track's majority vehicle: after an id switch that is
-    another car with another speed.
+    ``times`` are the timestamps of the anchors the speed was fitted on; ties go to the
+    newest. Not the track's majority vehicle over its whole life: after an id switch that is
+    another car with another speed, and every estimate after the switch was compared with it.
     """
-    matched = log.window_vehicles(window_start, frame_time)
-    return matched[-1] if matched else None
+    matched = log.vehicles_at(times)
+    if not matched:
+        return None
+    votes = Counter(matched)
+    best = max(votes.values())
+    return next(v for v in reversed(matched) if votes[v] == best)
 
 
 def score(run: SceneRun, model: CameraModel, min_visible_s: float = 1.0) -> Score:
     """Compare every speed estimate with the truth at the mean time of the fitted anchors."""
     errors: list[float] = []
     per_vehicle: dict[int, list[float]] = defaultdict(list)
-    for track_id, frame_time, times, xy in run.estimates:
-        vehicle = window_owner(run.tracks[track_id], frame_time, float(times[0]))
-        if vehicle is None:
-            continue
+    for track_id, _, times, xy in run.estimates:
         # what edge.rules.kinematics.world_speed does with the track's window
         world = np.asarray(model.image_to_world(xy), dtype=np.float64)
-        kept = _kept_times(times, world)
         estimate = robust_speed(times, world, 0.0, ROAD_JUMPS, MIN_SPAN_S)
         if estimate is None or not np.isfinite(estimate.speed):
+            continue
+        kept = _kept_times(times, world)
+        vehicle = window_owner(run.tracks[track_id], kept)
+        if vehicle is None:
             continue
         trajectory = run.scene.vehicles[vehicle].trajectory
         _, truth = trajectory.state(np.array([float(kept.mean())]))

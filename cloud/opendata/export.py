@@ -1,9 +1,18 @@
 """Aggregate stored events into per-camera, per-interval statistics safe to publish.
 
-What is published: vehicle counts by class and direction (from the edge's ``count`` events),
-mean and 85th-percentile speed (from every event carrying ``speed_kmh``), the worst congestion
-level, and event counts by type. Never track ids, images or timestamps of single vehicles:
-times are interval starts, and every count (or speed sample size) below ``k`` is suppressed.
+What is published: vehicle counts by class and direction, and mean and 85th-percentile speed,
+both from the edge's per-line, per-interval ``count`` events (the speed of every measured
+crossing, not only of ``speeding`` events, whose speeds are never used here: they would bias
+the figures upward); the worst congestion level; and event counts by type. Never track ids,
+images or timestamps of single vehicles: times are interval starts, and every count (or speed
+sample size) below ``k`` is suppressed.
+
+A line usually reports several intervals (60 s and 900 s by default) covering the same
+vehicles: only its finest interval is used, so nothing is counted twice. The mean speed of an
+output row is the sample-weighted mean of the count events' means (exact). Its 85th
+percentile is the sample-weighted mean of their 85th percentiles: exact when one count event
+fills the row, an approximation when several do (lines, or edge intervals shorter than the
+row), since percentiles do not combine exactly from summaries.
 """
 
 from __future__ import annotations
@@ -28,6 +37,46 @@ logger = logging.getLogger(__name__)
 LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 CONGESTION_ORDER = ("free", "heavy", "jam")
 Key = tuple[str, str, datetime]
+Series = tuple[str, str, str, str]
+"""A counting line's count events: site, camera, rule, line."""
+
+
+class _SpeedSum:
+    """Sample-weighted sums of count events' speed aggregates for one output row."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.mean_sum = 0.0
+        self.p85_sum = 0.0
+
+    def add(self, samples: int, mean: float, p85: float) -> None:
+        self.samples += samples
+        self.mean_sum += samples * mean
+        self.p85_sum += samples * p85
+
+    def merge(self, other: _SpeedSum) -> None:
+        self.samples += other.samples
+        self.mean_sum += other.mean_sum
+        self.p85_sum += other.p85_sum
+
+
+class _LineSeries:
+    """Counts and speed sums of one line and one edge interval, per output bucket."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[datetime, str, str]] = Counter()
+        self.speeds: dict[datetime, _SpeedSum] = defaultdict(_SpeedSum)
+
+    def add(self, bucket: datetime, measures: dict[str, float]) -> None:
+        for name, value in measures.items():
+            cls, _, direction = name.rpartition("_")
+            if cls and direction in ("in", "out"):
+                self.counts[bucket, cls, direction] += int(value)
+        samples = int(measures.get("speed_samples", 0))
+        if samples > 0 and "speed_mean_kmh" in measures and "speed_p85_kmh" in measures:
+            self.speeds[bucket].add(
+                samples, float(measures["speed_mean_kmh"]), float(measures["speed_p85_kmh"])
+            )
 
 
 class OpenDataQuery(BaseModel):
@@ -57,22 +106,47 @@ def _bucket(time: datetime, query: OpenDataQuery) -> datetime:
     return datetime.fromtimestamp((time.timestamp() // width) * width, UTC)
 
 
-def _p85(values: list[float]) -> float:
-    ordered = sorted(values)
-    rank = 0.85 * (len(ordered) - 1)
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[str, Any]]]:
-    """Return the three open-data tables: ``counts``, ``speeds``, ``events``."""
-    start, end = query.start.astimezone(UTC), query.end.astimezone(UTC)
+def _series(site: str, camera: str, payload: dict[str, Any]) -> tuple[Series, float]:
+    """The line a count event belongs to, and its edge interval (inf when not stated)."""
+    attributes: dict[str, Any] = payload.get("attributes") or {}
+    line = attributes.get("line") or payload.get("zone") or ""
+    interval = attributes.get("interval_s")
+    width = float(interval) if isinstance(interval, int | float) else math.inf
+    return (site, camera, str(payload.get("rule") or ""), str(line)), width
+
+
+def _finest(
+    series: dict[tuple[Series, float], _LineSeries],
+) -> tuple[Counter[tuple[str, str, datetime, str, str]], dict[Key, _SpeedSum]]:
+    """Counts and speed sums from each line's finest interval only (no double counting)."""
+    finest: dict[Series, float] = {}
+    for line, width in series:
+        finest[line] = min(width, finest.get(line, math.inf))
     counts: Counter[tuple[str, str, datetime, str, str]] = Counter()
-    speeds: dict[Key, list[float]] = defaultdict(list)
+    speeds: dict[Key, _SpeedSum] = defaultdict(_SpeedSum)
+    for (line, width), data in series.items():
+        if width != finest[line]:
+            continue
+        site, camera = line[0], line[1]
+        for (bucket, cls, direction), n in data.counts.items():
+            counts[site, camera, bucket, cls, direction] += n
+        for bucket, sums in data.speeds.items():
+            speeds[site, camera, bucket].merge(sums)
+    return counts, speeds
+
+
+def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[str, Any]]]:
+    """Return the three open-data tables: ``counts``, ``speeds``, ``events``.
+
+    Counts and speeds come from ``count`` events only (see the module docstring); speeds
+    carried by single events (``speeding``) are ignored.
+    """
+    start, end = query.start.astimezone(UTC), query.end.astimezone(UTC)
+    series: dict[tuple[Series, float], _LineSeries] = defaultdict(_LineSeries)
     congestion: dict[Key, int] = {}
     types: Counter[tuple[str, str, datetime, str]] = Counter()
     with store.session() as db:
@@ -88,17 +162,14 @@ def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[st
         for site, camera, time, type_, payload in rows:
             key = (site, camera, _bucket(_utc(time), query))
             types[(*key, type_)] += 1
-            measures: dict[str, float] = payload.get("measurements", {})
             if type_ == "count":
-                for name, value in measures.items():
-                    cls, _, direction = name.rpartition("_")
-                    if cls and direction in ("in", "out"):
-                        counts[(*key, cls, direction)] += int(value)
-            if "speed_kmh" in measures:
-                speeds[key].append(float(measures["speed_kmh"]))
-            level = payload.get("attributes", {}).get("level")
+                series[_series(site, camera, payload)].add(
+                    key[2], payload.get("measurements") or {}
+                )
+            level = (payload.get("attributes") or {}).get("level")
             if type_ == "congestion" and level in CONGESTION_ORDER:
                 congestion[key] = max(congestion.get(key, 0), CONGESTION_ORDER.index(level))
+    counts, speeds = _finest(series)
     return {
         "counts": _count_rows(counts, query),
         "speeds": _speed_rows(speeds, congestion, query),
@@ -132,17 +203,17 @@ def _count_rows(
 
 
 def _speed_rows(
-    speeds: dict[Key, list[float]], congestion: dict[Key, int], query: OpenDataQuery
+    speeds: dict[Key, _SpeedSum], congestion: dict[Key, int], query: OpenDataQuery
 ) -> list[dict[str, Any]]:
     out = []
     for key in sorted(set(speeds) | set(congestion)):
-        values = speeds.get(key, [])
-        enough = len(values) >= query.k
+        sums = speeds.get(key, _SpeedSum())
+        enough = sums.samples >= query.k
         row = _base(key, query)
         row |= {
-            "speed_samples": _suppress(len(values), query.k),
-            "mean_speed_kmh": round(sum(values) / len(values), 1) if enough else None,
-            "p85_speed_kmh": round(_p85(values), 1) if enough else None,
+            "speed_samples": _suppress(sums.samples, query.k),
+            "mean_speed_kmh": round(sums.mean_sum / sums.samples, 1) if enough else None,
+            "p85_speed_kmh": round(sums.p85_sum / sums.samples, 1) if enough else None,
             "congestion_level": CONGESTION_ORDER[congestion[key]] if key in congestion else None,
         }
         out.append(row)
@@ -168,8 +239,10 @@ def dcat_metadata(query: OpenDataQuery, tables: dict[str, list[dict[str, Any]]])
         "@type": "dcat:Dataset",
         "dct:title": "Thống kê giao thông theo camera / Traffic statistics per camera",
         "dct:description": (
-            "Aggregated counts by class and direction, mean and 85th-percentile speeds, "
-            f"congestion level and event counts per camera per {query.interval_min} minutes. "
+            "Aggregated counts by class and direction, mean and 85th-percentile speeds of "
+            "the vehicles crossing counting lines (calibrated cameras; the 85th percentile "
+            "is a sample-weighted mean of per-line, per-interval percentiles), congestion "
+            f"level and event counts per camera per {query.interval_min} minutes. "
             f"Values below k={query.k} are suppressed (empty). No track ids, images or "
             "individual timestamps."
         ),

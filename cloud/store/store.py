@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///var/aggregator.sqlite3"
 MAX_DEAD_LETTER_BYTES = 64 * 1024
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_CREATE_LOCK = 0x7472_6166_6663  # PostgreSQL advisory lock key of create() ("traffc")
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,18 @@ class EventStore:
         )
 
     def create(self) -> None:
-        """Create the schema (if named) and every table that does not exist yet."""
-        if self.schema:
-            with self._raw_engine.begin() as conn:
+        """Create the schema (if named) and every table that does not exist yet.
+
+        Safe when several aggregators start at once: on PostgreSQL the creation runs under a
+        transaction-scoped advisory lock (``CREATE TABLE`` checks, then creates).
+        """
+        with self._raw_engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
+            if self.schema:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-        Base.metadata.create_all(self.engine)
+                conn.execution_options(schema_translate_map={None: self.schema})
+            Base.metadata.create_all(conn)
 
     def drop(self) -> None:
         """Drop every table (and the named schema): for tests and benchmarks."""

@@ -187,3 +187,48 @@ class SideTracker:
         """Signed distance of a point from the line (positive on the 'in' side)."""
         distance = signed_distance(self.start, self.end, as_points(anchor))
         return float(np.sign(self.positive_sign) * distance[0])
+
+
+class SpeedSamples:
+    """Speeds measured in one counting interval: exact count and mean, P85 from a reservoir.
+
+    The number of samples kept is bounded by ``capacity`` (uniform reservoir sampling, seeded,
+    so a replay gives the same figures); the count and the mean stay exact beyond it. The
+    object is replaced at each interval end, so nothing grows over the life of the rule.
+
+    Args:
+        capacity: Most speeds kept for the 85th percentile.
+        seed: Seed of the reservoir's random choice.
+    """
+
+    def __init__(self, capacity: int = 10_000, seed: int = 0) -> None:
+        self.capacity = max(int(capacity), 1)
+        self.count = 0
+        self.total = 0.0
+        self.kept: list[float] = []
+        self._rng = np.random.default_rng(seed)
+
+    def add(self, speed_kmh: float) -> None:
+        """Add one measured speed, km/h."""
+        self.count += 1
+        self.total += speed_kmh
+        if len(self.kept) < self.capacity:
+            self.kept.append(speed_kmh)
+            return
+        slot = int(self._rng.integers(self.count))
+        if slot < self.capacity:
+            self.kept[slot] = speed_kmh
+
+    def measurements(self) -> dict[str, float]:
+        """``speed_samples``, ``speed_mean_kmh`` and ``speed_p85_kmh`` (empty with no sample).
+
+        The 85th percentile interpolates linearly between order statistics (rank
+        0.85 × (n - 1)), as the open-data export does.
+        """
+        if self.count == 0:
+            return {}
+        return {
+            "speed_samples": float(self.count),
+            "speed_mean_kmh": round(self.total / self.count, 2),
+            "speed_p85_kmh": round(float(np.percentile(self.kept, 85)), 2),
+        }

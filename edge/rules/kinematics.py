@@ -234,7 +234,7 @@ def world_speed(
 
 
 def box_at_frame_edge(
-    box: npt.ArrayLike, image_size: tuple[int, int], margin_px: float = 2.0
+    box: npt.ArrayLike, image_size: tuple[int, int], margin_px: float = 4.0
 ) -> bool:
     """True when a box ``[x1, y1, x2, y2]`` reaches the left, right or bottom frame edge.
 

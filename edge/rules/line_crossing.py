@@ -10,7 +10,8 @@ from pydantic import Field
 
 from edge.detections import Detections
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
-from edge.rules.crossing import LostPath, SideTracker, lost_path
+from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, lost_path
+from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge, world_speed
 from edge.scene import CountingLine
 from edge.tracking import TrackState
 from traffic_monitor.contract import Event, EventType
@@ -67,6 +68,50 @@ class LineCrossingParams(RuleParams):
             "a road user slowing to a stop before the line is not counted."
         ),
     )
+    measure_speed: bool = Field(
+        default=True,
+        description=(
+            "With a scene calibration, measure each crossing road user's road-plane speed and "
+            "add speed_samples, speed_mean_kmh and speed_p85_kmh to the count events. "
+            "Unlike speeding events, these sample every crossing, so they are unbiased."
+        ),
+    )
+    speed_classes: list[str] | None = Field(
+        default_factory=lambda: ["car", "bus", "truck", "motorcycle"],
+        description="Classes whose speeds are measured (motor vehicles); empty: every class.",
+    )
+    speed_window_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Speed is a least-squares fit over this much of the track before the line.",
+    )
+    speed_min_span_s: float = Field(
+        default=0.6,
+        ge=0,
+        description=(
+            "No speed when the anchors kept in the window span less (a road user first "
+            "seen just before the line is counted without a speed)."
+        ),
+    )
+    max_plausible_kmh: float = Field(
+        default=200.0, gt=0, description="Faster estimates are tracking errors and are skipped."
+    )
+    edge_margin_px: float = Field(
+        default=4.0,
+        ge=0,
+        description=(
+            "No speed while the box is this close to the left, right or bottom frame edge "
+            "(a cut-off box has no true contact point). Needs the frame image."
+        ),
+    )
+    max_speed_samples: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Speeds kept per line and interval for the 85th percentile (a uniform sample "
+            "beyond this; the sample count and mean stay exact)."
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +129,7 @@ RECENT_S = 10.0
 @dataclass
 class _Bucket:
     start: float
+    speeds: SpeedSamples
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
@@ -103,12 +149,20 @@ class _Line:
         self.totals: Counter[tuple[str, str]] = Counter()
         self.recent: deque[_Crossing] = deque()
 
-    def add(self, class_name: str, direction: str, crossing: _Crossing) -> None:
-        """Count one crossing in the totals and every open bucket."""
+    def add(
+        self,
+        class_name: str,
+        direction: str,
+        crossing: _Crossing,
+        speed_kmh: float | None = None,
+    ) -> None:
+        """Count one crossing (and its speed, if measured) in the totals and every open bucket."""
         self.totals[class_name, direction] += 1
         for bucket in self.buckets.values():
             if bucket is not None:
                 bucket.counts[class_name, direction] += 1
+                if speed_kmh is not None:
+                    bucket.speeds.add(speed_kmh)
         self.recent.append(crossing)
         while self.recent and crossing.timestamp - self.recent[0].timestamp > RECENT_S:
             self.recent.popleft()
@@ -144,6 +198,9 @@ class LineCrossingRule(Rule):
             if wanted is None or line.name in wanted
         ]
         self._lost: dict[int, LostPath] = {}
+        calibration = setup.scene.calibration
+        self._error_m = calibration.error_m if calibration is not None else 0.5
+        self._speed_classes = None if params.speed_classes is None else set(params.speed_classes)
 
     @property
     def totals(self) -> dict[str, Counter[tuple[str, str]]]:
@@ -173,7 +230,10 @@ class LineCrossingRule(Rule):
                 if direction is None:
                     continue
                 line.add(
-                    class_name, direction, _Crossing(track_id, frame.timestamp, anchor, direction)
+                    class_name,
+                    direction,
+                    _Crossing(track_id, frame.timestamp, anchor, direction),
+                    self._crossing_speed(frame, tracked, row, class_name),
                 )
                 if self.p.emit_crossings:
                     events.append(self._crossing_event(frame, tracked, row, line, direction))
@@ -182,6 +242,44 @@ class LineCrossingRule(Rule):
             line.sides.prune(set(frame.tracks))
         self._remember_lost(frame, ended)
         return events
+
+    def _crossing_speed(
+        self, frame: FrameContext, tracked: Detections, row: int, class_name: str
+    ) -> float | None:
+        """Road-plane speed (km/h) of a track as it crosses; None where it cannot be trusted.
+
+        None without a calibration, for classes not measured, for boxes cut by the frame,
+        windows too short or with too few anchors, and implausible speeds.
+        """
+        transform = self.setup.transform
+        if (
+            transform is None
+            or not self.p.measure_speed
+            or (self._speed_classes is not None and class_name not in self._speed_classes)
+        ):
+            return None
+        bottom_px: float | None = None
+        if frame.image is not None:
+            height, width = frame.image.shape[:2]
+            if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
+                return None
+            bottom_px = height - self.p.edge_margin_px
+        estimate = world_speed(
+            frame.tracks[int(tracked.tracker_id[row])],
+            transform,
+            self.p.speed_window_s,
+            self._error_m,
+            jumps=ROAD_JUMPS,
+            min_span_s=self.p.speed_min_span_s,
+            bottom_px=bottom_px,
+        )
+        if estimate is None:
+            return None
+        speed = estimate.speed * MPS_TO_KMH
+        if not speed <= self.p.max_plausible_kmh:  # also NaN
+            logger.debug("implausible crossing speed %.1f km/h skipped", speed)
+            return None
+        return speed
 
     def _remember_lost(self, frame: FrameContext, ended: list[int]) -> None:
         """Keep where each lost track was heading; forget ended and re-found tracks."""
@@ -267,15 +365,18 @@ class LineCrossingRule(Rule):
             for interval, bucket in line.buckets.items():
                 start = (frame.timestamp // interval) * interval
                 if bucket is None:
-                    line.buckets[interval] = _Bucket(frame.timestamp)
+                    line.buckets[interval] = self._bucket(frame.timestamp)
                     continue
                 if final or start > bucket.start:
                     end = frame.timestamp if final else start
                     events.append(
                         self._count_event(frame, line, interval, bucket, end=end, partial=final)
                     )
-                    line.buckets[interval] = _Bucket(start)
+                    line.buckets[interval] = self._bucket(start)
         return events
+
+    def _bucket(self, start: float) -> _Bucket:
+        return _Bucket(start, SpeedSamples(self.p.max_speed_samples))
 
     def _count_event(
         self,
@@ -294,6 +395,7 @@ class LineCrossingRule(Rule):
             )
         for (class_name, direction), n in sorted(bucket.counts.items()):
             measurements[f"{class_name}_{direction}"] = float(n)
+        measurements |= bucket.speeds.measurements()
         start_time = frame.time_at(bucket.start)
         return make_event(
             frame,

@@ -44,7 +44,7 @@ class SpeedingParams(IncidentParams):
         "before the fit; the window is cut at a jump.",
     )
     edge_margin_px: float = Field(
-        default=2.0,
+        default=4.0,
         ge=0,
         description="No speed while the box is this close to the left, right or bottom frame "
         "edge (a cut-off box has no true contact point); anchors this close to the bottom "

@@ -5,15 +5,36 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from cloud.api.cli import register_api_commands
+from cloud.opendata import OpenDataQuery, aggregate
+from edge.pipeline.analytics import CameraAnalytics
+from tests.analytics.factories import NAMES, play, scene
+from tests.analytics.test_crossing_speeds import CALIBRATION, LINE, drive
 from tests.api.conftest import T0, Backend, make_event
 from traffic_monitor.contract import Event, EventType, Severity
 
+HOUR = timedelta(hours=1)
 
-def _count_event(minutes: float, car_in: int, motorcycle_out: int) -> Event:
+
+def _count_event(
+    minutes: float,
+    car_in: int,
+    motorcycle_out: int,
+    speeds: tuple[int, float, float] | None = None,
+    line: str = "main",
+    interval_s: int = 60,
+) -> Event:
+    """A line's count event; ``speeds``: (samples, mean, P85) of the crossing vehicles."""
+    measured = {}
+    if speeds is not None:
+        samples, mean, p85 = speeds
+        measured = {"speed_samples": samples, "speed_mean_kmh": mean, "speed_p85_kmh": p85}
     return Event(
         camera_id="cam-1",
         site_id="hcm-q1",
@@ -27,8 +48,9 @@ def _count_event(minutes: float, car_in: int, motorcycle_out: int) -> Event:
             "out": motorcycle_out,
             "car_in": car_in,
             "motorcycle_out": motorcycle_out,
+            **measured,
         },
-        attributes={"line": "main", "interval_s": 60},
+        attributes={"line": line, "interval_s": interval_s},
     )
 
 
@@ -46,9 +68,13 @@ def _speed(minutes: float, kmh: float, track: int) -> Event:
 
 
 def _fill(b: Backend) -> None:
-    b.add_events(_count_event(1, 7, 30), _count_event(2, 3, 2))  # car_in 10, moto_out 32
-    b.add_events(*[_speed(3, 40.0 + i, track=1000 + i) for i in range(10)])
-    b.add_events(_count_event(20, 2, 1))  # second interval: all below k=5
+    # car_in 10, moto_out 32; speeds of 10 crossings: 6 at mean 40 / P85 45, 4 at 50 / 60
+    b.add_events(_count_event(1, 7, 30, (6, 40.0, 45.0)), _count_event(2, 3, 2, (4, 50.0, 60.0)))
+    # the same vehicles again in the line's 900 s interval: not counted twice
+    b.add_events(_count_event(3, 10, 32, (10, 44.0, 51.0), interval_s=900))
+    # speeding events carry only the fast vehicles' speeds: never used for the speeds table
+    b.add_events(*[_speed(3, 90.0 + i, track=1000 + i) for i in range(10)])
+    b.add_events(_count_event(20, 2, 1, (3, 30.0, 35.0)))  # second interval: all below k=5
 
 
 def test_open_data_api_aggregates_and_suppresses(backend: Backend):
@@ -64,18 +90,34 @@ def test_open_data_api_aggregates_and_suppresses(backend: Backend):
     assert first == {("car", "in"): 10, ("motorcycle", "out"): 32}
     later = [r for r in body["counts"] if r["interval_start"] != T0.isoformat()]
     assert later and all(r["count"] is None for r in later)  # 2 and 1 < k=5
-    speed = body["speeds"][0]
-    assert speed["speed_samples"] == 10 and speed["mean_speed_kmh"] == 44.5
-    assert speed["p85_speed_kmh"] == 47.6
+    speed, later_speed = body["speeds"]
+    assert speed["speed_samples"] == 10 and speed["mean_speed_kmh"] == 44.0
+    assert speed["p85_speed_kmh"] == 51.0  # (6 × 45 + 4 × 60) / 10
+    assert later_speed["speed_samples"] is None and later_speed["mean_speed_kmh"] is None
+    assert later_speed["p85_speed_kmh"] is None  # 3 samples < k=5
     types = {
         r["event_type"]: r["count"] for r in body["events"] if r["interval_start"] == T0.isoformat()
     }
-    assert types == {"count": None, "speeding": 10}  # 2 count events < k
+    assert types == {"count": None, "speeding": 10}  # 3 count events < k
     text = json.dumps({k: v for k, v in body.items() if k != "metadata"})
     assert "track" not in text and "event_id" not in text and "1003" not in text
     assert body["metadata"]["dct:license"].startswith("https://creativecommons.org/")
     assert body["metadata"]["suppression_k"] == 5
     assert backend.client.get("/api/open-data", params=params).status_code == 401
+
+
+def test_speeding_events_do_not_bias_open_data_speeds(sqlite_backend: Backend):
+    b = sqlite_backend
+    b.add_events(_count_event(1, 20, 0, (20, 30.0, 36.0), line="north"))
+    b.add_events(_count_event(2, 0, 5, (5, 40.0, 46.0), line="south"))
+    b.add_events(_count_event(3, 9, 0, line="west"))  # an uncalibrated line: counts only
+    b.add_events(*[_speed(4, 120.0, track=2000 + i) for i in range(50)])
+    h = b.login("viewer")
+    params = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat()}
+    (speed,) = b.client.get("/api/open-data", params=params, headers=h).json()["speeds"]
+    assert speed["speed_samples"] == 25
+    assert speed["mean_speed_kmh"] == 32.0  # (20 × 30 + 5 × 40) / 25; speeding ignored
+    assert speed["p85_speed_kmh"] == 38.0  # sample-weighted mean of the lines' P85s
 
 
 def test_export_cli_writes_csv_json_and_dcat(sqlite_backend: Backend, tmp_path: Path):
@@ -114,3 +156,32 @@ def test_stats_endpoint_is_unsuppressed_and_filters_camera(sqlite_backend: Backe
     later = [r["count"] for r in body["counts"] if r["interval_start"] != T0.isoformat()]
     assert sorted(later) == [1, 2]  # not suppressed here
     assert {r["camera_id"] for rows in body.values() for r in rows} == {"cam-1"}
+
+
+def test_edge_count_events_give_unbiased_open_data_speeds(sqlite_backend: Backend):
+    """The real edge rules: speeding events for the fast cars, count events for all of them."""
+    road = {
+        "name": "road",
+        "kind": "carriageway",
+        "polygon": [[0, 0], [640, 0], [640, 480], [0, 480]],
+    }
+    limited = {**road, "speed_limit": {"default": 50}}
+    analytics = CameraAnalytics(
+        scene(
+            zones=[limited],
+            lines=[LINE],
+            calibration=CALIBRATION,
+            rules={"line_crossing": {"intervals_s": [60]}, "speeding": {"on_s": 0.3}},
+        ),
+        NAMES,
+    )
+    speeds = [30.0, 40.0, 50.0, 60.0, 70.0, 80.0]
+    events = play(analytics, [drive(50 + 100 * i, kmh) for i, kmh in enumerate(speeds)], 6)
+    assert {e.type for e in events} >= {EventType.COUNT, EventType.SPEEDING}
+    sqlite_backend.add_events(*events)
+    start = datetime.fromtimestamp(1.7e9, UTC)
+    tables = aggregate(sqlite_backend.store, OpenDataQuery(start=start, end=start + HOUR))
+    (row,) = tables["speeds"]
+    assert row["speed_samples"] == 6
+    assert row["mean_speed_kmh"] == pytest.approx(55.0, abs=0.5)
+    assert row["p85_speed_kmh"] == pytest.approx(np.percentile(speeds, 85), abs=0.5)

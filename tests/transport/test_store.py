@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from cloud.ingest import classify
 from cloud.store import Batch, EventRecord, EventStore
 from cloud.store.store import EVENT_COLUMNS
-from tests.transport.conftest import event_id, make_event
+from tests.transport.conftest import PG_URL, event_id, make_event, make_store
 from traffic_monitor.contract import (
     Event,
     EventType,
@@ -99,3 +100,34 @@ def test_stored_rows_match_the_events(store: EventStore):
         assert _aware(record.time) == event.time
         assert _aware(record.received_at) == received
         assert (record.schema_version, record.rule) == (1, event.rule)
+
+
+def test_aggregators_starting_together_create_the_tables_once(tmp_path):
+    """Two `cloud ingest` processes starting at once on an empty PostgreSQL schema both run
+    ``create()``; CREATE TABLE checks then creates, so without a lock one of them fails."""
+    first = make_store("postgresql", tmp_path)  # skips when PostgreSQL is unreachable
+    first.drop()
+    assert first.schema is not None
+    stores = [EventStore(PG_URL, schema=first.schema) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def create(store: EventStore) -> None:
+        barrier.wait()
+        try:
+            store.create()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(store,)) for store in stores]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert stores[0].count_events() == 0
+    finally:
+        stores[0].drop()
+        for store in (first, *stores):
+            store.dispose()
