@@ -71,7 +71,7 @@ def test_each_interval_holds_only_its_own_crossings():
     assert [m["speed_mean_kmh"] for m in with_speed] == pytest.approx([30.0, 60.0], abs=0.5)
     assert [m["speed_p85_kmh"] for m in with_speed] == pytest.approx([30.0, 60.0], abs=0.5)
     rule = a.rules[0]
-    assert all(b is None or b.speeds.count == 0 for b in rule.lines[0].buckets.values())
+    assert all(b is None or b.speeds.count == 0 for b in rule.lines[0].buckets.values())  # type: ignore[attr-defined]
 
 
 def test_no_speeds_without_calibration_or_when_switched_off():

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.detections import Detections
 from edge.detector import DetectorConfig
 from edge.pipeline.commands import (
     RunConfig,
@@ -36,12 +40,12 @@ ROAD = {"name": "road", "kind": "carriageway", "polygon": [[0, 0], [160, 0], [16
 class RecordingDetector(SyntheticDetector):
     """The synthetic detector, remembering how many frames each call got."""
 
-    def __init__(self, names=NAMES):
+    def __init__(self, names: tuple[str, ...] = NAMES) -> None:
         super().__init__()
         self.names = names
         self.batches: list[int] = []
 
-    def detect(self, images):
+    def detect(self, images: Sequence[np.ndarray[Any, Any]]) -> list[Detections]:
         self.batches.append(len(images))
         return super().detect(images)
 
@@ -87,7 +91,7 @@ def test_each_model_group_is_detected_in_its_own_batched_call():
     assert pipeline.cameras["c"].class_names[-1] == "extra"  # names from its own detector
     for camera_id in "abc":  # every camera's frames reached its tracker and rules
         (rule,) = [r for r in pipeline.cameras[camera_id].rules if r.name == "line_crossing"]
-        assert sum(rule.totals["L"].values()) > 0
+        assert sum(rule.totals["L"].values()) > 0  # type: ignore[attr-defined]
 
 
 def test_a_camera_without_a_detector_is_refused():
@@ -97,11 +101,11 @@ def test_a_camera_without_a_detector_is_refused():
         Pipeline(scenes, {"a": RecordingDetector()}, sources, MemorySink())
 
 
-def write_run(tmp_path: Path, transport: dict | None) -> Path:
+def write_run(tmp_path: Path, transport: dict[str, Any] | None) -> Path:
     (tmp_path / "cam.yaml").write_text(
         yaml.safe_dump(camera("cam0").model_dump(mode="json", exclude_none=True))
     )
-    run: dict = {"cameras": ["cam.yaml"], "events": str(tmp_path / "events.jsonl")}
+    run: dict[str, Any] = {"cameras": ["cam.yaml"], "events": str(tmp_path / "events.jsonl")}
     if transport is not None:
         run["transport"] = transport
     path = tmp_path / "run.yaml"
@@ -129,7 +133,7 @@ def test_transport_flag_switches_back_to_json_lines(tmp_path):
     config, _, _ = load_run_config(write_run(tmp_path, mqtt_section))
     assert isinstance(config, RunConfig) and config.transport.type == "mqtt"
     select_transport(config, "jsonl", "run.yaml")
-    assert config.transport.type == "jsonl"
+    assert config.transport.type == "jsonl"  # type: ignore[comparison-overlap]
 
 
 @pytest.fixture

@@ -81,7 +81,6 @@ def test_votes_on_real_frames_find_bare_heads(heads: Detector, tmp_path: Path) -
     truth_arr, raised_arr = np.asarray(truth), np.asarray(raised)
     recall = raised_arr[truth_arr].mean()
     false_alarms = raised_arr[~truth_arr].mean()
-    print(f"bare {truth_arr.sum()} recall {recall:.2f}; helmeted {(~truth_arr).sum()} flagged {false_alarms:.2f}")
     assert truth_arr.sum() >= 10 and (~truth_arr).sum() >= 10
     assert recall >= 0.6, f"bare-headed riders found: {recall:.2f}"
     assert false_alarms <= 0.2, f"helmeted riders flagged: {false_alarms:.2f}"

@@ -56,7 +56,7 @@ class SyntheticSource:
 class SyntheticDetector:
     """A new car every 0.5 s at the top, driving down across y = 60 in 3 s, then gone."""
 
-    names = NAMES
+    names: tuple[str, ...] = NAMES
 
     def __init__(self):
         self.calls = {}

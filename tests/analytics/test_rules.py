@@ -98,7 +98,7 @@ def test_a_fragmented_track_is_not_counted_twice():
     as_truck = Path([(1.8, 320, 204), (3, 320, 60)], class_id=TRUCK)
     play(a, [as_car, as_truck], 5)
     assert a.tracker._next_id == 3  # two tracks
-    assert sum(a.rules[0].totals["L1"].values()) == 1
+    assert sum(a.rules[0].totals["L1"].values()) == 1  # type: ignore[attr-defined]
 
 
 # ---- zone occupancy, illegal stop, stopped vehicle -----------------------------------------

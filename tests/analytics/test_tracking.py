@@ -174,7 +174,7 @@ def test_config_rejects_inverted_thresholds():
         TrackerConfig.model_validate({"unknown": 1})
 
 
-def _motorbike_with_bad_box(frame: int) -> tuple[list[float], float] | None:
+def _motorbike_with_bad_box(frame: int) -> tuple[list[float], float]:
     """A motorbike driving down at 3 px/frame: one frame gives only its rider's torso box
     (anchor 30 px too high), then weak detections for ten frames, then strong ones again."""
     y = 300 + 3 * frame
