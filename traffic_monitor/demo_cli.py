@@ -146,6 +146,7 @@ def _start_edge(
     from edge.ingest import CaptureWorker, SourceConfig
     from edge.pipeline.commands import build_detectors, load_run_config, resolve_uri
     from edge.pipeline.runner import Pipeline
+    from edge.rules import ExternalSignalStates
     from edge.transport.config import MqttConfig
     from edge.transport.publisher import MqttPublisher
 
@@ -165,6 +166,7 @@ def _start_edge(
         )
         for scene, base in scenes
     }
+    signals = ExternalSignalStates()  # signal_state commands reach the red-light rule
     publisher = MqttPublisher(
         MqttConfig(
             port=broker_port,
@@ -174,6 +176,7 @@ def _start_edge(
             stats_interval_s=10.0,
         ),
         cameras=list(sources),
+        signals=signals,
     )
     publisher.start()
     only_scenes = [scene for scene, _ in scenes]
@@ -183,6 +186,7 @@ def _start_edge(
         sources,
         publisher,  # the pipeline closes its sink when it ends
         evidence_dir=workdir / "evidence",
+        external_signals=signals,
     )
     thread = threading.Thread(
         target=pipeline.run, kwargs={"max_frames": args.max_frames}, name="demo-edge", daemon=True
