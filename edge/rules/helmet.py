@@ -59,7 +59,7 @@ class HelmetParams(RuleParams):
         "head_helmet / head_no_helmet classes (aliases such as without_helmet accepted).",
     )
     confidence: float = Field(
-        default=0.35, ge=0, le=1, description="Minimum score of a head detection."
+        default=0.25, ge=0, le=1, description="Minimum score of a head detection."
     )
     every_n_frames: int = Field(
         default=2, ge=1, description="Run the head model on every n-th frame (cost)."

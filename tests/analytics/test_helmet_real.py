@@ -62,7 +62,7 @@ def test_votes_on_real_frames_find_bare_heads(heads: Detector, tmp_path: Path) -
             continue
         head, cls, bikes = head[keep], cls[keep], bikes[keep]
         analytics = CameraAnalytics(
-            scene(rules={"no_helmet": {"every_n_frames": 1, "min_votes": 3, "confidence": 0.15}}),
+            scene(rules={"no_helmet": {"every_n_frames": 1, "min_votes": 3, "confidence": 0.25}}),
             NAMES,
             services={HEAD_DETECTOR: heads},
             evidence=EvidenceWriter(EvidenceConfig(directory=tmp_path), NAMES),
@@ -82,8 +82,8 @@ def test_votes_on_real_frames_find_bare_heads(heads: Detector, tmp_path: Path) -
     recall = raised_arr[truth_arr].mean()
     false_alarms = raised_arr[~truth_arr].mean()
     assert truth_arr.sum() >= 10 and (~truth_arr).sum() >= 10
-    assert recall >= 0.6, f"bare-headed riders found: {recall:.2f}"
-    assert false_alarms <= 0.2, f"helmeted riders flagged: {false_alarms:.2f}"
+    assert recall >= 0.65, f"bare-headed riders found: {recall:.2f}"
+    assert false_alarms <= 0.1, f"helmeted riders flagged: {false_alarms:.2f}"
 
 
 def _nearest(bikes: np.ndarray, bbox: tuple[float, float, float, float] | None) -> int:
