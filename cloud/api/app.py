@@ -70,22 +70,24 @@ def create_app(
         # The published export (``cloud export-open-data --out``): public, no login.
         Path(settings.open_data_dir).mkdir(parents=True, exist_ok=True)
         app.mount("/open-data", StaticFiles(directory=settings.open_data_dir), name="open-data")
-    _mount_web(app)
+    _mount_web(app, settings.map_tile_origin)
     return app
 
 
-def _mount_web(app: FastAPI) -> None:
+def _mount_web(app: FastAPI, tile_origin: str | None) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers=_page_headers())
+        return FileResponse(WEB_DIR / "index.html", headers=_page_headers(tile_origin))
 
 
-def _page_headers() -> dict[str, str]:
+def _page_headers(tile_origin: str | None) -> dict[str, str]:
+    # images from the map's tile server only when one is configured (no wildcard)
+    tiles = f" {tile_origin}" if tile_origin else ""
     return {
         "Content-Security-Policy": (
-            "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+            f"default-src 'self'; img-src 'self' blob: data:{tiles}; object-src 'none'; "
             "base-uri 'none'; frame-ancestors 'none'"
         ),
         "X-Content-Type-Options": "nosniff",

@@ -6,8 +6,9 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cloud.reports.intake import ReportsConfig
 from traffic_monitor.contract import Severity
@@ -68,6 +69,36 @@ class ApiSettings(BaseModel):
         le=3600.0,
         description="How long the report intake reuses the camera positions it read.",
     )
+    map_tile_url: str | None = Field(
+        default=None,
+        description=(
+            "Web-Mercator tile URL of the camera map, e.g. http://tiles.city.local/{z}/{x}/{y}.png"
+            " (None: a coordinate grid, no tiles)."
+        ),
+    )
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _check_tile_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("map_tile_url must be an http(s) URL with a host")
+        if parts.username or parts.password or "{" in parts.netloc:
+            raise ValueError("map_tile_url: one fixed host, no user name or placeholder in it")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"map_tile_url lacks {', '.join(missing)}")
+        return value
+
+    @property
+    def map_tile_origin(self) -> str | None:
+        """``scheme://host[:port]`` of the tile server, for the page's CSP (None: no tiles)."""
+        if self.map_tile_url is None:
+            return None
+        parts = urlsplit(self.map_tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> ApiSettings:

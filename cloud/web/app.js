@@ -184,18 +184,57 @@ async function showEvidence(a) {
   renderCard(cards.get(a.id));
 }
 
+const TILE = 256, TILE_MARGIN = 24, TILE_MAX_ZOOM = 18;
+let tileUrl;  // the map_tile_url setting: undefined until read, null for the grid
+
+function mercator(lat, lon, z) {
+  // Web-Mercator "world pixel" of a position at zoom z (the slippy-map tile scheme)
+  const size = TILE * 2 ** z, s = Math.sin(Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI / 180);
+  return [(lon + 180) / 360 * size, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * size];
+}
+
+function drawTiles(map, box, w, h, fullH) {
+  // The highest zoom where the cameras' box fits in w x h inside the margin, centred there;
+  // tiles cover w x fullH. Returns the projection of a position to the map element's pixels.
+  let z = TILE_MAX_ZOOM, nw, se;
+  for (; z >= 0; z--) {
+    nw = mercator(box[2], box[1], z); se = mercator(box[0], box[3], z);
+    if (se[0] - nw[0] <= w - 2 * TILE_MARGIN && se[1] - nw[1] <= h - 2 * TILE_MARGIN) break;
+  }
+  z = Math.max(z, 0);
+  nw = mercator(box[2], box[1], z); se = mercator(box[0], box[3], z);
+  const ox = (nw[0] + se[0] - w) / 2, oy = (nw[1] + se[1] - h) / 2, n = 2 ** z;
+  for (let ty = Math.max(0, Math.floor(oy / TILE)); ty < n && ty * TILE < oy + fullH; ty++) {
+    for (let tx = Math.floor(ox / TILE); tx * TILE < ox + w; tx++) {
+      const x = ((tx % n) + n) % n;
+      const src = tileUrl.replaceAll("{z}", z).replaceAll("{x}", x).replaceAll("{y}", ty);
+      const img = el("img", {class: "tile", alt: "", src: src, "data-tile": z + "/" + x + "/" + ty});
+      img.style.left = Math.round(tx * TILE - ox) + "px";
+      img.style.top = Math.round(ty * TILE - oy) + "px";
+      img.onerror = () => img.remove();  // tile server unreachable: the grid shows through
+      map.append(img);
+    }
+  }
+  return (lat, lon) => { const p = mercator(lat, lon, z); return [p[0] - ox, p[1] - oy]; };
+}
+
 async function drawMap() {
-  // No tiles (works offline): registered cameras are placed by latitude/longitude inside the
-  // box of all positions, with its corner coordinates written on the grid; cameras without a
-  // position follow in a row at the bottom. Colour: red while a new alert, else node state.
+  // With the map_tile_url setting: Web-Mercator tiles from the city's tile server under the
+  // cameras. Without (works offline): registered cameras are placed by latitude/longitude
+  // inside the box of all positions, with its corner coordinates written on the grid. Cameras
+  // without a position follow in a row at the bottom. Colour: red while a new alert, else
+  // node state.
   const map = $("map");
+  if (tileUrl === undefined) tileUrl = (await api("/api/map")).tile_url;
   const cams = await api("/api/cameras");
   map.replaceChildren();
   const alerting = new Set([...cards.values()].filter((a) => a.state === "new").map((a) => a.camera_id));
   const placed = cams.filter((c) => c.lat !== null && c.lon !== null);
   const lats = placed.map((c) => c.lat), lons = placed.map((c) => c.lon);
   const box = placed.length ? [Math.min(...lats), Math.min(...lons), Math.max(...lats), Math.max(...lons)] : null;
-  const w = map.clientWidth || 900, h = 130;
+  const fullH = map.clientHeight || 180, w = map.clientWidth || 900, h = tileUrl ? fullH - 30 : 130;
+  const project = tileUrl && box ? drawTiles(map, box, w, h, fullH) : null;
+  map.classList.toggle("tiles", project !== null);
   if (box) {
     const nw = el("span", {class: "axis"}, box[2].toFixed(4) + ", " + box[1].toFixed(4));
     const se = el("span", {class: "axis"}, box[0].toFixed(4) + ", " + box[3].toFixed(4));
@@ -208,7 +247,12 @@ async function drawMap() {
       "data-camera": c.camera_id, title: (c.name || c.camera_id) + " · " + t(c.state === "offline" ? "offline_node" : c.state)},
       c.name || c.camera_id);
     dot.onclick = () => showCamera(c);
-    if (c.lat !== null && c.lon !== null && box) {
+    if (c.lat !== null && c.lon !== null && project) {
+      const [x, y] = project(c.lat, c.lon);  // the dot's centre (CSS translate) on the position
+      dot.classList.add("pin");
+      dot.style.left = Math.round(x) + "px";
+      dot.style.top = Math.round(y) + "px";
+    } else if (c.lat !== null && c.lon !== null && box) {
       const fx = box[3] > box[1] ? (c.lon - box[1]) / (box[3] - box[1]) : 0.5;
       const fy = box[2] > box[0] ? (box[2] - c.lat) / (box[2] - box[0]) : 0.5;
       dot.style.left = Math.round(20 + fx * (w - 200)) + "px";

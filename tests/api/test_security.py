@@ -20,6 +20,7 @@ ENDPOINTS: list[tuple[str, str, object, str]] = [
     ("GET", f"/api/events/{EID}", None, "viewer"),
     ("GET", f"/api/events/{EID}/evidence/snapshot", None, "operator"),
     ("GET", "/api/cameras", None, "viewer"),
+    ("GET", "/api/map", None, "viewer"),
     ("PUT", "/api/cameras", [], "admin"),
     ("GET", "/api/cameras/cam-1/snapshot", None, "operator"),
     ("GET", "/api/reports", None, "viewer"),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from cloud.api.accounts import as_utc, audit
 from cloud.api.deps import Admin, Db, Operator, State, Viewer
 from cloud.api.routers.admin import node_states
-from cloud.api.routers.schemas import CameraOut
+from cloud.api.routers.schemas import CameraOut, MapOut
 from cloud.store.cameras import CameraPosition, camera_positions, upsert_cameras
 from cloud.store.models import EventRecord, SnapshotRecord
 
@@ -38,6 +38,12 @@ def _event_summary(db: Session) -> dict[str, tuple[str, str, int, datetime]]:
         )
     ).all()
     return {cam: (site, node, int(n), as_utc(t)) for cam, site, node, n, t in rows}
+
+
+@router.get("/map", response_model=MapOut)
+def map_settings(state: State, who: Viewer) -> MapOut:
+    """The camera map's tile URL (``map_tile_url`` setting; None: draw a coordinate grid)."""
+    return MapOut(tile_url=state.settings.map_tile_url)
 
 
 @router.get("/cameras", response_model=list[CameraOut])

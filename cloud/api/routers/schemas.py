@@ -168,3 +168,11 @@ class CameraOut(_Out):
     events: int = Field(description="Stored events.")
     last_event: datetime | None = Field(description="Latest event (UTC).")
     has_snapshot: bool = Field(default=False, description="Whether an evidence image is stored.")
+
+
+class MapOut(_Out):
+    """How the page draws its camera map."""
+
+    tile_url: str | None = Field(
+        description="Web-Mercator tile URL with {z}, {x}, {y} (None: a coordinate grid)."
+    )
