@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from traffic_monitor.errors import UserFacingError
+from traffic_monitor.net import free_port, wait_port
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +52,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=_run_demo)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise UserFacingError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+    try:
+        wait_port(port, timeout)
+    except TimeoutError as exc:
+        raise UserFacingError(str(exc)) from exc
 
 
 def start_mosquitto(workdir: Path, stack: contextlib.ExitStack) -> int:
@@ -74,7 +65,7 @@ def start_mosquitto(workdir: Path, stack: contextlib.ExitStack) -> int:
     if binary is None:
         # amqtt speaks MQTT 3.1.1 only; the edge publisher and the consumer need MQTT 5.
         raise UserFacingError("the demo needs Mosquitto (MQTT 5): apt-get install mosquitto")
-    port = _free_port()
+    port = free_port()
     conf = workdir / "mosquitto.conf"
     run_as = "user root\n" if os.geteuid() == 0 else ""
     conf.write_text(

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from cloud.reports.intake import ReportsConfig, ReportsService, Submission
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from cloud.store.models import EventRecord
+from traffic_monitor.net import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -171,12 +171,6 @@ def _cpu_s(pid: int) -> float:
     return total
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _request(port: int, form: dict[str, str]) -> bytes:
     body = urlencode(form).encode()
     head = (
@@ -284,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{Path(tmp) / 'reports.sqlite3'}"
         seed(url)
         in_process = service_cost(url)
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, ENV_DB: url}
         cmd = [sys.executable, "-m", "uvicorn", "benchmarks.reports.load:create_app"]
         cmd += ["--factory", "--port", str(port), "--log-level", "warning", "--no-access-log"]

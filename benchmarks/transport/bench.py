@@ -20,7 +20,6 @@ import multiprocessing as mp
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from cloud.ingest import IngestConfig, Ingestor
 from cloud.store import EventStore
 from edge.transport import MqttConfig, MqttPublisher
 from traffic_monitor.contract import Event, EventType, Severity
+from traffic_monitor.net import free_port, wait_port
 from traffic_monitor.shared_data import REPO_ROOT
 
 logger = logging.getLogger(__name__)
@@ -47,14 +47,8 @@ RESULTS = REPO_ROOT / "benchmarks" / "results" / "transport.json"
 MODES = ("ingest", "end_to_end", "latency")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     conf = workdir / "mosquitto.conf"
     run_as = "user root\n" if os.geteuid() == 0 else ""
     conf.write_text(
@@ -62,13 +56,11 @@ def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
         f"listener {port} 127.0.0.1\nallow_anonymous true\n"
     )
     proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(conf)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        time.sleep(0.05)
-    raise RuntimeError("mosquitto did not start")
+    try:
+        wait_port(port)
+    except TimeoutError as exc:
+        raise RuntimeError("mosquitto did not start") from exc
+    return proc, port
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,9 @@ import httpx
 import pytest
 
 from tests.conftest import require_shared
+from traffic_monitor.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -32,7 +25,7 @@ def test_demo_serves_events_from_the_edge_and_stops_on_ctrl_c(tmp_path: Path):
         pytest.skip("Mosquitto is not installed")
     require_shared("data", "videos", "vn_nga_ba_hue_overpass_20s.mp4")
     require_shared("models", "yolov8n.onnx")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "traffic_monitor", "demo", "--port", str(port),
          "--workdir", str(tmp_path / "demo")],

@@ -9,7 +9,6 @@ citizen report with ``<script>`` in its text shown as text and answered by the o
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from tests.api.conftest import PASSWORD, make_event
 from tests.transport.conftest import Mosquitto, wait_for
 from tests.transport.helpers import ingestor, publisher
 from traffic_monitor.contract import Event, EventType, SnapshotKind
+from traffic_monitor.net import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -51,12 +51,6 @@ SCRIPT_REPORT = "<img src=x onerror=window.__pwned=2> xe đi ngược chiều �
 CAMERA = CameraPosition(
     camera_id="cam-live", site_id="hcm-q1", name="Ngã ba Huế", lat=16.0614, lon=108.1722
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -88,7 +82,7 @@ def system(tmp_path: Path) -> Iterator[System]:
     )
     edge.start()
     app = create_app(ApiSettings(live_poll_s=0.1), store)
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

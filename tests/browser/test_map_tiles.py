@@ -24,7 +24,8 @@ from cloud.migrations import upgrade
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from tests.api.conftest import PASSWORD
-from tests.browser.test_alert_view import ARGS, CHROMIUM, _free_port, _login
+from tests.browser.test_alert_view import ARGS, CHROMIUM, _login
+from traffic_monitor.net import free_port
 
 CAMERAS = [
     CameraPosition(camera_id="cam-west", site_id="dn", name="Tây", lat=16.0600, lon=108.1700),
@@ -77,7 +78,7 @@ class TileServer:
 def _serve(
     settings: ApiSettings, store: EventStore
 ) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = _free_port()
+    port = free_port()
     app = create_app(settings, store)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -197,7 +198,7 @@ def test_map_without_tile_url_draws_the_grid(store: EventStore):
 
 
 def test_unreachable_tile_server_leaves_the_dots_on_the_grid(store: EventStore):
-    url = f"http://127.0.0.1:{_free_port()}/{{z}}/{{x}}/{{y}}.png"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}/{{z}}/{{x}}/{{y}}.png"  # nothing listens there
     base, srv, thread = _serve(ApiSettings(map_tile_url=url), store)
     pw, browser, page, errors = _open_map(base)
     try:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from edge.ingest import CaptureWorker, Frame, SourceConfig, SourceError, StatusChange
-from tests.edge.mjpeg_server import MjpegCamera, free_port, load_jpegs
+from tests.edge.mjpeg_server import MjpegCamera, load_jpegs
+from traffic_monitor.net import free_port
 
 
 def drain(worker: CaptureWorker, delay: float = 0.0, limit: float = 120.0) -> list[Frame]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -15,6 +14,7 @@ import pytest
 
 from cloud.store import EventStore
 from traffic_monitor.contract import Event, EventType, Severity
+from traffic_monitor.net import free_port, wait_port
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 PG_URL = os.environ.get(
@@ -23,22 +23,6 @@ PG_URL = os.environ.get(
 # Mosquitto started as root drops to user "mosquitto", who cannot read pytest's tmp_path.
 RUN_AS = "user root\n" if os.geteuid() == 0 else ""
 NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4a55-9d9b-0c2b3d4e5f60")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def wait_for(predicate, timeout: float, what: str, step: float = 0.05) -> None:

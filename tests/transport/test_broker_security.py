@@ -21,10 +21,8 @@ from tests.transport.conftest import (
     MOSQUITTO,
     RUN_AS,
     event_id,
-    free_port,
     make_event,
     wait_for,
-    wait_port,
 )
 from traffic_monitor.contract import (
     SignalCommand,
@@ -33,6 +31,7 @@ from traffic_monitor.contract import (
     event_topic,
     status_topic,
 )
+from traffic_monitor.net import free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "mosquitto"

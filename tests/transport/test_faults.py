@@ -22,7 +22,6 @@ from tests.transport.conftest import (
     PG_URL,
     Mosquitto,
     event_id,
-    free_port,
     make_event,
     make_store,
     wait_for,
@@ -36,6 +35,7 @@ from traffic_monitor.contract import (
     event_topic,
     stats_topic,
 )
+from traffic_monitor.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
