@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 from pydantic import Field
 
@@ -30,6 +29,7 @@ from edge.rules.base import (
     prune,
     register_rule,
 )
+from edge.tracking.prefilter import suppress_duplicates
 from traffic_monitor.contract import Event, EventType, Severity
 
 logger = logging.getLogger(__name__)
@@ -120,9 +120,9 @@ class HelmetRule(Rule):
     def process(self, frame: FrameContext) -> list[Event]:
         """Vote on this frame's riders and report tracks whose vote has tipped."""
         prune(self._votes, lambda track_id: track_id in frame.tracks)
-        bikes = frame.tracked(self.p.classes)
-        if frame.image is None or len(bikes) == 0 or frame.index % self.p.every_n_frames:
+        if frame.image is None or frame.index % self.p.every_n_frames:
             return []
+        bikes = frame.tracked(self.p.classes)
         undecided = [row for row in bikes if not self._tally(int(bikes.tracker_id[row])).reported]
         if not undecided:
             return []
@@ -223,14 +223,10 @@ def one_class_per_head(heads: Detections, iou: float = 0.5) -> Detections:
     """Keep the better-scored class where the model boxed one head as both classes.
 
     The detector's NMS is per class, so an unsure head can come back as a helmet box and a
-    bare-head box on top of each other; this class-agnostic pass keeps one.
+    bare-head box on top of each other; the tracker's class-agnostic duplicate suppression
+    keeps one (containment off: a small head box inside a large one is another rider).
     """
-    if len(heads) < 2:
-        return heads
-    xywh = heads.xyxy.copy()
-    xywh[:, 2:] -= xywh[:, :2]
-    keep = cv2.dnn.NMSBoxes(xywh.tolist(), heads.confidence.tolist(), 0.0, iou)
-    return heads[np.asarray(keep, dtype=np.int64).reshape(-1)]
+    return suppress_duplicates(heads, iou=iou, contained=float("inf"))
 
 
 def _load(params: HelmetParams) -> HeadDetector:
