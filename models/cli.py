@@ -110,6 +110,12 @@ def _register_train(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--device", default="cpu", help="cpu, or a CUDA device such as 0")
     parser.add_argument("--workers", type=int, default=2, help="data-loader workers")
+    parser.add_argument(
+        "--hours",
+        type=float,
+        default=None,
+        help="train for this long instead of --epochs (Ultralytics fits the schedule to it)",
+    )
     parser.set_defaults(handler=_run_train)
 
 
@@ -200,6 +206,7 @@ def _run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         workers=args.workers,
+        extra={} if args.hours is None else {"time": args.hours},
     )
     record = train(options)
     print(json.dumps(record, indent=2))

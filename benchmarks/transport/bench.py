@@ -2,9 +2,11 @@
 
 Measures sustained stored events per second (durable outbox on each node, QoS 1, deduplicated
 storage) and end-to-end latency (event created → committed in the store) at a fixed rate.
-Three runs per database: ``ingest`` (aggregator capacity: a backlog the nodes queued in the
-broker is drained), ``end_to_end`` (nodes and aggregator at once on this machine) and
-``latency`` (``--rate`` events/s in total).
+Four runs per database: ``ingest`` (aggregator capacity: a backlog the nodes queued in the
+broker is drained), ``end_to_end`` (the real edge publishers and the aggregator at once on
+this machine), ``sustained`` (light load generators publish while several aggregator
+processes share the subscription; see ``sustained.py``) and ``latency`` (``--rate`` events/s
+in total).
 
 Run: ``python -m benchmarks.transport.bench [--db sqlite postgresql] [--nodes 4]``;
 writes ``benchmarks/results/transport.json``. The machine is shared: the load average is
@@ -31,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.transport.sustained import SustainedLoad, run_sustained
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.store import EventStore
 from edge.transport import MqttConfig, MqttPublisher
@@ -44,7 +47,7 @@ PG_URL = os.environ.get(
     "TRAFFIC_MONITOR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "transport.json"
-MODES = ("ingest", "end_to_end", "latency")
+MODES = ("ingest", "end_to_end", "sustained", "latency")
 
 
 def _start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -151,10 +154,23 @@ def _start_nodes(port: int, load: _Load, workdir: Path, cpu: Any) -> list[mp.pro
     return procs
 
 
-def _wait_stored(store: EventStore, total: int, timeout_s: float = 300) -> int:
+def _postgres_cpu_s() -> float:
+    """CPU seconds used so far by all PostgreSQL server processes on this machine."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" ", 2)[1] == "(postgres)":
+                total += _broker_cpu_s(int(stat.parent.name))
+        except OSError:
+            continue  # the process ended meanwhile
+    return total
+
+
+def _wait_stored(ingestor: Ingestor, store: EventStore, total: int, timeout_s: float = 300) -> int:
+    """Wait on the consumer's counter (polling the table would load the database), then count."""
     start = time.monotonic()
-    while store.count_events() < total and time.monotonic() - start < timeout_s:
-        time.sleep(0.05)
+    while ingestor.metrics.stored < total and time.monotonic() - start < timeout_s:
+        time.sleep(0.02)
     return store.count_events()
 
 
@@ -173,10 +189,7 @@ def _run(db: str, mode: str, load: _Load, workdir: Path) -> dict[str, Any]:
     aggregator stores. ``latency``: the nodes publish at ``load.rate`` each.
     """
     broker, port = _start_broker(workdir)
-    url = (
-        f"sqlite:///{workdir / f'agg-{uuid.uuid4().hex[:6]}.sqlite3'}" if db == "sqlite" else PG_URL
-    )
-    schema = None if db == "sqlite" else f"tm_bench_{uuid.uuid4().hex[:10]}"
+    url, schema = _database(db, workdir)
     store = EventStore(url, schema)
     recorder = _Recorder()
     config = IngestConfig(
@@ -197,12 +210,14 @@ def _run(db: str, mode: str, load: _Load, workdir: Path) -> dict[str, Any]:
     else:
         procs = _start_nodes(port, load, nodes_dir, node_cpu)
     cpu_before, broker_cpu_before = time.process_time(), _broker_cpu_s(broker.pid)
+    db_cpu_before = _postgres_cpu_s()
     started = time.monotonic()
     if mode == "ingest":
         ingestor.start()
-    stored = _wait_stored(store, total)
+    stored = _wait_stored(ingestor, store, total)
     aggregator_cpu = time.process_time() - cpu_before
     broker_cpu = _broker_cpu_s(broker.pid) - broker_cpu_before
+    db_cpu = _postgres_cpu_s() - db_cpu_before
     commits = recorder.commits
     # From the first to the last commit: process start-up of the simulated nodes excluded.
     elapsed = (commits[-1] - commits[0]) if len(commits) > 1 else time.monotonic() - started
@@ -232,8 +247,46 @@ def _run(db: str, mode: str, load: _Load, workdir: Path) -> dict[str, Any]:
         "aggregator_cpu_us_per_event": round(1e6 * aggregator_cpu / max(stored, 1), 1),
         "broker_cpu_us_per_event": round(1e6 * broker_cpu / max(stored, 1), 1),
         "nodes_cpu_us_per_event": round(1e6 * nodes_cpu / max(stored, 1), 1),
+        "database_server_cpu_us_per_event": round(1e6 * db_cpu / max(stored, 1), 1)
+        if db == "postgresql"
+        else None,
         "load_avg_after": os.getloadavg(),
     }
+
+
+def _run_sustained(db: str, load: SustainedLoad, workdir: Path) -> dict[str, Any]:
+    """Load generators and ``load.aggregators`` consumer processes at once (see sustained.py)."""
+    broker, port = _start_broker(workdir)
+    url, schema = _database(db, workdir)
+    probes = {"broker": lambda: _broker_cpu_s(broker.pid)}
+    if db == "postgresql":
+        probes["database_server"] = _postgres_cpu_s
+    try:
+        figures = run_sustained(port, (url, schema), load, probes)
+    finally:
+        store = EventStore(url, schema)
+        counted = store.count_events()
+        store.drop()
+        store.dispose()
+        broker.send_signal(signal.SIGTERM)
+        broker.wait()
+    return {
+        "mode": "sustained",
+        "db": db,
+        "nodes": load.nodes,
+        "aggregators": load.aggregators,
+        "events": load.total,
+        "counted_in_store": counted,
+        **figures,
+        "load_avg_after": os.getloadavg(),
+    }
+
+
+def _database(db: str, workdir: Path) -> tuple[str, str | None]:
+    """A fresh database for one run: a SQLite file, or a new PostgreSQL schema."""
+    if db == "sqlite":
+        return f"sqlite:///{workdir / f'agg-{uuid.uuid4().hex[:6]}.sqlite3'}", None
+    return PG_URL, f"tm_bench_{uuid.uuid4().hex[:10]}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--nodes", type=int, default=4)
+    parser.add_argument(
+        "--aggregators", type=int, default=2, help="consumer processes of the sustained run"
+    )
     parser.add_argument("--events", type=int, default=20_000, help="throughput runs, in total")
     parser.add_argument("--rate", type=float, default=1000.0, help="latency run, events/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="latency run length")
@@ -255,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for db in args.db:
             for mode in args.modes:
+                if mode == "sustained":
+                    per = args.events // args.nodes
+                    sustained = SustainedLoad(args.nodes, per, args.aggregators)
+                    runs.append(_run_sustained(db, sustained, Path(tmp)))
+                    print(json.dumps(runs[-1]))
+                    continue
                 if mode == "latency":
                     per_node = int(args.rate * args.seconds) // args.nodes
                     load = _Load(args.nodes, per_node, args.rate / args.nodes)
