@@ -47,7 +47,8 @@ class TrainPreset:
         name: Preset name, also the split folder and output file stem.
         dataset: Set folder relative to the shared root.
         names: Class names the model gets, in the set's label-id order.
-        description: Written into the ONNX metadata (names the training data).
+        description: Written into the ONNX metadata (names the training data); ``{base}``
+            stands for the checkpoint trained from.
     """
 
     name: str
@@ -62,7 +63,7 @@ PRESETS = {
         dataset="data/detection",
         names=("car", "motorcycle", "bicycle", "truck", "bus"),
         description=(
-            "traffic-monitor vn-vehicles: YOLOv8n fine-tuned from COCO on the shared "
+            "traffic-monitor vn-vehicles: {base} fine-tuned from COCO on the shared "
             "Vietnamese road images (data/detection, scene-disjoint split); motorcycle boxes "
             "include the rider"
         ),
@@ -72,7 +73,7 @@ PRESETS = {
         dataset="data/helmet",
         names=("head_no_helmet", "head_helmet"),
         description=(
-            "traffic-monitor vn-helmet: YOLOv8n fine-tuned from COCO on the shared Vietnamese "
+            "traffic-monitor vn-helmet: {base} fine-tuned from COCO on the shared Vietnamese "
             "rider-head images (data/helmet, scene-disjoint split)"
         ),
     ),
@@ -180,7 +181,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     seconds = time.monotonic() - started
     onnx_path = options.out / f"{options.preset.name}.onnx"
     export_onnx(best, ExportOptions(imgsz=options.imgsz), onnx_path)
-    set_description(onnx_path, options.preset.description)
+    set_description(onnx_path, options.preset.description.format(base=options.base.stem))
     record = _record(options, split, seconds, best, onnx_path)
     (options.out / "training.json").write_text(json.dumps(record, indent=2))
     return record
@@ -229,6 +230,14 @@ def set_description(model_path: Path, description: str) -> None:
     onnx.save(model, str(model_path))
 
 
+def _epochs_run(best: Path) -> int | None:
+    """Epochs Ultralytics ran (``--hours`` and early stopping change it), from results.csv."""
+    results = best.parent.parent / "results.csv"
+    if not results.exists():
+        return None
+    return max(len(results.read_text().strip().splitlines()) - 1, 0)
+
+
 def _record(
     options: TrainOptions, split: SceneSplit, seconds: float, best: Path, onnx_path: Path
 ) -> dict[str, Any]:
@@ -250,6 +259,7 @@ def _record(
             "scenes": len(set(split.scene_of.values())),
         },
         "seconds": round(seconds, 1),
+        "epochs_run": _epochs_run(best),
         "hardware": {
             "machine": platform.machine(),
             "processor": platform.processor() or _cpu_model(),

@@ -94,7 +94,9 @@ def test_one_epoch_training_exports_a_described_model(
     options = TrainOptions(preset, base, tmp_path / "out", imgsz=64, epochs=1, batch=8, workers=0)
     record = train_module.train(options)
     assert record["settings"]["seed"] == 0 and record["split"]["train"] > 0
-    assert json.loads((tmp_path / "out" / "training.json").read_text())["preset"] == "toy"
+    record = json.loads((tmp_path / "out" / "training.json").read_text())
+    assert record["preset"] == "toy"
+    assert record["epochs_run"] == 1
     detector = Detector(DetectorConfig(model=tmp_path / "out" / "toy.onnx"))
     assert detector.names == ("car",)
     assert detector.model.info.description == "toy model trained on synthetic boxes"
