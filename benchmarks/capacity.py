@@ -11,6 +11,7 @@ camera's processed rate falls below its 10 fps; the largest N that held is the c
 Run (a few minutes per model; part of ``traffic-monitor bench --capacity``)::
 
     .venv/bin/traffic-monitor bench --capacity --no-path --models yolo11n@320
+    .venv/bin/traffic-monitor bench --capacity --no-path --capacity-backend openvino-f32
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import cv2
 
-from edge.detector import Detector
+from edge.detector import Detector, DetectorConfig
 from edge.detector.model import ModelError
 from edge.ingest import CaptureWorker, SourceConfig
 from edge.pipeline.runner import Pipeline
@@ -34,6 +35,31 @@ from edge.scene import SceneConfig
 from traffic_monitor.contract import Event, encode
 
 logger = logging.getLogger(__name__)
+
+BACKENDS = ("onnxruntime", "openvino-f32", "openvino-bf16", "openvino-auto")
+"""Detector back-ends a benchmark can run: ONNX Runtime (with the configured providers), or
+the native OpenVINO runtime at a precision (``auto``: OpenVINO's default for this CPU)."""
+
+
+def backend_settings(backend: str, providers: Sequence[str]) -> dict[str, Any]:
+    """The detector config fields that select a back-end (see :data:`BACKENDS`).
+
+    Raises:
+        ValueError: The back-end is not one of :data:`BACKENDS`.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if backend == "onnxruntime":
+        return {"runtime": "onnxruntime", "providers": list(providers)}
+    precision = backend.removeprefix("openvino-")
+    return {"runtime": "openvino", "openvino_precision": precision, "providers": ["cpu"]}
+
+
+def backend_config(base: DetectorConfig, backend: str, providers: Sequence[str]) -> DetectorConfig:
+    """``base`` switched to a back-end, validated like a config file."""
+    fields = base.model_dump()
+    fields.update(backend_settings(backend, providers))
+    return DetectorConfig.model_validate(fields)
 
 
 @dataclass
@@ -53,6 +79,7 @@ class CapacityConfig:
         min_rate_share: A count fails when a camera's processed rate (or its decoded rate)
             falls below this share of the target.
         queue_size: Capture queue length per camera (the edge default is 2).
+        backend: Detector back-end (:data:`BACKENDS`).
     """
 
     camera_fps: float = 25.0
@@ -64,6 +91,7 @@ class CapacityConfig:
     max_drop_share: float = 0.005
     min_rate_share: float = 0.97
     queue_size: int = 2
+    backend: str = "onnxruntime"
 
 
 class PacedCamera(CaptureWorker):
@@ -117,13 +145,21 @@ class _Counters:
     batches: int
 
 
-def detector_for(scene: SceneConfig, model: Path, providers: Sequence[str]) -> Detector:
+def detector_for(
+    scene: SceneConfig, model: Path, providers: Sequence[str], backend: str = "onnxruntime"
+) -> Detector:
     """The detector as ``edge run`` builds it: the scene's thresholds, the given model file.
 
     The scene's class filter is dropped when the model lacks one of its classes (a model
     with its own class list, such as vn-vehicles).
+
+    Args:
+        scene: The scene (its detector section gives thresholds and classes).
+        model: The ONNX file.
+        providers: ONNX Runtime providers (for the onnxruntime back-end).
+        backend: One of :data:`BACKENDS`.
     """
-    config = scene.detector.model_copy(update={"model": model, "providers": list(providers)})
+    config = backend_config(scene.detector, backend, providers).model_copy(update={"model": model})
     try:
         return Detector(config)
     except ModelError as exc:
@@ -276,6 +312,7 @@ def search_capacity(
             "max_drop_share": config.max_drop_share,
             "min_rate_share": config.min_rate_share,
             "queue_size": config.queue_size,
+            "backend": config.backend,
         },
         "runs": runs,
     }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.capacity import CapacityConfig
+from benchmarks.capacity import BACKENDS, CapacityConfig
 from benchmarks.realtime import ALL_MODELS, RESULTS_DIR, BenchConfig, run, save
 
 logger = logging.getLogger(__name__)
@@ -15,6 +16,8 @@ logger = logging.getLogger(__name__)
 SMOKE_FRAMES = 5
 SMOKE_CAPACITY = CapacityConfig(duration_s=1.0, warmup_s=0.5, max_streams=1, max_drop_share=1.0)
 """Smoke capacity: one camera for a second, no pass mark (it only has to run)."""
+OPENVINO_BACKENDS = ("openvino-f32", "openvino-bf16")
+"""Rows ``--openvino`` adds beside ONNX Runtime's."""
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -69,7 +72,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--start-streams", type=int, default=1, help="first stream count tried (default 1)"
     )
     parser.add_argument(
-        "--openvino", action="store_true", help="compare OpenVINO with ONNX Runtime (CPU)"
+        "--openvino",
+        action="store_true",
+        help="add the whole path on the OpenVINO runtime (f32 and bf16 rows) and compare its "
+        "network call with ONNX Runtime's",
+    )
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=BACKENDS,
+        default=None,
+        metavar="BACKEND",
+        help=f"detector back-ends of the path, one row each, from: {' '.join(BACKENDS)} "
+        "(default: onnxruntime, plus openvino-f32 openvino-bf16 with --openvino)",
+    )
+    parser.add_argument(
+        "--capacity-backend",
+        choices=BACKENDS,
+        default="onnxruntime",
+        help="detector back-end of the capacity search (default onnxruntime)",
     )
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_FRAMES} frames, yolo11n only")
     parser.add_argument("--video", type=Path, default=None, help="clip (default: the overpass)")
@@ -90,6 +111,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         session_variants=args.session_variants,
         capacity=_capacity_config(args),
         openvino=args.openvino,
+        backends=_backends(args),
     )
     if args.video is not None:
         config.video = args.video
@@ -101,31 +123,38 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backends(args: argparse.Namespace) -> list[str]:
+    if args.backends:
+        return list(args.backends)
+    return ["onnxruntime", *OPENVINO_BACKENDS] if args.openvino else ["onnxruntime"]
+
+
 def _capacity_config(args: argparse.Namespace) -> CapacityConfig | None:
     if not args.capacity:
         return None
     if args.smoke:
-        return SMOKE_CAPACITY
+        return replace(SMOKE_CAPACITY, backend=args.capacity_backend)
     return CapacityConfig(
         duration_s=args.capacity_seconds,
         start_streams=args.start_streams,
         max_streams=args.max_streams,
+        backend=args.capacity_backend,
     )
 
 
 def _print_summary(report: dict[str, Any]) -> None:
     print(
-        f"{'model':<18} {'e2e fps':>8} {'NN share':>9} {'vs Ultralytics':>15} {'piped':>7} "
-        f"{'piped OV':>8}"
+        f"{'model':<18} {'backend':<14} {'precision':<9} {'e2e fps':>8} {'NN share':>9} "
+        f"{'vs Ultralytics':>15} {'piped':>7}"
     )
     for r in report["runs"]:
+        name = f"{r['model']:<18} {r.get('backend', 'onnxruntime'):<14}"
         if "end_to_end_fps" in r:
             ratio = _ratio(r.get("speedup_vs_ultralytics_track"))
             piped = _ratio(r.get("speedup_vs_ultralytics_track_pipelined"))
-            on_ov = _ratio(r.get("speedup_vs_ultralytics_track_pipelined_openvino_f32"))
             print(
-                f"{r['model']:<18} {r['end_to_end_fps']:>8.1f} {r['share_in_network']:>9.1%} "
-                f"{ratio:>15} {piped:>7} {on_ov:>8}"
+                f"{name} {r.get('precision', '-'):<9} {r['end_to_end_fps']:>8.1f} "
+                f"{r['share_in_network']:>9.1%} {ratio:>15} {piped:>7}"
             )
         if "capacity" in r:
             cap = r["capacity"]
@@ -134,7 +163,9 @@ def _print_summary(report: dict[str, Any]) -> None:
                 f"{c['frames_dropped']} dropped"
                 for c in cap["runs"]
             )
-            print(f"{r['model']:<18} sustained streams {cap['sustained_streams']} ({steps})")
+            print(f"{name} sustained streams {cap['sustained_streams']} ({steps})")
+    for backend, reason in report.get("backends_left_out", {}).items():
+        print(f"{backend} left out: {reason}")
     for label, stats in report.get("interleaved_inference", {}).items():
         print(f"interleaved inference {label:<18} p50 {stats['p50_ms']:8.1f} ms")
     openvino = report.get("openvino")

@@ -7,7 +7,11 @@ network call, the ratio to ONNX Runtime, and how far the outputs agree (detectio
 after decode + NMS). OpenVINO's default CPU precision is bf16 where the CPU has it, which is
 not the same arithmetic; the f32 row is the like-for-like one.
 
-Needs the ``openvino`` package (``pip install openvino``); without it the report says so.
+OpenVINO runs through the edge detector's own back-end (:class:`OpenVinoYoloModel`, the
+``runtime: openvino`` of the detector config), so what is measured is what ``edge run`` runs.
+The whole path on it (tracking, rules… beside Ultralytics) is in :mod:`benchmarks.realtime`.
+
+Needs the ``openvino`` package (``pip install '.[openvino]'``); without it the report says so.
 
 Run (part of ``traffic-monitor bench --openvino``)::
 
@@ -26,7 +30,8 @@ import cv2
 import numpy as np
 
 from benchmarks.detection_path import ModelCase, summarise
-from edge.detector import Detector, DetectorConfig
+from edge.detector import DetectorConfig, OpenVinoYoloModel
+from edge.detector.config import OpenVinoPrecision
 from edge.detector.model import YoloOnnxModel
 from edge.detector.postprocess import PostprocessParams, decode
 from edge.detector.preprocess import Letterbox, letterbox, to_blob
@@ -49,35 +54,14 @@ def openvino_version() -> str | None:
     return str(openvino.get_version())
 
 
-def openvino_runner(path: Path, precision: str | None) -> Runner:
-    """A compiled OpenVINO CPU model (latency hint) as a blob → output function.
+def openvino_model(path: Path, precision: OpenVinoPrecision) -> OpenVinoYoloModel:
+    """The edge detector's OpenVINO back-end (CPU, latency hint) on an ONNX file.
 
     Args:
         path: The ONNX file (read directly, no conversion step).
-        precision: ``"f32"``, ``"bf16"``… or None for OpenVINO's default on this CPU.
+        precision: ``"f32"``, ``"bf16"``, ``"f16"`` or ``"auto"`` (OpenVINO's default here).
     """
-    import openvino as ov
-
-    config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY"}
-    if precision is not None:
-        config["INFERENCE_PRECISION_HINT"] = precision
-    compiled = ov.Core().compile_model(str(path), "CPU", config)
-    request = compiled.create_infer_request()
-
-    def run(blob: Array) -> Array:
-        request.infer({0: blob})
-        return np.array(request.get_output_tensor(0).data)
-
-    return run
-
-
-def openvino_precision(path: Path) -> str:
-    """The precision OpenVINO picks by default for this model on this CPU."""
-    import openvino as ov
-
-    compiled = ov.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
-    value = compiled.get_property("INFERENCE_PRECISION_HINT")
-    return str(value.get_type_name()) if hasattr(value, "get_type_name") else str(value)
+    return OpenVinoYoloModel(path, DetectorConfig(runtime="openvino", openvino_precision=precision))
 
 
 def onnxruntime_runner(path: Path) -> Runner:
@@ -148,20 +132,20 @@ def box_iou(a: Array, b: Array) -> Array:
 def compare_model(case: ModelCase, video: Path, frames: int, block: int = 10) -> dict[str, Any]:
     """ONNX Runtime vs OpenVINO (f32 and default precision) on one model."""
     blobs = letterboxed_blobs(video, frames, case.imgsz)
-    default = openvino_precision(case.path)
+    default = openvino_model(case.path, "auto")
     runners: dict[str, Runner] = {
         "onnxruntime": onnxruntime_runner(case.path),
-        "openvino_f32": openvino_runner(case.path, "f32"),
+        "openvino_f32": openvino_model(case.path, "f32").run,
     }
-    if default != "f32":
-        runners[f"openvino_{default}"] = openvino_runner(case.path, None)
+    if default.precision != "f32":
+        runners[f"openvino_{default.precision}"] = default.run
     seconds = interleaved(runners, blobs, block)
     reference_ms = float(np.median(seconds["onnxruntime"]))
     result: dict[str, Any] = {
         "model": case.label,
         "file": case.path.name,
         "frames": len(blobs),
-        "openvino_default_precision": default,
+        "openvino_default_precision": default.precision,
     }
     for name, values in seconds.items():
         result[name] = summarise(values)
@@ -189,14 +173,3 @@ def compare(cases: Sequence[ModelCase], video: Path, frames: int) -> dict[str, A
         return {"available": False, "reason": "the openvino package is not installed"}
     runs = [compare_model(case, video, frames) for case in cases]
     return {"available": True, "openvino": version, "runs": runs}
-
-
-def detector_on_openvino(detector: Detector, precision: str | None = "f32") -> Detector:
-    """A copy of the edge detector whose network call runs on OpenVINO (same ONNX file).
-
-    Pre-processing, decoding, NMS and the class filter stay the edge detector's own; only
-    ``model.run`` changes, which is what adopting OpenVINO as the CPU runtime would change.
-    """
-    twin = Detector(detector.config)
-    twin.model.run = openvino_runner(twin.model.path, precision)  # type: ignore[method-assign,assignment]
-    return twin

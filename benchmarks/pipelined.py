@@ -25,9 +25,10 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.detections import Detections
-from edge.detector import Detector
+from edge.detector import Detector, YoloOnnxModel
 from edge.detector.preprocess import Letterbox, letterbox, to_blob
 from edge.detector.providers import resolve_providers, session_options
+from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +100,29 @@ def run_pipelined(
     return time.perf_counter() - started
 
 
+def onnx_model(detector: Detector) -> YoloOnnxModel:
+    """The detector's ONNX Runtime model.
+
+    Raises:
+        UserFacingError: The detector runs on another runtime (session options do not apply).
+    """
+    if not isinstance(detector.model, YoloOnnxModel):
+        raise UserFacingError(
+            "ONNX Runtime session variants need runtime: onnxruntime, not "
+            f"{detector.config.runtime}"
+        )
+    return detector.model
+
+
 def use_session_options(detector: Detector, entries: dict[str, str]) -> None:
     """Reload the detector's network with extra ONNX Runtime session config entries."""
+    model = onnx_model(detector)
     options = session_options(detector.config)
     for key, value in entries.items():
         options.add_session_config_entry(key, value)
     providers = resolve_providers(detector.config)
-    detector.model.session = ort.InferenceSession(
-        str(detector.model.path),
+    model.session = ort.InferenceSession(
+        str(model.path),
         sess_options=options,
         providers=[name for name, _ in providers],
         provider_options=[opts for _, opts in providers],
@@ -126,7 +142,7 @@ def session_variants(detector: Detector, blobs: Sequence[Array], block: int = 10
     from benchmarks.openvino_compare import interleaved
 
     info = detector.model.info
-    default = detector.model.session
+    default = onnx_model(detector).session
     binding = default.io_binding()
     output = np.empty(default.run(None, {info.input_name: blobs[0]})[0].shape, np.float32)
     binding.bind_output(

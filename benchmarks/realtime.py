@@ -6,6 +6,11 @@ config, p50/p95/p99 per stage, end-to-end frames per second, the share of frame 
 the network, a capacity estimate (25 fps cameras processed at 10 fps each), peak memory, and
 Ultralytics ``predict`` + ``track`` (ByteTrack) on the same model file and frames.
 
+Back-ends (``--backends``; ``--openvino`` adds the OpenVINO rows): the whole path on ONNX
+Runtime, and on the native OpenVINO runtime (``runtime: openvino``) at f32 and bf16, one row
+each, every row with its network share and its speed-up over Ultralytics' track measured on
+the same frames in the same turns.
+
 Models: yolov8n@640 and yolo11n@320 (shared), yolov8n@320/480 (exported, ``models`` extra),
 and static INT8 versions (quantised once into the cache). GPU: ``--providers cuda`` or
 ``--providers tensorrt`` (needs onnxruntime-gpu); ``--batch N`` adds batched multi-stream
@@ -14,6 +19,7 @@ inference on a dynamic-batch export.
 Run (writes ``benchmarks/results/realtime_cpu.json`` and ``.png``)::
 
     .venv/bin/traffic-monitor bench --frames 150
+    .venv/bin/traffic-monitor bench --frames 150 --openvino   # + OpenVINO f32 / bf16 rows
     .venv/bin/traffic-monitor bench --smoke            # a few frames, one model (CI)
 """
 
@@ -34,13 +40,18 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.capacity import CapacityConfig, detector_for, search_capacity
+from benchmarks.capacity import (
+    CapacityConfig,
+    backend_config,
+    detector_for,
+    search_capacity,
+)
 from benchmarks.detection_path import ModelCase, export_at, machine_info, summarise
 from benchmarks.openvino_compare import compare as compare_openvino
-from benchmarks.openvino_compare import detector_on_openvino, letterboxed_blobs, openvino_version
+from benchmarks.openvino_compare import letterboxed_blobs, openvino_version
 from benchmarks.pipelined import run_pipelined, session_variants
 from edge.detections import Detections
-from edge.detector import Detector, DetectorConfig
+from edge.detector import Detector, DetectorConfig, OpenVinoYoloModel
 from edge.tracking import ByteTracker
 from traffic_monitor.contract import encode
 from traffic_monitor.errors import UserFacingError
@@ -99,8 +110,13 @@ class BenchConfig:
         pipelined: Also run our path as a pipeline (pre-process, network and the rest
             overlapped in threads).
         session_variants: Also time ONNX Runtime session variants (no spinning, I/O binding).
-        capacity: Search the sustained number of cameras (None: not measured).
-        openvino: Also compare OpenVINO with ONNX Runtime on the same ONNX files.
+        capacity: Search the sustained number of cameras (None: not measured); its
+            ``backend`` chooses the detector back-end.
+        openvino: Also compare OpenVINO with ONNX Runtime on the same ONNX files (network
+            call alone).
+        backends: Back-ends whose whole path is measured, one row each
+            (:data:`benchmarks.capacity.BACKENDS`); OpenVINO rows are left out, with the
+            reason in the report, when the package is absent.
     """
 
     models: Sequence[str] = ("yolov8n@640", "yolo11n@320")
@@ -113,6 +129,7 @@ class BenchConfig:
     session_variants: bool = False
     capacity: CapacityConfig | None = None
     openvino: bool = False
+    backends: Sequence[str] = ("onnxruntime",)
     cache: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "tm-bench")
     video: Path = field(default_factory=lambda: sample_video(0))
 
@@ -221,59 +238,71 @@ class _Analytics:
 
 
 @dataclass
-class PathTimes:
-    """Seconds per frame of each stage (sequential path), and the other paths' totals.
+class OurTimes:
+    """Our path on one back-end.
 
     Attributes:
-        stages: Per-frame seconds of every stage but decode, our sequential path.
-        theirs: Per-frame seconds of Ultralytics' track (empty when not run).
-        theirs_inference: Ultralytics' own timing of its network call per frame.
-        pipelined_s: Wall seconds over all frames of each pipelined variant of our path
-            (``pipelined``: the edge detector; ``pipelined_openvino_f32``: its network on
-            OpenVINO).
+        stages: Per-frame seconds of every stage but decode, sequential path.
+        pipelined_s: Wall seconds over all frames of the pipelined path (0: not run).
     """
 
-    stages: dict[str, list[float]]
+    stages: dict[str, list[float]] = field(
+        default_factory=lambda: {name: [] for name in STAGES[1:]}
+    )
+    pipelined_s: float = 0.0
+
+
+@dataclass
+class PathTimes:
+    """Seconds of every path over the same frames.
+
+    Attributes:
+        ours: Our path per back-end name.
+        theirs: Per-frame seconds of Ultralytics' track (empty when not run).
+        theirs_inference: Ultralytics' own timing of its network call per frame.
+    """
+
+    ours: dict[str, OurTimes]
     theirs: list[float] = field(default_factory=list)
     theirs_inference: list[float] = field(default_factory=list)
-    pipelined_s: dict[str, float] = field(default_factory=dict)
 
 
 def run_path(
-    detector: Detector,
+    detectors: Mapping[str, Detector],
     frames: list[Image],
     fps: float,
     theirs: Callable[[Image], object] | None = None,
     *,
-    pipelined: Mapping[str, Detector] | None = None,
+    pipelined: bool = True,
     block: int = BLOCK,
 ) -> PathTimes:
     """Run detection, tracking, rules and event encoding frame by frame, timing each stage.
 
-    The paths take turns in blocks of ``block`` frames over the same frames: ours
-    sequentially, ours pipelined (each of ``pipelined``, a name → detector, see
-    :mod:`benchmarks.pipelined`), then Ultralytics' track (``theirs``). Each path keeps its
+    The paths take turns in blocks of ``block`` frames over the same frames: for each
+    back-end (``detectors``, name → detector) ours sequentially, then ours pipelined (see
+    :mod:`benchmarks.pipelined`); then Ultralytics' track (``theirs``). Each path keeps its
     own tracker, so every tracker sees consecutive frames; turns make a change of machine
-    load touch every path alike, and blocks (not single frames) keep one session's spinning
+    load touch every path alike, and blocks (not single frames) keep one runtime's spinning
     threads from slowing the next.
     """
-    analytics = _Analytics(detector.names)
-    for frame in frames[:WARMUP_FRAMES]:  # ONNX Runtime allocates on the first runs
-        detector.detect_one(frame)
-    times = PathTimes(stages={name: [] for name in STAGES[1:]})
+    states = {name: (_Analytics(d.names), _Analytics(d.names)) for name, d in detectors.items()}
+    for detector in detectors.values():
+        for frame in frames[:WARMUP_FRAMES]:  # runtimes allocate on the first runs
+            detector.detect_one(frame)
+    times = PathTimes(ours={name: OurTimes() for name in detectors})
     if theirs is not None:
         theirs(frames[0])
-    piped = {name: (twin, _Analytics(twin.names)) for name, twin in (pipelined or {}).items()}
-    for twin, _ in piped.values():
-        for frame in frames[:WARMUP_FRAMES]:
-            twin.detect_one(frame)
     for start in range(0, len(frames), block):
         indices = range(start, min(start + block, len(frames)))
-        for index in indices:
-            _sequential_frame(detector, analytics, frames[index], index, fps=fps, times=times)
-        for name, (twin, state) in piped.items():
-            seconds = _pipelined_block(twin, state, frames, indices, fps)
-            times.pipelined_s[name] = times.pipelined_s.get(name, 0.0) + seconds
+        for name, detector in detectors.items():
+            sequential, piped = states[name]
+            ours = times.ours[name]
+            for index in indices:
+                _sequential_frame(
+                    detector, sequential, frames[index], index, fps=fps, stages=ours.stages
+                )
+            if pipelined:
+                ours.pipelined_s += _pipelined_block(detector, piped, frames, indices, fps)
         if theirs is not None:
             for index in indices:
                 began = time.perf_counter()
@@ -298,10 +327,9 @@ def _sequential_frame(
     index: int,
     *,
     fps: float,
-    times: PathTimes,
+    stages: dict[str, list[float]],
 ) -> None:
     timestamp = index / fps
-    stages = times.stages
     detections = detector.detect_one(frame)
     stages["preprocess"].append(detector.timings.preprocess)
     stages["inference"].append(detector.timings.inference)
@@ -370,28 +398,59 @@ def capacity(decode_s: float, process_s: float) -> int:
     return int(1.0 / per_camera) if per_camera > 0 else 0
 
 
-def run_model(case: ModelCase, config: BenchConfig) -> dict[str, Any]:
-    """Benchmark one model: stages, fps, network share, capacity, Ultralytics side by side."""
-    detector = Detector(
-        DetectorConfig(
-            model=case.path,
-            providers=list(config.providers),  # type: ignore[arg-type]
-            tensorrt_cache_dir=config.cache / "tensorrt",
-        )
-    )
-    result: dict[str, Any] = {"model": case.label, "file": case.path.name}
-    if config.path:
-        result.update(_path_figures(case, detector, config))
-    if config.session_variants:
+def run_model(case: ModelCase, config: BenchConfig) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Benchmark one model on every back-end: stages, fps, network share, Ultralytics beside.
+
+    Returns:
+        One row per back-end measured, and the back-ends left out with the reason.
+    """
+    detectors, left_out = _detectors(case, config)
+    rows = {name: _row(case, name, detector) for name, detector in detectors.items()}
+    if config.path and detectors:
+        for name, figures in _path_figures(case, detectors, config).items():
+            rows[name].update(figures)
+    onnxruntime = detectors.get("onnxruntime")
+    if config.session_variants and onnxruntime is not None:
         blobs = letterboxed_blobs(config.video, min(config.frames, 40), case.imgsz)
-        result["session_variants"] = session_variants(detector, blobs)
+        rows["onnxruntime"]["session_variants"] = session_variants(onnxruntime, blobs)
     if config.capacity is not None:
-        scene = _scene()
-        if scene is not None:
-            live = detector_for(scene, case.path, config.providers)
-            result["capacity"] = search_capacity(live, scene, config.video, config.capacity)
-    result["peak_memory_mib_after_model"] = round(peak_memory_mib(), 1)
-    return result
+        _add_capacity(case, config, config.capacity, rows)
+    for row in rows.values():
+        row["peak_memory_mib_after_model"] = round(peak_memory_mib(), 1)
+    return list(rows.values()), left_out
+
+
+def _detectors(case: ModelCase, config: BenchConfig) -> tuple[dict[str, Detector], dict[str, str]]:
+    """A detector per configured back-end; OpenVINO ones left out when it is not installed."""
+    base = DetectorConfig(model=case.path, tensorrt_cache_dir=config.cache / "tensorrt")
+    detectors: dict[str, Detector] = {}
+    left_out: dict[str, str] = {}
+    for backend in config.backends:
+        if backend.startswith("openvino") and openvino_version() is None:
+            left_out[backend] = "the openvino package is not installed (pip install '.[openvino]')"
+            logger.warning("%s left out: %s", backend, left_out[backend])
+            continue
+        detectors[backend] = Detector(backend_config(base, backend, config.providers))
+    return detectors, left_out
+
+
+def _row(case: ModelCase, backend: str, detector: Detector | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"model": case.label, "file": case.path.name, "backend": backend}
+    if detector is not None:
+        model = detector.model
+        row["precision"] = model.precision if isinstance(model, OpenVinoYoloModel) else "f32"
+    return row
+
+
+def _add_capacity(
+    case: ModelCase, config: BenchConfig, search: CapacityConfig, rows: dict[str, dict[str, Any]]
+) -> None:
+    scene = _scene()
+    if scene is None:
+        return
+    live = detector_for(scene, case.path, config.providers, search.backend)
+    row = rows.setdefault(search.backend, _row(case, search.backend, live))
+    row["capacity"] = search_capacity(live, scene, config.video, search)
 
 
 def _scene() -> Any:
@@ -404,49 +463,53 @@ def _scene() -> Any:
         return None
 
 
-def _path_figures(case: ModelCase, detector: Detector, config: BenchConfig) -> dict[str, Any]:
+def _path_figures(
+    case: ModelCase, detectors: Mapping[str, Detector], config: BenchConfig
+) -> dict[str, dict[str, Any]]:
+    """Figures of our path per back-end, each beside the same Ultralytics measurement."""
     frames, decode_s = decode(config.video, config.frames)
     if not frames:
         raise UserFacingError(f"no frame decoded from {config.video}")
     gpu = bool(set(config.providers) & {"cuda", "tensorrt"})
     theirs_fn = ultralytics_track(case, "0" if gpu else "cpu") if config.ultralytics else None
-    twins: dict[str, Detector] = {}
-    if config.pipelined:
-        twins["pipelined"] = detector
-        if config.openvino and openvino_version() is not None:
-            twins["pipelined_openvino_f32"] = detector_on_openvino(detector)
-    times = run_path(detector, frames, CAMERA_FPS, theirs_fn, pipelined=twins)
-    stages = {"decode": decode_s, **times.stages}
+    times = run_path(detectors, frames, CAMERA_FPS, theirs_fn, pipelined=config.pipelined)
+    figures: dict[str, dict[str, Any]] = {}
+    for name, ours in times.ours.items():
+        result = _our_figures(ours, decode_s, len(frames))
+        fps = batched_fps(detectors[name], frames, config.batch)
+        if fps is not None:
+            result["batched"] = {"batch": config.batch, "detect_fps": round(fps, 2)}
+        if times.theirs:
+            result.update(_versus_ultralytics(times, ours))
+        figures[name] = result
+    return figures
+
+
+def _our_figures(ours: OurTimes, decode_s: list[float], frames: int) -> dict[str, Any]:
+    stages = {"decode": decode_s, **ours.stages}
     totals = {name: float(np.sum(values)) for name, values in stages.items()}
     process = sum(v for k, v in totals.items() if k != "decode")
     result: dict[str, Any] = {
-        "frames": len(frames),
+        "frames": frames,
         "stages": {name: summarise(values) for name, values in stages.items()},
-        "end_to_end_fps": round(len(frames) / (totals["decode"] + process), 2),
-        "processing_fps_without_decode": round(len(frames) / process, 2),
+        "end_to_end_fps": round(frames / (totals["decode"] + process), 2),
+        "processing_fps_without_decode": round(frames / process, 2),
         "share_in_network": round(totals["inference"] / process, 4),
         "share_in_network_incl_decode": round(
             totals["inference"] / (process + totals["decode"]), 4
         ),
-        "capacity_estimate_streams": capacity(
-            totals["decode"] / len(frames), process / len(frames)
-        ),
+        "capacity_estimate_streams": capacity(totals["decode"] / frames, process / frames),
     }
-    for name, seconds in times.pipelined_s.items():
-        result[f"{name}_fps_without_decode"] = round(len(frames) / seconds, 2)
-    fps = batched_fps(detector, frames, config.batch)
-    if fps is not None:
-        result["batched"] = {"batch": config.batch, "detect_fps": round(fps, 2)}
-    if times.theirs:
-        result.update(_versus_ultralytics(times, totals, process))
+    if ours.pipelined_s:
+        result["pipelined_fps_without_decode"] = round(frames / ours.pipelined_s, 2)
     return result
 
 
-def _versus_ultralytics(
-    times: PathTimes, totals: dict[str, float], process: float
-) -> dict[str, Any]:
+def _versus_ultralytics(times: PathTimes, ours: OurTimes) -> dict[str, Any]:
     """Ratios of Ultralytics' track time to ours (above 1: ours is faster)."""
     theirs = float(np.sum(times.theirs))
+    totals = {name: float(np.sum(values)) for name, values in ours.stages.items()}
+    process = sum(totals.values())
     result: dict[str, Any] = {
         "ultralytics_track": summarise(times.theirs),
         "ultralytics_track_fps": round(len(times.theirs) / theirs, 2),
@@ -458,8 +521,8 @@ def _versus_ultralytics(
     }
     if times.theirs_inference:
         result["ultralytics_inference"] = summarise(times.theirs_inference)
-    for name, seconds in times.pipelined_s.items():
-        result[f"speedup_vs_ultralytics_track_{name}"] = round(theirs / seconds, 3)
+    if ours.pipelined_s:
+        result["speedup_vs_ultralytics_track_pipelined"] = round(theirs / ours.pipelined_s, 3)
     return result
 
 
@@ -500,8 +563,9 @@ def run(config: BenchConfig) -> dict[str, Any]:
     if not config.video.is_file():
         raise UserFacingError(f"video {config.video} is absent (set TRAFFIC_MONITOR_SHARED)")
     load_start = os.getloadavg()
-    runs = []
+    runs: list[dict[str, Any]] = []
     cases = []
+    left_out: dict[str, str] = {}
     for label in config.models:
         case = resolve_model(label, config.cache)
         if case is None:
@@ -509,7 +573,9 @@ def run(config: BenchConfig) -> dict[str, Any]:
             continue
         logger.info("benchmarking %s on %s", label, config.providers)
         cases.append(case)
-        runs.append(run_model(case, config))
+        rows, skipped = run_model(case, config)
+        runs.extend(rows)
+        left_out.update(skipped)
     report: dict[str, Any] = {
         "benchmark": "realtime",
         "video": config.video.name,
@@ -518,8 +584,11 @@ def run(config: BenchConfig) -> dict[str, Any]:
         "process_fps_per_camera": PROCESS_FPS,
         "machine": {**machine_info(), "gpu": gpu_info()},
         "load_average_at_start": load_start,
+        "backends": list(config.backends),
         "runs": runs,
     }
+    if left_out:
+        report["backends_left_out"] = left_out
     if config.path and len(cases) > 1:
         report["interleaved_inference"] = interleaved_inference(cases, config)
     if config.openvino:
@@ -581,7 +650,12 @@ def write_chart(report: dict[str, Any], path: Path) -> bool:
 
 
 def _stage_panel(ax: Any, runs: list[dict[str, Any]], providers: Sequence[str]) -> None:
-    labels = [r["model"] for r in runs]
+    labels = [
+        r["model"]
+        if r.get("backend", "onnxruntime") == "onnxruntime"
+        else f"{r['model']}\n{r['backend']}"
+        for r in runs
+    ]
     bottom = np.zeros(len(runs))
     for stage in STAGES:
         values = np.array([r["stages"][stage]["p50_ms"] for r in runs])
@@ -589,17 +663,15 @@ def _stage_panel(ax: Any, runs: list[dict[str, Any]], providers: Sequence[str]) 
         bottom += values
     theirs = [r.get("ultralytics_track", {}).get("p50_ms", 0.0) for r in runs]
     ax.bar(labels, theirs, width=-0.4, align="edge", color="grey", label="Ultralytics track")
-    for name, colour in (("pipelined", "black"), ("pipelined_openvino_f32", "red")):
-        key = f"{name}_fps_without_decode"
-        piped = [(i + 0.2, 1000.0 / r[key]) for i, r in enumerate(runs) if r.get(key)]
-        if piped:
-            xs, ys = zip(*piped, strict=True)
-            label = f"ours, {name.replace('_', ' ')} (mean, no decode)"
-            ax.scatter(xs, ys, marker="_", s=400, color=colour, label=label)
+    key = "pipelined_fps_without_decode"
+    piped = [(i + 0.2, 1000.0 / r[key]) for i, r in enumerate(runs) if r.get(key)]
+    if piped:
+        xs, ys = zip(*piped, strict=True)
+        ax.scatter(xs, ys, marker="_", s=400, color="black", label="ours, pipelined (mean)")
     ax.set_ylabel("ms per frame (p50)")
     ax.set_title(f"Per-frame path ({', '.join(providers)})")
     ax.tick_params(axis="x", labelsize=7)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def _capacity_panel(ax: Any, runs: list[dict[str, Any]]) -> None:

@@ -1,4 +1,4 @@
-"""The detector: letterbox → ONNX Runtime → decode + NMS, batched over frames."""
+"""The detector: letterbox → network (ONNX Runtime or OpenVINO) → decode + NMS, batched."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,8 @@ import numpy as np
 from edge.detections import Detections
 from edge.detector.classes import product_names
 from edge.detector.config import DetectorConfig
-from edge.detector.model import ModelError, YoloOnnxModel
+from edge.detector.model import ModelError, NetworkRunner, YoloOnnxModel
+from edge.detector.openvino_model import OpenVinoYoloModel
 from edge.detector.postprocess import PostprocessParams, decode
 from edge.detector.preprocess import Letterbox, letterbox, to_blob
 from edge.detector.resolve import resolve_model_path
@@ -33,6 +35,19 @@ class StageTimings:
     frames: int = 0
 
 
+def load_network(path: Path, config: DetectorConfig) -> NetworkRunner:
+    """Open the model on the configured runtime (``config.runtime``).
+
+    Raises:
+        ModelError: The file is not a usable YOLO detection export.
+        ProviderUnavailableError: A configured ONNX Runtime provider is not installed.
+        RuntimeUnavailableError: ``runtime: openvino`` without the openvino package.
+    """
+    if config.runtime == "openvino":
+        return OpenVinoYoloModel(path, config)
+    return YoloOnnxModel(path, config)
+
+
 class Detector:
     """Runs a YOLO ONNX export on BGR frames and returns :class:`Detections` per frame.
 
@@ -47,9 +62,10 @@ class Detector:
         Raises:
             ModelError: No usable model, or an unknown class name in ``config.classes``.
             ProviderUnavailableError: A configured execution provider is not installed.
+            RuntimeUnavailableError: ``runtime: openvino`` without the openvino package.
         """
         self.config = config or DetectorConfig()
-        self.model = YoloOnnxModel(resolve_model_path(self.config.model), self.config)
+        self.model = load_network(resolve_model_path(self.config.model), self.config)
         try:
             self.names: tuple[str, ...] = product_names(self.model.info.names)
         except ValueError as exc:

@@ -1,12 +1,17 @@
-"""Loading an Ultralytics YOLO detection export (v8 / 11 head) and reading its metadata."""
+"""Loading an Ultralytics YOLO detection export (v8 / 11 head) and reading its metadata.
+
+The metadata parser (:func:`parse_model_info`) is shared by both runtimes: ONNX Runtime here
+(:class:`YoloOnnxModel`) and OpenVINO (:mod:`edge.detector.openvino_model`).
+"""
 
 from __future__ import annotations
 
 import ast
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -34,6 +39,29 @@ class ModelInfo:
     input_name: str
     output_name: str
     description: str
+
+
+Dim = int | str | None
+"""One tensor dimension: a size, or a name / None where it is dynamic."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name and shape of a network input or output, as the runtime reports it."""
+
+    name: str
+    shape: Sequence[Dim]
+
+
+class NetworkRunner(Protocol):
+    """A loaded YOLO network on some runtime: what :class:`~edge.detector.Detector` calls."""
+
+    path: Path
+    info: ModelInfo
+
+    def run(self, blob: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Run the network on a ``(B, 3, H, W)`` float32 blob; returns ``(B, 4+nc, N)``."""
+        ...
 
 
 class YoloOnnxModel:
@@ -79,24 +107,47 @@ class YoloOnnxModel:
 
 
 def read_model_info(session: ort.InferenceSession, path: Path) -> ModelInfo:
-    """Read and validate class names, input size, stride and batch from the model.
+    """Read and validate class names, input size, stride and batch from an ONNX Runtime session.
 
     Raises:
         ModelError: With the reason the model is not a YOLO detection export.
     """
-    meta = session.get_modelmeta().custom_metadata_map
-    inputs, outputs = session.get_inputs(), session.get_outputs()
+    return parse_model_info(
+        session.get_modelmeta().custom_metadata_map,
+        [TensorSpec(i.name, i.shape) for i in session.get_inputs()],
+        [TensorSpec(o.name, o.shape) for o in session.get_outputs()],
+        path,
+    )
+
+
+def parse_model_info(
+    meta: Mapping[str, str],
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
+    path: Path,
+) -> ModelInfo:
+    """Validate an Ultralytics export from its metadata and tensor shapes (any runtime).
+
+    Args:
+        meta: The ONNX ``metadata_props`` (names, imgsz, stride, task, description).
+        inputs: The network inputs (one image input expected).
+        outputs: The network outputs (the first is the detection head).
+        path: The model file, for messages.
+
+    Raises:
+        ModelError: With the reason the model is not a YOLO detection export.
+    """
     if len(inputs) != 1 or len(outputs) < 1:
         raise ModelError(f"{path}: expected one image input and a detection output")
     task = meta.get("task", "detect")
     if task != "detect":
         raise ModelError(f"{path}: this is a '{task}' model; a detection model is needed")
     names = _parse_names(meta.get("names"), path)
-    input_shape = inputs[0].shape
+    input_shape = list(inputs[0].shape)
     if len(input_shape) != 4 or input_shape[1] not in (3, "channels"):
         raise ModelError(f"{path}: input shape {input_shape} is not [B, 3, H, W]")
     input_size = _input_size(meta.get("imgsz"), input_shape, path)
-    output_shape = outputs[0].shape
+    output_shape = list(outputs[0].shape)
     if len(output_shape) != 3:
         raise ModelError(f"{path}: output shape {output_shape} is not [B, 4+nc, N]")
     channels = output_shape[1]
@@ -138,7 +189,7 @@ def _parse_names(raw: str | None, path: Path) -> tuple[str, ...]:
     raise ModelError(f"{path}: class names in metadata are neither a dict nor a list")
 
 
-def _input_size(raw: str | None, shape: list[Any], path: Path) -> tuple[int, int]:
+def _input_size(raw: str | None, shape: list[Dim], path: Path) -> tuple[int, int]:
     height, width = shape[2], shape[3]
     if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
         return height, width

@@ -108,3 +108,17 @@ def test_short_run_through_the_edge_pipeline(yolo11n_320_onnx: Path, overpass_vi
         assert run["frames_delivered"] > 0
         assert run["mean_batch"] >= 1
         assert len(run["load_average"]) == 3
+
+
+def test_capacity_detector_on_the_openvino_backend(yolo11n_320_onnx: Path):
+    pytest.importorskip("openvino")
+    from edge.detector import OpenVinoYoloModel
+
+    scene = load_scene(SCENE)
+    detector = detector_for(scene, yolo11n_320_onnx, ["cpu"], backend="openvino-bf16")
+    assert isinstance(detector.model, OpenVinoYoloModel)
+    assert detector.config.openvino_precision == "bf16"
+    assert detector.config.classes == scene.detector.classes
+    assert detector.config.confidence == scene.detector.confidence
+    with pytest.raises(ValueError, match="unknown backend"):
+        detector_for(scene, yolo11n_320_onnx, ["cpu"], backend="tvm")

@@ -14,13 +14,13 @@ from benchmarks.openvino_compare import (
     box_iou,
     compare,
     compare_model,
-    detector_on_openvino,
     letterboxed_blobs,
 )
 from benchmarks.pipelined import run_pipelined, session_variants, use_session_options
 from benchmarks.realtime import decode
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
+from traffic_monitor.errors import UserFacingError
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +103,20 @@ def test_openvino_beside_onnxruntime(yolo11n_320_onnx: Path, overpass_video: Pat
     assert result["openvino_f32_detections_agree"] >= 0.9  # same arithmetic, same boxes
 
 
-def test_detector_on_openvino_finds_the_same_objects(detector: Detector, overpass_video: Path):
+def test_pipelined_path_on_openvino_matches_onnxruntime(detector: Detector, overpass_video: Path):
     pytest.importorskip("openvino")
-    frames, _ = decode(overpass_video, 1)
-    twin = detector_on_openvino(detector)
-    ours, theirs = detector.detect_one(frames[0]), twin.detect_one(frames[0])
-    assert len(ours.xyxy) == len(theirs.xyxy) > 0
-    np.testing.assert_allclose(theirs.xyxy, ours.xyxy, atol=1.0)
+    frames, _ = decode(overpass_video, 3)
+    twin = Detector(detector.config.model_copy(update={"runtime": "openvino"}))
+    seen: list[Detections] = []
+    run_pipelined(twin, frames, lambda i, d: seen.append(d))
+    for frame, found in zip(frames, seen, strict=True):
+        expected = detector.detect_one(frame)
+        assert len(found) == len(expected) > 0
+        np.testing.assert_allclose(found.xyxy, expected.xyxy, atol=1.0)
+
+
+def test_session_variants_refuse_another_runtime(detector: Detector, overpass_video: Path):
+    pytest.importorskip("openvino")
+    twin = Detector(detector.config.model_copy(update={"runtime": "openvino"}))
+    with pytest.raises(UserFacingError, match="runtime: onnxruntime"):
+        session_variants(twin, letterboxed_blobs(overpass_video, 1, 320))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -84,12 +85,44 @@ def test_vn_model_is_compared_only_when_its_file_exists(
     assert (case.path, case.imgsz) == (tmp_path / "vn-vehicles.onnx", 416)
 
 
+def test_openvino_backends_are_rows_of_the_whole_path(smoke_config: BenchConfig):
+    pytest.importorskip("openvino")
+    smoke_config.backends = ["onnxruntime", "openvino-f32", "openvino-bf16"]
+    report = run(smoke_config)
+    rows = {r["backend"]: r for r in report["runs"]}
+    assert set(rows) == {"onnxruntime", "openvino-f32", "openvino-bf16"}
+    assert rows["openvino-f32"]["precision"] == "f32"
+    assert rows["openvino-bf16"]["precision"] in {"bf16", "f32"}  # f32 on CPUs without bf16
+    for row in rows.values():
+        assert row["model"] == "yolo11n@320"
+        assert set(row["stages"]) == set(STAGES)
+        assert 0 < row["share_in_network"] <= 1
+        assert row["pipelined_fps_without_decode"] > 0
+    assert "backends_left_out" not in report
+
+
+def test_openvino_rows_are_left_out_with_the_reason_without_the_package(
+    smoke_config: BenchConfig, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(realtime, "openvino_version", lambda: None)
+    smoke_config.backends = ["onnxruntime", "openvino-f32"]
+    report = run(smoke_config)
+    assert [r["backend"] for r in report["runs"]] == ["onnxruntime"]
+    assert "pip install" in report["backends_left_out"]["openvino-f32"]
+
+
 @pytest.mark.models
 def test_ultralytics_track_runs_side_by_side(smoke_config: BenchConfig):
     pytest.importorskip("ultralytics")
     pytest.importorskip("lap")
     smoke_config.ultralytics = True
-    (result,) = run(smoke_config)["runs"]
+    if importlib.util.find_spec("openvino") is not None:
+        smoke_config.backends = ["onnxruntime", "openvino-f32"]
+    result, *others = run(smoke_config)["runs"]
+    for other in others:  # every back-end against the same Ultralytics turns
+        assert other["ultralytics_track"] == result["ultralytics_track"]
+        assert other["speedup_vs_ultralytics_track"] > 0
+        assert other["speedup_vs_ultralytics_track_pipelined"] > 0
     assert result["ultralytics_track"]["p50_ms"] > 0
     assert result["ultralytics_inference"]["p50_ms"] > 0
     assert result["speedup_vs_ultralytics_track"] > 0
@@ -137,3 +170,17 @@ def test_models_take_turns_on_the_same_frames(smoke_config: BenchConfig, yolo11n
     result = interleaved_inference(cases, smoke_config)
     assert set(result) == {"a", "b"}
     assert all(stats["p50_ms"] > 0 for stats in result.values())
+
+
+def test_cli_chooses_backends_for_path_and_capacity(
+    yolo11n_320_onnx: Path, overpass_video: Path, tmp_path: Path
+):
+    pytest.importorskip("openvino")
+    out = tmp_path / "bench.json"
+    args = ["bench", "--smoke", "--no-ultralytics", "--backends", "openvino-f32"]
+    assert main([*args, "--capacity", "--capacity-backend", "openvino-f32", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (row,) = report["runs"]
+    assert (row["backend"], row["precision"], row["frames"]) == ("openvino-f32", "f32", 5)
+    assert row["capacity"]["criteria"]["backend"] == "openvino-f32"
+    assert row["capacity"]["runs"][0]["processed_fps_per_camera_min"] > 0
