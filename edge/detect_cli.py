@@ -44,6 +44,12 @@ def add_detect_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--roi", help="region of interest x,y,w,h in native pixels")
     parser.add_argument("--realtime", action="store_true", help="pace a file at its native fps")
     parser.add_argument("--providers", default="cpu", help="cpu, cuda, tensorrt, openvino (cpu)")
+    parser.add_argument(
+        "--runtime",
+        choices=("onnxruntime", "openvino"),
+        default="onnxruntime",
+        help="network runtime (onnxruntime); openvino needs the openvino extra",
+    )
     parser.add_argument("--threads", type=int, default=0, help="inference threads (0: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_detect)
@@ -103,6 +109,7 @@ def _configs(args: argparse.Namespace) -> tuple[DetectorConfig, SourceConfig]:
             classes=_split(args.classes),
             min_box_size=args.min_size,
             providers=_split(args.providers) or ["cpu"],
+            runtime=args.runtime,
             intra_op_threads=args.threads,
         )
         source = SourceConfig(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 
 
 def traffic_monitor(*args: str) -> subprocess.CompletedProcess[str]:
@@ -78,3 +79,21 @@ def test_bad_option_names_the_field(intersection_video: Path) -> None:
     result = traffic_monitor("detect", str(intersection_video), "--conf", "3")
     assert result.returncode == 2
     assert "invalid option confidence" in result.stderr
+
+
+def test_detect_on_openvino_finds_what_onnxruntime_finds(
+    intersection_video: Path, yolov8n_onnx: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    found = {}
+    for runtime in ("onnxruntime", "openvino"):
+        jsonl = tmp_path / f"{runtime}.jsonl"
+        result = traffic_monitor(
+            "detect", str(intersection_video), "--model", str(yolov8n_onnx),
+            "--jsonl", str(jsonl), "--max-fps", "0.5", "--runtime", runtime, "--no-progress",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+        found[runtime] = [sorted(d["class"] for d in r["detections"]) for r in records]
+    assert found["openvino"] == found["onnxruntime"]
+    assert any(found["openvino"])
