@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.speed_rig.cache import DEFAULT_CACHE, scene_key
 from benchmarks.speed_rig.measure import SceneRun, Score, run_scene, score, track_vehicle
 from benchmarks.speed_rig.methods import grid_error, method1, method2, method3, method3_ideal
 from benchmarks.speed_rig.render import Image, median_background
@@ -30,6 +31,7 @@ from benchmarks.speed_rig.sprites import Sprite, load_sprites
 from calibration.camera import CalibrationError, CameraModel
 from calibration.pinhole import PinholeMount
 from edge.detector import Detector, DetectorConfig
+from edge.rules.kinematics import RIGID_VEHICLE
 from traffic_monitor.shared_data import shared_path
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,13 @@ def _arguments() -> argparse.Namespace:
         "--cameras", nargs="*", default=list(MOUNTS), help=f"rig cameras ({', '.join(MOUNTS)})"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help="folder of rendered scenes' detections, reused when the scene and detector match",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="render every scene afresh")
     return parser.parse_args()
 
 
@@ -114,9 +123,11 @@ def _camera(
     if args.scenes:
         scenes = [s for s in scenes if s.name in args.scenes]
     runs, seconds = [], {}
+    identity = f"{args.model.name}:{args.model.stat().st_size}:{args.confidence}"
     for scene in scenes:
         start = time.perf_counter()
-        runs.append(run_scene(scene, detector.detect_one, detector.names))
+        cache = None if args.no_cache else args.cache / f"{scene_key(scene, identity)}.npz"
+        runs.append(run_scene(scene, detector.detect_one, detector.names, cache))
         seconds[scene.name] = round(time.perf_counter() - start, 1)
         logger.info(
             "scene %s: %d frames in %.0f s", scene.name, scene.frame_count, seconds[scene.name]
@@ -153,6 +164,7 @@ def _camera(
             for s in scenes
         },
         "render_seconds": seconds,
+        "scenes_from_cache": [run.scene.name for run in runs if run.from_cache],
         "calibration": info,
         "results": results,
         "rules": {"overall": merge_rule_summaries(list(rules.values())), "scenes": rules},
@@ -189,6 +201,8 @@ def main() -> int:
             "confidence": args.confidence,
             "speed_window_s": 1.0,
             "truth": "instantaneous true speed at the mean time of the fit window",
+            "fit": "edge.rules.kinematics.world_speed: jump filter, then the rigid-vehicle "
+            f"box-height check (max_relative {RIGID_VEHICLE.max_relative}), least squares",
             "rules": "edge/rules line_crossing and wrong_way, default parameters",
         },
         "cameras": cameras,

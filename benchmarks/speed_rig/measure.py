@@ -6,21 +6,26 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.speed_rig.render import Image, Scene, Truth, render_frame
+from benchmarks.speed_rig.cache import CachedScene, load, save
+from benchmarks.speed_rig.render import Image, Scene, Truth, render_frame, truth_at
 from benchmarks.speed_rig.rules_check import RuleCheck
 from calibration.auto import vertical_edges
 from calibration.camera import CameraModel
 from edge.detections import NO_TRACK, Detections
 from edge.rules.kinematics import (
     MPS_TO_KMH,
+    RIGID_VEHICLE,
     ROAD_JUMPS,
+    RigidCheck,
     box_at_frame_edge,
-    consistent_points,
-    recent_points,
+    implied_heights,
+    kept_points,
+    recent_boxes,
     robust_speed,
 )
 from edge.tracking import ByteTracker, TrackerConfig
@@ -73,13 +78,16 @@ class SceneRun:
     scene: Scene
     truths: list[Truth]
     tracks: dict[int, TrackLog]
-    estimates: list[tuple[int, float, FloatArray, FloatArray]]
-    """(track id, frame time, window timestamps, window anchors) per speed opportunity: frames
-    whose box is clear of the frame edges with at least ``MIN_SPAN_S`` of track in the window."""
+    estimates: list[tuple[int, float, FloatArray, FloatArray, FloatArray]]
+    """(track id, frame time, window timestamps, window anchors, window box heights) per speed
+    opportunity: frames whose box is clear of the frame edges with at least ``MIN_SPAN_S`` of
+    track in the window."""
     edges: list[FloatArray] = field(default_factory=list)
     """Near-vertical edge segments inside tracked boxes (for method 3)."""
     rules: RuleCheck | None = None
     """The counting and wrong-way rules fed with the same tracks."""
+    from_cache: bool = False
+    """Detections and edges came from the scene cache (nothing was rendered)."""
 
 
 def _iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
@@ -97,23 +105,51 @@ EDGE_EVERY = 5
 """Collect vehicle edges for method 3 from every this-many frames."""
 
 
-def run_scene(scene: Scene, detect: DetectFn, class_names: tuple[str, ...]) -> SceneRun:
-    """Render every frame, detect, track, and log the speed windows of tracked vehicles."""
+def run_scene(
+    scene: Scene,
+    detect: DetectFn,
+    class_names: tuple[str, ...],
+    cache: Path | None = None,
+) -> SceneRun:
+    """Render every frame, detect, track, and log the speed windows of tracked vehicles.
+
+    Args:
+        scene: The scene.
+        detect: The detector.
+        class_names: The detector's class names.
+        cache: A cache file (see ``benchmarks.speed_rig.cache``): when it exists its
+            detections and edges replace rendering and detecting; otherwise they are written
+            there. None renders without a cache.
+    """
+    cached = load(cache) if cache is not None else None
+    if cached is not None:
+        logger.info("scene %s: detections from the cache %s", scene.name, cache)
     rng = np.random.default_rng(scene.seed)
     tracker = ByteTracker(TrackerConfig(), class_names=class_names)
     run = SceneRun(scene, [], defaultdict(TrackLog), [])
     run.rules = RuleCheck.for_mount(scene.mount, class_names)
+    found: list[Detections] = []
     for index in range(scene.frame_count):
-        image, truth = render_frame(scene, index, rng)
+        if cached is not None:
+            truth = truth_at(scene, index / scene.fps)
+            detections = cached.detections[index]
+        else:
+            image, truth = render_frame(scene, index, rng)
+            detections = detect(image)
+            found.append(detections)
         run.truths.append(truth)
-        tracked = tracker.update(detect(image), timestamp=truth.time)
+        tracked = tracker.update(detections, timestamp=truth.time)
         _log_frame(run, tracker, tracked, truth)
         run.rules.feed(index, truth.time, tracked, tracker.tracks)
-        if index % EDGE_EVERY == 0:
+        if index % EDGE_EVERY == 0 and cached is None:
             confirmed = tracked.xyxy[tracked.tracker_id != NO_TRACK].astype(np.float64)
             run.edges.append(vertical_edges(image, confirmed))
     run.rules.finish()
     run.tracks = dict(run.tracks)
+    if cached is not None:
+        run.edges, run.from_cache = cached.edges, True
+    elif cache is not None:
+        save(cache, CachedScene(found, run.edges))
     return run
 
 
@@ -134,11 +170,11 @@ def _log_frame(run: SceneRun, tracker: ByteTracker, tracked: Detections, truth: 
             log.vehicle_votes[vehicle] += 1
         if box_at_frame_edge(box, run.scene.mount.image_size, EDGE_MARGIN_PX):
             continue  # what the speeding rule does: no speed for a box cut by the frame
-        times, xy = recent_points(tracker.tracks[track_id], SPEED_WINDOW_S)
+        times, xy, heights = recent_boxes(tracker.tracks[track_id], SPEED_WINDOW_S)
         inside = xy[:, 1] < run.scene.mount.image_size[1] - EDGE_MARGIN_PX
-        times, xy = times[inside], xy[inside]  # world_speed's bottom_px
+        times, xy, heights = times[inside], xy[inside], heights[inside]  # world_speed's bottom_px
         if len(times) >= 3 and times[-1] - times[0] >= MIN_SPAN_S:
-            run.estimates.append((track_id, truth.time, times, xy))
+            run.estimates.append((track_id, truth.time, times, xy, heights))
 
 
 def _match_vehicle(box: FloatArray, truth: Truth) -> int | None:
@@ -198,17 +234,26 @@ def window_owner(log: TrackLog, times: FloatArray) -> int | None:
     return next(v for v in reversed(matched) if votes[v] == best)
 
 
-def score(run: SceneRun, model: CameraModel, min_visible_s: float = 1.0) -> Score:
-    """Compare every speed estimate with the truth at the mean time of the fitted anchors."""
+def score(
+    run: SceneRun,
+    model: CameraModel,
+    min_visible_s: float = 1.0,
+    rigid: RigidCheck | None = RIGID_VEHICLE,
+) -> Score:
+    """Compare every speed estimate with the truth at the mean time of the fitted anchors.
+
+    ``rigid`` is the speeding rule's box-height check (None scores without it).
+    """
     errors: list[float] = []
     per_vehicle: dict[int, list[float]] = defaultdict(list)
-    for track_id, _, times, xy in run.estimates:
+    for track_id, _, times, xy, heights in run.estimates:
         # what edge.rules.kinematics.world_speed does with the track's window
         world = np.asarray(model.image_to_world(xy), dtype=np.float64)
-        estimate = robust_speed(times, world, 0.0, ROAD_JUMPS, MIN_SPAN_S)
+        sizes = implied_heights(xy, heights, model) if rigid is not None else None
+        estimate = robust_speed(times, world, 0.0, ROAD_JUMPS, MIN_SPAN_S, sizes=sizes, rigid=rigid)
         if estimate is None or not np.isfinite(estimate.speed):
             continue
-        kept = _kept_times(times, world)
+        kept = times[kept_points(times, world, ROAD_JUMPS, sizes, rigid)]
         vehicle = window_owner(run.tracks[track_id], kept)
         if vehicle is None:
             continue
@@ -226,15 +271,6 @@ def score(run: SceneRun, model: CameraModel, min_visible_s: float = 1.0) -> Scor
         vehicles_measured=len(measured),
         per_vehicle_mae_kmh={v: float(np.mean(e)) for v, e in per_vehicle.items()},
     )
-
-
-def _kept_times(times: FloatArray, world: FloatArray) -> FloatArray:
-    """Timestamps of the anchors ``robust_speed`` fits (for the time the truth is taken at)."""
-    finite = np.isfinite(world).all(axis=1)
-    times, world = times[finite], world[finite]
-    if len(times) < 3:
-        return times
-    return times[consistent_points(times, world, ROAD_JUMPS)]
 
 
 def tracks_for_auto(runs: list[SceneRun]) -> list[tuple[FloatArray, FloatArray]]:

@@ -27,13 +27,25 @@ def recent_points(
     track: Track, window_s: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Timestamps ``(N,)`` and anchor points ``(N, 2)`` of the last ``window_s`` seconds."""
+    times, xy, _ = recent_boxes(track, window_s)
+    return times, xy
+
+
+def recent_boxes(
+    track: Track, window_s: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Timestamps ``(N,)``, anchors ``(N, 2)`` and box heights ``(N,)`` of the last ``window_s``.
+
+    A height is NaN where the history point does not know its box's top edge.
+    """
     if not track.history:
-        return np.empty(0), np.empty((0, 2))
+        return np.empty(0), np.empty((0, 2)), np.empty(0)
     newest = track.history[-1].timestamp
     points = [p for p in track.history if newest - p.timestamp <= window_s]
     times = np.array([p.timestamp for p in points], dtype=np.float64)
     xy = np.array([[p.x, p.y] for p in points], dtype=np.float64).reshape(-1, 2)
-    return times, xy
+    heights = np.array([p.height for p in points], dtype=np.float64)
+    return times, xy, heights
 
 
 def displacement(track: Track, window_s: float) -> npt.NDArray[np.float64]:
@@ -98,6 +110,36 @@ class JumpFilter:
 
 ROAD_JUMPS = JumpFilter()
 """Jump filter for anchors on the road plane (metres)."""
+
+
+@dataclass(frozen=True)
+class RigidCheck:
+    """Leave out anchors whose box height does not fit a rigid vehicle (a sliding bottom edge).
+
+    The detector's box can slide off a vehicle for a few frames, its bottom edge drifting onto
+    the road while the vehicle and the box's top edge move on as before. The anchor then moves
+    with no jump, so ``JumpFilter`` keeps it, and the fitted speed follows the drift. The box
+    height tells such anchors apart: a rigid vehicle's height in pixels times the metres per
+    pixel at its anchor (the horizontal scale of the road at that image point, which is the
+    scale of an upright object standing there) is its height in metres, the same in every
+    frame; perspective alone cannot change it. When the bottom edge slides by ``d`` pixels on
+    a box ``h`` pixels high, that implied height changes by about ``d / h × (1 - vehicle
+    height / camera height)``, so a drift of a tenth of the box stands out against the
+    pixel-level jitter of the two edges. Anchors whose implied height is off the median of the
+    window by more than ``max_relative`` are left out of the fit.
+
+    Attributes:
+        max_relative: Largest relative deviation of an anchor's implied height from the
+            window's median.
+        min_points: Fewest anchors with a known height for the check to run.
+    """
+
+    max_relative: float = 0.12
+    min_points: int = 5
+
+
+RIGID_VEHICLE = RigidCheck()
+"""Height consistency check for vehicle boxes on the road plane."""
 
 
 def _step_deviations(
@@ -166,14 +208,66 @@ def _drop_jumps(
     return keep
 
 
+def rigid_points(sizes: npt.NDArray[np.float64], rigid: RigidCheck) -> npt.NDArray[np.bool_]:
+    """Mask of the anchors whose implied vehicle height agrees with the window (RigidCheck).
+
+    Anchors of unknown height (NaN) are kept; with fewer than ``rigid.min_points`` known
+    heights every anchor is kept.
+    """
+    known = np.isfinite(sizes) & (sizes > 0)
+    if int(known.sum()) < rigid.min_points:
+        return np.ones(len(sizes), dtype=bool)
+    reference = float(np.median(sizes[known]))
+    off = np.abs(sizes[known] / reference - 1.0) > rigid.max_relative
+    keep = np.ones(len(sizes), dtype=bool)
+    keep[np.flatnonzero(known)[off]] = False
+    return keep
+
+
+def kept_points(
+    times: npt.NDArray[np.float64],
+    xy: npt.NDArray[np.float64],
+    jumps: JumpFilter | None = ROAD_JUMPS,
+    sizes: npt.NDArray[np.float64] | None = None,
+    rigid: RigidCheck | None = RIGID_VEHICLE,
+) -> npt.NDArray[np.bool_]:
+    """Mask of the window's anchors a speed is fitted on.
+
+    Non-finite positions are left out, then jumps (``JumpFilter``), then, among the anchors
+    left, those whose box height does not fit a rigid vehicle (``RigidCheck``, when
+    ``sizes`` are given).
+
+    Args:
+        times: ``(N,)`` timestamps, seconds, increasing.
+        xy: ``(N, 2)`` positions.
+        jumps: Jump filter; None keeps jumps.
+        sizes: ``(N,)`` implied vehicle heights (see ``implied_heights``); None: no check.
+        rigid: Height check; None: no check.
+    """
+    keep: npt.NDArray[np.bool_] = np.asarray(np.isfinite(xy).all(axis=1), dtype=bool)
+    if int(keep.sum()) < 3:
+        return keep
+    index = np.flatnonzero(keep)
+    if jumps is not None:
+        index = index[consistent_points(times[index], xy[index], jumps)]
+    if sizes is not None and rigid is not None:
+        index = index[rigid_points(sizes[index], rigid)]
+    keep[:] = False
+    keep[index] = True
+    return keep
+
+
 def robust_speed(
     times: npt.NDArray[np.float64],
     xy: npt.NDArray[np.float64],
     position_error: float,
     jumps: JumpFilter | None = ROAD_JUMPS,
     min_span_s: float = 0.0,
+    *,
+    sizes: npt.NDArray[np.float64] | None = None,
+    rigid: RigidCheck | None = RIGID_VEHICLE,
 ) -> SpeedEstimate | None:
-    """``fit_speed`` over the anchors left after ``jumps`` (None: too few or too short a span).
+    """``fit_speed`` over the anchors ``kept_points`` keeps (None: too few or too short a span).
 
     Args:
         times: ``(N,)`` timestamps, seconds, increasing.
@@ -181,17 +275,32 @@ def robust_speed(
         position_error: Systematic per-point error, units of ``xy`` (see ``fit_speed``).
         jumps: Jump filter; None fits every point.
         min_span_s: No estimate when the kept anchors span less than this.
+        sizes: ``(N,)`` implied vehicle heights for ``rigid``; None: no height check.
+        rigid: Height check (see ``RigidCheck``); None: no check.
     """
-    finite = np.isfinite(xy).all(axis=1)
-    times, xy = times[finite], xy[finite]
-    if len(times) < 3:
-        return None
-    if jumps is not None:
-        keep = consistent_points(times, xy, jumps)
-        times, xy = times[keep], xy[keep]
+    keep = kept_points(times, xy, jumps, sizes, rigid)
+    times, xy = times[keep], xy[keep]
     if len(times) < 3 or float(times[-1] - times[0]) < min_span_s:
         return None
     return fit_speed(times, xy, position_error)
+
+
+def implied_heights(
+    xy: npt.NDArray[np.float64], heights: npt.NDArray[np.float64], transform: WorldTransform
+) -> npt.NDArray[np.float64]:
+    """Box heights ``(N,)`` in pixels turned into metres at their anchors ``(N, 2)``.
+
+    The scale is the road-plane length of one pixel along the image row through the anchor:
+    for a camera without roll that row is parallel to the image plane, so it is also the
+    scale of an upright object standing at the anchor. NaN where a height is unknown.
+    """
+    if len(xy) == 0:
+        return np.empty(0)
+    half = np.array([0.5, 0.0])
+    left = np.asarray(transform.image_to_world(xy - half), dtype=np.float64)
+    right = np.asarray(transform.image_to_world(xy + half), dtype=np.float64)
+    scale = np.hypot(*(right - left).T)
+    return np.asarray(heights * scale, dtype=np.float64)
 
 
 def pixel_speed(track: Track, window_s: float) -> SpeedEstimate | None:
@@ -209,6 +318,7 @@ def world_speed(
     jumps: JumpFilter | None = ROAD_JUMPS,
     min_span_s: float = 0.0,
     bottom_px: float | None = None,
+    rigid: RigidCheck | None = RIGID_VEHICLE,
 ) -> SpeedEstimate | None:
     """Speed on the road plane in metres per second over the window.
 
@@ -222,15 +332,18 @@ def world_speed(
         min_span_s: No estimate from kept anchors spanning less than this.
         bottom_px: Row below which anchors are left out: a box cut by the bottom of the
             frame has its bottom edge there, not at the vehicle's contact point (None: keep).
+        rigid: Anchors whose box height does not fit a rigid vehicle left out (see
+            ``RigidCheck``); None: no check.
     """
-    times, xy = recent_points(track, window_s)
+    times, xy, heights = recent_boxes(track, window_s)
     if bottom_px is not None:
         inside = xy[:, 1] < bottom_px
-        times, xy = times[inside], xy[inside]
+        times, xy, heights = times[inside], xy[inside], heights[inside]
     if len(times) < 3:
         return None
     world = np.asarray(transform.image_to_world(xy), dtype=np.float64)
-    return robust_speed(times, world, error_m, jumps, min_span_s)
+    sizes = implied_heights(xy, heights, transform) if rigid is not None else None
+    return robust_speed(times, world, error_m, jumps, min_span_s, sizes=sizes, rigid=rigid)
 
 
 def box_at_frame_edge(

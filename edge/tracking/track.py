@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,11 +25,22 @@ class TrackState(StrEnum):
 
 @dataclass(frozen=True)
 class TrackPoint:
-    """One observed position: the anchor (bottom centre of the measured box) at a time."""
+    """One observed position: the anchor (bottom centre of the measured box) at a time.
+
+    ``top`` is the top edge of the same box: with the bottom edge it gives the box height,
+    which tells a bottom edge that slid off the vehicle (the box grows or shrinks much faster
+    than a rigid vehicle's perspective scale) from one that moved with it. NaN: not known.
+    """
 
     timestamp: float
     x: float
     y: float
+    top: float = math.nan
+
+    @property
+    def height(self) -> float:
+        """Box height in pixels (NaN when the top edge is not known)."""
+        return self.y - self.top
 
 
 @dataclass
@@ -104,7 +116,7 @@ class Track:
         self.last_seen = timestamp
         self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + confidence
         x = float(box_xyxy[0] + box_xyxy[2]) / 2
-        self.history.append(TrackPoint(timestamp, x, float(box_xyxy[3])))
+        self.history.append(TrackPoint(timestamp, x, float(box_xyxy[3]), float(box_xyxy[1])))
 
     @property
     def class_id(self) -> int:

@@ -10,11 +10,14 @@ import numpy.typing as npt
 import pytest
 
 from benchmarks.speed_rig.measure import TrackLog, window_owner
+from benchmarks.speed_rig.scenes import OBLIQUE_MOUNT
 from edge.rules.kinematics import (
+    RIGID_VEHICLE,
     ROAD_JUMPS,
     box_at_frame_edge,
     consistent_points,
     fit_speed,
+    rigid_points,
     robust_speed,
     world_speed,
 )
@@ -180,3 +183,52 @@ def test_speeding_rule_measures_no_box_cut_by_the_frame() -> None:
 
     assert speeding(None) > 0  # without the frame the rule cannot tell
     assert speeding(frame) == 0
+
+
+def _face_track(drift_px: Array) -> tuple[Track, float]:
+    """A car going away at 12 m/s on the oblique rig camera, its box's bottom edge off by
+    ``drift_px`` per frame (the top edge follows the car)."""
+    mount = OBLIQUE_MOUNT
+    times = np.arange(31) / FPS
+    ground = np.c_[np.full(31, 0.5), 25.0 + 12.0 * times, np.zeros(31)]
+    roof = ground + np.array([0.0, 0.0, 1.5])
+    bottom, top = mount.project(ground), mount.project(roof)
+    points = [
+        TrackPoint(float(t), float(b[0]), float(b[1] + d), float(r[1]))
+        for t, b, r, d in zip(times, bottom, top, drift_px, strict=True)
+    ]
+    track = _track([(p.timestamp, p.x, p.y) for p in points])
+    track.history = deque(points)
+    return track, float(np.mean(bottom[1:, 1] - bottom[:-1, 1]))
+
+
+def test_a_bottom_edge_sliding_off_the_car_is_left_out() -> None:
+    # as on the oblique camera near row 200: over the last eight frames of the window the
+    # box's bottom edge slides onto the road (down, towards the camera) by 2 px a frame while
+    # the car and the top edge go on
+    drift = np.zeros(31)
+    drift[-8:] = 2.0 * np.arange(1, 9)
+    track, step_px = _face_track(drift)
+    assert abs(step_px) < 3.0  # a gradual drift: no step is a jump
+    model = OBLIQUE_MOUNT.camera_model()
+    plain = world_speed(track, model, 1.0, 0.0, rigid=None)
+    assert plain is not None and abs(plain.speed - 12.0) * 3.6 > 5.0  # what the rig measured
+    estimate = world_speed(track, model, 1.0, 0.0)
+    assert estimate is not None
+    assert abs(estimate.speed - 12.0) * 3.6 < 1.5
+    assert estimate.samples == 25  # the frames drifted by 6 px (12 % of the box) or more
+
+
+def test_a_rigid_car_keeps_every_anchor() -> None:
+    rng = np.random.default_rng(5)
+    track, _ = _face_track(rng.normal(0.0, 0.7, 31))  # pixel jitter of the bottom edge
+    estimate = world_speed(track, OBLIQUE_MOUNT.camera_model(), 1.0, 0.0)
+    assert estimate is not None and estimate.samples == 31
+    assert estimate.speed == pytest.approx(12.0, abs=0.5)
+
+
+def test_rigid_check_keeps_anchors_of_unknown_height() -> None:
+    sizes = np.array([1.5, np.nan, 1.52, 1.49, 2.2, 1.51, np.nan, 1.5])
+    keep = rigid_points(sizes, RIGID_VEHICLE)
+    assert np.flatnonzero(~keep).tolist() == [4]
+    assert rigid_points(sizes[:4], RIGID_VEHICLE).all()  # too few heights to judge

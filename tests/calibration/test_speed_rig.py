@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.speed_rig.cache import CachedScene, load, save, scene_key
 from benchmarks.speed_rig.render import Imaging, Scene, Vehicle, median_background, render_frame
 from benchmarks.speed_rig.scenes import RIG_MOUNT, standard_trajectories
 from benchmarks.speed_rig.sprites import Sprite, load_sprites
 from benchmarks.speed_rig.trajectories import Trajectory
+from edge.detections import Detections
 from tests.conftest import require_shared
 
 BACKGROUND = np.full((480, 854, 3), 90, np.uint8)
@@ -99,3 +101,29 @@ def test_edge_path_measures_a_rendered_car(yolov8n_onnx: Path) -> None:
     result = score(run, RIG_MOUNT.camera_model())
     assert result.vehicles_measured == 1
     assert float(np.median(result.errors_kmh)) < 5.0
+
+
+def test_scene_cache_round_trip_and_key(tmp_path: Path) -> None:
+    trajectory = Trajectory("constant", 0.0, 15.0, 0.5, 1.0, 50.0)
+    scene = Scene("k", RIG_MOUNT, BACKGROUND, [Vehicle(trajectory, SPRITE)], 30.0, 1.0, CLEAN)
+    faster = Trajectory("constant", 0.0, 15.0, 0.5, 1.0, 51.0)
+    other = Scene("k", RIG_MOUNT, BACKGROUND, [Vehicle(faster, SPRITE)], 30.0, 1.0, CLEAN)
+    assert scene_key(scene, "yolov8n:0.1") == scene_key(scene, "yolov8n:0.1")
+    assert scene_key(scene, "yolov8n:0.1") != scene_key(other, "yolov8n:0.1")
+    assert scene_key(scene, "yolov8n:0.1") != scene_key(scene, "yolov8n:0.2")
+    frames = [
+        Detections(np.array([[1.5, 2.0, 30.0, 40.25]]), np.array([0.5]), np.array([2])),
+        Detections.empty(),
+        Detections(np.arange(8.0).reshape(2, 4), np.array([0.9, 0.1]), np.array([2, 7])),
+    ]
+    edges = [np.array([[1.0, 2.0, 3.0, 4.0]]), np.empty((0, 4))]
+    path = tmp_path / "scene.npz"
+    save(path, CachedScene(frames, edges))
+    loaded = load(path)
+    assert loaded is not None and len(loaded.detections) == 3
+    for got, want in zip(loaded.detections, frames, strict=True):
+        assert np.array_equal(got.xyxy, want.xyxy)
+        assert np.array_equal(got.confidence, want.confidence)
+        assert np.array_equal(got.class_id, want.class_id)
+    assert [e.shape for e in loaded.edges] == [(1, 4), (0, 4)]
+    assert load(tmp_path / "missing.npz") is None
