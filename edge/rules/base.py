@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -20,12 +20,21 @@ from pydantic import BaseModel, ConfigDict
 
 from edge.detections import NO_TRACK, Detections
 from edge.scene import SceneConfig
+from edge.scene.geometry import as_points, in_polygon
 from edge.tracking import Track
 from traffic_monitor.contract import Event, EventPhase, EventType, Geometry, Severity
 
 logger = logging.getLogger(__name__)
 
 VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
+
+
+T = TypeVar("T")
+
+
+def _scope(classes: Collection[str] | None) -> frozenset[str] | None:
+    """A hashable key for a class filter (order and repeats do not matter)."""
+    return None if classes is None else frozenset(classes)
 
 
 class WorldTransform(Protocol):
@@ -67,6 +76,7 @@ class FrameContext:
     tracks: Mapping[int, Track]
     class_names: Sequence[str]
     image: np.ndarray[Any, Any] | None = None
+    _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def class_name(self, class_id: int) -> str:
         """Name of a class id (``class_<id>`` when unknown)."""
@@ -74,15 +84,71 @@ class FrameContext:
             return self.class_names[class_id]
         return f"class_{class_id}"
 
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, run once per frame for ``key`` and shared by every rule.
+
+        For per-frame quantities several rules need (a track's speed, zone membership):
+        tracks and detections do not change while the rules run.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        value: T = self._memo[key]
+        return value
+
     def tracked(self, classes: Collection[str] | None = None) -> Detections:
         """Rows that belong to a confirmed track, optionally of the given (voted) classes."""
-        mask = self.detections.tracker_id != NO_TRACK
-        if classes is not None:
+        scope = _scope(classes)
+        return self.cached(("tracked", scope), lambda: self.detections[self._rows(scope)])
+
+    def anchors(self, classes: Collection[str] | None = None) -> npt.NDArray[np.float32]:
+        """Anchors (bottom centres) of :meth:`tracked` ``(classes)``, row for row."""
+        scope = _scope(classes)
+        everyone = self.cached("anchors", lambda: self.detections.bottom_center)
+        return self.cached(("anchors", scope), lambda: everyone[self._rows(scope)])
+
+    def in_polygon(
+        self, polygon: Sequence[Sequence[float]], classes: Collection[str] | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """Which rows of :meth:`tracked` ``(classes)`` have their anchor inside ``polygon``.
+
+        Each polygon is tested once per frame against every tracked anchor; rules asking
+        about the same zone (or a subset of classes) share the result.
+        """
+        scope = _scope(classes)
+        everyone = self._per_object("in_polygon", polygon, lambda: self._all_in(polygon))
+        return self._per_object(("in_polygon", scope), polygon, lambda: everyone[self._rows(scope)])
+
+    def _per_object(self, tag: Hashable, obj: object, compute: Callable[[], T]) -> T:
+        """:meth:`cached` keyed by an object's identity (cheap for unhashable config objects).
+
+        The object is kept with the value, so its id cannot be reused within the frame.
+        """
+        key = (tag, id(obj))
+        hit = self._memo.get(key)
+        if hit is None or hit[0] is not obj:
+            hit = self._memo[key] = (obj, compute())
+        value: T = hit[1]
+        return value
+
+    def _all_in(self, polygon: Sequence[Sequence[float]]) -> npt.NDArray[np.bool_]:
+        """Mask over every detection row: tracked and anchored inside ``polygon``."""
+        rows = self._rows(None)
+        mask = np.zeros(len(self.detections), dtype=bool)
+        mask[rows] = in_polygon(as_points(polygon), as_points(self.anchors()))
+        return mask
+
+    def _rows(self, scope: frozenset[str] | None) -> npt.NDArray[np.bool_]:
+        """Mask over detection rows: confirmed tracks, of the classes in ``scope`` if given."""
+        return self.cached(("rows", scope), lambda: self._compute_rows(scope))
+
+    def _compute_rows(self, scope: frozenset[str] | None) -> npt.NDArray[np.bool_]:
+        mask: npt.NDArray[np.bool_] = self.detections.tracker_id != NO_TRACK
+        if scope is not None:
             names = np.array(
                 [self.class_name(int(c)) for c in self.voted_class_ids()], dtype=object
             )
-            mask &= np.isin(names, list(classes)) if len(names) else mask
-        return self.detections[mask]
+            mask &= np.isin(names, list(scope)) if len(names) else mask
+        return mask
 
     def voted_class_ids(self, detections: Detections | None = None) -> npt.NDArray[np.int64]:
         """The tracker's voted class per row (the detection's own class where absent)."""

@@ -9,9 +9,10 @@ import numpy as np
 from pydantic import Field
 
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
-from edge.rules.kinematics import MPS_TO_KMH, pixel_speed, world_speed
+from edge.rules.kinematics import MPS_TO_KMH, pixel_speed
 from edge.rules.lifecycle import Lifecycle
-from edge.rules.zones import inside, select_zones
+from edge.rules.motion import shared_world_speed
+from edge.rules.zones import select_zones
 from edge.scene import Zone, ZoneKind
 from traffic_monitor.contract import Event, EventType, Severity
 
@@ -98,11 +99,10 @@ class CongestionRule(Rule):
     def process(self, frame: FrameContext) -> list[Event]:
         """Measure each zone, smooth, apply hysteresis; emit on level changes."""
         tracked = frame.tracked(self.p.classes)
-        anchors = tracked.bottom_center
         events: list[Event] = []
         for zone in self.zones:
             state = self.states[zone.name]
-            mask = inside(zone, anchors)
+            mask = frame.in_polygon(zone.polygon, self.p.classes)
             ids = [int(t) for t in tracked.tracker_id[mask]]
             speeds = [s for s in (self._speed(frame, t) for t in ids) if s is not None]
             self._smooth(state, frame.timestamp, float(len(ids)), speeds)
@@ -113,7 +113,9 @@ class CongestionRule(Rule):
     def _speed(self, frame: FrameContext, track_id: int) -> float | None:
         track = frame.tracks[track_id]
         if self.setup.transform is not None:
-            estimate = world_speed(track, self.setup.transform, self.p.speed_window_s, 0.0)
+            estimate = shared_world_speed(
+                frame, track, self.setup.transform, self.p.speed_window_s, 0.0
+            )
             return None if estimate is None else estimate.speed * MPS_TO_KMH
         estimate = pixel_speed(track, self.p.speed_window_s)
         return None if estimate is None else estimate.speed

@@ -87,6 +87,10 @@ class SideTracker:
         """Set up the segment and which side ('left' or 'right' of start→end) is 'in'."""
         self.start = as_points(start)[0]
         self.end = as_points(end)[0]
+        direction = self.end - self.start
+        self._origin = (float(self.start[0]), float(self.start[1]))
+        self._direction = (float(direction[0]), float(direction[1]))
+        self._length = float(np.hypot(*direction)) or 1.0
         self.positive_sign = 1 if positive == "left" else -1
         self.dead_band_px = dead_band_px
         self.dead_band_fraction = dead_band_fraction
@@ -102,8 +106,7 @@ class SideTracker:
         The dead band is the larger of ``dead_band_px`` and ``dead_band_fraction`` ×
         ``box_height`` (detector boxes of near objects wobble by several pixels).
         """
-        point = as_points(anchor)
-        distance = float(signed_distance(self.start, self.end, point)[0])
+        distance = self._signed_distance(anchor)
         if distance == 0:
             return None
         side = 1 if distance > 0 else -1
@@ -123,6 +126,11 @@ class SideTracker:
         if not crossed:
             return None
         return self._count(track_id, previous, anchor, side)
+
+    def _signed_distance(self, point: tuple[float, float]) -> float:
+        """``signed_distance`` of one point, in plain floats (same operations, no arrays)."""
+        (sx, sy), (dx, dy) = self._origin, self._direction
+        return (dy * (point[0] - sx) - dx * (point[1] - sy)) / self._length
 
     def _count(
         self, track_id: int, previous: tuple[float, float], anchor: tuple[float, float], side: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -13,7 +13,7 @@ from edge.detections import Detections
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
 from edge.rules.kinematics import is_stationary
 from edge.rules.lifecycle import Lifecycle
-from edge.rules.zones import inside, inside_any, select_zones
+from edge.rules.zones import select_zones
 from edge.scene import ZoneKind
 from traffic_monitor.contract import Event, EventType, Severity
 
@@ -85,7 +85,7 @@ class TrackIncidentRule(Rule):
     def process(self, frame: FrameContext) -> list[Event]:
         """Evaluate every tracked row of the rule's classes; start, update or end incidents."""
         events: list[Event] = []
-        tracked = frame.tracked(self.classes or None)
+        tracked = frame.tracked(self.scope)
         now = frame.timestamp
         for row in range(len(tracked)):
             track_id = int(tracked.tracker_id[row])
@@ -97,12 +97,24 @@ class TrackIncidentRule(Rule):
                 timer.last_true = now
             elif timer.last_true is not None and now - timer.last_true > self.timing.off_s:
                 timer.first_true = timer.last_true = None
+            open_ = track_id in self.lifecycle
+            if not (verdict.condition or open_ or timer.first_true is not None):
+                continue  # nothing to remember or emit: skip building the event
             event = self._build(frame, tracked, row, verdict)
-            if verdict.condition or track_id in self.lifecycle:
+            if verdict.condition or open_:
                 self._last[track_id] = event
             events.extend(self._transition(track_id, timer, now, event))
         events.extend(self._end_gone(frame))
         return events
+
+    @property
+    def scope(self) -> list[str] | None:
+        """Classes the rule checks, as passed to :meth:`FrameContext.tracked` (None: all)."""
+        return self.classes or None
+
+    def anchor_in(self, frame: FrameContext, polygon: Sequence[Sequence[float]], row: int) -> bool:
+        """Whether the anchor of ``row`` (of ``frame.tracked(self.scope)``) is in ``polygon``."""
+        return bool(frame.in_polygon(polygon, self.scope)[row])
 
     def _transition(self, track_id: int, timer: _Timer, now: float, event: Event) -> list[Event]:
         open_ = track_id in self.lifecycle
@@ -205,13 +217,12 @@ class StandingInZoneRule(TrackIncidentRule):
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """In a watched zone, outside the excluded ones, and standing still."""
-        anchor = tracked.bottom_center[row : row + 1]
-        if self.excluded and inside_any(self.excluded, anchor)[0]:
+        if any(self.anchor_in(frame, zone.polygon, row) for zone in self.excluded):
             return Verdict(condition=False)
         track = frame.tracks[int(tracked.tracker_id[row])]
         window = self.standing.still_window_s
         for zone in self.zones:
-            if inside(zone, anchor)[0]:
+            if self.anchor_in(frame, zone.polygon, row):
                 still = is_stationary(track, window, self.standing.max_move_fraction)
                 return Verdict(condition=still, zone=zone.name, backdate_s=window)
         return Verdict(condition=False)

@@ -9,6 +9,7 @@ import numpy.typing as npt
 
 from edge.rules.base import WorldTransform
 from edge.tracking import Track
+from edge.tracking.recovery import recent_history
 
 MPS_TO_KMH = 3.6
 
@@ -40,8 +41,7 @@ def recent_boxes(
     """
     if not track.history:
         return np.empty(0), np.empty((0, 2)), np.empty(0)
-    newest = track.history[-1].timestamp
-    points = [p for p in track.history if newest - p.timestamp <= window_s]
+    points = recent_history(track, window_s)
     times = np.array([p.timestamp for p in points], dtype=np.float64)
     xy = np.array([[p.x, p.y] for p in points], dtype=np.float64).reshape(-1, 2)
     heights = np.array([p.height for p in points], dtype=np.float64)
@@ -154,13 +154,34 @@ def _step_deviations(
     dt = np.diff(times)
     steps = np.diff(xy, axis=0)
     rates = steps / np.maximum(dt, 1e-9)[:, None]
-    velocity = np.empty_like(rates)
-    for i in range(len(rates)):
-        around = np.r_[rates[max(i - neighbours, 0) : i], rates[i + 1 : i + 1 + neighbours]]
-        velocity[i] = np.median(around, axis=0) if len(around) else rates[i]
+    velocity = _neighbour_medians(rates, neighbours)
     deviations = np.hypot(*(steps - velocity * dt[:, None]).T)
     scale = 1.4826 * float(np.median(deviations))
     return velocity, deviations, scale
+
+
+def _neighbour_medians(rates: npt.NDArray[np.float64], neighbours: int) -> npt.NDArray[np.float64]:
+    """Per row of ``rates``: the median (per column) of up to ``neighbours`` rows on each side.
+
+    The rows themselves are left out; a row with no neighbour keeps its own value. All rows
+    at once: the neighbours are gathered into ``(rows, 2 × neighbours, columns)`` with NaN
+    where a neighbour falls outside, sorted (NaN last), and the middle one or two of the
+    valid values averaged, which is exactly what ``np.median`` computes.
+    """
+    count = len(rates)
+    offsets = np.r_[np.arange(-neighbours, 0), np.arange(1, neighbours + 1)]
+    index = np.arange(count)[:, None] + offsets[None, :]
+    valid = (index >= 0) & (index < count)
+    around = np.where(valid[..., None], rates[np.clip(index, 0, max(count - 1, 0))], np.nan)
+    around = np.sort(around, axis=1)
+    valid_count = valid.sum(axis=1)
+    rows = np.arange(count)
+    low = around[rows, np.maximum(valid_count - 1, 0) // 2]
+    high = around[rows, valid_count // 2]
+    medians = np.asarray((low + high) / 2, dtype=np.float64)
+    alone = valid_count == 0
+    medians[alone] = rates[alone]
+    return medians
 
 
 def consistent_points(

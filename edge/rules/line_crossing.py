@@ -11,7 +11,8 @@ from pydantic import Field
 from edge.detections import Detections
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
 from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, lost_path
-from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge, world_speed
+from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
+from edge.rules.motion import shared_world_speed
 from edge.scene import CountingLine
 from edge.tracking import TrackState
 from traffic_monitor.contract import Event, EventType
@@ -122,6 +123,20 @@ class _Crossing:
     direction: str
 
 
+def _rows(
+    frame: FrameContext, tracked: Detections
+) -> list[tuple[int, str, tuple[float, float], float]]:
+    """Per tracked row: track id, voted class name, anchor and box height (plain floats)."""
+    names = [frame.class_name(int(c)) for c in frame.voted_class_ids(tracked)]
+    anchors = frame.anchors().tolist()
+    heights = (tracked.xyxy[:, 3] - tracked.xyxy[:, 1]).tolist()
+    track_ids = tracked.tracker_id.tolist()
+    return [
+        (track_id, name, (x, y), height)
+        for track_id, name, (x, y), height in zip(track_ids, names, anchors, heights, strict=True)
+    ]
+
+
 RECENT_S = 10.0
 """Crossings remembered per line, seconds (to not count a fragmented track twice)."""
 
@@ -211,21 +226,16 @@ class LineCrossingRule(Rule):
         """Update sides with this frame's tracked anchors; emit counts at interval ends."""
         events = self._close_buckets(frame, final=False)
         tracked = frame.tracked()
-        classes = frame.voted_class_ids(tracked)
-        anchors = tracked.bottom_center
+        rows = _rows(frame, tracked)
         ended = [t for t in self._lost if t not in frame.tracks]
         for line in self.lines:
-            for row in range(len(tracked)):
-                class_name = frame.class_name(int(classes[row]))
+            for row, (track_id, class_name, anchor, height) in enumerate(rows):
                 if line.config.classes is not None and class_name not in line.config.classes:
                     continue
-                anchor = (float(anchors[row, 0]), float(anchors[row, 1]))
-                track_id = int(tracked.tracker_id[row])
                 if not line.sides.knows(track_id):
                     # Arm with the first detection, seen while the track was still tentative.
                     first = frame.tracks[track_id].history[0]
                     line.sides.update(track_id, (first.x, first.y))
-                height = float(tracked.xyxy[row, 3] - tracked.xyxy[row, 1])
                 direction = line.sides.update(track_id, anchor, height)
                 if direction is None:
                     continue
@@ -264,7 +274,8 @@ class LineCrossingRule(Rule):
             if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
                 return None
             bottom_px = height - self.p.edge_margin_px
-        estimate = world_speed(
+        estimate = shared_world_speed(
+            frame,
             frame.tracks[int(tracked.tracker_id[row])],
             transform,
             self.p.speed_window_s,

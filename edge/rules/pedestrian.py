@@ -8,7 +8,7 @@ from pydantic import Field
 from edge.detections import Detections
 from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
-from edge.rules.zones import inside, inside_any, select_zones
+from edge.rules.zones import select_zones
 from edge.scene import ZoneKind
 from traffic_monitor.contract import EventType, Severity
 
@@ -55,18 +55,16 @@ class PedestrianOnCarriagewayRule(TrackIncidentRule):
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """On the carriageway, not on a crosswalk, not riding."""
-        anchor = tracked.bottom_center[row : row + 1]
-        if inside_any(self.crosswalks, anchor)[0] or self._is_rider(frame, tracked.xyxy[row]):
+        on_crosswalk = any(self.anchor_in(frame, zone.polygon, row) for zone in self.crosswalks)
+        if on_crosswalk or self._is_rider(frame, tracked.xyxy[row]):
             return Verdict(condition=False)
         for zone in self.zones:
-            if inside(zone, anchor)[0]:
+            if self.anchor_in(frame, zone.polygon, row):
                 return Verdict(condition=True, zone=zone.name)
         return Verdict(condition=False)
 
     def _is_rider(self, frame: FrameContext, box: np.ndarray) -> bool:  # type: ignore[type-arg]
-        dets = frame.detections
-        names = [frame.class_name(int(c)) for c in dets.class_id]
-        bikes = dets.xyxy[[name in TWO_WHEELERS for name in names]]
+        bikes = frame.cached(("two_wheeler_boxes",), lambda: _two_wheeler_boxes(frame))
         if len(bikes) == 0:
             return False
         x1 = np.maximum(bikes[:, 0], box[0])
@@ -76,3 +74,10 @@ class PedestrianOnCarriagewayRule(TrackIncidentRule):
         inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
         area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-6)
         return bool(np.any(inter / area >= self.p.rider_overlap))
+
+
+def _two_wheeler_boxes(frame: FrameContext) -> np.ndarray:  # type: ignore[type-arg]
+    """Boxes of every detection (tracked or not) of a two-wheeler class (its own class)."""
+    dets = frame.detections
+    names = [frame.class_name(int(c)) for c in dets.class_id]
+    return dets.xyxy[[name in TWO_WHEELERS for name in names]]

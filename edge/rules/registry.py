@@ -20,6 +20,7 @@ _SUPPORT_MODULES = {
     "incidents",
     "kinematics",
     "lifecycle",
+    "motion",
     "registry",
     "signals",
     "zones",

@@ -7,8 +7,8 @@ from pydantic import Field
 from edge.detections import Detections
 from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
-from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge, world_speed
-from edge.rules.zones import inside
+from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
+from edge.rules.motion import shared_world_speed
 from traffic_monitor.contract import EventType, Severity
 
 
@@ -84,8 +84,7 @@ class SpeedingRule(TrackIncidentRule):
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """Estimate the speed and compare with the zone's limit for the track's class."""
-        anchor = tracked.bottom_center[row : row + 1]
-        zone = next((z for z in self.zones if inside(z, anchor)[0]), None)
+        zone = next((z for z in self.zones if self.anchor_in(frame, z.polygon, row)), None)
         if zone is None or zone.speed_limit is None:
             return Verdict(condition=False)
         track = frame.tracks[int(tracked.tracker_id[row])]
@@ -95,7 +94,8 @@ class SpeedingRule(TrackIncidentRule):
             if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
                 return Verdict(condition=False, zone=zone.name)
             bottom_px = height - self.p.edge_margin_px
-        estimate = world_speed(
+        estimate = shared_world_speed(
+            frame,
             track,
             self.transform,
             self.p.window_s,

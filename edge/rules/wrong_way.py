@@ -10,7 +10,7 @@ from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import displacement
 from edge.scene import Lane
-from edge.scene.geometry import as_points, in_polygon, unit
+from edge.scene.geometry import as_points, unit
 from traffic_monitor.contract import EventType, Severity
 
 
@@ -71,16 +71,15 @@ class WrongWayRule(TrackIncidentRule):
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """In a lane, moving clearly and against its direction over the window."""
-        anchor = tracked.bottom_center[row : row + 1].astype(np.float64)
         track = frame.tracks[int(tracked.tracker_id[row])]
-        move = displacement(track, self.p.window_s)
-        height = float(tracked.xyxy[row, 3] - tracked.xyxy[row, 1]) or 1.0
-        distance = float(np.hypot(*move))
         for lane, direction in self.lanes:
             if lane.classes is not None and frame.class_name(track.class_id) not in lane.classes:
                 continue
-            if not in_polygon(as_points(lane.polygon), anchor)[0]:
+            if not self.anchor_in(frame, lane.polygon, row):
                 continue
+            move = displacement(track, self.p.window_s)
+            height = float(tracked.xyxy[row, 3] - tracked.xyxy[row, 1]) or 1.0
+            distance = float(np.hypot(*move))
             if distance < self.p.min_move_fraction * height:
                 return Verdict(condition=False, zone=lane.name)
             cos = float(move @ direction) / distance

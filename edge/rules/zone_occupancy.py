@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
-from edge.rules.zones import inside, select_zones
+from edge.rules.zones import select_zones
 from edge.scene import Zone, ZoneKind
 from traffic_monitor.contract import Event, EventType
 
@@ -41,19 +41,17 @@ class ZoneOccupancyRule(Rule):
     def process(self, frame: FrameContext) -> list[Event]:
         """Update who is in which zone; report at each interval."""
         tracked = frame.tracked()
-        anchors = tracked.bottom_center
         classes: dict[int, str] = {
             int(t): frame.class_name(int(c))
             for t, c in zip(tracked.tracker_id, frame.voted_class_ids(tracked), strict=True)
         }
         now = frame.timestamp
         for zone in self.zones:
+            mask = frame.in_polygon(zone.polygon)
             if zone.classes is not None:
-                mask = inside(zone, anchors) & np.array(
+                mask = mask & np.array(
                     [classes[int(t)] in zone.classes for t in tracked.tracker_id], dtype=bool
                 )
-            else:
-                mask = inside(zone, anchors)
             present = {int(t) for t in tracked.tracker_id[mask]}
             table = self.entered[zone.name]
             for track_id in present:

@@ -16,7 +16,9 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
 
-_MEASURE = np.hstack([np.eye(4), np.zeros((4, 4))])
+_IDENTITY = np.eye(8)
+_VELOCITY_TERMS = (np.arange(4), np.arange(4, 8))
+"""Where the time step goes in the transition matrix (position += dt × velocity)."""
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,14 @@ class BoxKalman:
         """Advance the state by ``dt`` seconds and return the predicted box ``(cx, cy, w, h)``."""
         if dt <= 0:
             return self.mean[:4].copy()
-        transition = np.eye(8)
-        transition[:4, 4:] = dt * np.eye(4)
+        transition = _IDENTITY.copy()
+        transition[_VELOCITY_TERMS] = dt
         steps = dt / self.noise.reference_dt
         h = max(float(self.mean[3]), 1.0)
         pos = self.noise.position * h
         vel = self.noise.velocity * h / self.noise.reference_dt
-        process = np.diag(np.square([pos, pos, pos, pos, vel, vel, vel, vel])) * steps
+        variances = np.array([pos * pos] * 4 + [vel * vel] * 4) * steps
+        process = np.diag(variances)
         self.mean = transition @ self.mean
         self.mean[2:4] = np.maximum(self.mean[2:4], 1.0)
         self.covariance = transition @ self.covariance @ transition.T + process
@@ -70,13 +73,15 @@ class BoxKalman:
         """Correct the state with a measured box ``(cx, cy, w, h)``."""
         h = max(float(box_cxcywh[3]), 1.0)
         std = self.noise.measurement * h
-        innovation_cov = _MEASURE @ self.covariance @ _MEASURE.T + np.diag(np.full(4, std * std))
-        gain = np.asarray(
-            np.linalg.solve(innovation_cov, (self.covariance @ _MEASURE.T).T).T, dtype=np.float64
-        )
-        residual = box_cxcywh.astype(np.float64) - _MEASURE @ self.mean
+        # The measurement matrix picks the first four state entries: its products are slices.
+        covariance = self.covariance
+        innovation_cov = covariance[:4, :4] + np.diag(np.full(4, std * std))
+        gain = np.asarray(np.linalg.solve(innovation_cov, covariance[:, :4].T).T, dtype=np.float64)
+        residual = box_cxcywh.astype(np.float64) - self.mean[:4]
         self.mean = np.asarray(self.mean + gain @ residual, dtype=np.float64)
-        self.covariance = (np.eye(8) - gain @ _MEASURE) @ self.covariance
+        gain_measure = np.zeros((8, 8))
+        gain_measure[:, :4] = gain
+        self.covariance = (_IDENTITY - gain_measure) @ covariance
 
     @property
     def velocity(self) -> Vector:
@@ -86,11 +91,11 @@ class BoxKalman:
 
 def xyxy_to_cxcywh(xyxy: npt.NDArray[Any]) -> Vector:
     """Convert one box ``[x1, y1, x2, y2]`` to ``[cx, cy, w, h]``."""
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    x1, y1, x2, y2 = np.asarray(xyxy, dtype=np.float64).tolist()
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], dtype=np.float64)
 
 
 def cxcywh_to_xyxy(box: npt.NDArray[Any]) -> Vector:
     """Convert one box ``[cx, cy, w, h]`` to ``[x1, y1, x2, y2]``."""
-    cx, cy, w, h = (float(v) for v in box)
+    cx, cy, w, h = np.asarray(box, dtype=np.float64).tolist()
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float64)

@@ -55,11 +55,14 @@ def merge_riders(
     xyxy = detections.xyxy.copy()
     confidence = detections.confidence.copy()
     keep = np.ones(len(detections), dtype=bool)
-    for row in np.flatnonzero(is_person):
-        # A "car" hardly wider than this person is a motorbike the detector misnamed.
-        width = xyxy[row, 2] - xyxy[row, 0]
-        fits = is_wheel[bikes] | (xyxy[bikes, 2] - xyxy[bikes, 0] <= NARROW_RATIO * width)
-        bike = _best_bike(xyxy[row], xyxy[bikes], min_overlap, fits)
+    persons = np.flatnonzero(is_person)
+    overlaps = _rider_overlaps(xyxy[persons], xyxy[bikes], is_wheel[bikes])
+    grown: list[int] = []  # bikes (columns) that took a rider: their boxes, so overlaps, changed
+    for row, overlap in zip(persons, overlaps, strict=True):
+        if grown:
+            targets = bikes[grown]
+            overlap[grown] = _rider_overlaps(xyxy[[row]], xyxy[targets], is_wheel[targets])[0]
+        bike = _best_bike(overlap, min_overlap)
         if bike is None:
             continue
         target = bikes[bike]
@@ -67,28 +70,41 @@ def merge_riders(
         xyxy[target, 2:] = np.maximum(xyxy[target, 2:], xyxy[row, 2:])
         confidence[target] = max(confidence[target], confidence[row])
         keep[row] = False
+        if bike not in grown:
+            grown.append(bike)
     merged = Detections(
         xyxy, confidence, detections.class_id, detections.tracker_id, dict(detections.data)
     )
     return merged[keep]
 
 
-def _best_bike(
-    person: np.ndarray,  # type: ignore[type-arg]
+def _rider_overlaps(
+    persons: np.ndarray,  # type: ignore[type-arg]
     bikes: np.ndarray,  # type: ignore[type-arg]
-    min_overlap: float,
-    fits: np.ndarray,  # type: ignore[type-arg]
-) -> int | None:
-    heights = bikes[:, 3] - bikes[:, 1]
+    wheel: np.ndarray,  # type: ignore[type-arg]
+) -> np.ndarray:  # type: ignore[type-arg]
+    """``[p, b]``: fraction of person box p inside bike box b grown upwards by its height.
+
+    Zero where the bike cannot carry the person: a "car" more than ``NARROW_RATIO`` times
+    as wide as the person is a car, not a misnamed motorbike.
+    """
+    widths = persons[:, 2] - persons[:, 0]
+    fits = wheel[None, :] | (
+        bikes[None, :, 2] - bikes[None, :, 0] <= NARROW_RATIO * widths[:, None]
+    )
     seat = bikes.copy()
-    seat[:, 1] -= heights  # the rider sits above the bike
-    x1 = np.maximum(seat[:, 0], person[0])
-    y1 = np.maximum(seat[:, 1], person[1])
-    x2 = np.minimum(seat[:, 2], person[2])
-    y2 = np.minimum(seat[:, 3], person[3])
+    seat[:, 1] -= bikes[:, 3] - bikes[:, 1]  # the rider sits above the bike
+    x1 = np.maximum(seat[None, :, 0], persons[:, None, 0])
+    y1 = np.maximum(seat[None, :, 1], persons[:, None, 1])
+    x2 = np.minimum(seat[None, :, 2], persons[:, None, 2])
+    y2 = np.minimum(seat[None, :, 3], persons[:, None, 3])
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = max(float((person[2] - person[0]) * (person[3] - person[1])), 1e-6)
-    overlap = np.where(fits, inter / area, 0.0)
+    area = widths * (persons[:, 3] - persons[:, 1])
+    areas = np.array([max(float(a), 1e-6) for a in area], dtype=persons.dtype)
+    return np.where(fits, inter / areas[:, None], 0.0)
+
+
+def _best_bike(overlap: np.ndarray, min_overlap: float) -> int | None:  # type: ignore[type-arg]
     best = int(np.argmax(overlap))
     return best if overlap[best] >= min_overlap else None
 
@@ -113,17 +129,13 @@ def suppress_duplicates(
     inside = _inside_fraction(boxes)
     same_class = detections.class_id[:, None] == detections.class_id[None, :]
     order = np.argsort(-detections.confidence, kind="stable")
+    holds = inside.transpose()  # [row, other]: fraction of box `other` inside box `row`
+    duplicate = (overlaps > iou) | (same_class & (holds >= contained))
     keep = np.ones(len(detections), dtype=bool)
     for rank, row in enumerate(order):
-        if not keep[row]:
-            continue
-        for other in order[rank + 1 :]:
-            if not keep[other]:
-                continue
-            if overlaps[row, other] > iou or (
-                same_class[row, other] and inside[other, row] >= contained
-            ):
-                keep[other] = False
+        if keep[row]:
+            lower = order[rank + 1 :]
+            keep[lower[duplicate[row, lower]]] = False
     return detections[keep]
 
 

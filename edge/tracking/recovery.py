@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from edge.tracking.track import Track
+from edge.tracking.track import Track, TrackPoint
 
 FloatArray = npt.NDArray[np.float64]
 _NO_MATCH = 1e6
@@ -42,14 +42,29 @@ class RecoveryGate:
     max_size_ratio: float = 2.0
 
 
+def recent_history(track: Track, window_s: float) -> list[TrackPoint]:
+    """The history points of the last ``window_s`` seconds (before the newest), oldest first.
+
+    Timestamps never go back, so these are a tail of the history: it is walked from the
+    newest point and the walk stops at the first older one.
+    """
+    newest = track.history[-1].timestamp
+    points: list[TrackPoint] = []
+    for point in reversed(track.history):
+        if newest - point.timestamp > window_s:
+            break
+        points.append(point)
+    points.reverse()
+    return points
+
+
 def expected_anchor(track: Track, timestamp: float, window_s: float) -> FloatArray:
     """The track's anchor at ``timestamp`` extrapolated from its recent observed anchors.
 
     A least-squares line through the anchors of the last ``window_s`` seconds (constant
     velocity); with fewer than three points, the last anchor.
     """
-    newest = track.history[-1].timestamp
-    points = [p for p in track.history if newest - p.timestamp <= window_s]
+    points = recent_history(track, window_s)
     last = np.array([points[-1].x, points[-1].y], dtype=np.float64)
     if len(points) < 3:
         return last
