@@ -157,7 +157,9 @@ def run_sustained(
     agg_ready, agg_stop, agg_out = ctx.Queue(), ctx.Queue(), ctx.Queue()
     aggregators = [
         ctx.Process(
-            target=aggregator, args=(port, i, (url, schema), stored, (agg_ready, agg_stop, agg_out))
+            target=aggregator,
+            args=(port, i, (url, schema), stored, (agg_ready, agg_stop, agg_out)),
+            daemon=True,
         )
         for i in range(load.aggregators)
     ]
@@ -168,7 +170,11 @@ def run_sustained(
     EventStore(url, schema).create()
     gen_ready, gen_out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     generators = [
-        ctx.Process(target=generator_node, args=(port, i, load.per_node, (gen_ready, go, gen_out)))
+        ctx.Process(
+            target=generator_node,
+            args=(port, i, load.per_node, (gen_ready, go, gen_out)),
+            daemon=True,
+        )
         for i in range(load.nodes)
     ]
     for proc in generators:

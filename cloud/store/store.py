@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -36,6 +38,8 @@ DEFAULT_URL = "sqlite:///var/aggregator.sqlite3"
 MAX_DEAD_LETTER_BYTES = 64 * 1024
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CREATE_LOCK = 0x7472_6166_6663  # PostgreSQL advisory lock key of create() ("traffc")
+_CREATE_ATTEMPTS = 8  # SQLite: how often create() tries again after a concurrent creation
+_CONCURRENT_CREATE = re.compile(r"already exists|database is locked")
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,23 @@ class EventStore:
         """Create the schema (if named) and every table that does not exist yet.
 
         Safe when several aggregators start at once: on PostgreSQL the creation runs under a
-        transaction-scoped advisory lock (``CREATE TABLE`` checks, then creates).
+        transaction-scoped advisory lock (``CREATE TABLE`` checks, then creates); SQLite has
+        no such lock, so when another process created a table between the check and the
+        creation, or holds the write lock (a read transaction that turns into a write one
+        gets "database is locked" at once, without the busy timeout), it is tried again.
         """
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                self._create()
+                return
+            except OperationalError as exc:
+                if self.dialect != "sqlite" or not _CONCURRENT_CREATE.search(str(exc)):
+                    raise
+                logger.info("another process is creating the tables (try %d)", attempt + 1)
+                time.sleep(0.05 * (attempt + 1))
+        self._create()
+
+    def _create(self) -> None:
         with self._raw_engine.begin() as conn:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})

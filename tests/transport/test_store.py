@@ -131,3 +131,31 @@ def test_aggregators_starting_together_create_the_tables_once(tmp_path):
         stores[0].drop()
         for store in (first, *stores):
             store.dispose()
+
+
+def test_aggregators_starting_together_on_sqlite_create_the_tables_once(tmp_path):
+    """SQLite has no advisory lock: a table created by another process between the check and
+    the CREATE TABLE must be checked for again, not end the start-up (seen in the benchmark's
+    two-aggregator run)."""
+    url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
+    errors: list[BaseException] = []
+    for round_ in range(5):
+        stores = [EventStore(f"{url}{round_}") for _ in range(6)]
+        barrier = threading.Barrier(len(stores))
+
+        def create(store: EventStore, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                store.create()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert stores[0].count_events() == 0
+        for store in stores:
+            store.dispose()
