@@ -119,12 +119,17 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any) -> None:
     pub.close()
 
 
-def _broker_cpu_s(pid: int) -> float:
+def _process_cpu_s(pid: int) -> float:
     """CPU seconds used so far by a process (Linux ``/proc``; 0 elsewhere)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return _stat_cpu_s(Path(f"/proc/{pid}/stat").read_text())
     except OSError:
         return 0.0
+
+
+def _stat_cpu_s(stat: str) -> float:
+    """User + system CPU seconds from the text of a ``/proc/<pid>/stat`` file."""
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -159,10 +164,11 @@ def _postgres_cpu_s() -> float:
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if stat.read_text().split(" ", 2)[1] == "(postgres)":
-                total += _broker_cpu_s(int(stat.parent.name))
+            text = stat.read_text()
         except OSError:
             continue  # the process ended meanwhile
+        if text.split(" ", 2)[1] == "(postgres)":
+            total += _stat_cpu_s(text)
     return total
 
 
@@ -209,14 +215,14 @@ def _run(db: str, mode: str, load: _Load, workdir: Path) -> dict[str, Any]:
         procs: list[mp.process.BaseProcess] = []
     else:
         procs = _start_nodes(port, load, nodes_dir, node_cpu)
-    cpu_before, broker_cpu_before = time.process_time(), _broker_cpu_s(broker.pid)
+    cpu_before, broker_cpu_before = time.process_time(), _process_cpu_s(broker.pid)
     db_cpu_before = _postgres_cpu_s()
     started = time.monotonic()
     if mode == "ingest":
         ingestor.start()
     stored = _wait_stored(ingestor, store, total)
     aggregator_cpu = time.process_time() - cpu_before
-    broker_cpu = _broker_cpu_s(broker.pid) - broker_cpu_before
+    broker_cpu = _process_cpu_s(broker.pid) - broker_cpu_before
     db_cpu = _postgres_cpu_s() - db_cpu_before
     commits = recorder.commits
     # From the first to the last commit: process start-up of the simulated nodes excluded.
@@ -258,7 +264,7 @@ def _run_sustained(db: str, load: SustainedLoad, workdir: Path) -> dict[str, Any
     """Load generators and ``load.aggregators`` consumer processes at once (see sustained.py)."""
     broker, port = _start_broker(workdir)
     url, schema = _database(db, workdir)
-    probes = {"broker": lambda: _broker_cpu_s(broker.pid)}
+    probes = {"broker": lambda: _process_cpu_s(broker.pid)}
     if db == "postgresql":
         probes["database_server"] = _postgres_cpu_s
     try:
