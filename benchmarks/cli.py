@@ -145,16 +145,19 @@ def _capacity_config(args: argparse.Namespace) -> CapacityConfig | None:
 def _print_summary(report: dict[str, Any]) -> None:
     print(
         f"{'model':<18} {'backend':<14} {'precision':<9} {'e2e fps':>8} {'NN share':>9} "
-        f"{'vs Ultralytics':>15} {'piped':>7}"
+        f"{'vs Ultralytics':>15} {'piped':>7} {'vs UL PyTorch':>14} {'piped':>7}"
     )
     for r in report["runs"]:
         name = f"{r['model']:<18} {r.get('backend', 'onnxruntime'):<14}"
         if "end_to_end_fps" in r:
             ratio = _ratio(r.get("speedup_vs_ultralytics_track"))
             piped = _ratio(r.get("speedup_vs_ultralytics_track_pipelined"))
+            torch_ratio = _ratio(r.get("speedup_vs_ultralytics_pytorch_track"))
+            torch_piped = _ratio(r.get("speedup_vs_ultralytics_pytorch_track_pipelined"))
             print(
                 f"{name} {r.get('precision', '-'):<9} {r['end_to_end_fps']:>8.1f} "
-                f"{r['share_in_network']:>9.1%} {ratio:>15} {piped:>7}"
+                f"{r['share_in_network']:>9.1%} {ratio:>15} {piped:>7} "
+                f"{torch_ratio:>14} {torch_piped:>7}"
             )
         if "capacity" in r:
             cap = r["capacity"]

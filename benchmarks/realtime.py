@@ -25,6 +25,7 @@ Run (writes ``benchmarks/results/realtime_cpu.json`` and ``.png``)::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -60,6 +61,11 @@ from traffic_monitor.shared_data import REPO_ROOT, sample_video, shared_path
 logger = logging.getLogger(__name__)
 
 RESULTS_DIR = Path(__file__).parent / "results"
+#: Ultralytics paths measured beside ours: reference name → prefix of its figures. ``onnx``
+#: runs the same ONNX file (Ultralytics uses ONNX Runtime too, so the network call is the
+#: same); ``pytorch`` runs the same weights as a ``.pt`` checkpoint with PyTorch, the path
+#: most users write (``YOLO("yolov8n.pt").track(...)``).
+REFERENCES = {"onnx": "ultralytics", "pytorch": "ultralytics_pytorch"}
 SCENE = REPO_ROOT / "configs" / "vn_nga_ba_hue_overpass.yaml"
 STAGES = (
     "decode",
@@ -258,20 +264,21 @@ class PathTimes:
 
     Attributes:
         ours: Our path per back-end name.
-        theirs: Per-frame seconds of Ultralytics' track (empty when not run).
-        theirs_inference: Ultralytics' own timing of its network call per frame.
+        theirs: Per-frame seconds of each Ultralytics reference's track (see
+            :data:`REFERENCES`), by reference name.
+        theirs_inference: Ultralytics' own timing of its network call per frame, by reference.
     """
 
     ours: dict[str, OurTimes]
-    theirs: list[float] = field(default_factory=list)
-    theirs_inference: list[float] = field(default_factory=list)
+    theirs: dict[str, list[float]] = field(default_factory=dict)
+    theirs_inference: dict[str, list[float]] = field(default_factory=dict)
 
 
 def run_path(
     detectors: Mapping[str, Detector],
     frames: list[Image],
     fps: float,
-    theirs: Callable[[Image], object] | None = None,
+    theirs: Mapping[str, Callable[[Image], object]] | None = None,
     *,
     pipelined: bool = True,
     block: int = BLOCK,
@@ -281,7 +288,8 @@ def run_path(
     The paths take turns in blocks of ``block`` frames over the same frames: for each
     back-end (``detectors``, name → detector) ours sequentially, then ours pipelined (see
     :mod:`benchmarks.pipelined`); then Ultralytics' track (``theirs``). Each path keeps its
-    own tracker, so every tracker sees consecutive frames; turns make a change of machine
+    own tracker, so every tracker sees consecutive frames (each Ultralytics reference in
+    ``theirs``, name → track call, keeps its own too); turns make a change of machine
     load touch every path alike, and blocks (not single frames) keep one runtime's spinning
     threads from slowing the next.
     """
@@ -289,9 +297,11 @@ def run_path(
     for detector in detectors.values():
         for frame in frames[:WARMUP_FRAMES]:  # runtimes allocate on the first runs
             detector.detect_one(frame)
+    theirs = dict(theirs or {})
     times = PathTimes(ours={name: OurTimes() for name in detectors})
-    if theirs is not None:
-        theirs(frames[0])
+    for reference, track in theirs.items():
+        track(frames[0])
+        times.theirs[reference], times.theirs_inference[reference] = [], []
     for start in range(0, len(frames), block):
         indices = range(start, min(start + block, len(frames)))
         for name, detector in detectors.items():
@@ -303,12 +313,12 @@ def run_path(
                 )
             if pipelined:
                 ours.pipelined_s += _pipelined_block(detector, piped, frames, indices, fps)
-        if theirs is not None:
+        for reference, track in theirs.items():
             for index in indices:
                 began = time.perf_counter()
-                results = theirs(frames[index])
-                times.theirs.append(time.perf_counter() - began)
-                times.theirs_inference.extend(_their_inference_s(results))
+                results = track(frames[index])
+                times.theirs[reference].append(time.perf_counter() - began)
+                times.theirs_inference[reference].extend(_their_inference_s(results))
     return times
 
 
@@ -370,13 +380,21 @@ def batched_fps(detector: Detector, frames: list[Image], batch: int) -> float | 
     return len(groups) * batch / (time.perf_counter() - start)
 
 
-def ultralytics_track(case: ModelCase, device: str = "cpu") -> Callable[[Image], object] | None:
-    """Ultralytics ``track`` (predict + ByteTrack) on the same model file, or None."""
+def ultralytics_track(
+    case: ModelCase, device: str = "cpu", weights: Path | None = None
+) -> Callable[[Image], object] | None:
+    """Ultralytics ``track`` (predict + ByteTrack), or None without the ``models`` extra.
+
+    Args:
+        case: The model (its ONNX file is run unless ``weights`` is given).
+        device: ``cpu`` or a CUDA device.
+        weights: The same weights as an Ultralytics ``.pt`` checkpoint (run with PyTorch).
+    """
     try:
         from ultralytics import YOLO
     except ImportError:
         return None
-    model = YOLO(str(case.path), task="detect")
+    model = YOLO(str(weights or case.path), task="detect")
     options: dict[str, Any] = {
         "conf": 0.25,
         "iou": 0.45,
@@ -470,19 +488,58 @@ def _path_figures(
     frames, decode_s = decode(config.video, config.frames)
     if not frames:
         raise UserFacingError(f"no frame decoded from {config.video}")
-    gpu = bool(set(config.providers) & {"cuda", "tensorrt"})
-    theirs_fn = ultralytics_track(case, "0" if gpu else "cpu") if config.ultralytics else None
-    times = run_path(detectors, frames, CAMERA_FPS, theirs_fn, pipelined=config.pipelined)
+    times = run_path(
+        detectors, frames, CAMERA_FPS, _references(case, config), pipelined=config.pipelined
+    )
     figures: dict[str, dict[str, Any]] = {}
     for name, ours in times.ours.items():
         result = _our_figures(ours, decode_s, len(frames))
         fps = batched_fps(detectors[name], frames, config.batch)
         if fps is not None:
             result["batched"] = {"batch": config.batch, "detect_fps": round(fps, 2)}
-        if times.theirs:
-            result.update(_versus_ultralytics(times, ours))
+        for reference, prefix in REFERENCES.items():
+            if times.theirs.get(reference):
+                result.update(_versus_ultralytics(times, reference, prefix, ours))
         figures[name] = result
     return figures
+
+
+def _references(case: ModelCase, config: BenchConfig) -> dict[str, Callable[[Image], object]]:
+    """The Ultralytics paths run beside ours (see :data:`REFERENCES`); none without the extra."""
+    if not config.ultralytics:
+        return {}
+    device = "0" if set(config.providers) & {"cuda", "tensorrt"} else "cpu"
+    references = {"onnx": ultralytics_track(case, device)}
+    checkpoint = pytorch_checkpoint(case, config.cache)
+    if checkpoint is not None:
+        references["pytorch"] = ultralytics_track(case, device, weights=checkpoint)
+    return {name: track for name, track in references.items() if track is not None}
+
+
+def pytorch_checkpoint(case: ModelCase, cache: Path) -> Path | None:
+    """The case's float weights as an Ultralytics ``.pt`` (None: INT8, or none to be had).
+
+    The shared YOLOv8n / YOLO11n checkpoints hold the weights of the shared ONNX files;
+    ``vn-vehicles`` is rebuilt from its ONNX file (:mod:`models.rebuild`).
+    """
+    name = case.label.partition("@")[0]
+    if name.endswith("-int8"):
+        return None
+    base = name.removesuffix("-dyn")
+    if base == "vn-vehicles":
+        digest = hashlib.sha256(case.path.read_bytes()).hexdigest()[:12]
+        target = cache / f"vn-vehicles-{digest}.pt"  # rebuilt again when the model changes
+        if not target.is_file():
+            try:
+                from models.rebuild import checkpoint_from_onnx
+
+                checkpoint_from_onnx(case.path, target)
+            except (ImportError, UserFacingError) as exc:
+                logger.warning("no PyTorch reference for %s (%s)", case.label, exc)
+                return None
+        return target
+    checkpoint = shared_path("models", f"{base}.pt")
+    return checkpoint if checkpoint.is_file() else None
 
 
 def _our_figures(ours: OurTimes, decode_s: list[float], frames: int) -> dict[str, Any]:
@@ -505,24 +562,31 @@ def _our_figures(ours: OurTimes, decode_s: list[float], frames: int) -> dict[str
     return result
 
 
-def _versus_ultralytics(times: PathTimes, ours: OurTimes) -> dict[str, Any]:
-    """Ratios of Ultralytics' track time to ours (above 1: ours is faster)."""
-    theirs = float(np.sum(times.theirs))
+def _versus_ultralytics(
+    times: PathTimes, reference: str, prefix: str, ours: OurTimes
+) -> dict[str, Any]:
+    """Ratios of one Ultralytics reference's track time to ours (above 1: ours is faster).
+
+    Keys start with ``prefix`` (``ultralytics`` for the ONNX reference, ``ultralytics_pytorch``
+    for the ``.pt`` one), e.g. ``speedup_vs_ultralytics_pytorch_track``.
+    """
+    theirs_s = times.theirs[reference]
+    theirs = float(np.sum(theirs_s))
     totals = {name: float(np.sum(values)) for name, values in ours.stages.items()}
     process = sum(totals.values())
     result: dict[str, Any] = {
-        "ultralytics_track": summarise(times.theirs),
-        "ultralytics_track_fps": round(len(times.theirs) / theirs, 2),
-        "speedup_vs_ultralytics_track": round(theirs / process, 3),
-        "speedup_vs_ultralytics_track_detect_track_only": round(
+        f"{prefix}_track": summarise(theirs_s),
+        f"{prefix}_track_fps": round(len(theirs_s) / theirs, 2),
+        f"speedup_vs_{prefix}_track": round(theirs / process, 3),
+        f"speedup_vs_{prefix}_track_detect_track_only": round(
             theirs / (process - totals["rules"] - totals["publish"]), 3
         ),
-        "ceiling_vs_ultralytics_track_network_only": round(theirs / totals["inference"], 3),
+        f"ceiling_vs_{prefix}_track_network_only": round(theirs / totals["inference"], 3),
     }
-    if times.theirs_inference:
-        result["ultralytics_inference"] = summarise(times.theirs_inference)
+    if times.theirs_inference.get(reference):
+        result[f"{prefix}_inference"] = summarise(times.theirs_inference[reference])
     if ours.pipelined_s:
-        result["speedup_vs_ultralytics_track_pipelined"] = round(theirs / ours.pipelined_s, 3)
+        result[f"speedup_vs_{prefix}_track_pipelined"] = round(theirs / ours.pipelined_s, 3)
     return result
 
 

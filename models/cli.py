@@ -101,7 +101,11 @@ def _register_train(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("preset", choices=sorted(PRESETS), help="which product model")
     parser.add_argument(
-        "--base", type=Path, default=None, help="checkpoint (default: shared models/yolov8n.pt)"
+        "--base",
+        type=Path,
+        default=None,
+        help="checkpoint, or a committed .onnx model to train further "
+        "(default: shared models/yolov8n.pt)",
     )
     parser.add_argument("--out", type=Path, default=None, help="run folder (build/train/PRESET)")
     parser.add_argument("--imgsz", type=int, default=416, help="input size (multiple of 32)")

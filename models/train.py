@@ -36,6 +36,8 @@ from traffic_monitor.shared_data import REPO_ROOT, shared_path
 logger = logging.getLogger(__name__)
 
 SPLITS_DIR = REPO_ROOT / "models" / "splits"
+#: Training images whose statistics seed the BatchNorms of a base rebuilt from ONNX.
+BN_CALIBRATION_IMAGES = 32
 """Committed split file lists, one folder per preset."""
 
 
@@ -86,7 +88,8 @@ class TrainOptions:
 
     Attributes:
         preset: Which product model.
-        base: Trainable Ultralytics checkpoint to start from.
+        base: Trainable Ultralytics checkpoint to start from, or an Ultralytics-exported
+            ONNX model (a committed product model), rebuilt into one to train further.
         out: Folder for the run, the record and the exported ONNX.
         imgsz: Training and export input size (multiple of 32).
         epochs: Training epochs.
@@ -177,7 +180,7 @@ def train(options: TrainOptions) -> dict[str, Any]:
     options.out.mkdir(parents=True, exist_ok=True)
     data_yaml = prepare_dataset(options.preset, split, options.out / "dataset")
     started = time.monotonic()
-    best = _ultralytics_train(options, data_yaml)
+    best = _ultralytics_train(options, data_yaml, _trainable_base(options, split))
     seconds = time.monotonic() - started
     onnx_path = options.out / f"{options.preset.name}.onnx"
     export_onnx(best, ExportOptions(imgsz=options.imgsz), onnx_path)
@@ -187,7 +190,23 @@ def train(options: TrainOptions) -> dict[str, Any]:
     return record
 
 
-def _ultralytics_train(options: TrainOptions, data_yaml: Path) -> Path:
+def _trainable_base(options: TrainOptions, split: SceneSplit) -> Path:
+    """The base as a ``.pt``: a committed ONNX model is rebuilt into one (continued training).
+
+    The rebuilt BatchNorms take their statistics from the first training images.
+    """
+    if options.base.suffix != ".onnx":
+        return options.base
+    from models.rebuild import checkpoint_from_onnx
+
+    root = _dataset_root(options.preset) / "images"
+    calibration = [root / name for name in split.train[:BN_CALIBRATION_IMAGES]]
+    return checkpoint_from_onnx(
+        options.base, options.out / "base.pt", calibration, imgsz=options.imgsz
+    )
+
+
+def _ultralytics_train(options: TrainOptions, data_yaml: Path, base: Path) -> Path:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_CONFIG_DIR", str(options.out / "ultralytics-config"))
     try:
@@ -196,7 +215,7 @@ def _ultralytics_train(options: TrainOptions, data_yaml: Path) -> Path:
         raise UserFacingError(
             "training needs the models extra: pip install -e '.[models]' (Ultralytics, torch)"
         ) from exc
-    model = YOLO(str(options.base))
+    model = YOLO(str(base))
     model.train(
         data=str(data_yaml),
         imgsz=options.imgsz,

@@ -142,7 +142,7 @@ def parse_model_info(
     task = meta.get("task", "detect")
     if task != "detect":
         raise ModelError(f"{path}: this is a '{task}' model; a detection model is needed")
-    names = _parse_names(meta.get("names"), path)
+    names = parse_names(meta.get("names"), path)
     input_shape = list(inputs[0].shape)
     if len(input_shape) != 4 or input_shape[1] not in (3, "channels"):
         raise ModelError(f"{path}: input shape {input_shape} is not [B, 3, H, W]")
@@ -169,7 +169,12 @@ def parse_model_info(
     )
 
 
-def _parse_names(raw: str | None, path: Path) -> tuple[str, ...]:
+def parse_names(raw: str | None, path: Path) -> tuple[str, ...]:
+    """Class names from the ``names`` metadata of an Ultralytics export, in class-id order.
+
+    Raises:
+        ModelError: The metadata is absent or unreadable.
+    """
     if not raw:
         raise ModelError(
             f"{path}: no class names in the ONNX metadata; is it an Ultralytics YOLO export? "

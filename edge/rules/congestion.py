@@ -59,6 +59,13 @@ class CongestionParams(RuleParams):
         default=15.0, ge=0, description="A new level must persist this long before it is reported."
     )
     speed_window_s: float = Field(default=1.0, gt=0, description="Window of per-track speeds.")
+    edge_margin_px: float = Field(
+        default=4.0,
+        ge=0,
+        description="Anchors this close to the bottom frame edge are left out of the speed "
+        "fit (a cut-off box has no true contact point); the speeding rule's default, so both "
+        "rules share one fit per track. Needs the frame image.",
+    )
     queue_speed: float = Field(
         default=5.0, gt=0, description="Vehicles slower than this (km/h or px/s) form the queue."
     )
@@ -113,8 +120,16 @@ class CongestionRule(Rule):
     def _speed(self, frame: FrameContext, track_id: int) -> float | None:
         track = frame.tracks[track_id]
         if self.setup.transform is not None:
+            bottom_px = None
+            if frame.image is not None:
+                bottom_px = frame.image.shape[0] - self.p.edge_margin_px
             estimate = shared_world_speed(
-                frame, track, self.setup.transform, self.p.speed_window_s, 0.0
+                frame,
+                track,
+                self.setup.transform,
+                self.p.speed_window_s,
+                0.0,
+                bottom_px=bottom_px,
             )
             return None if estimate is None else estimate.speed * MPS_TO_KMH
         estimate = pixel_speed(track, self.p.speed_window_s)

@@ -2,9 +2,10 @@
 
 Speeding, congestion and line crossing each want a track's road-plane speed, and the robust
 fit behind it (:func:`edge.rules.kinematics.world_speed`) is the costliest step of the rules.
-The estimate only depends on the track's history (which does not change while the rules run)
-and the fit's settings, so within one frame a second request with the same settings gets
-the first answer.
+The fit only depends on the track's history (which does not change while the rules run) and
+on which anchors are kept (window, jump filter, bottom row, height check), so within one frame
+it is computed once for those settings; each rule's calibration error and minimum span are
+applied to the shared fit afterwards, which gives exactly what ``world_speed`` gives.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from edge.rules.kinematics import (
     JumpFilter,
     RigidCheck,
     SpeedEstimate,
-    world_speed,
+    road_fit,
+    with_calibration_error,
 )
 from edge.tracking import Track
 
@@ -49,27 +51,9 @@ def shared_world_speed(
     Returns:
         The same estimate ``world_speed`` returns for these arguments.
     """
-    key = (
-        "world_speed",
-        track.track_id,
-        id(transform),
-        window_s,
-        error_m,
-        jumps,
-        min_span_s,
-        bottom_px,
-        rigid,
-    )
-    return frame.cached(
+    key = ("road_fit", track.track_id, id(transform), window_s, jumps, bottom_px, rigid)
+    fit = frame.cached(
         key,
-        lambda: world_speed(
-            track,
-            transform,
-            window_s,
-            error_m,
-            jumps=jumps,
-            min_span_s=min_span_s,
-            bottom_px=bottom_px,
-            rigid=rigid,
-        ),
+        lambda: road_fit(track, transform, window_s, jumps=jumps, bottom_px=bottom_px, rigid=rigid),
     )
+    return with_calibration_error(fit, error_m, min_span_s)

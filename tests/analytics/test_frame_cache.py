@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge.pipeline.analytics import CameraAnalytics
-from edge.rules.kinematics import world_speed
+from edge.rules import motion
+from edge.rules.kinematics import road_fit, world_speed
 from edge.rules.motion import shared_world_speed
 from edge.rules.zones import inside
 from edge.scene.transform import HomographyTransform
@@ -55,17 +56,25 @@ def test_zone_membership_matches_each_rule_testing_its_own_anchors():
     assert not frame.in_polygon(left, ["person"]).any()  # the person has crossed to the right
 
 
-def test_shared_world_speed_is_world_speed_computed_once_per_frame():
+def test_shared_world_speed_is_world_speed_computed_once_per_frame(monkeypatch):
     analytics, frame = _last_frame()
     transform = HomographyTransform(analytics.scene.calibration)
+    fits = []
+    monkeypatch.setattr(motion, "road_fit", lambda *a, **k: fits.append(1) or road_fit(*a, **k))
     for track in frame.tracks.values():
         first = shared_world_speed(frame, track, transform, 1.0, 0.2, min_span_s=0.6)
         again = shared_world_speed(frame, track, transform, 1.0, 0.2, min_span_s=0.6)
         alone = world_speed(track, transform, 1.0, 0.2, min_span_s=0.6)
-        assert again is first
+        assert again == first
         assert alone == first and first is not None
         other = shared_world_speed(frame, track, transform, 1.0, 0.0)
         assert other == world_speed(track, transform, 1.0, 0.0)
+        assert other is not None and other.uncertainty < first.uncertainty
+        # A rule's calibration error and minimum span are applied to the one shared fit.
+        assert shared_world_speed(frame, track, transform, 1.0, 0.2, min_span_s=99.0) is None
+    assert len(fits) == len(frame.tracks)
+    shared_world_speed(frame, track, transform, 1.0, 0.2, bottom_px=479.0)
+    assert len(fits) == len(frame.tracks) + 1  # other anchors kept: a fit of its own
 
 
 def test_recent_history_is_the_window_of_the_history():

@@ -16,12 +16,14 @@ from benchmarks.realtime import (
     BenchConfig,
     capacity,
     interleaved_inference,
+    pytorch_checkpoint,
     resolve_model,
     run,
     save,
 )
 from traffic_monitor.cli import main
 from traffic_monitor.errors import UserFacingError
+from traffic_monitor.shared_data import shared_path
 
 
 @pytest.fixture
@@ -128,6 +130,26 @@ def test_ultralytics_track_runs_side_by_side(smoke_config: BenchConfig):
     assert result["speedup_vs_ultralytics_track"] > 0
     assert result["speedup_vs_ultralytics_track_pipelined"] > 0
     assert result["ceiling_vs_ultralytics_track_network_only"] > 0
+    # The same weights as a .pt checkpoint, run by Ultralytics with PyTorch.
+    assert result["ultralytics_pytorch_track"]["p50_ms"] > 0
+    assert result["ultralytics_pytorch_inference"]["p50_ms"] > 0
+    assert result["speedup_vs_ultralytics_pytorch_track"] > 0
+    assert result["speedup_vs_ultralytics_pytorch_track_pipelined"] > 0
+
+
+@pytest.mark.models
+def test_pytorch_references_hold_the_weights_of_the_onnx_model(tmp_path: Path):
+    pytest.importorskip("ultralytics")
+    case = resolve_model("vn-vehicles@416", tmp_path)
+    assert case is not None
+    rebuilt = pytorch_checkpoint(case, tmp_path)
+    assert rebuilt is not None and rebuilt.parent == tmp_path
+    assert pytorch_checkpoint(case, tmp_path) == rebuilt  # rebuilt once
+    yolo11n = resolve_model("yolo11n@320", tmp_path)
+    assert yolo11n is not None
+    assert pytorch_checkpoint(yolo11n, tmp_path) == shared_path("models", "yolo11n.pt")
+    int8 = ModelCase("yolo11n-int8@320", yolo11n.path, 320)
+    assert pytorch_checkpoint(int8, tmp_path) is None  # no PyTorch model of the INT8 graph
 
 
 @pytest.mark.parametrize("provider", ["cuda", "tensorrt"])

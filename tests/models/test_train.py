@@ -100,3 +100,17 @@ def test_one_epoch_training_exports_a_described_model(
     detector = Detector(DetectorConfig(model=tmp_path / "out" / "toy.onnx"))
     assert detector.names == ("car",)
     assert detector.model.info.description == "toy model trained on synthetic boxes"
+    # Training further from the exported ONNX rebuilds a trainable checkpoint from it.
+    again = TrainOptions(
+        preset,
+        tmp_path / "out" / "toy.onnx",
+        tmp_path / "again",
+        imgsz=64,
+        epochs=1,
+        batch=8,
+        workers=0,
+    )
+    record = train_module.train(again)
+    assert (tmp_path / "again" / "base.pt").exists()
+    assert record["settings"]["base"] == "toy.onnx"
+    assert Detector(DetectorConfig(model=tmp_path / "again" / "toy.onnx")).names == ("car",)
