@@ -206,3 +206,11 @@ def test_cli_chooses_backends_for_path_and_capacity(
     assert (row["backend"], row["precision"], row["frames"]) == ("openvino-f32", "f32", 5)
     assert row["capacity"]["criteria"]["backend"] == "openvino-f32"
     assert row["capacity"]["runs"][0]["processed_fps_per_camera_min"] > 0
+
+
+def test_quantisation_runs_in_a_child_process_and_reports_its_failure(tmp_path: Path):
+    """A broken float model gives a clear error instead of a report without INT8 rows."""
+    bogus = tmp_path / "bogus.onnx"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(UserFacingError, match=r"quantising .*bogus\.onnx failed"):
+        realtime._quantised(bogus, tmp_path / "cache")
