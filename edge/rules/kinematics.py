@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -182,20 +183,44 @@ def _neighbour_medians(rates: npt.NDArray[np.float64], neighbours: int) -> npt.N
     where a neighbour falls outside, sorted (NaN last), and the middle one or two of the
     valid values averaged, which is exactly what ``np.median`` computes.
     """
-    count = len(rates)
+    layout = _neighbour_layout(len(rates), neighbours)
+    around = rates[layout.index]
+    around[layout.outside] = np.nan
+    around.sort(axis=1)
+    low = around[layout.rows, layout.low]
+    high = around[layout.rows, layout.high]
+    medians = np.asarray((low + high) / 2, dtype=np.float64)
+    medians[layout.alone] = rates[layout.alone]
+    return medians
+
+
+@dataclass(frozen=True)
+class _NeighbourLayout:
+    """Index arrays of :func:`_neighbour_medians` for one window length (read-only)."""
+
+    index: npt.NDArray[np.intp]
+    outside: npt.NDArray[np.bool_]
+    rows: npt.NDArray[np.intp]
+    low: npt.NDArray[np.intp]
+    high: npt.NDArray[np.intp]
+    alone: npt.NDArray[np.bool_]
+
+
+@lru_cache(maxsize=512)
+def _neighbour_layout(count: int, neighbours: int) -> _NeighbourLayout:
+    """The gather indices for ``count`` rows, made once per length (a window holds ≤ ~60)."""
     offsets = np.r_[np.arange(-neighbours, 0), np.arange(1, neighbours + 1)]
     index = np.arange(count)[:, None] + offsets[None, :]
     valid = (index >= 0) & (index < count)
-    around = np.where(valid[..., None], rates[np.clip(index, 0, max(count - 1, 0))], np.nan)
-    around = np.sort(around, axis=1)
     valid_count = valid.sum(axis=1)
-    rows = np.arange(count)
-    low = around[rows, np.maximum(valid_count - 1, 0) // 2]
-    high = around[rows, valid_count // 2]
-    medians = np.asarray((low + high) / 2, dtype=np.float64)
-    alone = valid_count == 0
-    medians[alone] = rates[alone]
-    return medians
+    return _NeighbourLayout(
+        index=np.clip(index, 0, max(count - 1, 0)),
+        outside=~valid,
+        rows=np.arange(count),
+        low=np.maximum(valid_count - 1, 0) // 2,
+        high=valid_count // 2,
+        alone=valid_count == 0,
+    )
 
 
 def consistent_points(
