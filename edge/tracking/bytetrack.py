@@ -135,7 +135,8 @@ class ByteTracker:
             track's voted class (the detection's own class where untracked).
         """
         self.ended = []
-        predicted = {tid: track.predict(timestamp) for tid, track in self._tracks.items()}
+        boxes_now = Track.predict_many(list(self._tracks.values()), timestamp)
+        predicted = dict(zip(self._tracks, boxes_now, strict=True))
         boxes = detections.xyxy.astype(np.float64)
         scores = detections.confidence
         assigned = np.full(len(detections), NO_TRACK, dtype=np.int64)

@@ -7,6 +7,7 @@ predicts as far as the object actually moved.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,23 @@ class BoxKalman:
         self.covariance = transition @ self.covariance @ transition.T + process
         return self.mean[:4].copy()
 
+    @staticmethod
+    def predict_many(filters: Sequence[BoxKalman], dts: Sequence[float]) -> Matrix:
+        """:meth:`predict` of many filters at once; returns their boxes ``(N, 4)``.
+
+        One stacked computation instead of a dozen small matrix products per track: the
+        per-frame cost of tracking a busy junction is mostly numpy call overhead. The result
+        equals calling :meth:`predict` on each filter, up to floating-point rounding.
+        """
+        if not filters:
+            return np.empty((0, 4))
+        step = np.asarray(dts, dtype=np.float64)
+        means = np.stack([f.mean for f in filters])
+        moving = np.flatnonzero(step > 0)
+        if len(moving):
+            means[moving] = _predict_stacked([filters[int(i)] for i in moving], step[moving])
+        return np.asarray(means[:, :4], dtype=np.float64)
+
     def update(self, box_cxcywh: Vector) -> None:
         """Correct the state with a measured box ``(cx, cy, w, h)``."""
         h = max(float(box_cxcywh[3]), 1.0)
@@ -87,6 +105,29 @@ class BoxKalman:
     def velocity(self) -> Vector:
         """Estimated velocity of the box centre in pixels per second."""
         return self.mean[4:6].copy()
+
+
+def _predict_stacked(filters: Sequence[BoxKalman], dt: Vector) -> Matrix:
+    """Advance each filter by its ``dt`` (seconds, all > 0) in place; returns the new means."""
+    noise = np.array([(f.noise.position, f.noise.velocity, f.noise.reference_dt) for f in filters])
+    position, velocity, reference_dt = noise.T
+    transitions = np.broadcast_to(_IDENTITY, (len(filters), 8, 8)).copy()
+    transitions[:, _VELOCITY_TERMS[0], _VELOCITY_TERMS[1]] = dt[:, None]
+    means = np.einsum("nij,nj->ni", transitions, np.stack([f.mean for f in filters]))
+    heights = np.maximum([f.mean[3] for f in filters], 1.0)  # before the step, as predict()
+    pos = position * heights
+    vel = velocity * heights / reference_dt
+    variances = np.repeat(np.stack([pos * pos, vel * vel], axis=1), 4, axis=1)
+    variances *= (dt / reference_dt)[:, None]
+    covariances = np.stack([f.covariance for f in filters])
+    covariances = transitions @ covariances @ transitions.transpose(0, 2, 1)
+    diagonal = np.arange(8)
+    covariances[:, diagonal, diagonal] += variances
+    means[:, 2:4] = np.maximum(means[:, 2:4], 1.0)
+    for row, kalman in enumerate(filters):
+        kalman.mean = means[row]
+        kalman.covariance = covariances[row]
+    return np.asarray(means, dtype=np.float64)
 
 
 def xyxy_to_cxcywh(xyxy: npt.NDArray[Any]) -> Vector:

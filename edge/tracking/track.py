@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
-from edge.tracking.kalman import BoxKalman, KalmanNoise, Vector, cxcywh_to_xyxy, xyxy_to_cxcywh
+from edge.tracking.kalman import (
+    BoxKalman,
+    KalmanNoise,
+    Matrix,
+    Vector,
+    cxcywh_to_xyxy,
+    xyxy_to_cxcywh,
+)
 
 
 class TrackState(StrEnum):
@@ -90,6 +98,16 @@ class Track:
         predicted = self.kalman.predict(timestamp - self.last_predicted)
         self.last_predicted = max(self.last_predicted, timestamp)
         return cxcywh_to_xyxy(predicted)
+
+    @staticmethod
+    def predict_many(tracks: Sequence[Track], timestamp: float) -> Matrix:
+        """:meth:`predict` of many tracks at once: boxes ``(N, 4)`` as ``[x1, y1, x2, y2]``."""
+        dts = [timestamp - track.last_predicted for track in tracks]
+        boxes = BoxKalman.predict_many([track.kalman for track in tracks], dts)
+        for track in tracks:
+            track.last_predicted = max(track.last_predicted, timestamp)
+        half = boxes[:, 2:4] / 2
+        return np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
 
     def match(self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float) -> None:
         """Correct the track with a matched detection."""

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from edge.detections import NO_TRACK, Detections
 from edge.tracking import ByteTracker, TrackerConfig, buffered_iou
+from edge.tracking.kalman import BoxKalman, KalmanNoise
 from tests.analytics.factories import (
     CAR,
     MOTORCYCLE,
@@ -226,3 +227,25 @@ def test_expected_anchor_follows_recent_motion():
     (track,) = tracker.tracks.values()
     x, y = expected_anchor(track, 19 / FPS, window_s=1.0)
     assert x == pytest.approx(110 + 3 * 19) and y == pytest.approx(140)
+
+
+def test_predicting_all_tracks_at_once_equals_predicting_each():
+    """The stacked Kalman prediction gives each filter what its own predict() gives."""
+    noise = KalmanNoise()
+    rng = np.random.default_rng(3)
+    boxes = rng.uniform([50, 50, 10, 10], [600, 400, 80, 120], size=(6, 4))
+    alone = [BoxKalman(box, noise) for box in boxes]
+    stacked = [BoxKalman(box, noise) for box in boxes]
+    for step in range(5):
+        measured = boxes + rng.normal(scale=2.0, size=boxes.shape) + step * 3.0
+        for one, other, box in zip(alone, stacked, measured, strict=True):
+            one.update(box)
+            other.update(box)
+        dts = [0.04, 0.0, 0.12, -0.01, 0.04, 1.0]  # no step for the filters at or behind
+        expected = np.array([one.predict(dt) for one, dt in zip(alone, dts, strict=True)])
+        got = BoxKalman.predict_many(stacked, dts)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
+        for one, other in zip(alone, stacked, strict=True):
+            np.testing.assert_allclose(other.mean, one.mean, rtol=1e-12, atol=1e-9)
+            np.testing.assert_allclose(other.covariance, one.covariance, rtol=1e-12, atol=1e-6)
+    assert BoxKalman.predict_many([], []).shape == (0, 4)
