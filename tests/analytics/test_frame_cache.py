@@ -60,7 +60,12 @@ def test_shared_world_speed_is_world_speed_computed_once_per_frame(monkeypatch):
     analytics, frame = _last_frame()
     transform = HomographyTransform(analytics.scene.calibration)
     fits = []
-    monkeypatch.setattr(motion, "road_fit", lambda *a, **k: fits.append(1) or road_fit(*a, **k))
+
+    def counted(*args, **kwargs):
+        fits.append(args)
+        return road_fit(*args, **kwargs)
+
+    monkeypatch.setattr(motion, "road_fit", counted)
     for track in frame.tracks.values():
         first = shared_world_speed(frame, track, transform, 1.0, 0.2, min_span_s=0.6)
         again = shared_world_speed(frame, track, transform, 1.0, 0.2, min_span_s=0.6)
