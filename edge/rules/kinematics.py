@@ -43,10 +43,10 @@ def recent_boxes(
     if not track.history:
         return np.empty(0), np.empty((0, 2)), np.empty(0)
     points = recent_history(track, window_s)
-    times = np.array([p.timestamp for p in points], dtype=np.float64)
-    xy = np.array([[p.x, p.y] for p in points], dtype=np.float64).reshape(-1, 2)
-    heights = np.array([p.height for p in points], dtype=np.float64)
-    return times, xy, heights
+    # One array built in one pass (the window is read by several rules on every frame).
+    rows = np.array([(p.timestamp, p.x, p.y, p.top) for p in points], dtype=np.float64)
+    rows = rows.reshape(-1, 4)
+    return rows[:, 0], rows[:, 1:3], rows[:, 2] - rows[:, 3]  # height: TrackPoint.height
 
 
 def displacement(track: Track, window_s: float) -> npt.NDArray[np.float64]:
