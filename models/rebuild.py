@@ -25,6 +25,7 @@ import onnx
 from onnx import numpy_helper
 
 from edge.detector.model import ModelError, parse_names
+from edge.detector.preprocess import letterbox, to_blob
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -196,15 +197,11 @@ def calibrate_batch_norm(model: Any, images: Sequence[Path], imgsz: int) -> None
 
 
 def _letterboxed(path: Path, imgsz: int) -> np.ndarray:
-    """An image as Ultralytics feeds it: RGB, letterboxed to ``imgsz``, 0..1, CHW float32."""
+    """An image as the detector feeds it: letterboxed to ``imgsz``, RGB, 0..1, CHW float32."""
     import cv2
 
     image = cv2.imread(str(path))
     if image is None:
         raise UserFacingError(f"calibration image {path} is unreadable")
-    scale = imgsz / max(image.shape[:2])
-    height, width = round(image.shape[0] * scale), round(image.shape[1] * scale)
-    canvas = np.full((imgsz, imgsz, 3), 114, dtype=np.uint8)
-    top, left = (imgsz - height) // 2, (imgsz - width) // 2
-    canvas[top : top + height, left : left + width] = cv2.resize(image, (width, height))
-    return np.ascontiguousarray(canvas[:, :, ::-1].transpose(2, 0, 1), dtype=np.float32) / 255.0
+    padded, _ = letterbox(image, (imgsz, imgsz))
+    return np.asarray(to_blob([padded])[0])

@@ -423,8 +423,7 @@ def road_fit(
         return None
     world = np.asarray(transform.image_to_world(xy), dtype=np.float64)
     sizes = implied_heights(xy, heights, transform) if rigid is not None else None
-    keep = kept_points(times, world, jumps, sizes, rigid)
-    return fit_speed(times[keep], world[keep], 0.0)
+    return robust_speed(times, world, 0.0, jumps, sizes=sizes, rigid=rigid)
 
 
 def with_calibration_error(

@@ -84,7 +84,8 @@ class BoxKalman:
         means = np.stack([f.mean for f in filters])
         moving = np.flatnonzero(step > 0)
         if len(moving):
-            means[moving] = _predict_stacked([filters[int(i)] for i in moving], step[moving])
+            moved = [filters[int(i)] for i in moving]
+            means[moving] = _predict_stacked(moved, means[moving], step[moving])
         return np.asarray(means[:, :4], dtype=np.float64)
 
     def update(self, box_cxcywh: Vector) -> None:
@@ -107,14 +108,18 @@ class BoxKalman:
         return self.mean[4:6].copy()
 
 
-def _predict_stacked(filters: Sequence[BoxKalman], dt: Vector) -> Matrix:
-    """Advance each filter by its ``dt`` (seconds, all > 0) in place; returns the new means."""
+def _predict_stacked(filters: Sequence[BoxKalman], means: Matrix, dt: Vector) -> Matrix:
+    """Advance each filter (its stacked ``means``) by its ``dt`` (seconds, all > 0) in place.
+
+    Returns:
+        The new means, one row per filter.
+    """
     noise = np.array([(f.noise.position, f.noise.velocity, f.noise.reference_dt) for f in filters])
     position, velocity, reference_dt = noise.T
     transitions = np.broadcast_to(_IDENTITY, (len(filters), 8, 8)).copy()
     transitions[:, _VELOCITY_TERMS[0], _VELOCITY_TERMS[1]] = dt[:, None]
-    means = np.einsum("nij,nj->ni", transitions, np.stack([f.mean for f in filters]))
-    heights = np.maximum([f.mean[3] for f in filters], 1.0)  # before the step, as predict()
+    heights = np.maximum(means[:, 3], 1.0)  # before the step, as predict()
+    means = np.einsum("nij,nj->ni", transitions, means)
     pos = position * heights
     vel = velocity * heights / reference_dt
     variances = np.repeat(np.stack([pos * pos, vel * vel], axis=1), 4, axis=1)

@@ -102,13 +102,8 @@ def test_stored_rows_match_the_events(store: EventStore):
         assert (record.schema_version, record.rule) == (1, event.rule)
 
 
-def test_aggregators_starting_together_create_the_tables_once(tmp_path):
-    """Two `cloud ingest` processes starting at once on an empty PostgreSQL schema both run
-    ``create()``; CREATE TABLE checks then creates, so without a lock one of them fails."""
-    first = make_store("postgresql", tmp_path)  # skips when PostgreSQL is unreachable
-    first.drop()
-    assert first.schema is not None
-    stores = [EventStore(PG_URL, schema=first.schema) for _ in range(4)]
+def _create_together(stores: list[EventStore]) -> list[BaseException]:
+    """Run ``create()`` of every store in its own thread, all released at once; the errors."""
     barrier = threading.Barrier(len(stores))
     errors: list[BaseException] = []
 
@@ -120,12 +115,22 @@ def test_aggregators_starting_together_create_the_tables_once(tmp_path):
             errors.append(exc)
 
     threads = [threading.Thread(target=create, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_aggregators_starting_together_create_the_tables_once(tmp_path):
+    """Two `cloud ingest` processes starting at once on an empty PostgreSQL schema both run
+    ``create()``; CREATE TABLE checks then creates, so without a lock one of them fails."""
+    first = make_store("postgresql", tmp_path)  # skips when PostgreSQL is unreachable
+    first.drop()
+    assert first.schema is not None
+    stores = [EventStore(PG_URL, schema=first.schema) for _ in range(4)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        assert _create_together(stores) == []
         assert stores[0].count_events() == 0
     finally:
         stores[0].drop()
@@ -138,24 +143,9 @@ def test_aggregators_starting_together_on_sqlite_create_the_tables_once(tmp_path
     the CREATE TABLE must be checked for again, not end the start-up (seen in the benchmark's
     two-aggregator run)."""
     url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
-    errors: list[BaseException] = []
     for round_ in range(5):
         stores = [EventStore(f"{url}{round_}") for _ in range(6)]
-        barrier = threading.Barrier(len(stores))
-
-        def create(store: EventStore, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            try:
-                store.create()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=create, args=(store,)) for store in stores]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        assert _create_together(stores) == []
         assert stores[0].count_events() == 0
         for store in stores:
             store.dispose()
