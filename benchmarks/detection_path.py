@@ -41,11 +41,24 @@ Image = np.ndarray[Any, Any]
 
 @dataclass(frozen=True)
 class ModelCase:
-    """A model file at one input size."""
+    """A model file at one input size.
+
+    Attributes:
+        label: Name in results, e.g. ``yolov8n@640``.
+        path: The ONNX file.
+        imgsz: Input size: the square's side, or the long side of a camera-fitted input.
+        shape: The input ``(height, width)`` when it is not square (a camera-fitted export).
+    """
 
     label: str
     path: Path
     imgsz: int
+    shape: tuple[int, int] | None = None
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """The network input ``(height, width)``."""
+        return self.shape or (self.imgsz, self.imgsz)
 
 
 def model_cases(cache: Path, wanted: set[str] | None = None) -> list[ModelCase]:

@@ -70,15 +70,22 @@ def onnxruntime_runner(path: Path) -> Runner:
     return model.run
 
 
-def letterboxed_blobs(video: Path, count: int, size: int) -> list[Array]:
-    """The first ``count`` frames of a clip, letterboxed to ``size`` as network inputs."""
+def letterboxed_blobs(video: Path, count: int, size: int | tuple[int, int]) -> list[Array]:
+    """The first ``count`` frames of a clip, letterboxed to ``size`` as network inputs.
+
+    Args:
+        video: The clip.
+        count: Frames to read.
+        size: The input's side, or its ``(height, width)``.
+    """
+    shape = (size, size) if isinstance(size, int) else size
     capture = cv2.VideoCapture(str(video))
     blobs: list[Array] = []
     while len(blobs) < count:
         ok, frame = capture.read()
         if not ok:
             break
-        blobs.append(to_blob([letterbox(frame, (size, size))[0]]))
+        blobs.append(to_blob([letterbox(frame, shape)[0]]))
     capture.release()
     return blobs
 
@@ -100,14 +107,18 @@ def interleaved(
     return seconds
 
 
-def agreement(reference: Array, other: Array, size: int) -> float:
-    """Share of the reference's detections that the other output also finds (same class)."""
+def agreement(reference: Array, other: Array, size: int | tuple[int, int]) -> float:
+    """Share of the reference's detections that the other output also finds (same class).
+
+    ``size`` is the network input's side, or its ``(height, width)``.
+    """
+    shape = (size, size) if isinstance(size, int) else size
     params = PostprocessParams(
         confidence=0.25, iou=0.45, max_detections=300, class_mask=None, min_box_size=0.0
     )
     identity = Letterbox(gain=1.0, pad_x=0, pad_y=0)
-    ours = decode(reference[0], params, identity, (size, size))
-    theirs = decode(other[0], params, identity, (size, size))
+    ours = decode(reference[0], params, identity, shape)
+    theirs = decode(other[0], params, identity, shape)
     if len(ours.xyxy) == 0:
         return 1.0 if len(theirs.xyxy) == 0 else 0.0
     if len(theirs.xyxy) == 0:
@@ -131,7 +142,7 @@ def box_iou(a: Array, b: Array) -> Array:
 
 def compare_model(case: ModelCase, video: Path, frames: int, block: int = 10) -> dict[str, Any]:
     """ONNX Runtime vs OpenVINO (f32 and default precision) on one model."""
-    blobs = letterboxed_blobs(video, frames, case.imgsz)
+    blobs = letterboxed_blobs(video, frames, case.input_hw)
     default = openvino_model(case.path, "auto")
     runners: dict[str, Runner] = {
         "onnxruntime": onnxruntime_runner(case.path),
@@ -155,7 +166,7 @@ def compare_model(case: ModelCase, video: Path, frames: int, block: int = 10) ->
                 float(
                     np.mean(
                         [
-                            agreement(runners["onnxruntime"](b), runners[name](b), case.imgsz)
+                            agreement(runners["onnxruntime"](b), runners[name](b), case.input_hw)
                             for b in blobs[:10]
                         ]
                     )

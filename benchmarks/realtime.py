@@ -98,7 +98,14 @@ ALL_MODELS = (
     "yolov8n-dyn@640",
     "yolo11n-dyn@320",
     "vn-vehicles@416",
+    "yolov8n-rect@640",
+    "yolo11n-rect@320",
+    "vn-vehicles-rect@416",
 )
+"""Model labels ``name@size``. ``-int8``: static INT8 of the float model; ``-dyn``: dynamic
+batch; ``-rect``: the input fitted to the bench video's frames (``models export
+--frame-size``), e.g. 640 x 384 for the 854 x 480 overpass clip: the shape Ultralytics' PyTorch
+path letterboxes the same frames to."""
 
 
 @dataclass
@@ -141,8 +148,13 @@ class BenchConfig:
     video: Path = field(default_factory=lambda: sample_video(0))
 
 
-def resolve_model(label: str, cache: Path) -> ModelCase | None:
+def resolve_model(label: str, cache: Path, video: Path | None = None) -> ModelCase | None:
     """The model file of a label, exporting or quantising it into ``cache`` when needed.
+
+    Args:
+        label: One of :data:`ALL_MODELS`.
+        cache: Folder for exported and quantised models.
+        video: The clip whose frames a ``-rect`` model is fitted to (default: the overpass).
 
     Returns:
         None when it cannot be made here (the ``models`` extra is missing).
@@ -154,7 +166,9 @@ def resolve_model(label: str, cache: Path) -> ModelCase | None:
         raise UserFacingError(f"unknown model {label!r}; known: {', '.join(ALL_MODELS)}")
     name, _, size_text = label.partition("@")
     imgsz = int(size_text)
-    base = name.removesuffix("-int8").removesuffix("-dyn")
+    base = name.removesuffix("-int8").removesuffix("-dyn").removesuffix("-rect")
+    if name.endswith("-rect"):
+        return _fitted_export(label, imgsz, cache, video or sample_video(0))
     if base == "vn-vehicles":
         return ModelCase(label, VN_MODEL, imgsz) if VN_MODEL.is_file() else None
     if name.endswith("-dyn"):
@@ -171,6 +185,48 @@ def resolve_model(label: str, cache: Path) -> ModelCase | None:
     if name.endswith("-int8"):
         float_path = _quantised(float_path, cache)
     return ModelCase(label, float_path, imgsz)
+
+
+def _fitted_export(label: str, imgsz: int, cache: Path, video: Path) -> ModelCase | None:
+    """The label's float weights exported with the input fitted to ``video``'s frames.
+
+    None without the ``models`` extra or the checkpoint.
+    """
+    base = label.partition("@")[0].removesuffix("-rect")
+    frame_size = video_frame_size(video)
+    float_case = resolve_model(f"{base}@{imgsz}", cache)
+    checkpoint = None if float_case is None else pytorch_checkpoint(float_case, cache)
+    if checkpoint is None:
+        return None
+    try:
+        import ultralytics  # noqa: F401
+    except ImportError:
+        return None
+    from models.export import ExportOptions, export_onnx
+
+    options = ExportOptions(imgsz=imgsz, frame_size=frame_size)
+    height, width = options.input_size
+    target = cache / f"{checkpoint.stem}_{width}x{height}.onnx"
+    if not target.is_file():
+        export_onnx(checkpoint, options, target)
+    return ModelCase(label, target, imgsz, (height, width))
+
+
+def video_frame_size(video: Path) -> tuple[int, int]:
+    """A clip's frame ``(width, height)``.
+
+    Raises:
+        UserFacingError: The clip cannot be opened.
+    """
+    capture = cv2.VideoCapture(str(video))
+    try:
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        capture.release()
+    if width <= 0 or height <= 0:
+        raise UserFacingError(f"cannot read the frame size of {video}")
+    return width, height
 
 
 def _dynamic_export(checkpoint: Path, imgsz: int, cache: Path) -> Path | None:
@@ -406,7 +462,7 @@ def ultralytics_track(
     options: dict[str, Any] = {
         "conf": 0.25,
         "iou": 0.45,
-        "imgsz": case.imgsz,
+        "imgsz": list(case.shape) if case.shape else case.imgsz,
         "device": device,
         "verbose": False,
         "persist": True,
@@ -437,7 +493,7 @@ def run_model(case: ModelCase, config: BenchConfig) -> tuple[list[dict[str, Any]
             rows[name].update(figures)
     onnxruntime = detectors.get("onnxruntime")
     if config.session_variants and onnxruntime is not None:
-        blobs = letterboxed_blobs(config.video, min(config.frames, 40), case.imgsz)
+        blobs = letterboxed_blobs(config.video, min(config.frames, 40), case.input_hw)
         rows["onnxruntime"]["session_variants"] = session_variants(onnxruntime, blobs)
     if config.capacity is not None:
         _add_capacity(case, config, config.capacity, rows)
@@ -528,12 +584,16 @@ def pytorch_checkpoint(case: ModelCase, cache: Path) -> Path | None:
     """The case's float weights as an Ultralytics ``.pt`` (None: INT8, or none to be had).
 
     The shared YOLOv8n / YOLO11n checkpoints hold the weights of the shared ONNX files;
-    ``vn-vehicles`` is rebuilt from its ONNX file (:mod:`models.rebuild`).
+    ``vn-vehicles`` is rebuilt from its ONNX file (:mod:`models.rebuild`); a ``-rect`` model
+    has its float model's checkpoint.
     """
     name = case.label.partition("@")[0]
     if name.endswith("-int8"):
         return None
-    base = name.removesuffix("-dyn")
+    base = name.removesuffix("-dyn").removesuffix("-rect")
+    if name.endswith("-rect"):  # exported from the float model's checkpoint
+        float_case = resolve_model(f"{base}@{case.imgsz}", cache)
+        return None if float_case is None else pytorch_checkpoint(float_case, cache)
     if base == "vn-vehicles":
         digest = hashlib.sha256(case.path.read_bytes()).hexdigest()[:12]
         target = cache / f"vn-vehicles-{digest}.pt"  # rebuilt again when the model changes
@@ -639,7 +699,7 @@ def run(config: BenchConfig) -> dict[str, Any]:
     cases = []
     left_out: dict[str, str] = {}
     for label in config.models:
-        case = resolve_model(label, config.cache)
+        case = resolve_model(label, config.cache, config.video)
         if case is None:
             logger.warning("%s left out: its file is absent and cannot be made here", label)
             continue

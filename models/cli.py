@@ -56,11 +56,28 @@ def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=_run_eval)
 
 
+def frame_size(text: str) -> tuple[int, int]:
+    """Parse ``WIDTHxHEIGHT`` (e.g. ``854x480``) for argparse."""
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) and int(height)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 854x480")
+    return int(width), int(height)
+
+
 def _register_export(sub: argparse._SubParsersAction[Any]) -> None:
     parser = sub.add_parser("export", help="Ultralytics .pt → ONNX with metadata (models extra)")
     parser.add_argument("weights", type=Path, help="Ultralytics .pt checkpoint")
     parser.add_argument("--out", type=Path, default=None, help="ONNX file (default: beside .pt)")
-    parser.add_argument("--imgsz", type=int, default=640, help="input size (multiple of 32)")
+    parser.add_argument(
+        "--imgsz", type=int, default=640, help="input size, the long side with --frame-size"
+    )
+    parser.add_argument(
+        "--frame-size",
+        type=frame_size,
+        default=None,
+        metavar="WxH",
+        help="fit the input to a camera's frames (e.g. 854x480 → 640x384 at --imgsz 640)",
+    )
     parser.add_argument("--batch", type=int, default=1, help="fixed batch size")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch dimension")
     parser.add_argument("--half", action="store_true", help="FP16 weights (for GPU providers)")
@@ -177,7 +194,12 @@ def _run_export(args: argparse.Namespace) -> int:
     from models.export import ExportOptions, export_onnx
 
     options = ExportOptions(
-        imgsz=args.imgsz, batch=args.batch, dynamic=args.dynamic, half=args.half, opset=args.opset
+        imgsz=args.imgsz,
+        batch=args.batch,
+        dynamic=args.dynamic,
+        half=args.half,
+        opset=args.opset,
+        frame_size=args.frame_size,
     )
     path = export_onnx(args.weights, options, args.out)
     print(f"wrote {path}")

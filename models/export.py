@@ -15,6 +15,7 @@ from pathlib import Path
 
 import onnx
 
+from edge.detector.preprocess import fitted_input_size
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -25,14 +26,19 @@ class ExportOptions:
     """ONNX export settings.
 
     Attributes:
-        imgsz: Square input size in pixels (a multiple of 32). Smaller is faster and misses
-            more small, distant road users.
+        imgsz: Input size in pixels (a multiple of 32): the square's side, or with
+            ``frame_size`` the long side. Smaller is faster and misses more small, distant
+            road users.
         batch: Fixed batch size (ignored with ``dynamic``).
         dynamic: Dynamic batch (and spatial) dimensions, for batching across cameras.
         half: Convert the weights to FP16 (inputs and outputs stay float32): for GPU
             providers; on CPU FP16 is slower than FP32.
         opset: ONNX opset, or ``None`` for Ultralytics' default.
         simplify: Run onnxslim on the exported graph.
+        frame_size: A camera's frame ``(width, height)``: the input is fitted to its aspect
+            ratio instead of square (see :func:`edge.detector.preprocess.fitted_input_size`),
+            e.g. 640 x 384 for 854 x 480 frames. Same scale and accuracy on that camera, fewer
+            padded pixels to compute.
     """
 
     imgsz: int = 640
@@ -41,6 +47,14 @@ class ExportOptions:
     half: bool = False
     opset: int | None = None
     simplify: bool = True
+    frame_size: tuple[int, int] | None = None
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The network input ``(height, width)``."""
+        if self.frame_size is None:
+            return self.imgsz, self.imgsz
+        return fitted_input_size(self.imgsz, self.frame_size)
 
 
 def export_onnx(weights: Path, options: ExportOptions, out: Path | None = None) -> Path:
@@ -55,16 +69,23 @@ def export_onnx(weights: Path, options: ExportOptions, out: Path | None = None) 
         The written ONNX path.
 
     Raises:
-        UserFacingError: The checkpoint is missing, Ultralytics is not installed, or the
-            size is not a multiple of 32.
+        UserFacingError: The checkpoint is missing, Ultralytics is not installed, the size
+            is not a multiple of 32 or the frame size is not positive.
     """
     if not weights.exists():
         raise UserFacingError(f"weights {weights} do not exist")
     if options.imgsz % 32:
         raise UserFacingError(f"--imgsz {options.imgsz} is not a multiple of 32")
+    if options.frame_size is not None and min(options.frame_size) <= 0:
+        raise UserFacingError(f"--frame-size {options.frame_size} is not positive")
     out = out or weights.with_name(_default_name(weights, options))
     out.parent.mkdir(parents=True, exist_ok=True)
     if weights.suffix == ".onnx":
+        if options.frame_size is not None:
+            raise UserFacingError(
+                f"{weights} is already ONNX: its input size is fixed; export the .pt checkpoint "
+                "with --frame-size (models/rebuild.py makes one from an ONNX file)"
+            )
         if not options.half:
             raise UserFacingError(f"{weights} is already ONNX; only --half applies to it")
         convert_fp16(weights, out)
@@ -80,7 +101,10 @@ def export_onnx(weights: Path, options: ExportOptions, out: Path | None = None) 
 
 
 def _default_name(weights: Path, options: ExportOptions) -> str:
-    name = f"{weights.stem}_{options.imgsz}"
+    height, width = options.input_size
+    name = (
+        f"{weights.stem}_{options.imgsz}" if height == width else f"{weights.stem}_{width}x{height}"
+    )
     name += "_dynamic" if options.dynamic else ""
     name += "_fp16" if options.half else ""
     return f"{name}.onnx"
@@ -101,7 +125,7 @@ def _ultralytics_export(weights: Path, options: ExportOptions, tmp: Path) -> Pat
     model = YOLO(str(local))
     kwargs: dict[str, object] = {
         "format": "onnx",
-        "imgsz": options.imgsz,
+        "imgsz": list(options.input_size),
         "dynamic": options.dynamic,
         "simplify": options.simplify,
         "batch": 1 if options.dynamic else options.batch,

@@ -17,7 +17,7 @@ from edge.detector.config import DetectorConfig
 from edge.detector.model import ModelError, NetworkRunner, YoloOnnxModel
 from edge.detector.openvino_model import OpenVinoYoloModel
 from edge.detector.postprocess import PostprocessParams, decode
-from edge.detector.preprocess import Letterbox, letterbox, to_blob
+from edge.detector.preprocess import Letterbox, fitted_input_size, letterbox, to_blob
 from edge.detector.resolve import resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class Detector:
             min_box_size=self.config.min_box_size,
         )
         self.timings = StageTimings()
+        self._fit_checked: tuple[int, int] | None = None
 
     @property
     def max_batch(self) -> int:
@@ -115,6 +116,7 @@ class Detector:
         if not frames:
             return []
         timings = StageTimings(frames=len(frames))
+        self._check_fit(frames[0].shape[1], frames[0].shape[0])
         start = time.perf_counter()
         prepared = [letterbox(frame, self.input_size) for frame in frames]
         blob = to_blob([image for image, _ in prepared])
@@ -128,6 +130,33 @@ class Detector:
         timings.postprocess = time.perf_counter() - start - timings.preprocess - timings.inference
         self.timings = timings
         return results
+
+    def _check_fit(self, width: int, height: int) -> None:
+        """Say once per frame size when a camera-fitted input would compute much less padding."""
+        if self._fit_checked == (width, height):
+            return
+        self._fit_checked = (width, height)
+        input_h, input_w = self.input_size
+        try:
+            fitted_h, fitted_w = fitted_input_size(max(input_h, input_w), (width, height))
+        except ValueError:  # an input size off the stride grid: no advice to give
+            return
+        if fitted_h * fitted_w <= 0.8 * input_h * input_w:
+            logger.info(
+                "frames of %dx%d fill a %dx%d input with padding; a model exported with "
+                "`traffic-monitor models export WEIGHTS --imgsz %d --frame-size %dx%d` "
+                "(input %dx%d, %d%% of the pixels) sees the same image for less network time",
+                width,
+                height,
+                input_w,
+                input_h,
+                max(input_h, input_w),
+                width,
+                height,
+                fitted_w,
+                fitted_h,
+                round(100 * fitted_h * fitted_w / (input_h * input_w)),
+            )
 
     def _infer(self, blob: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         batch = self.max_batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -42,11 +43,21 @@ def recent_boxes(
     """
     if not track.history:
         return np.empty(0), np.empty((0, 2)), np.empty(0)
+    newest = track.history[-1]
+    cached = track.windows.get(window_s)
+    if cached is not None and cached[0] is newest:
+        return cached[1]  # type: ignore[return-value]
     points = recent_history(track, window_s)
-    # One array built in one pass (the window is read by several rules on every frame).
+    # One array built in one pass, once per new history point: several rules read the same
+    # window on every frame. Read-only, as every caller shares it.
     rows = np.array([(p.timestamp, p.x, p.y, p.top) for p in points], dtype=np.float64)
     rows = rows.reshape(-1, 4)
-    return rows[:, 0], rows[:, 1:3], rows[:, 2] - rows[:, 3]  # height: TrackPoint.height
+    heights = rows[:, 2] - rows[:, 3]  # TrackPoint.height
+    rows.flags.writeable = False
+    heights.flags.writeable = False
+    window = (rows[:, 0], rows[:, 1:3], heights)
+    track.windows[window_s] = (newest, window)
+    return window
 
 
 def displacement(track: Track, window_s: float) -> npt.NDArray[np.float64]:
@@ -76,13 +87,13 @@ def fit_speed(
     denom = float(t @ t)
     centred = xy - xy.sum(axis=0) / count
     velocity = (t @ centred) / denom
-    residuals = centred - np.outer(t, velocity)
+    residuals = centred - t[:, None] * velocity
     dof = max(count - 2, 1)
-    sigma2 = float((residuals**2).sum()) / (2 * dof)
-    slope_sigma = float(np.sqrt(sigma2 / denom))
-    systematic = position_error * np.sqrt(2.0) / span
-    speed = float(np.hypot(*velocity))
-    return SpeedEstimate(speed, float(np.hypot(slope_sigma, systematic)), span, len(times))
+    sigma2 = float((residuals * residuals).sum()) / (2 * dof)
+    slope_sigma = math.sqrt(sigma2 / denom)
+    systematic = position_error * math.sqrt(2.0) / span
+    speed = math.hypot(*velocity.tolist())
+    return SpeedEstimate(speed, math.hypot(slope_sigma, systematic), span, len(times))
 
 
 @dataclass(frozen=True)
@@ -231,6 +242,8 @@ def consistent_points(
     Repeated until no jump is left among the kept anchors (a cut changes the median velocity).
     """
     keep = np.ones(len(times), dtype=bool)
+    if _smooth(times, xy, jumps.floor):
+        return keep
     for _ in range(len(times)):
         index = np.flatnonzero(keep)
         if len(index) < 3:
@@ -240,6 +253,25 @@ def consistent_points(
             break
         keep[index[~dropped]] = False
     return keep
+
+
+def _smooth(times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], floor: float) -> bool:
+    """True when no step of the window can be a jump: the filter would keep every anchor.
+
+    A step's local velocity is a median of other steps' velocities, so each of its
+    components lies within the range of that component over the window; a step then
+    deviates from it by at most ``hypot(ranges) × dt``. When that bound stays under the jump
+    floor for every step, no step is a jump, which is most windows of a steady vehicle: this
+    check is a fraction of the cost of the neighbour medians it saves.
+    """
+    if len(times) < 3:
+        return True
+    dt = times[1:] - times[:-1]
+    if dt.min() <= 0.0:
+        return False
+    rates = (xy[1:] - xy[:-1]) / dt[:, None]
+    spread_x, spread_y = (rates.max(axis=0) - rates.min(axis=0)).tolist()
+    return math.hypot(spread_x, spread_y) * float(dt.max()) <= 0.999 * floor
 
 
 def _drop_jumps(
@@ -421,9 +453,25 @@ def road_fit(
         times, xy, heights = times[inside], xy[inside], heights[inside]
     if len(times) < 3:
         return None
-    world = np.asarray(transform.image_to_world(xy), dtype=np.float64)
-    sizes = implied_heights(xy, heights, transform) if rigid is not None else None
+    if rigid is None:
+        world = np.asarray(transform.image_to_world(xy), dtype=np.float64)
+        return robust_speed(times, world, 0.0, jumps, rigid=None)
+    world, sizes = _world_and_heights(xy, heights, transform)
     return robust_speed(times, world, 0.0, jumps, sizes=sizes, rigid=rigid)
+
+
+def _world_and_heights(
+    xy: npt.NDArray[np.float64], heights: npt.NDArray[np.float64], transform: WorldTransform
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Road-plane anchors and :func:`implied_heights`, with one transform call for both."""
+    count = len(xy)
+    half = np.array([0.5, 0.0])
+    mapped = np.asarray(
+        transform.image_to_world(np.concatenate([xy, xy - half, xy + half])), dtype=np.float64
+    )
+    across = mapped[2 * count :] - mapped[count : 2 * count]
+    scale = np.sqrt(across[:, 0] ** 2 + across[:, 1] ** 2)
+    return mapped[:count], np.asarray(heights * scale, dtype=np.float64)
 
 
 def with_calibration_error(

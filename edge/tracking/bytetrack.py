@@ -100,6 +100,7 @@ class ByteTracker:
         self.noise = noise or KalmanNoise()
         self._group_of = self._class_groups(class_names)
         self._tracks: dict[int, Track] = {}
+        self._corrections: list[tuple[Track, FloatArray]] = []  # emptied by every update
         self._next_id = 1
         self.ended: list[int] = []
         """Ids of tracks removed by the latest :meth:`update` (for pruning elsewhere)."""
@@ -186,8 +187,20 @@ class ByteTracker:
                     row=row,
                     assigned=assigned,
                 )
+        self._correct_matched()
         self._enforce_cap()
         return self._output(detections, assigned)
+
+    def _correct_matched(self) -> None:
+        """Kalman-correct every track matched in this update, all at once.
+
+        The cascades only read the predictions made at the start of the update, so the
+        corrections can wait until all of them have matched.
+        """
+        if self._corrections:
+            tracks, boxes = zip(*self._corrections, strict=True)
+            Track.correct_many(tracks, np.stack(boxes))
+            self._corrections.clear()
 
     def _rescue_lost(
         self,
@@ -314,12 +327,11 @@ class ByteTracker:
     ) -> None:
         for track_id, row in zip(match.track_ids, match.rows, strict=True):
             track = self._tracks[track_id]
-            track.match(
-                detections.xyxy[row].astype(np.float64),
-                float(detections.confidence[row]),
-                int(detections.class_id[row]),
-                timestamp,
+            box = detections.xyxy[row].astype(np.float64)
+            track.record_match(
+                box, float(detections.confidence[row]), int(detections.class_id[row]), timestamp
             )
+            self._corrections.append((track, box))
             if track.state == TrackState.LOST or track.hits >= self.config.min_hits:
                 track.state = TrackState.CONFIRMED
             if track.state == TrackState.CONFIRMED:

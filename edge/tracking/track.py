@@ -66,6 +66,12 @@ class Track:
     state: TrackState = TrackState.TENTATIVE
     hits: int = 1
     class_votes: dict[int, float] = field(default_factory=dict)
+    windows: dict[float, tuple[TrackPoint, object]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Arrays of recent history windows by length, valid while the newest point is the one
+    stored with them (read by several rules per frame; one entry per window length a rule
+    configures, so the dict stays as small as the config)."""
 
     @classmethod
     def start(
@@ -112,8 +118,26 @@ class Track:
     def match(self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float) -> None:
         """Correct the track with a matched detection."""
         self.kalman.update(xyxy_to_cxcywh(box_xyxy))
+        self.record_match(box_xyxy, confidence, class_id, timestamp)
+
+    def record_match(
+        self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float
+    ) -> None:
+        """:meth:`match` without the Kalman correction (done later by :meth:`correct_many`)."""
         self.hits += 1
         self._observe(box_xyxy, confidence, class_id, timestamp)
+
+    @staticmethod
+    def correct_many(tracks: Sequence[Track], boxes_xyxy: Matrix) -> None:
+        """The Kalman corrections of :meth:`record_match` calls, all tracks at once."""
+        if not tracks:
+            return
+        boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(len(tracks), 4)
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        BoxKalman.update_many(
+            [track.kalman for track in tracks],
+            np.concatenate([centres, boxes[:, 2:] - boxes[:, :2]], axis=1),
+        )
 
     def recover(self, box_xyxy: Vector, confidence: float, class_id: int, timestamp: float) -> None:
         """Take a detection far from the prediction (lost-track recovery): restart the filter.

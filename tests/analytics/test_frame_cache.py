@@ -6,7 +6,14 @@ import numpy as np
 
 from edge.pipeline.analytics import CameraAnalytics
 from edge.rules import motion
-from edge.rules.kinematics import road_fit, world_speed
+from edge.rules.kinematics import (
+    ROAD_JUMPS,
+    _drop_jumps,
+    _smooth,
+    recent_boxes,
+    road_fit,
+    world_speed,
+)
 from edge.rules.motion import shared_world_speed
 from edge.rules.zones import inside
 from edge.scene.transform import HomographyTransform
@@ -93,3 +100,36 @@ def test_recent_history_is_the_window_of_the_history():
         expected = [p for p in track.history if newest - p.timestamp <= window]
         assert recent_history(track, window) == expected
     assert len(recent_history(track, 5.0)) == 20  # bounded by the history itself
+
+
+def test_window_arrays_are_made_once_per_new_point_and_are_read_only():
+    tracker = ByteTracker(TrackerConfig(min_hits=1, history_length=20), NAMES)
+    for frame in range(5):
+        tracker.update(detections([[100 + frame, 100, 120 + frame, 140]]), frame / 10)
+    (track,) = tracker.tracks.values()
+    times, xy, heights = recent_boxes(track, 1.0)
+    assert recent_boxes(track, 1.0)[1] is xy  # another rule, same frame: the same arrays
+    assert recent_boxes(track, 0.2)[1] is not xy  # another window length
+    assert not xy.flags.writeable and not times.flags.writeable
+    np.testing.assert_array_equal(heights, [40.0] * 5)
+    tracker.update(detections([[110, 100, 130, 140]]), 0.5)
+    newer_times, newer_xy, _ = recent_boxes(track, 1.0)
+    assert newer_xy is not xy and newer_times[-1] == 0.5  # a new point: a new window
+    assert len(track.windows) == 2  # one entry per window length, whatever the frame count
+
+
+def test_smooth_windows_skip_the_jump_filter_only_when_it_would_keep_every_anchor():
+    rng = np.random.default_rng(7)
+    skipped = 0
+    for trial in range(400):
+        count = int(rng.integers(3, 40))
+        dt = rng.choice([1 / 30, 1 / 10, 0.2], size=count) * rng.uniform(0.5, 1.5, size=count)
+        times = np.cumsum(dt)
+        velocity = rng.uniform(-15, 15, size=2)
+        xy = times[:, None] * velocity + rng.normal(0, rng.choice([0.01, 0.1, 0.5]), (count, 2))
+        if trial % 4 == 0:  # an id switch: the anchors jump
+            xy[count // 2 :] += rng.uniform(-5, 5, size=2)
+        if _smooth(times, xy, ROAD_JUMPS.floor):
+            skipped += 1
+            assert _drop_jumps(times, xy, ROAD_JUMPS).all()
+    assert 0 < skipped < 400  # both paths were exercised

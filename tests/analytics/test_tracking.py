@@ -249,3 +249,25 @@ def test_predicting_all_tracks_at_once_equals_predicting_each():
             np.testing.assert_allclose(other.mean, one.mean, rtol=1e-12, atol=1e-9)
             np.testing.assert_allclose(other.covariance, one.covariance, rtol=1e-12, atol=1e-6)
     assert BoxKalman.predict_many([], []).shape == (0, 4)
+
+
+def test_correcting_all_tracks_at_once_equals_correcting_each():
+    """The stacked Kalman update gives each filter what its own update() gives."""
+    noise = KalmanNoise()
+    rng = np.random.default_rng(4)
+    boxes = rng.uniform([50, 50, 10, 10], [600, 400, 80, 120], size=(6, 4))
+    alone = [BoxKalman(box, noise) for box in boxes]
+    stacked = [BoxKalman(box, noise) for box in boxes]
+    for step in range(6):
+        dts = rng.uniform(0.02, 0.2, size=6)
+        for one, other, dt in zip(alone, stacked, dts, strict=True):
+            one.predict(float(dt))
+            other.predict(float(dt))
+        measured = boxes + rng.normal(scale=3.0, size=boxes.shape) + step * 4.0
+        for one, box in zip(alone, measured, strict=True):
+            one.update(box)
+        BoxKalman.update_many(stacked, measured)
+        for one, other in zip(alone, stacked, strict=True):
+            np.testing.assert_allclose(other.mean, one.mean, rtol=1e-10, atol=1e-8)
+            np.testing.assert_allclose(other.covariance, one.covariance, rtol=1e-9, atol=1e-6)
+    BoxKalman.update_many([], np.empty((0, 4)))  # nothing to correct

@@ -214,3 +214,24 @@ def test_quantisation_runs_in_a_child_process_and_reports_its_failure(tmp_path: 
     bogus.write_bytes(b"not a model")
     with pytest.raises(UserFacingError, match=r"quantising .*bogus\.onnx failed"):
         realtime._quantised(bogus, tmp_path / "cache")
+
+
+@pytest.mark.models
+def test_rect_model_is_fitted_to_the_video_and_compared_at_its_shape(
+    smoke_config: BenchConfig, tmp_path: Path
+):
+    """``-rect``: exported at the clip's aspect (854 x 480 → 320 x 192), Ultralytics beside."""
+    pytest.importorskip("ultralytics")
+    pytest.importorskip("lap")
+    case = resolve_model("yolo11n-rect@320", tmp_path, smoke_config.video)
+    assert case is not None
+    assert case.shape == (192, 320) and case.input_hw == (192, 320)
+    assert case.path.name == "yolo11n_320x192.onnx"
+    assert pytorch_checkpoint(case, tmp_path) == shared_path("models", "yolo11n.pt")
+    smoke_config.models = ["yolo11n-rect@320"]
+    smoke_config.ultralytics = True
+    (result,) = run(smoke_config)["runs"]
+    assert result["model"] == "yolo11n-rect@320"
+    # Both references ran the 192 x 320 input: the ONNX one would fail on a square one.
+    assert result["speedup_vs_ultralytics_track"] > 0
+    assert result["speedup_vs_ultralytics_pytorch_track"] > 0
