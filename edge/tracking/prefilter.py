@@ -23,6 +23,7 @@ from edge.tracking.bytetrack import buffered_iou
 TWO_WHEELERS = ("motorcycle", "bicycle")
 VEHICLES = ("car", "bus", "truck")
 NARROW_RATIO = 1.6
+_MARGIN_PX = 0.01
 """A vehicle box at most this many times the person's width may carry them as a rider."""
 
 
@@ -60,8 +61,7 @@ def merge_riders(
     grown: list[int] = []  # bikes (columns) that took a rider: their boxes, so overlaps, changed
     for row, overlap in zip(persons, overlaps, strict=True):
         if grown:
-            targets = bikes[grown]
-            overlap[grown] = _rider_overlaps(xyxy[[row]], xyxy[targets], is_wheel[targets])[0]
+            _refresh_grown(overlap, int(row), grown, xyxy=xyxy, bikes=bikes, wheel=is_wheel)
         bike = _best_bike(overlap, min_overlap)
         if bike is None:
             continue
@@ -102,6 +102,36 @@ def _rider_overlaps(
     area = widths * (persons[:, 3] - persons[:, 1])
     areas = np.array([max(float(a), 1e-6) for a in area], dtype=persons.dtype)
     return np.where(fits, inter / areas[:, None], 0.0)
+
+
+def _refresh_grown(
+    overlap: np.ndarray,  # type: ignore[type-arg]
+    row: int,
+    grown: list[int],
+    *,
+    xyxy: np.ndarray,  # type: ignore[type-arg]
+    bikes: np.ndarray,  # type: ignore[type-arg]
+    wheel: np.ndarray,  # type: ignore[type-arg]
+) -> None:
+    """Recompute person ``row``'s overlaps with the bikes that grew by taking a rider.
+
+    A grown bike whose seat region no longer meets the person at all overlaps it by 0 (the
+    full computation gives 0 there too); only those it meets are recomputed, which on a
+    busy frame is almost never any: riders sit on different bikes.
+    """
+    x1, y1, x2, y2 = xyxy[row].tolist()
+    meeting = []
+    for column in grown:
+        bx1, by1, bx2, by2 = xyxy[bikes[column]].tolist()
+        seat_top = by1 - (by2 - by1)
+        # The margin covers the float32 rounding of the full computation's seat top.
+        if min(x2, bx2) > max(x1, bx1) and min(y2, by2) > max(y1, seat_top) - _MARGIN_PX:
+            meeting.append(column)
+        else:
+            overlap[column] = 0.0
+    if meeting:
+        targets = bikes[meeting]
+        overlap[meeting] = _rider_overlaps(xyxy[[row]], xyxy[targets], wheel[targets])[0]
 
 
 def _best_bike(overlap: np.ndarray, min_overlap: float) -> int | None:  # type: ignore[type-arg]

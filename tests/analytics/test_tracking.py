@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge.detections import NO_TRACK, Detections
-from edge.tracking import ByteTracker, TrackerConfig, buffered_iou
+from edge.tracking import ByteTracker, TrackerConfig, buffered_iou, prefilter
 from edge.tracking.kalman import BoxKalman, KalmanNoise
 from tests.analytics.factories import (
     CAR,
@@ -271,3 +271,57 @@ def test_correcting_all_tracks_at_once_equals_correcting_each():
             np.testing.assert_allclose(other.mean, one.mean, rtol=1e-10, atol=1e-8)
             np.testing.assert_allclose(other.covariance, one.covariance, rtol=1e-9, atol=1e-6)
     BoxKalman.update_many([], np.empty((0, 4)))  # nothing to correct
+
+
+def _merge_riders_recomputing_every_grown_bike(dets: Detections, names: list[str]) -> Detections:
+    """The rider merge as first written: every grown bike's overlap recomputed per person."""
+    person = names.index("person")
+    wheel_ids = [names.index(n) for n in prefilter.TWO_WHEELERS]
+    vehicle_ids = [names.index(n) for n in prefilter.VEHICLES]
+    is_wheel = np.isin(dets.class_id, wheel_ids)
+    bikes = np.flatnonzero(is_wheel | np.isin(dets.class_id, vehicle_ids))
+    persons = np.flatnonzero(dets.class_id == person)
+    if len(persons) == 0 or len(bikes) == 0:
+        return dets
+    xyxy, confidence = dets.xyxy.copy(), dets.confidence.copy()
+    keep = np.ones(len(dets), dtype=bool)
+    overlaps = prefilter._rider_overlaps(xyxy[persons], xyxy[bikes], is_wheel[bikes])
+    grown: list[int] = []
+    for row, overlap in zip(persons, overlaps, strict=True):
+        if grown:
+            targets = bikes[grown]
+            overlap[grown] = prefilter._rider_overlaps(
+                xyxy[[row]], xyxy[targets], is_wheel[targets]
+            )[0]
+        bike = prefilter._best_bike(overlap, 0.3)
+        if bike is None:
+            continue
+        target = bikes[bike]
+        xyxy[target, :2] = np.minimum(xyxy[target, :2], xyxy[row, :2])
+        xyxy[target, 2:] = np.maximum(xyxy[target, 2:], xyxy[row, 2:])
+        confidence[target] = max(confidence[target], confidence[row])
+        keep[row] = False
+        if bike not in grown:
+            grown.append(bike)
+    return Detections(xyxy, confidence, dets.class_id, dets.tracker_id, dict(dets.data))[keep]
+
+
+def test_rider_merge_recomputes_only_the_grown_bikes_a_person_meets():
+    """Skipping grown bikes a person does not touch changes nothing, on crowded random frames."""
+    names = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    rng = np.random.default_rng(11)
+    merged_any = 0
+    for _ in range(300):
+        count = int(rng.integers(2, 30))
+        corner = rng.uniform(0, 200, size=(count, 2))
+        size = rng.uniform(8, 60, size=(count, 2))
+        boxes = np.concatenate([corner, corner + size], axis=1).astype(np.float32)
+        class_ids = rng.choice([0, 0, 1, 2, 3, 3, 5], size=count)
+        dets = Detections(boxes, rng.uniform(0.3, 1, count).astype(np.float32), class_ids)
+        expected = _merge_riders_recomputing_every_grown_bike(dets, names)
+        got = prefilter.merge_riders(dets, names)
+        np.testing.assert_array_equal(got.xyxy, expected.xyxy)
+        np.testing.assert_array_equal(got.confidence, expected.confidence)
+        np.testing.assert_array_equal(got.class_id, expected.class_id)
+        merged_any += len(dets) - len(got)
+    assert merged_any > 100  # riders were merged, often into bikes that had grown
