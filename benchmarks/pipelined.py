@@ -63,7 +63,7 @@ def run_pipelined(
     def prepare() -> None:
         try:
             for index, frame in enumerate(frames):
-                image, transform = letterbox(frame, detector.input_size)
+                image, transform = letterbox(frame, detector.input_size_for(frame))
                 prepared.put((index, to_blob([image]), transform))
         except Exception as exc:  # reported by the caller
             errors.append(exc)

@@ -96,6 +96,16 @@ class DetectorConfig(BaseModel):
         ge=0,
         description="Threads across operators (0: ONNX Runtime's default; onnxruntime only).",
     )
+    fit_input: bool = Field(
+        default=True,
+        description=(
+            "With a model whose input height and width are dynamic (models export --dynamic), "
+            "fit each frame's input to its aspect ratio: the long side at the model's imgsz, "
+            "the short side rounded up to the stride (640 x 384 for 854 x 480 frames), as "
+            "Ultralytics does for such models; the same picture with less padding to compute. "
+            "Off: the square imgsz. A fixed-size model always runs at its own size."
+        ),
+    )
     device_id: int = Field(default=0, ge=0, description="GPU index for cuda / tensorrt.")
     tensorrt_fp16: bool = Field(default=True, description="Let TensorRT run in FP16.")
     tensorrt_cache_dir: Path | None = Field(

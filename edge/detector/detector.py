@@ -79,6 +79,7 @@ class Detector:
             min_box_size=self.config.min_box_size,
         )
         self.timings = StageTimings()
+        self.fits_input = self.config.fit_input and self.model.info.dynamic_size
         self._fit_checked: tuple[int, int] | None = None
 
     @property
@@ -109,16 +110,59 @@ class Detector:
         """Detect objects in several BGR frames (e.g. one per camera) with batched inference.
 
         Frames may differ in size. When the model has a fixed batch of 1 they run one by one.
+        With a dynamic-size model each frame is fitted to its own aspect ratio
+        (:meth:`input_size_for`), and frames fitted to the same shape share a call.
 
         Returns:
             One :class:`Detections` per frame, boxes in that frame's pixels.
         """
         if not frames:
             return []
-        timings = StageTimings(frames=len(frames))
         self._check_fit(frames[0].shape[1], frames[0].shape[0])
+        shapes = [self.input_size_for(frame) for frame in frames]
+        if len(set(shapes)) == 1:
+            results, self.timings = self._detect_at(frames, shapes[0])
+            return results
+        return self._detect_by_shape(frames, shapes)
+
+    def input_size_for(self, frame: Frame) -> tuple[int, int]:
+        """The network input ``(height, width)`` a frame is letterboxed to.
+
+        The model's own size, or with a dynamic-size model (and ``fit_input``) the size fitted
+        to the frame's aspect ratio (:func:`~edge.detector.preprocess.fitted_input_size`).
+        """
+        if not self.fits_input:
+            return self.input_size
+        height, width = frame.shape[:2]
+        try:
+            return fitted_input_size(max(self.input_size), (width, height), self.model.info.stride)
+        except ValueError:  # an imgsz off the stride grid: run it as it is
+            return self.input_size
+
+    def _detect_by_shape(
+        self, frames: Sequence[Frame], shapes: list[tuple[int, int]]
+    ) -> list[Detections]:
+        """Frames fitted to different input shapes: one batch per shape, results in order."""
+        results: list[Detections] = [Detections.empty()] * len(frames)
+        timings = StageTimings(frames=len(frames))
+        for shape in dict.fromkeys(shapes):
+            rows = [row for row, size in enumerate(shapes) if size == shape]
+            part, spent = self._detect_at([frames[row] for row in rows], shape)
+            for row, detections in zip(rows, part, strict=True):
+                results[row] = detections
+            timings.preprocess += spent.preprocess
+            timings.inference += spent.inference
+            timings.postprocess += spent.postprocess
+        self.timings = timings
+        return results
+
+    def _detect_at(
+        self, frames: Sequence[Frame], shape: tuple[int, int]
+    ) -> tuple[list[Detections], StageTimings]:
+        """Letterbox every frame to ``shape``, run them in one batch, decode."""
+        timings = StageTimings(frames=len(frames))
         start = time.perf_counter()
-        prepared = [letterbox(frame, self.input_size) for frame in frames]
+        prepared = [letterbox(frame, shape) for frame in frames]
         blob = to_blob([image for image, _ in prepared])
         timings.preprocess = time.perf_counter() - start
         outputs = self._infer(blob)
@@ -128,12 +172,11 @@ class Detector:
             for output, (_, transform), frame in zip(outputs, prepared, frames, strict=True)
         ]
         timings.postprocess = time.perf_counter() - start - timings.preprocess - timings.inference
-        self.timings = timings
-        return results
+        return results, timings
 
     def _check_fit(self, width: int, height: int) -> None:
         """Say once per frame size when a camera-fitted input would compute much less padding."""
-        if self._fit_checked == (width, height):
+        if self.fits_input or self._fit_checked == (width, height):
             return
         self._fit_checked = (width, height)
         input_h, input_w = self.input_size

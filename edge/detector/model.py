@@ -39,6 +39,8 @@ class ModelInfo:
     input_name: str
     output_name: str
     description: str
+    dynamic_size: bool = False
+    """Height and width are free: any stride multiple runs (the detector fits each frame)."""
 
 
 Dim = int | str | None
@@ -163,6 +165,7 @@ def parse_model_info(
         stride=int(meta.get("stride", 32)),
         dynamic_batch=not isinstance(batch, int) or batch <= 0,
         fixed_batch=batch if isinstance(batch, int) and batch > 0 else 0,
+        dynamic_size=not all(isinstance(d, int) and d > 0 for d in input_shape[2:]),
         input_name=inputs[0].name,
         output_name=outputs[0].name,
         description=meta.get("description", ""),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -89,6 +90,7 @@ class OpenVinoYoloModel:
             path,
         )
         _fix_image_size(ov, network, self.info)
+        self.info = replace(self.info, dynamic_size=False)  # pinned to imgsz above
         compiled = core.compile_model(network, "CPU", compile_properties(config))
         self.precision = _precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
         self._compiled = compiled
