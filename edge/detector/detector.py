@@ -181,7 +181,9 @@ class Detector:
         self._fit_checked = (width, height)
         input_h, input_w = self.input_size
         try:
-            fitted_h, fitted_w = fitted_input_size(max(input_h, input_w), (width, height))
+            fitted_h, fitted_w = fitted_input_size(
+                max(input_h, input_w), (width, height), self.model.info.stride
+            )
         except ValueError:  # an input size off the stride grid: no advice to give
             return
         if fitted_h * fitted_w <= 0.8 * input_h * input_w:

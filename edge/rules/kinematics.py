@@ -388,11 +388,7 @@ def implied_heights(
     """
     if len(xy) == 0:
         return np.empty(0)
-    half = np.array([0.5, 0.0])
-    left = np.asarray(transform.image_to_world(xy - half), dtype=np.float64)
-    right = np.asarray(transform.image_to_world(xy + half), dtype=np.float64)
-    scale = np.hypot(*(right - left).T)
-    return np.asarray(heights * scale, dtype=np.float64)
+    return _world_and_heights(xy, heights, transform)[1]
 
 
 def pixel_speed(track: Track, window_s: float) -> SpeedEstimate | None:
@@ -469,8 +465,7 @@ def _world_and_heights(
     mapped = np.asarray(
         transform.image_to_world(np.concatenate([xy, xy - half, xy + half])), dtype=np.float64
     )
-    across = mapped[2 * count :] - mapped[count : 2 * count]
-    scale = np.sqrt(across[:, 0] ** 2 + across[:, 1] ** 2)
+    scale = np.hypot(*(mapped[2 * count :] - mapped[count : 2 * count]).T)
     return mapped[:count], np.asarray(heights * scale, dtype=np.float64)
 
 

@@ -23,8 +23,9 @@ from edge.tracking.bytetrack import buffered_iou
 TWO_WHEELERS = ("motorcycle", "bicycle")
 VEHICLES = ("car", "bus", "truck")
 NARROW_RATIO = 1.6
-_MARGIN_PX = 0.01
 """A vehicle box at most this many times the person's width may carry them as a rider."""
+_MARGIN_PX = 0.01
+"""Slack in the rider-merge meeting test, above the float32 rounding of a seat top."""
 
 
 def merge_riders(
