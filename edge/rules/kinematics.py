@@ -512,5 +512,11 @@ def is_stationary(track: Track, window_s: float, max_move_fraction: float) -> bo
     if len(times) < 2 or times[-1] - times[0] < 0.5 * window_s:
         return False
     height = float(track.box[3] - track.box[1]) or 1.0
+    limit = max_move_fraction * height
+    (x0, y0), (x1, y1) = xy[0].tolist(), xy[-1].tolist()
+    if math.hypot(x1 - x0, y1 - y0) > 2 * limit:
+        # Every anchor pair is at most twice the spread apart: a vehicle that is moving
+        # is told without the spread (most tracks on most frames).
+        return False
     spread = float(np.max(np.hypot(*(xy - xy.mean(axis=0)).T)))
-    return spread <= max_move_fraction * height
+    return spread <= limit

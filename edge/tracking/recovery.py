@@ -58,26 +58,62 @@ def recent_history(track: Track, window_s: float) -> list[TrackPoint]:
     return points
 
 
+@dataclass(frozen=True)
+class AnchorLine:
+    """Constant-velocity motion of a track's anchor, fitted on its recent observed anchors.
+
+    Attributes:
+        newest: The history point the line was fitted up to (the cache key: a track's fit
+            changes only when it gains a point, and a lost track gains none).
+        timestamp: Time of the newest fitted anchor.
+        anchor: The line's anchor ``(x, y)`` at ``timestamp``.
+        velocity: Pixels per second ``(vx, vy)``; zero with fewer than three points.
+    """
+
+    newest: TrackPoint
+    timestamp: float
+    anchor: FloatArray
+    velocity: FloatArray
+
+    def at(self, timestamp: float) -> FloatArray:
+        """The anchor the line puts at ``timestamp``."""
+        result: FloatArray = self.anchor + self.velocity * (timestamp - self.timestamp)
+        return result
+
+
+def anchor_line(track: Track, window_s: float) -> AnchorLine:
+    """The least-squares line through the anchors of the last ``window_s`` seconds.
+
+    With fewer than three points (or no time span) the line stands still at the last anchor.
+    Kept on the track until it gains a point: the recovery cascade asks for the line of every
+    lost track on every frame, and a lost track's history does not change.
+    """
+    newest = track.history[-1]
+    cached = track.anchor_lines.get(window_s)
+    if isinstance(cached, AnchorLine) and cached.newest is newest:
+        return cached
+    points = recent_history(track, window_s)
+    line = AnchorLine(newest, newest.timestamp, np.array([newest.x, newest.y]), np.zeros(2))
+    if len(points) >= 3:
+        times = np.array([p.timestamp for p in points], dtype=np.float64)
+        xy = np.array([[p.x, p.y] for p in points], dtype=np.float64)
+        centred = times - times.mean()
+        denom = float(centred @ centred)
+        if denom > 0:
+            velocity = (centred @ (xy - xy.mean(axis=0))) / denom
+            fitted_last = xy.mean(axis=0) + velocity * (times[-1] - times.mean())
+            line = AnchorLine(newest, float(times[-1]), fitted_last, velocity)
+    track.anchor_lines[window_s] = line
+    return line
+
+
 def expected_anchor(track: Track, timestamp: float, window_s: float) -> FloatArray:
     """The track's anchor at ``timestamp`` extrapolated from its recent observed anchors.
 
     A least-squares line through the anchors of the last ``window_s`` seconds (constant
     velocity); with fewer than three points, the last anchor.
     """
-    points = recent_history(track, window_s)
-    last = np.array([points[-1].x, points[-1].y], dtype=np.float64)
-    if len(points) < 3:
-        return last
-    times = np.array([p.timestamp for p in points], dtype=np.float64)
-    xy = np.array([[p.x, p.y] for p in points], dtype=np.float64)
-    centred = times - times.mean()
-    denom = float(centred @ centred)
-    if denom <= 0:
-        return last
-    velocity = (centred @ (xy - xy.mean(axis=0))) / denom
-    fitted_last = xy.mean(axis=0) + velocity * (times[-1] - times.mean())
-    result: FloatArray = fitted_last + velocity * (timestamp - times[-1])
-    return result
+    return anchor_line(track, window_s).at(timestamp)
 
 
 def recovery_cost(
@@ -93,14 +129,16 @@ def recovery_cost(
         return cost
     anchors = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
     heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
-    for i, track in enumerate(tracks):
-        track_height = max(float(track.box[3] - track.box[1]), 1.0)
-        expected = expected_anchor(track, timestamp, gate.window_s)
-        distance = np.hypot(*(anchors - expected).T)
-        radius = gate.radius * np.maximum(heights, track_height)
-        ratio = np.maximum(heights, track_height) / np.minimum(heights, track_height)
-        ok = (distance <= radius) & (ratio <= gate.max_size_ratio) & compatible[i]
-        cost[i, ok] = distance[ok] / radius[ok]
+    track_boxes = np.array([track.box for track in tracks], dtype=np.float64)
+    track_heights = np.maximum(track_boxes[:, 3] - track_boxes[:, 1], 1.0)[:, None]
+    expected = np.array([expected_anchor(t, timestamp, gate.window_s) for t in tracks])
+    offsets = anchors[None, :, :] - expected[:, None, :]
+    distance = np.hypot(offsets[..., 0], offsets[..., 1])
+    larger = np.maximum(heights[None, :], track_heights)
+    radius = gate.radius * larger
+    ratio = larger / np.minimum(heights[None, :], track_heights)
+    ok = (distance <= radius) & (ratio <= gate.max_size_ratio) & compatible
+    cost[ok] = distance[ok] / radius[ok]
     return cost
 
 

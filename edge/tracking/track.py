@@ -72,6 +72,9 @@ class Track:
     """Arrays of recent history windows by length, valid while the newest point is the one
     stored with them (read by several rules per frame; one entry per window length a rule
     configures, so the dict stays as small as the config)."""
+    anchor_lines: dict[float, object] = field(default_factory=dict, repr=False, compare=False)
+    """Anchor motions fitted on the history (``recovery.AnchorLine``) by window length,
+    each valid while its newest point is the history's newest (as small as ``windows``)."""
 
     @classmethod
     def start(

@@ -10,7 +10,9 @@ from edge.rules.kinematics import (
     ROAD_JUMPS,
     _drop_jumps,
     _smooth,
+    is_stationary,
     recent_boxes,
+    recent_points,
     road_fit,
     world_speed,
 )
@@ -18,7 +20,13 @@ from edge.rules.motion import shared_world_speed
 from edge.rules.zones import inside
 from edge.scene.transform import HomographyTransform
 from edge.tracking import ByteTracker, TrackerConfig
-from edge.tracking.recovery import recent_history
+from edge.tracking.recovery import (
+    RecoveryGate,
+    anchor_line,
+    expected_anchor,
+    recent_history,
+    recovery_cost,
+)
 from tests.analytics.factories import NAMES, PERSON, Path, detections, play, scene
 
 LEFT = {"name": "left", "kind": "carriageway", "polygon": [[0, 0], [320, 0], [320, 480], [0, 480]]}
@@ -133,3 +141,80 @@ def test_smooth_windows_skip_the_jump_filter_only_when_it_would_keep_every_ancho
             skipped += 1
             assert _drop_jumps(times, xy, ROAD_JUMPS).all()
     assert 0 < skipped < 400  # both paths were exercised
+
+
+def test_a_lost_tracks_anchor_line_is_fitted_once_and_refitted_on_a_new_point():
+    tracker = ByteTracker(TrackerConfig(min_hits=1), NAMES)
+    for frame in range(10):
+        x = 100 + 3 * frame
+        tracker.update(detections([[x, 100, x + 20, 140]]), frame / 10)
+    (track,) = tracker.tracks.values()
+    line = anchor_line(track, 1.0)
+    assert anchor_line(track, 1.0) is line  # lost frames ask again: the same fit
+    assert anchor_line(track, 0.5) is not line  # another window, its own fit
+    np.testing.assert_allclose(line.velocity, [30.0, 0.0])
+    tracker.update(detections([[130, 100, 150, 140]]), 1.0)
+    assert anchor_line(track, 1.0) is not line  # a new point: fitted again
+    assert len(track.anchor_lines) == 2  # one entry per window length
+
+
+def _recovery_cost_track_by_track(tracks, boxes, timestamp, gate, compatible):
+    """The recovery cost as it was computed before: one track at a time (the reference)."""
+    cost = np.full((len(tracks), len(boxes)), 1e6)
+    anchors = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
+    heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    for i, track in enumerate(tracks):
+        track_height = max(float(track.box[3] - track.box[1]), 1.0)
+        distance = np.hypot(*(anchors - expected_anchor(track, timestamp, gate.window_s)).T)
+        radius = gate.radius * np.maximum(heights, track_height)
+        ratio = np.maximum(heights, track_height) / np.minimum(heights, track_height)
+        ok = (distance <= radius) & (ratio <= gate.max_size_ratio) & compatible[i]
+        cost[i, ok] = distance[ok] / radius[ok]
+    return cost
+
+
+def test_recovery_cost_of_all_tracks_at_once_equals_the_track_by_track_cost():
+    rng = np.random.default_rng(11)
+    gate = RecoveryGate(radius=1.5, window_s=0.5)
+    tracker = ByteTracker(TrackerConfig(min_hits=1, recover_radius=0.0), NAMES)
+    starts = rng.uniform([50, 50], [550, 400], size=(8, 2))
+    speeds = rng.uniform(-8, 8, size=(8, 2))
+    sizes = rng.uniform([15, 20], [60, 90], size=(8, 2))
+    for frame in range(12):
+        corners = starts + frame * speeds + rng.normal(0, 1.0, size=(8, 2))
+        tracker.update(detections(np.hstack([corners, corners + sizes]).tolist()), frame / 30)
+    tracks = list(tracker.tracks.values())
+    corners = starts + 16 * speeds + rng.normal(0, 20.0, size=(8, 2))
+    boxes = np.hstack([corners, corners + sizes * rng.uniform(0.4, 2.5, size=(8, 1))])
+    compatible = rng.random((len(tracks), len(boxes))) > 0.2
+    expected = _recovery_cost_track_by_track(tracks, boxes, 16 / 30, gate, compatible)
+    cost = recovery_cost(tracks, boxes, 16 / 30, gate, compatible)
+    np.testing.assert_array_equal(cost < 1e6, expected < 1e6)
+    np.testing.assert_allclose(cost, expected, rtol=1e-12)
+    assert 0 < int((cost < 1e6).sum()) < cost.size  # inside and outside the gate both occur
+
+
+def _stationary_by_spread(track, window_s, max_move_fraction):
+    """``is_stationary`` without its shortcut: the spread of every window (the reference)."""
+    times, xy = recent_points(track, window_s)
+    if len(times) < 2 or times[-1] - times[0] < 0.5 * window_s:
+        return False
+    height = float(track.box[3] - track.box[1]) or 1.0
+    return float(np.max(np.hypot(*(xy - xy.mean(axis=0)).T))) <= max_move_fraction * height
+
+
+def test_stationary_shortcut_for_moving_vehicles_gives_the_spread_verdict():
+    rng = np.random.default_rng(5)
+    verdicts = []
+    for trial in range(300):
+        tracker = ByteTracker(TrackerConfig(min_hits=1), NAMES)
+        speed = rng.choice([0.0, 0.5, 2.0, 8.0]) * rng.uniform(-1, 1, size=2)
+        for frame in range(int(rng.integers(2, 40))):
+            x, y = np.array([200.0, 200.0]) + frame * speed + rng.normal(0, 1.5, size=2)
+            tracker.update(detections([[x, y, x + 30, y + 40]]), frame / 30)
+        (track,) = tracker.tracks.values()
+        for window in (0.5, 1.0, 2.0):
+            verdict = is_stationary(track, window, 0.3)
+            assert verdict == _stationary_by_spread(track, window, 0.3), trial
+            verdicts.append(verdict)
+    assert any(verdicts) and not all(verdicts)
