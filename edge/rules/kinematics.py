@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy.typing as npt
 from edge.rules.base import WorldTransform
 from edge.tracking import Track
 from edge.tracking.recovery import recent_history
+from edge.tracking.track import TrackPoint
 
 MPS_TO_KMH = 3.6
 
@@ -44,20 +45,49 @@ def recent_boxes(
     if not track.history:
         return np.empty(0), np.empty((0, 2)), np.empty(0)
     newest = track.history[-1]
-    cached = track.windows.get(window_s)
-    if cached is not None and cached[0] is newest:
-        return cached[1]  # type: ignore[return-value]
-    points = recent_history(track, window_s)
-    # One array built in one pass, once per new history point: several rules read the same
-    # window on every frame. Read-only, as every caller shares it.
-    rows = np.array([(p.timestamp, p.x, p.y, p.top) for p in points], dtype=np.float64)
-    rows = rows.reshape(-1, 4)
-    heights = rows[:, 2] - rows[:, 3]  # TrackPoint.height
-    rows.flags.writeable = False
-    heights.flags.writeable = False
-    window = (rows[:, 0], rows[:, 1:3], heights)
+    last, previous = track.windows.get(window_s, (None, None))
+    if isinstance(previous, _Window) and last is newest:
+        return previous.arrays
+    if isinstance(previous, _Window) and len(track.history) > 1 and track.history[-2] is last:
+        rows = _slid_rows(previous.rows, newest, window_s, len(track.history))
+    else:
+        points = recent_history(track, window_s)
+        rows = np.array([(p.timestamp, p.x, p.y, p.top) for p in points], dtype=np.float64)
+        rows = rows.reshape(-1, 4)
+    # Several rules read the same window on every frame: its arrays are made once per new
+    # history point, read-only, as every caller shares them.
+    window = _Window(rows)
     track.windows[window_s] = (newest, window)
-    return window
+    return window.arrays
+
+
+class _Window:
+    """One window of a track's history as arrays (rows of timestamp, x, y, top; read-only)."""
+
+    def __init__(self, rows: npt.NDArray[np.float64]) -> None:
+        rows.flags.writeable = False
+        heights = rows[:, 2] - rows[:, 3]  # TrackPoint.height
+        heights.flags.writeable = False
+        self.rows = rows
+        self.arrays = (rows[:, 0], rows[:, 1:3], heights)
+
+
+def _slid_rows(
+    previous: npt.NDArray[np.float64], newest: TrackPoint, window_s: float, history: int
+) -> npt.NDArray[np.float64]:
+    """The window ending at ``newest`` from the previous frame's window of the same length.
+
+    ``newest`` is the one point added since: the new window is the previous one's tail still
+    within ``window_s`` of it (the same test and stop as :func:`recent_history`: walking back
+    from the newest, stop at the first point older than the window), plus ``newest``, and no
+    longer than the bounded history. The same rows as building the window from the history
+    again, without turning every point into an array row on every frame.
+    """
+    older = np.flatnonzero(newest.timestamp - previous[:, 0] > window_s)
+    kept = previous[older[-1] + 1 :] if len(older) else previous
+    kept = kept[max(len(kept) + 1 - history, 0) :]
+    row = np.array([[newest.timestamp, newest.x, newest.y, newest.top]], dtype=np.float64)
+    return np.concatenate([kept, row])
 
 
 def displacement(track: Track, window_s: float) -> npt.NDArray[np.float64]:
@@ -307,6 +337,11 @@ def rigid_points(sizes: npt.NDArray[np.float64], rigid: RigidCheck) -> npt.NDArr
     heights every anchor is kept.
     """
     known = np.isfinite(sizes) & (sizes > 0)
+    if known.all():  # the usual window: no index arithmetic needed
+        if len(sizes) < rigid.min_points:
+            return known
+        off_all: npt.NDArray[np.bool_] = np.abs(sizes / _median(sizes) - 1.0) > rigid.max_relative
+        return ~off_all
     if int(known.sum()) < rigid.min_points:
         return np.ones(len(sizes), dtype=bool)
     reference = _median(sizes[known])
@@ -337,6 +372,15 @@ def kept_points(
         rigid: Height check; None: no check.
     """
     keep: npt.NDArray[np.bool_] = np.asarray(np.isfinite(xy).all(axis=1), dtype=bool)
+    if len(keep) >= 3 and keep.all():  # the usual window: no index arithmetic needed
+        if jumps is not None:
+            keep = consistent_points(times, xy, jumps)
+        if sizes is not None and rigid is not None:
+            if keep.all():
+                return rigid_points(sizes, rigid)
+            index = np.flatnonzero(keep)
+            keep[index[~rigid_points(sizes[index], rigid)]] = False
+        return keep
     if int(keep.sum()) < 3:
         return keep
     index = np.flatnonzero(keep)
@@ -481,8 +525,9 @@ def with_calibration_error(
         return None
     if error_m == 0.0:
         return fit
-    systematic = error_m * np.sqrt(2.0) / fit.span_s
-    return replace(fit, uncertainty=float(np.hypot(fit.uncertainty, systematic)))
+    systematic = error_m * math.sqrt(2.0) / fit.span_s
+    uncertainty = math.hypot(fit.uncertainty, systematic)
+    return SpeedEstimate(fit.speed, uncertainty, fit.span_s, fit.samples)
 
 
 def box_at_frame_edge(

@@ -66,6 +66,8 @@ class Track:
     state: TrackState = TrackState.TENTATIVE
     hits: int = 1
     class_votes: dict[int, float] = field(default_factory=dict)
+    voted_class_id: int = -1
+    """The vote's winner, updated with every vote (read for every row of every frame)."""
     windows: dict[float, tuple[TrackPoint, object]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -160,13 +162,14 @@ class Track:
         self.confidence = confidence
         self.last_seen = timestamp
         self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + confidence
+        self.voted_class_id = max(self.class_votes.items(), key=lambda item: item[1])[0]
         x = float(box_xyxy[0] + box_xyxy[2]) / 2
         self.history.append(TrackPoint(timestamp, x, float(box_xyxy[3]), float(box_xyxy[1])))
 
     @property
     def class_id(self) -> int:
         """The class with the largest summed confidence over the track's detections."""
-        return max(self.class_votes.items(), key=lambda item: item[1])[0]
+        return self.voted_class_id
 
     @property
     def anchor(self) -> tuple[float, float]:

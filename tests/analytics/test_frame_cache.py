@@ -7,12 +7,16 @@ import numpy as np
 from edge.pipeline.analytics import CameraAnalytics
 from edge.rules import motion
 from edge.rules.kinematics import (
+    RIGID_VEHICLE,
     ROAD_JUMPS,
     _drop_jumps,
     _smooth,
+    consistent_points,
     is_stationary,
+    kept_points,
     recent_boxes,
     recent_points,
+    rigid_points,
     road_fit,
     world_speed,
 )
@@ -218,3 +222,57 @@ def test_stationary_shortcut_for_moving_vehicles_gives_the_spread_verdict():
             assert verdict == _stationary_by_spread(track, window, 0.3), trial
             verdicts.append(verdict)
     assert any(verdicts) and not all(verdicts)
+
+
+def test_a_window_slid_on_by_one_point_is_the_window_built_from_the_history():
+    rng = np.random.default_rng(9)
+    for trial in range(60):
+        tracker = ByteTracker(TrackerConfig(min_hits=1, history_length=12), NAMES)
+        windows = (0.1, 0.3, 1.0)
+        t = 0.0
+        for frame in range(40):
+            t += float(rng.choice([1 / 30, 0.1, 0.25]))  # steps that cross window edges
+            x = 100 + 2 * frame
+            tracker.update(detections([[x, 100, x + 20, 140 + frame % 3]]), t)
+            (track,) = tracker.tracks.values()
+            for window in windows:
+                if rng.random() < 0.2:
+                    continue  # a frame without this window: the next one is built afresh
+                times, xy, heights = recent_boxes(track, window)
+                points = recent_history(track, window)
+                np.testing.assert_array_equal(times, [p.timestamp for p in points])
+                np.testing.assert_array_equal(xy, [[p.x, p.y] for p in points])
+                np.testing.assert_array_equal(heights, [p.height for p in points])
+                assert not xy.flags.writeable, trial
+
+
+def _kept_by_index(times, xy, sizes):
+    """``kept_points`` through its general (indexed) path: the reference for the fast one."""
+    keep = np.isfinite(xy).all(axis=1)
+    if int(keep.sum()) < 3:
+        return keep
+    index = np.flatnonzero(keep)
+    index = index[consistent_points(times[index], xy[index], ROAD_JUMPS)]
+    index = index[rigid_points(sizes[index], RIGID_VEHICLE)]
+    keep[:] = False
+    keep[index] = True
+    return keep
+
+
+def test_kept_points_of_a_finite_window_are_those_of_the_general_path():
+    rng = np.random.default_rng(13)
+    dropped = 0
+    for trial in range(400):
+        count = int(rng.integers(1, 40))
+        times = np.cumsum(rng.uniform(0.02, 0.12, size=count))
+        xy = times[:, None] * rng.uniform(-15, 15, size=2) + rng.normal(0, 0.1, (count, 2))
+        sizes = rng.uniform(1.4, 1.6, size=count)
+        if trial % 3 == 0:  # an id switch
+            xy[count // 2 :] += rng.uniform(-6, 6, size=2)
+        if trial % 4 == 0 and count > 5:  # a sliding bottom edge, and an unknown height
+            sizes[rng.integers(0, count, size=2)] *= 1.5
+            sizes[rng.integers(0, count)] = np.nan
+        expected = _kept_by_index(times, xy, sizes)
+        np.testing.assert_array_equal(kept_points(times, xy, sizes=sizes), expected, str(trial))
+        dropped += int(not expected.all())
+    assert 0 < dropped < 400
