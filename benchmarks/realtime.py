@@ -99,6 +99,8 @@ ALL_MODELS = (
     "yolo11n-dyn@320",
     "vn-vehicles@416",
     "yolov8n-rect@640",
+    "yolov8n-rect@480",
+    "yolov8n-rect@320",
     "yolo11n-rect@320",
     "vn-vehicles-rect@416",
 )
