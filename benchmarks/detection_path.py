@@ -30,6 +30,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.detector import Detector, DetectorConfig
+from edge.detector.hardware import cpu_flags
 from edge.ingest import CaptureWorker, SourceConfig
 from traffic_monitor.shared_data import SAMPLE_VIDEOS, shared_path
 
@@ -223,8 +224,22 @@ def run_case(case: ModelCase, video: Path, count: int) -> dict[str, Any]:
     return result
 
 
+#: CPU flags that change how fast a network runs (vector width, INT8 dot products, bf16).
+INFERENCE_FLAGS = (
+    "avx2",
+    "fma",
+    "avx_vnni",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_bf16",
+    "amx_int8",
+)
+
+
 def machine_info() -> dict[str, Any]:
-    """CPU, cores, load and library versions, so results can be compared."""
+    """CPU, its inference-relevant flags, cores, load and library versions, for comparisons."""
     cpu = platform.processor()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -234,6 +249,7 @@ def machine_info() -> dict[str, Any]:
                 break
     return {
         "cpu": cpu,
+        "cpu_flags": [flag for flag in INFERENCE_FLAGS if flag in cpu_flags()],
         "cores": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "python": platform.python_version(),

@@ -6,8 +6,9 @@ import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from edge.detector.config import OpenVinoPrecision, RuntimeName
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,19 @@ def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
         "--split", type=Path, default=None, help="only the images listed in this file (val.txt)"
     )
     parser.add_argument("--providers", nargs="+", default=["cpu"], help="cpu cuda tensorrt …")
+    parser.add_argument(
+        "--runtime",
+        choices=get_args(RuntimeName),
+        default="onnxruntime",
+        help="inference runtime, as the edge detector's runtime (openvino: the openvino extra)",
+    )
+    parser.add_argument(
+        "--openvino-precision",
+        choices=get_args(OpenVinoPrecision),
+        default="f32",
+        help="arithmetic of the openvino runtime (bf16: faster on CPUs with AVX-512 BF16 or "
+        "AMX; measure what it costs here)",
+    )
     parser.add_argument(
         "--crosscheck", action="store_true", help="also score with faster-coco-eval and compare"
     )
@@ -167,8 +181,13 @@ def _run_eval(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         iou=args.iou,
         providers=args.providers,
+        runtime=args.runtime,
+        openvino_precision=args.openvino_precision,
     )
-    print(f"{args.model.name} on {args.dataset} ({len(run.images)} images, {run.seconds:.1f} s)")
+    print(
+        f"{args.model.name} on {args.dataset} ({len(run.images)} images, {run.seconds:.1f} s, "
+        f"{run.runtime} {run.precision})"
+    )
     print(f"{'class':<12} {'gt':>6} {'pred':>7} {'AP50':>7} {'AP50-95':>8} {'R50':>6}")
     for c in run.result.classes:
         if c.ap50 is None:

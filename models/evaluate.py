@@ -21,6 +21,7 @@ import numpy as np
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
 from edge.detector.classes import product_name
+from edge.detector.config import OpenVinoPrecision, RuntimeName
 from models.dataset import YoloDataset
 from models.metrics import EvalResult, ImageBoxes, evaluate
 from traffic_monitor.errors import UserFacingError
@@ -142,6 +143,8 @@ class EvalRun:
     images: list[ImageBoxes]
     image_paths: list[Path]
     seconds: float
+    runtime: str = "onnxruntime"
+    precision: str = "f32"
 
 
 def evaluate_model(
@@ -153,6 +156,8 @@ def evaluate_model(
     confidence: float = 0.001,
     iou: float = 0.6,
     providers: Sequence[str] = ("cpu",),
+    runtime: RuntimeName = "onnxruntime",
+    openvino_precision: OpenVinoPrecision = "f32",
 ) -> EvalRun:
     """Run the edge :class:`Detector` over the set and compute COCO-style mAP.
 
@@ -164,14 +169,19 @@ def evaluate_model(
         confidence: Score floor of predictions (low, as for any mAP).
         iou: NMS IoU threshold.
         providers: ONNX Runtime providers (cpu, cuda, tensorrt, openvino).
+        runtime: ``onnxruntime`` or ``openvino`` (the edge detector's ``runtime``).
+        openvino_precision: Arithmetic of the openvino runtime (``f32``, ``bf16``, ``f16``,
+            ``auto``), to measure what a faster precision costs in accuracy.
 
     Returns:
-        The result with per-image boxes (for cross-checks).
+        The result with per-image boxes (for cross-checks), and the precision that ran.
     """
     config = DetectorConfig(
         model=model,
         confidence=confidence,
         iou=iou,
+        runtime=runtime,
+        openvino_precision=openvino_precision,
         providers=list(providers),  # type: ignore[arg-type]
     )
     detector = Detector(config)
@@ -188,7 +198,15 @@ def evaluate_model(
             detections = merge_riders(detections, detector.names, merge)
         images.append(to_image_boxes(detections, mapping, labels.xyxy, labels.class_id))
     seconds = time.perf_counter() - start
-    return EvalRun(evaluate(images, dataset.names), images, list(dataset.image_paths), seconds)
+    precision = getattr(detector.model, "precision", "f32")  # what OpenVINO actually ran
+    return EvalRun(
+        evaluate(images, dataset.names),
+        images,
+        list(dataset.image_paths),
+        seconds,
+        runtime=runtime,
+        precision=str(precision),
+    )
 
 
 def coco_crosscheck(images: Sequence[ImageBoxes], class_names: Sequence[str]) -> dict[str, float]:
@@ -267,6 +285,8 @@ def write_report(
         "dataset": str(dataset.root),
         "images": len(run.images),
         "seconds": run.seconds,
+        "runtime": run.runtime,
+        "precision": run.precision,
         **extra,
         **run.result.to_dict(),
     }

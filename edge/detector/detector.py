@@ -14,6 +14,7 @@ import numpy as np
 from edge.detections import Detections
 from edge.detector.classes import product_names
 from edge.detector.config import DetectorConfig
+from edge.detector.hardware import log_bf16_hint
 from edge.detector.model import ModelError, NetworkRunner, YoloOnnxModel
 from edge.detector.openvino_model import OpenVinoYoloModel
 from edge.detector.postprocess import PostprocessParams, decode
@@ -66,6 +67,7 @@ class Detector:
         """
         self.config = config or DetectorConfig()
         self.model = load_network(resolve_model_path(self.config.model), self.config)
+        log_bf16_hint(self.config)
         try:
             self.names: tuple[str, ...] = product_names(self.model.info.names)
         except ValueError as exc:

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from benchmarks import realtime
-from benchmarks.detection_path import ModelCase
+from benchmarks.detection_path import INFERENCE_FLAGS, ModelCase
 from benchmarks.realtime import (
     STAGES,
     BenchConfig,
@@ -21,6 +21,7 @@ from benchmarks.realtime import (
     run,
     save,
 )
+from edge.detector.hardware import cpu_flags
 from traffic_monitor.cli import main
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.shared_data import shared_path
@@ -44,6 +45,8 @@ def test_smoke_run_reports_every_stage(smoke_config: BenchConfig, tmp_path: Path
     assert result["end_to_end_fps"] > 0
     assert 0 < result["share_in_network"] <= 1
     assert report["machine"]["cores"] >= 1
+    assert set(report["machine"]["cpu_flags"]) <= set(INFERENCE_FLAGS)
+    assert ("avx2" in report["machine"]["cpu_flags"]) == ("avx2" in cpu_flags())
     assert len(report["load_average_at_start"]) == 3
     assert report["peak_memory_mib"] > 0
     assert result["pipelined_fps_without_decode"] > 0

@@ -33,3 +33,34 @@ def test_eval_cli_refuses_a_bad_mapping(yolo11n_320_onnx: Path, tmp_path):
     assert main([*argv, "--map", "car"]) == 2
     assert main([*argv, "--map", "unicorn=car"]) == 2
     assert main(["models", "eval", str(tmp_path / "none.onnx"), str(dataset)]) == 2
+
+
+def test_eval_cli_runs_on_openvino_and_records_the_precision(yolo11n_320_onnx: Path, tmp_path):
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    from edge.detector.hardware import BF16_FLAGS, cpu_flags
+
+    dataset = require_shared("data", "detection")
+    argv = ["models", "eval", str(yolo11n_320_onnx), str(dataset), "--limit", "6"]
+    reports = {}
+    for name, extra in {
+        "ort": [],
+        "f32": ["--runtime", "openvino"],
+        "bf16": ["--runtime", "openvino", "--openvino-precision", "bf16"],
+    }.items():
+        out = tmp_path / f"{name}.json"
+        assert main([*argv, *extra, "--out", str(out)]) == 0
+        reports[name] = json.loads(out.read_text())
+    assert (reports["ort"]["runtime"], reports["ort"]["precision"]) == ("onnxruntime", "f32")
+    assert (reports["f32"]["runtime"], reports["f32"]["precision"]) == ("openvino", "f32")
+    native = any(flag in cpu_flags() for flag in BF16_FLAGS)
+    assert reports["bf16"]["precision"] == ("bf16" if native else "f32")  # what really ran
+    assert reports["f32"]["map50"] == pytest.approx(reports["ort"]["map50"], abs=0.005)
+    assert reports["bf16"]["map50"] == pytest.approx(reports["ort"]["map50"], abs=0.02)
+
+
+def test_eval_cli_refuses_an_unknown_runtime(yolo11n_320_onnx: Path):
+    dataset = require_shared("data", "detection")
+    argv = ["models", "eval", str(yolo11n_320_onnx), str(dataset), "--limit", "1"]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--runtime", "tensorflow"])
+    assert exited.value.code == 2
