@@ -770,7 +770,15 @@ def write_chart(report: dict[str, Any], path: Path) -> bool:
     panels = int(bool(with_path)) + int(bool(with_capacity))
     if panels == 0:
         return False
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels + 1, 4.2), squeeze=False)
+    path_width = max(6.0, 0.4 * len(with_path))  # rows stay readable with many back-ends
+    widths = ([path_width] if with_path else []) + ([6.0] if with_capacity else [])
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(sum(widths) + 1, 5.2),
+        squeeze=False,
+        gridspec_kw={"width_ratios": widths},
+    )
     column = 0
     if with_path:
         _stage_panel(axes[0][column], with_path, report["providers"])
@@ -784,10 +792,9 @@ def write_chart(report: dict[str, Any], path: Path) -> bool:
 
 
 def _stage_panel(ax: Any, runs: list[dict[str, Any]], providers: Sequence[str]) -> None:
+    backends = {r.get("backend", "onnxruntime") for r in runs}
     labels = [
-        r["model"]
-        if r.get("backend", "onnxruntime") == "onnxruntime"
-        else f"{r['model']}\n{r['backend']}"
+        r["model"] if backends == {"onnxruntime"} else f"{r['model']} {_short(r['backend'])}"
         for r in runs
     ]
     bottom = np.zeros(len(runs))
@@ -804,8 +811,15 @@ def _stage_panel(ax: Any, runs: list[dict[str, Any]], providers: Sequence[str]) 
         ax.scatter(xs, ys, marker="_", s=400, color="black", label="ours, pipelined (mean)")
     ax.set_ylabel("ms per frame (p50)")
     ax.set_title(f"Per-frame path ({', '.join(providers)})")
-    ax.tick_params(axis="x", labelsize=7)
+    ax.tick_params(axis="x", labelsize=7, labelrotation=60)
+    for tick in ax.get_xticklabels():
+        tick.set_horizontalalignment("right")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def _short(backend: str) -> str:
+    """``ORT`` or ``OV <precision>``: a back-end in a chart label."""
+    return "ORT" if backend == "onnxruntime" else "OV " + backend.removeprefix("openvino-")
 
 
 def _capacity_panel(ax: Any, runs: list[dict[str, Any]]) -> None:

@@ -70,8 +70,8 @@ class DetectorConfig(BaseModel):
             "AVX-512 BF16 or AMX, and moves scores and boxes slightly (a few percent of "
             "detections differ; measured 1.8x faster with the same mAP50 on an AMD Zen 5); "
             "f16 likewise where the CPU has FP16 units; auto is OpenVINO's default for this CPU "
-            "(it stayed f32 on an AVX-512 BF16 AMD Zen 5: ask for bf16). A CPU without the "
-            "requested precision runs f32 (logged at start-up). Only used with runtime: openvino."
+            "(bf16 where available). A CPU without the requested precision runs f32 (logged "
+            "at start-up). Only used with runtime: openvino."
         ),
     )
     providers: list[ProviderName] = Field(

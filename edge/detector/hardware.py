@@ -2,9 +2,10 @@
 
 OpenVINO runs a network in bfloat16 on CPUs with native BF16 instructions (AVX-512 BF16, AMX).
 On such a CPU (a 2-vCPU AMD Zen 5 box) YOLOv8n's network took 1.8x less time in bf16 than in
-f32, with the same mAP50 on the shared Vietnamese set (``docs/benchmarks.md``), yet OpenVINO's
-own default (``auto``) stayed f32 there. A detector left on f32 on such a CPU
-says so once at start-up; it never switches by itself, since bf16 moves scores slightly.
+f32, with the same mAP50 on the shared Vietnamese set (``docs/models.md``). OpenVINO's own
+default (``openvino_precision: auto``) is bf16 there, but the detector's default is f32 (the
+same arithmetic as ONNX Runtime, on every runtime). A detector left on f32 on such a CPU says
+so once at start-up; it never switches by itself, since bf16 moves scores slightly.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def bf16_hint(config: DetectorConfig, flags: frozenset[str]) -> str | None:
     return (
         f"this CPU computes bfloat16 natively ({', '.join(native)}): runtime: openvino with "
         "openvino_precision: bf16 runs the network about 1.8x faster than f32 on such a CPU, "
-        "with the same mAP50 on the shared set (docs/benchmarks.md); it needs the openvino "
+        "with the same mAP50 on the shared set (docs/models.md); it needs the openvino "
         "extra: pip install '.[openvino]'"
     )
 
