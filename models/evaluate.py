@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
@@ -137,7 +138,13 @@ def to_image_boxes(
 
 @dataclass(frozen=True)
 class EvalRun:
-    """An evaluation and the predictions it was computed from."""
+    """An evaluation and the predictions it was computed from.
+
+    Attributes:
+        runtime: The detector's runtime (``onnxruntime`` or ``openvino``).
+        precision: The arithmetic that really ran (OpenVINO falls back to f32 on a CPU
+            without the precision asked for).
+    """
 
     result: EvalResult
     images: list[ImageBoxes]
@@ -175,15 +182,23 @@ def evaluate_model(
 
     Returns:
         The result with per-image boxes (for cross-checks), and the precision that ran.
+
+    Raises:
+        UserFacingError: A detector option is refused (e.g. GPU providers with OpenVINO).
     """
-    config = DetectorConfig(
-        model=model,
-        confidence=confidence,
-        iou=iou,
-        runtime=runtime,
-        openvino_precision=openvino_precision,
-        providers=list(providers),  # type: ignore[arg-type]
-    )
+    try:
+        config = DetectorConfig(
+            model=model,
+            confidence=confidence,
+            iou=iou,
+            runtime=runtime,
+            openvino_precision=openvino_precision,
+            providers=list(providers),  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise UserFacingError(f"invalid detector option {field}: {error['msg']}") from exc
     detector = Detector(config)
     mapping = class_mapping(detector.names, dataset.names, overrides)
     logger.info(

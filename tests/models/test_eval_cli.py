@@ -64,3 +64,5 @@ def test_eval_cli_refuses_an_unknown_runtime(yolo11n_320_onnx: Path):
     with pytest.raises(SystemExit) as exited:
         main([*argv, "--runtime", "tensorflow"])
     assert exited.value.code == 2
+    assert main([*argv, "--runtime", "openvino", "--providers", "cuda"]) == 2  # no traceback
+    assert main([*argv, "--providers", "quantum"]) == 2
