@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from edge.detect_run import DetectRun, DetectSummary
 from edge.detector import Detector, DetectorConfig
 from edge.ingest import SourceConfig
-from traffic_monitor.errors import UserFacingError
+from traffic_monitor.errors import UserFacingError, first_field_error
 from traffic_monitor.shared_data import sample_video
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def _configs(args: argparse.Namespace) -> tuple[DetectorConfig, SourceConfig]:
             max_open_attempts=3,
         )
     except ValidationError as exc:
-        raise UserFacingError(_first_error(exc)) from exc
+        raise UserFacingError(f"invalid option {first_field_error(exc)}") from exc
     return detector, source
 
 
@@ -138,9 +138,3 @@ def _roi(value: str | None) -> tuple[int, int, int, int] | None:
         raise UserFacingError(f"--roi must be x,y,w,h in pixels, got {value!r}")
     x, y, w, h = (int(p) for p in parts)
     return x, y, w, h
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"])
-    return f"invalid option {field}: {error['msg']}"

@@ -25,7 +25,7 @@ from edge.detector.classes import product_name
 from edge.detector.config import OpenVinoPrecision, RuntimeName
 from models.dataset import YoloDataset
 from models.metrics import EvalResult, ImageBoxes, evaluate
-from traffic_monitor.errors import UserFacingError
+from traffic_monitor.errors import UserFacingError, first_field_error
 
 logger = logging.getLogger(__name__)
 
@@ -196,9 +196,7 @@ def evaluate_model(
             providers=list(providers),  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        raise UserFacingError(f"invalid detector option {field}: {error['msg']}") from exc
+        raise UserFacingError(f"invalid detector option {first_field_error(exc)}") from exc
     detector = Detector(config)
     mapping = class_mapping(detector.names, dataset.names, overrides)
     logger.info(
