@@ -8,7 +8,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("capture_wait", "detect", "track_rules", "sink")
+STAGES = ("capture_wait", "detect", "analysis_wait", "track_rules", "sink")
+"""Stages of ``edge_stage_seconds``: ``analysis_wait`` is the detect loop waiting for the
+analysis thread to take a round (above zero: the analytics, not the network, set the pace)."""
 
 
 class PipelineMetrics:

@@ -1,15 +1,23 @@
 """The ``edge run`` process: capture workers → batched detection → per-camera analytics → sink.
 
-Start-up and shutdown read as named steps; the frame loop is collect → detect → analyse →
-emit. SIGINT/SIGTERM set a stop flag; in-flight events are flushed and open incidents ended.
+Start-up and shutdown read as named steps. Two threads share the frame loop, joined by a
+bounded queue (:class:`AnalysisWorker`): the detect loop collects a round of frames and
+runs the batched network, while the analysis thread tracks, runs the rules of, and emits
+the events of the previous round. The network releases the GIL and the analytics hold it,
+so the two overlap instead of taking turns; when the analysis falls behind, the detect loop
+waits (the capture queues then drop and count frames, nothing downstream is lost). Rounds
+are analysed in the order they were detected, so each camera's tracker sees its frames in
+order. SIGINT/SIGTERM set a stop flag; detected rounds are analysed, in-flight events
+flushed and open incidents ended.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +35,11 @@ from edge.scene import SceneConfig
 from traffic_monitor.contract import Event
 
 logger = logging.getLogger(__name__)
+
+ANALYSIS_QUEUE_ROUNDS = 1
+"""Detected rounds that may wait for the analysis thread: one is analysed while the next is
+detected; more would only add latency (and memory for their frames)."""
+_PUT_POLL_S = 0.1
 
 
 class BatchDetector(Protocol):
@@ -58,6 +71,79 @@ class FrameSource(Protocol):
     def stop(self, timeout: float = 5.0) -> None:
         """Stop and join."""
         ...
+
+
+Round = tuple[list[Frame], list[Detections]]
+"""One round of the frame loop: the frames collected and their detections, row for row."""
+
+
+class AnalysisWorker:
+    """A thread that analyses detected rounds in order, fed through a bounded queue.
+
+    An exception raised by ``analyse`` stops the worker; :meth:`put` then refuses more
+    rounds and :meth:`close` re-raises it in the caller's thread.
+    """
+
+    def __init__(
+        self, analyse: Callable[[Round], None], max_rounds: int = ANALYSIS_QUEUE_ROUNDS
+    ) -> None:
+        """Start the thread.
+
+        Args:
+            analyse: Called with each round, in the order the rounds were put.
+            max_rounds: Rounds that may wait while one is analysed.
+        """
+        self._analyse = analyse
+        self._rounds: queue.Queue[Round | None] = queue.Queue(maxsize=max_rounds)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="analysis", daemon=True)
+        self._thread.start()
+
+    @property
+    def failed(self) -> bool:
+        """True once ``analyse`` has raised (the worker has stopped)."""
+        return self._error is not None
+
+    def put(self, round_: Round) -> float:
+        """Queue a round, waiting while the queue is full; returns the seconds waited.
+
+        Raises:
+            RuntimeError: The worker has stopped on an error (see :meth:`close`).
+        """
+        started = time.perf_counter()
+        while True:
+            if self._error is not None:
+                raise RuntimeError("the analysis thread stopped on an error") from self._error
+            try:
+                self._rounds.put(round_, timeout=_PUT_POLL_S)
+            except queue.Full:
+                continue
+            return time.perf_counter() - started
+
+    def close(self) -> None:
+        """Analyse what is queued, stop the thread and re-raise its error, if any."""
+        if self._error is None:
+            self._rounds.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _loop(self) -> None:
+        while (round_ := self._rounds.get()) is not None:
+            try:
+                self._analyse(round_)
+            except BaseException as exc:  # handed to the detect loop by put() / close()
+                self._error = exc
+                self._drain()
+                return
+
+    def _drain(self) -> None:
+        """Empty the queue so a detect loop blocked in put() wakes up and sees the error."""
+        while True:
+            try:
+                self._rounds.get_nowait()
+            except queue.Empty:
+                return
 
 
 @dataclass
@@ -142,20 +228,33 @@ class Pipeline:
         """Run until every source has finished, ``stop()`` or ``max_frames`` frames."""
         start = time.perf_counter()
         self._start_sources()
+        analysis = AnalysisWorker(self._analyse_round)
         try:
-            while not self.stop_event.is_set():
-                frames = self._collect()
-                if not frames:
-                    if self._all_finished():
-                        break
-                    continue
-                self._process(frames)
-                if max_frames is not None and self.stats.frames >= max_frames:
-                    break
+            self._detect_loop(analysis, max_frames)
         finally:
-            self._shutdown()
-            self.stats.seconds = time.perf_counter() - start
+            try:
+                analysis.close()
+            finally:
+                self._shutdown()
+                self.stats.seconds = time.perf_counter() - start
         return self.stats
+
+    def _detect_loop(self, analysis: AnalysisWorker, max_frames: int | None) -> None:
+        """Collect and detect rounds, handing each to the analysis thread."""
+        detected = 0
+        while not self.stop_event.is_set() and not analysis.failed:
+            frames = self._collect()
+            if not frames:
+                if self._all_finished():
+                    return
+                continue
+            detections = self._detect_timed(frames)
+            waited = analysis.put((frames, detections))
+            self.metrics.latency.labels("analysis_wait").observe(waited)
+            self.stats.batches += 1
+            detected += len(frames)
+            if max_frames is not None and detected >= max_frames:
+                return
 
     def _start_sources(self) -> None:
         for camera_id, source in self.sources.items():
@@ -176,19 +275,23 @@ class Pipeline:
         self.metrics.latency.labels("capture_wait").observe(time.perf_counter() - started)
         return frames
 
-    def _process(self, frames: list[Frame]) -> None:
+    def _detect_timed(self, frames: list[Frame]) -> list[Detections]:
         started = time.perf_counter()
         detections = self._detect(frames)
-        detected = time.perf_counter()
-        self.metrics.latency.labels("detect").observe(detected - started)
+        self.metrics.latency.labels("detect").observe(time.perf_counter() - started)
+        return detections
+
+    def _analyse_round(self, round_: Round) -> None:
+        """Track, run the rules and emit the events of one detected round (analysis thread)."""
+        frames, detections = round_
+        started = time.perf_counter()
         events: list[Event] = []
         for frame, dets in zip(frames, detections, strict=True):
             events.extend(self._analyse(frame, dets))
         analysed = time.perf_counter()
-        self.metrics.latency.labels("track_rules").observe(analysed - detected)
+        self.metrics.latency.labels("track_rules").observe(analysed - started)
         self._emit(events)
         self.metrics.latency.labels("sink").observe(time.perf_counter() - analysed)
-        self.stats.batches += 1
 
     def _detect(self, frames: list[Frame]) -> list[Detections]:
         """One batched call per detector (model group) for the frames of its cameras."""

@@ -1,4 +1,5 @@
-"""The edge run process: 10 000 synthetic frames with flat memory, metrics, graceful stop."""
+"""The edge run process: 10 000 synthetic frames with flat memory, metrics, graceful stop,
+analysis overlapping detection."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 
 import numpy as np
+import pytest
 import yaml
 
 from edge.detections import Detections
@@ -190,3 +193,70 @@ def test_edge_run_stops_gracefully_on_sigterm(tmp_path, overpass_video, yolov8n_
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert any(e["type"] == "count" and e["attributes"]["partial"] for e in events), out
     assert "frames" in out
+
+
+def test_analysis_of_a_round_overlaps_the_detection_of_the_next():
+    """Round 1's analysis waits for round 2's detection to start: this only ends in time
+    when the two run in different threads (a sequential loop would analyse round 1 first)."""
+    sink = MemorySink()
+    pipeline, _ = make_pipeline(6, sink)
+    detector = pipeline.detectors["cam0"]
+    second_round = threading.Event()
+    original_detect, original_analyse = detector.detect, pipeline._analyse
+    rounds, overlapped, seen = [0], [], []
+
+    def detect(images):
+        rounds[0] += 1
+        if rounds[0] == 2:
+            second_round.set()
+        return original_detect(images)
+
+    def analyse(frame, dets):
+        if frame.index == 0 and frame.camera_id == "cam0":
+            overlapped.append(second_round.wait(timeout=10))
+        seen.append((frame.camera_id, frame.index))
+        return original_analyse(frame, dets)
+
+    detector.detect, pipeline._analyse = detect, analyse
+    stats = pipeline.run()
+    assert overlapped == [True]
+    assert stats.frames == 12 and stats.batches == 6
+    for camera in ("cam0", "cam1"):  # every frame analysed, each camera's in order
+        assert [i for c, i in seen if c == camera] == list(range(6))
+
+
+def test_an_analysis_error_stops_the_run_and_is_raised():
+    sink = MemorySink()
+    pipeline, sources = make_pipeline(500, sink)
+    original = pipeline._analyse
+
+    def analyse(frame, dets):
+        if frame.index == 7:
+            raise ValueError("rule bug on frame 7")
+        return original(frame, dets)
+
+    pipeline._analyse = analyse
+    with pytest.raises(ValueError, match="frame 7"):
+        pipeline.run()
+    assert all(s.stopped for s in sources.values())  # shut down all the same
+    assert max(s.index for s in sources.values()) < 50  # the detect loop stopped early
+
+
+def test_stop_analyses_every_detected_round(tmp_path):
+    sink = MemorySink()
+    pipeline, _ = make_pipeline(10_000, sink)
+    original = pipeline._analyse
+
+    def analyse(frame, dets):
+        if frame.index == 20:
+            pipeline.stop()
+        return original(frame, dets)
+
+    pipeline._analyse = analyse
+    stats = pipeline.run()
+    registry = pipeline.metrics.registry
+    detected = registry.get_sample_value("edge_stage_seconds_count", {"stage": "detect"})
+    assert stats.batches == detected and stats.frames == 2 * detected
+    assert registry.get_sample_value("edge_stage_seconds_count", {"stage": "analysis_wait"}) == (
+        detected
+    )
