@@ -183,8 +183,13 @@ def measure_streams(
     scene: SceneConfig,
     video: Path,
     config: CapacityConfig,
+    *,
+    pipeline_type: type[Pipeline] = Pipeline,
 ) -> dict[str, Any]:
     """Run ``streams`` paced cameras through the pipeline and report rates and drops.
+
+    ``pipeline_type`` is the edge's :class:`~edge.pipeline.runner.Pipeline` unless a
+    benchmark compares a variant of its loop (see :mod:`benchmarks.analysis_overlap`).
 
     Returns:
         Per-count figures: processed and decoded fps per camera (min, mean), dropped frames
@@ -207,7 +212,7 @@ def measure_streams(
         for s in scenes
     }
     sink = EncodingSink()
-    pipeline = Pipeline(scenes, detector, sources, sink)
+    pipeline = pipeline_type(scenes, detector, sources, sink)
     runner = threading.Thread(target=pipeline.run, name=f"capacity-{streams}", daemon=True)
     runner.start()
     try:

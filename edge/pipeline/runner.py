@@ -248,9 +248,7 @@ class Pipeline:
                 if self._all_finished():
                     return
                 continue
-            detections = self._detect_timed(frames)
-            waited = analysis.put((frames, detections))
-            self.metrics.latency.labels("analysis_wait").observe(waited)
+            self._hand_over(analysis, (frames, self._detect_timed(frames)))
             self.stats.batches += 1
             detected += len(frames)
             if max_frames is not None and detected >= max_frames:
@@ -274,6 +272,11 @@ class Pipeline:
                 self.metrics.dropped.labels(camera_id).set(dropped)
         self.metrics.latency.labels("capture_wait").observe(time.perf_counter() - started)
         return frames
+
+    def _hand_over(self, analysis: AnalysisWorker, round_: Round) -> None:
+        """Queue a detected round for the analysis thread (waits while it is busy)."""
+        waited = analysis.put(round_)
+        self.metrics.latency.labels("analysis_wait").observe(waited)
 
     def _detect_timed(self, frames: list[Frame]) -> list[Detections]:
         started = time.perf_counter()
