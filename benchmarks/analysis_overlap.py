@@ -4,7 +4,7 @@
 the next round is detected (:class:`edge.pipeline.runner.AnalysisWorker`). This benchmark
 runs the same paced cameras (:func:`benchmarks.capacity.measure_streams`: 25 fps cameras
 processed at 10 fps each) through that pipeline and through the loop it replaced, where
-detection and analysis take turns (:class:`SequentialPipeline`). The two take turns count by
+detection and analysis take turns (``analysis_thread: false``). The two take turns count by
 count and repeat by repeat, starting alternately, so that a change of machine load touches
 both alike; per stream count it records how many repeats each held (10 fps per camera, no
 more than 0.5 % of frames dropped) and the figures of every run.
@@ -28,7 +28,6 @@ from benchmarks.capacity import BACKENDS, CapacityConfig, detector_for, measure_
 from benchmarks.detection_path import machine_info
 from benchmarks.realtime import SCENE, BenchConfig, resolve_model
 from edge.detector import Detector
-from edge.pipeline.runner import AnalysisWorker, Pipeline, Round
 from edge.scene import SceneConfig
 from edge.scene.config import load_scene
 from traffic_monitor.shared_data import REPO_ROOT
@@ -38,15 +37,8 @@ logger = logging.getLogger(__name__)
 RESULT = REPO_ROOT / "benchmarks" / "results" / "analysis_overlap_cpu.json"
 
 
-class SequentialPipeline(Pipeline):
-    """The loop before the analysis thread: each round is analysed before the next is collected."""
-
-    def _hand_over(self, analysis: AnalysisWorker, round_: Round) -> None:
-        self._analyse_round(round_)
-
-
-LOOPS: dict[str, type[Pipeline]] = {"threaded": Pipeline, "sequential": SequentialPipeline}
-"""The frame loops compared, by the name the report gives them."""
+LOOPS = {"threaded": True, "sequential": False}
+"""The frame loops compared, by name: ``edge run``'s ``analysis_thread`` setting."""
 
 
 def compare_loops(
@@ -70,7 +62,7 @@ def compare_loops(
         for count in streams:
             for name in order:
                 result = measure_streams(
-                    count, detector, scene, video, config, pipeline_type=LOOPS[name]
+                    count, detector, scene, video, config, analysis_thread=LOOPS[name]
                 )
                 result["repeat"] = repeat
                 loops[name]["runs"].append(result)

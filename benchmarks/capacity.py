@@ -184,12 +184,12 @@ def measure_streams(
     video: Path,
     config: CapacityConfig,
     *,
-    pipeline_type: type[Pipeline] = Pipeline,
+    analysis_thread: bool = True,
 ) -> dict[str, Any]:
     """Run ``streams`` paced cameras through the pipeline and report rates and drops.
 
-    ``pipeline_type`` is the edge's :class:`~edge.pipeline.runner.Pipeline` unless a
-    benchmark compares a variant of its loop (see :mod:`benchmarks.analysis_overlap`).
+    ``analysis_thread`` is the pipeline's (``edge run``'s ``analysis_thread``; compared in
+    :mod:`benchmarks.analysis_overlap`).
 
     Returns:
         Per-count figures: processed and decoded fps per camera (min, mean), dropped frames
@@ -212,7 +212,7 @@ def measure_streams(
         for s in scenes
     }
     sink = EncodingSink()
-    pipeline = pipeline_type(scenes, detector, sources, sink)
+    pipeline = Pipeline(scenes, detector, sources, sink, analysis_thread=analysis_thread)
     runner = threading.Thread(target=pipeline.run, name=f"capacity-{streams}", daemon=True)
     runner.start()
     try:

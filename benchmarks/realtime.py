@@ -625,6 +625,9 @@ def _our_figures(ours: OurTimes, decode_s: list[float], frames: int) -> dict[str
         "share_in_network_incl_decode": round(
             totals["inference"] / (process + totals["decode"]), 4
         ),
+        "share_in_network_detect_track_only": round(
+            totals["inference"] / (process - totals["rules"] - totals["publish"]), 4
+        ),
         "capacity_estimate_streams": capacity(totals["decode"] / frames, process / frames),
     }
     if ours.pipelined_s:
@@ -654,7 +657,10 @@ def _versus_ultralytics(
         f"ceiling_vs_{prefix}_track_network_only": round(theirs / totals["inference"], 3),
     }
     if times.theirs_inference.get(reference):
-        result[f"{prefix}_inference"] = summarise(times.theirs_inference[reference])
+        their_network = times.theirs_inference[reference]
+        result[f"{prefix}_inference"] = summarise(their_network)
+        if len(their_network) == len(theirs_s):  # their own share, to set ours against
+            result[f"{prefix}_share_in_network"] = round(float(np.sum(their_network)) / theirs, 4)
     if ours.pipelined_s:
         result[f"speedup_vs_{prefix}_track_pipelined"] = round(theirs / ours.pipelined_s, 3)
     return result

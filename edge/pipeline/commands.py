@@ -69,6 +69,13 @@ class RunConfig(BaseModel):
         default=None, ge=1, le=65535, description="Prometheus /metrics port; empty: off."
     )
     metrics_address: str = Field(default="127.0.0.1", description="Address metrics bind to.")
+    analysis_thread: bool = Field(
+        default=True,
+        description="Track and run the rules of one round of frames in a thread of their own "
+        "while the next round is detected. On a GPU, or a CPU with cores to spare, the two "
+        "overlap; on a 2-core CPU-only box they contend for the same cores and false (take "
+        "turns) sustains as many cameras (benchmarks/results/analysis_overlap_cpu*.json).",
+    )
 
 
 def resolve_uri(uri: str, base: Path) -> str:
@@ -202,6 +209,7 @@ def run_command(args: argparse.Namespace) -> int:
         metrics=metrics,
         evidence_dir=config.evidence_dir,
         external_signals=signals,
+        analysis_thread=config.analysis_thread,
     )
     _install_signal_handlers(pipeline)
     stats = pipeline.run(max_frames=args.max_frames)

@@ -169,6 +169,7 @@ class Pipeline:
         metrics: PipelineMetrics | None = None,
         evidence_dir: Path | None = None,
         external_signals: ExternalSignalStates | None = None,
+        analysis_thread: bool = True,
     ) -> None:
         """Build one :class:`CameraAnalytics` per scene; sources are keyed by camera id.
 
@@ -182,6 +183,9 @@ class Pipeline:
             metrics: Prometheus metrics (a private registry by default).
             evidence_dir: Folder for evidence images; none: events carry no images.
             external_signals: Shared table of externally pushed signal states.
+            analysis_thread: Analyse each round in a thread of its own while the next is
+                detected (:class:`AnalysisWorker`); False: detection and analysis take turns
+                in one thread.
 
         Raises:
             ValueError: A camera has no frame source or no detector.
@@ -191,6 +195,7 @@ class Pipeline:
         self.sink = sink
         self.metrics = metrics or PipelineMetrics()
         self.external_signals = external_signals or ExternalSignalStates()
+        self.analysis_thread = analysis_thread
         self.stop_event = threading.Event()
         self.cameras: dict[str, CameraAnalytics] = {}
         for scene in scenes:
@@ -228,21 +233,22 @@ class Pipeline:
         """Run until every source has finished, ``stop()`` or ``max_frames`` frames."""
         start = time.perf_counter()
         self._start_sources()
-        analysis = AnalysisWorker(self._analyse_round)
+        analysis = AnalysisWorker(self._analyse_round) if self.analysis_thread else None
         try:
             self._detect_loop(analysis, max_frames)
         finally:
             try:
-                analysis.close()
+                if analysis is not None:
+                    analysis.close()
             finally:
                 self._shutdown()
                 self.stats.seconds = time.perf_counter() - start
         return self.stats
 
-    def _detect_loop(self, analysis: AnalysisWorker, max_frames: int | None) -> None:
-        """Collect and detect rounds, handing each to the analysis thread."""
+    def _detect_loop(self, analysis: AnalysisWorker | None, max_frames: int | None) -> None:
+        """Collect and detect rounds, handing each to the analysis thread (if any)."""
         detected = 0
-        while not self.stop_event.is_set() and not analysis.failed:
+        while not self.stop_event.is_set() and not (analysis is not None and analysis.failed):
             frames = self._collect()
             if not frames:
                 if self._all_finished():
@@ -273,8 +279,11 @@ class Pipeline:
         self.metrics.latency.labels("capture_wait").observe(time.perf_counter() - started)
         return frames
 
-    def _hand_over(self, analysis: AnalysisWorker, round_: Round) -> None:
-        """Queue a detected round for the analysis thread (waits while it is busy)."""
+    def _hand_over(self, analysis: AnalysisWorker | None, round_: Round) -> None:
+        """Queue a round for the analysis thread (waiting while it is busy), or analyse it here."""
+        if analysis is None:
+            self._analyse_round(round_)
+            return
         waited = analysis.put(round_)
         self.metrics.latency.labels("analysis_wait").observe(waited)
 

@@ -201,3 +201,15 @@ def test_cli_has_the_transport_flag():
     add_edge_commands(parser.add_subparsers())
     args = parser.parse_args(["run", "x.yaml", "--transport", "mqtt"])
     assert args.transport == "mqtt"
+
+
+def test_analysis_thread_is_on_by_default_and_can_be_turned_off(tmp_path):
+    path = write_run(tmp_path, None)
+    config, _, _ = load_run_config(path)
+    assert config.analysis_thread is True
+    run = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**run, "analysis_thread": False}))
+    assert load_run_config(path)[0].analysis_thread is False
+    path.write_text(yaml.safe_dump({**run, "analysis_thread": "sometimes"}))
+    with pytest.raises(UserFacingError, match="analysis_thread"):
+        load_run_config(path)

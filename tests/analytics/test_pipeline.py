@@ -82,7 +82,7 @@ class SyntheticDetector:
         return detections(boxes)
 
 
-def make_pipeline(frames, sink):
+def make_pipeline(frames, sink, *, analysis_thread=True):
     scenes = [
         scene(
             camera={"id": f"cam{i}"},
@@ -104,7 +104,15 @@ def make_pipeline(frames, sink):
         for i in range(2)
     ]
     sources = {s.camera.id: SyntheticSource(s.camera.id, frames) for s in scenes}
-    return Pipeline(scenes, SyntheticDetector(), sources, sink, metrics=PipelineMetrics()), sources
+    pipeline = Pipeline(
+        scenes,
+        SyntheticDetector(),
+        sources,
+        sink,
+        metrics=PipelineMetrics(),
+        analysis_thread=analysis_thread,
+    )
+    return pipeline, sources
 
 
 def test_ten_thousand_frames_memory_and_tables_stay_flat(tmp_path):
@@ -260,3 +268,18 @@ def test_stop_analyses_every_detected_round(tmp_path):
     assert registry.get_sample_value("edge_stage_seconds_count", {"stage": "analysis_wait"}) == (
         detected
     )
+
+
+def test_without_the_analysis_thread_the_events_are_the_same():
+    runs = {}
+    for threaded in (True, False):
+        sink = MemorySink()
+        pipeline, _ = make_pipeline(300, sink, analysis_thread=threaded)
+        pipeline.run()
+        runs[threaded] = [(e.camera_id, e.type.value, str(e.measurements)) for e in sink.events]
+        (rule,) = [r for r in pipeline.cameras["cam0"].rules if r.name == "line_crossing"]
+        assert sum(rule.totals["L"].values()) > 10  # cars were counted: the comparison has data
+    assert runs[True] == runs[False]
+    registry = pipeline.metrics.registry  # the last run: no analysis thread
+    assert registry.get_sample_value("edge_frames_total", {"camera": "cam0"}) == 300
+    assert not registry.get_sample_value("edge_stage_seconds_count", {"stage": "analysis_wait"})
