@@ -1,14 +1,16 @@
 """The ``edge run`` process: capture workers → batched detection → per-camera analytics → sink.
 
-Start-up and shutdown read as named steps. Two threads share the frame loop, joined by a
-bounded queue (:class:`AnalysisWorker`): the detect loop collects a round of frames and
-runs the batched network, while the analysis thread tracks, runs the rules of, and emits
-the events of the previous round. The network releases the GIL and the analytics hold it,
-so the two overlap instead of taking turns; when the analysis falls behind, the detect loop
-waits (the capture queues then drop and count frames, nothing downstream is lost). Rounds
-are analysed in the order they were detected, so each camera's tracker sees its frames in
-order. SIGINT/SIGTERM set a stop flag; detected rounds are analysed, in-flight events
-flushed and open incidents ended.
+Start-up and shutdown read as named steps. By default (``analysis_thread``) two threads share
+the frame loop, joined by a bounded queue (:class:`AnalysisWorker`): the detect loop collects
+a round of frames and runs the batched network, while the analysis thread tracks, runs the
+rules of, and emits the events of the previous round. The network releases the GIL and the
+analytics hold it, so the two overlap instead of taking turns; when the analysis falls
+behind, the detect loop waits (the capture queues then drop and count frames, nothing
+downstream is lost). Rounds are analysed in the order they were detected, so each camera's
+tracker sees its frames in order. Without the thread, detection and analysis take turns in
+one thread (as fast on a 2-core CPU-only box, where the two contend for the same cores:
+``benchmarks.analysis_overlap``). SIGINT/SIGTERM set a stop flag; detected rounds are
+analysed, in-flight events flushed and open incidents ended.
 """
 
 from __future__ import annotations
