@@ -247,9 +247,10 @@ def machine_info() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+    flags = cpu_flags()
     return {
         "cpu": cpu,
-        "cpu_flags": [flag for flag in INFERENCE_FLAGS if flag in cpu_flags()],
+        "cpu_flags": [flag for flag in INFERENCE_FLAGS if flag in flags],
         "cores": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "python": platform.python_version(),
