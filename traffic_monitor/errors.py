@@ -15,8 +15,13 @@ class UserFacingError(Exception):
     """
 
 
-def first_field_error(exc: ValidationError) -> str:
-    """``field.path: message`` of a pydantic error's first failing field, for one-line errors."""
+def first_field_error(exc: ValidationError, root: str = "") -> str:
+    """``field.path: message`` of a pydantic error's first failing field, for one-line errors.
+
+    Args:
+        exc: The validation error.
+        root: What stands for the path when the error is about the whole object.
+    """
     error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"])
+    field = ".".join(str(part) for part in error["loc"]) or root
     return f"{field}: {error['msg']}"

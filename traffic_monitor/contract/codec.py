@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from traffic_monitor.contract.commands import CommandName, PingCommand, SignalCommand
 from traffic_monitor.contract.events import SCHEMA_VERSION, Event
 from traffic_monitor.contract.status import NodeStats, NodeStatus
+from traffic_monitor.errors import first_field_error
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest JSON message accepted (events, status, stats). Snapshots are binary and separate."""
@@ -126,10 +127,9 @@ def _decode(payload: bytes, model: type[ModelT]) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        where = first_field_error(exc, root="(root)")
         raise ContractError(
-            f"invalid {model.__name__}: {where}: {first['msg']} ({exc.error_count()} errors)"
+            f"invalid {model.__name__}: {where} ({exc.error_count()} errors)"
         ) from None
 
 
