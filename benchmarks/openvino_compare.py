@@ -61,7 +61,10 @@ def openvino_model(path: Path, precision: OpenVinoPrecision) -> OpenVinoYoloMode
         path: The ONNX file (read directly, no conversion step).
         precision: ``"f32"``, ``"bf16"``, ``"f16"`` or ``"auto"`` (OpenVINO's default here).
     """
-    return OpenVinoYoloModel(path, DetectorConfig(runtime="openvino", openvino_precision=precision))
+    config = DetectorConfig(
+        runtime="openvino", openvino_precision=precision, openvino_fused_preprocess=False
+    )
+    return OpenVinoYoloModel(path, config)  # the same float blob as ONNX Runtime's
 
 
 def onnxruntime_runner(path: Path) -> Runner:

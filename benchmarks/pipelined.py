@@ -26,7 +26,7 @@ import onnxruntime as ort
 
 from edge.detections import Detections
 from edge.detector import Detector, YoloOnnxModel
-from edge.detector.preprocess import Letterbox, letterbox, to_blob
+from edge.detector.preprocess import Letterbox, letterbox
 from edge.detector.providers import resolve_providers, session_options
 from traffic_monitor.errors import UserFacingError
 
@@ -64,7 +64,7 @@ def run_pipelined(
         try:
             for index, frame in enumerate(frames):
                 image, transform = letterbox(frame, detector.input_size_for(frame))
-                prepared.put((index, to_blob([image]), transform))
+                prepared.put((index, detector.model.prepare([image]), transform))
         except Exception as exc:  # reported by the caller
             errors.append(exc)
         finally:

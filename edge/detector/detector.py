@@ -18,7 +18,7 @@ from edge.detector.hardware import log_bf16_hint
 from edge.detector.model import ModelError, NetworkRunner, YoloOnnxModel
 from edge.detector.openvino_model import OpenVinoYoloModel
 from edge.detector.postprocess import PostprocessParams, decode
-from edge.detector.preprocess import Letterbox, fitted_input_size, letterbox, to_blob
+from edge.detector.preprocess import Letterbox, fitted_input_size, letterbox
 from edge.detector.resolve import resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class Detector:
         timings = StageTimings(frames=len(frames))
         start = time.perf_counter()
         prepared = [letterbox(frame, shape) for frame in frames]
-        blob = to_blob([image for image, _ in prepared])
+        blob = self.model.prepare([image for image, _ in prepared])
         timings.preprocess = time.perf_counter() - start
         outputs = self._infer(blob)
         timings.inference = time.perf_counter() - start - timings.preprocess

@@ -17,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.detector.config import DetectorConfig
+from edge.detector.preprocess import to_blob
 from edge.detector.providers import resolve_providers, session_options
 from traffic_monitor.errors import UserFacingError
 
@@ -61,8 +62,15 @@ class NetworkRunner(Protocol):
     path: Path
     info: ModelInfo
 
+    def prepare(self, images: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+        """The network input for letterboxed BGR ``(H, W, 3)`` uint8 images, one per batch row."""
+        ...
+
     def run(self, blob: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Run the network on a ``(B, 3, H, W)`` float32 blob; returns ``(B, 4+nc, N)``."""
+        """Run the network on what :meth:`prepare` returned; returns ``(B, 4+nc, N)``.
+
+        A blob of several rows may be sliced along its first axis into smaller batches.
+        """
         ...
 
 
@@ -101,6 +109,10 @@ class YoloOnnxModel:
             *self.info.input_size,
             self.session.get_providers(),
         )
+
+    def prepare(self, images: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+        """An RGB ``(B, 3, H, W)`` float32 blob in [0, 1] (:func:`to_blob`)."""
+        return to_blob(images)
 
     def run(self, blob: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Run the network on a ``(B, 3, H, W)`` float32 blob; returns ``(B, 4+nc, N)``."""

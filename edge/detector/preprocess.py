@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +80,7 @@ def letterbox(
     return padded, Letterbox(gain=gain, pad_x=left, pad_y=top)
 
 
-def to_blob(images: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+def to_blob(images: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
     """Stack letterboxed BGR images into an RGB ``(B, 3, H, W)`` float32 blob scaled to [0, 1].
 
     Written with ``cv2.split`` and in-place numpy arithmetic rather than

@@ -71,6 +71,42 @@ def test_f32_finds_what_onnxruntime_finds(
     assert found > 20  # real traffic: the comparison is not vacuous
 
 
+def test_fused_preprocessing_gives_the_numpy_blobs_outputs(
+    openvino_installed: None, yolov8n_onnx: Path, real_frames: list[np.ndarray]
+) -> None:
+    fused = OpenVinoYoloModel(yolov8n_onnx, DetectorConfig(runtime="openvino"))
+    plain_config = DetectorConfig(runtime="openvino", openvino_fused_preprocess=False)
+    plain = OpenVinoYoloModel(yolov8n_onnx, plain_config)
+    assert fused.fused_preprocess and not plain.fused_preprocess
+    for frame in real_frames:
+        image = letterbox(frame, fused.info.input_size)[0]
+        taken = fused.prepare([image])
+        assert taken.dtype == np.uint8 and taken.shape == (1, *image.shape)
+        blob = plain.prepare([image])
+        np.testing.assert_array_equal(blob, to_blob([image]))
+        expected, got = plain.run(blob), fused.run(taken)
+        np.testing.assert_allclose(got[:, :4], expected[:, :4], atol=0.01)  # box, pixels
+        np.testing.assert_allclose(got[:, 4:], expected[:, 4:], atol=1e-5)  # class scores
+
+
+@pytest.mark.parametrize("precision", ["bf16", "auto"])
+def test_fused_preprocessing_only_where_openvino_runs_f32(
+    openvino_installed: None, yolo11n_320_onnx: Path, real_frames: list[np.ndarray], precision: str
+) -> None:
+    config = DetectorConfig(
+        model=yolo11n_320_onnx, runtime="openvino", openvino_precision=precision
+    )
+    detector = Detector(config)
+    assert isinstance(detector.model, OpenVinoYoloModel)
+    runs_f32 = detector.model.precision == "f32"
+    assert detector.model.fused_preprocess == (runs_f32 and precision == "auto")
+    image = letterbox(real_frames[0], detector.input_size)[0]
+    assert detector.model.prepare([image]).dtype == (
+        np.uint8 if runs_f32 and precision == "auto" else np.float32
+    )
+    assert len(detector.detect_one(real_frames[0])) > 0
+
+
 def test_reads_the_same_model_info_as_onnxruntime(
     openvino_installed: None, yolo11n_320_onnx: Path
 ) -> None:
@@ -108,10 +144,11 @@ def test_dynamic_batch_runs_in_one_call(
     model = OpenVinoYoloModel(dynamic_model, DetectorConfig(runtime="openvino"))
     assert model.info.dynamic_batch
     assert model.info.input_size == (320, 320)
-    blob = to_blob([letterbox(frame, (320, 320))[0] for frame in real_frames[:3]])
+    images = [letterbox(frame, (320, 320))[0] for frame in real_frames[:3]]
+    blob = model.prepare(images)
     output = model.run(blob)
     assert output.shape[:2] == (3, 84)
-    reference = YoloOnnxModel(dynamic_model, DetectorConfig()).run(blob)
+    reference = YoloOnnxModel(dynamic_model, DetectorConfig()).run(to_blob(images))
     np.testing.assert_allclose(output, reference, atol=1e-2)
     for index in range(3):
         np.testing.assert_allclose(model.run(blob[index : index + 1])[0], output[index], atol=1e-2)
