@@ -5,7 +5,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from datetime import datetime
+from typing import ClassVar, NamedTuple
 
 from pydantic import Field
 
@@ -55,6 +56,19 @@ class Verdict:
     """The condition is known to have held this long already (e.g. a stillness window)."""
 
 
+class _Sighting(NamedTuple):
+    """One tracked row seen in one frame with the rule's verdict: what an event is built from.
+
+    Kept for a track's open incident until its next sighting, so it holds one frame's
+    context per open incident at most.
+    """
+
+    frame: FrameContext
+    tracked: Detections
+    row: int
+    verdict: Verdict
+
+
 @dataclass
 class _Timer:
     first_true: float | None = None
@@ -76,7 +90,8 @@ class TrackIncidentRule(Rule):
         self.classes = params.classes if params.classes is not None else list(self.default_classes)
         self.lifecycle = Lifecycle(params.update_interval_s)
         self._timers: dict[int, _Timer] = {}
-        self._last: dict[int, Event] = {}
+        self._last: dict[int, _Sighting] = {}
+        self._scope = frozenset(self.classes) if self.classes else None
 
     @abstractmethod
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
@@ -99,40 +114,54 @@ class TrackIncidentRule(Rule):
                 timer.first_true = timer.last_true = None
             open_ = track_id in self.lifecycle
             if not (verdict.condition or open_ or timer.first_true is not None):
-                continue  # nothing to remember or emit: skip building the event
-            event = self._build(frame, tracked, row, verdict)
+                continue  # nothing to remember or emit
+            sighting = _Sighting(frame, tracked, row, verdict)
             if verdict.condition or open_:
-                self._last[track_id] = event
-            events.extend(self._transition(track_id, timer, now, event))
+                self._last[track_id] = sighting
+            event = self._transition(track_id, timer, now, sighting)
+            if event is not None:
+                events.append(event)
         events.extend(self._end_gone(frame))
         return events
 
     @property
-    def scope(self) -> list[str] | None:
-        """Classes the rule checks, as passed to :meth:`FrameContext.tracked` (None: all)."""
-        return self.classes or None
+    def scope(self) -> frozenset[str] | None:
+        """Classes the rule checks, as passed to :meth:`FrameContext.tracked` (None: all).
+
+        A frozenset, the key the frame caches its masks under, made once here rather than
+        on every zone test of every row.
+        """
+        return self._scope
 
     def anchor_in(self, frame: FrameContext, polygon: Sequence[Sequence[float]], row: int) -> bool:
         """Whether the anchor of ``row`` (of ``frame.tracked(self.scope)``) is in ``polygon``."""
         return bool(frame.in_polygon(polygon, self.scope)[row])
 
-    def _transition(self, track_id: int, timer: _Timer, now: float, event: Event) -> list[Event]:
+    def _transition(
+        self, track_id: int, timer: _Timer, now: float, sighting: _Sighting
+    ) -> Event | None:
+        """The start, update or end event this sighting causes, if any.
+
+        The event is built only when one is emitted: most sightings of a held condition
+        cause none (before ``on_s``, or between updates), and building an event validates it.
+        """
         open_ = track_id in self.lifecycle
         if (
             timer.first_true is not None
             and not open_
             and now - timer.first_true >= self.timing.on_s
         ):
-            return [self.lifecycle.start(track_id, now, event)]
+            return self.lifecycle.start(track_id, now, self._build(sighting))
         if open_ and timer.first_true is None:
             self._last.pop(track_id, None)
-            return [self.lifecycle.end(track_id, now, event)]
-        if open_:
-            update = self.lifecycle.update(track_id, now, event)
-            return [update] if update is not None else []
-        return []
+            return self.lifecycle.end(track_id, now, self._build(sighting))
+        if open_ and self.lifecycle.due(track_id, now):
+            return self.lifecycle.update(track_id, now, self._build(sighting))
+        return None
 
-    def _build(self, frame: FrameContext, tracked: Detections, row: int, verdict: Verdict) -> Event:
+    def _build(self, sighting: _Sighting, time: datetime | None = None) -> Event:
+        """The event about one sighting (at ``time`` instead of its frame's, if given)."""
+        frame, tracked, row, verdict = sighting
         return make_event(
             frame,
             self.name,
@@ -143,6 +172,7 @@ class TrackIncidentRule(Rule):
             zone=verdict.zone,
             measurements=verdict.measurements,
             attributes=verdict.attributes,
+            time=time,
         )
 
     def _end_gone(self, frame: FrameContext) -> list[Event]:
@@ -150,12 +180,8 @@ class TrackIncidentRule(Rule):
         for key in self.lifecycle.open_keys():
             if key not in frame.tracks:
                 assert isinstance(key, int)
-                last = self._last.pop(key)
-                events.append(
-                    self.lifecycle.end(
-                        key, frame.timestamp, last.model_copy(update={"time": frame.time})
-                    )
-                )
+                last = self._build(self._last.pop(key), frame.time)
+                events.append(self.lifecycle.end(key, frame.timestamp, last))
         for track_id in [t for t in self._timers if t not in frame.tracks]:
             del self._timers[track_id]
         for track_id in [t for t in self._last if t not in frame.tracks]:
@@ -167,12 +193,8 @@ class TrackIncidentRule(Rule):
         events = []
         for key in self.lifecycle.open_keys():
             assert isinstance(key, int)
-            last = self._last.pop(key)
-            events.append(
-                self.lifecycle.end(
-                    key, frame.timestamp, last.model_copy(update={"time": frame.time})
-                )
-            )
+            last = self._build(self._last.pop(key), frame.time)
+            events.append(self.lifecycle.end(key, frame.timestamp, last))
         return events
 
     def state_size(self) -> int:

@@ -46,13 +46,17 @@ class Lifecycle:
         self._open[key] = incident
         return self._stamp(event, incident, EventPhase.START, timestamp)
 
+    def due(self, key: Hashable, timestamp: float) -> bool:
+        """Whether :meth:`update` would return an event at ``timestamp`` (without ``force``)."""
+        return timestamp - self._open[key].last_emit >= self.update_interval_s
+
     def update(
         self, key: Hashable, timestamp: float, event: Event, force: bool = False
     ) -> Event | None:
         """Return an ``update`` event when the interval has passed (or ``force``), else None."""
-        incident = self._open[key]
-        if not force and timestamp - incident.last_emit < self.update_interval_s:
+        if not force and not self.due(key, timestamp):
             return None
+        incident = self._open[key]
         incident.last_emit = timestamp
         return self._stamp(event, incident, EventPhase.UPDATE, timestamp)
 

@@ -160,10 +160,15 @@ def test_zone_occupancy_reports_count_and_dwell():
 def test_ended_tracks_end_incidents():
     a = analytics(zones=[NO_STOP], rules={"illegal_stop": {"on_s": 1}})
     path = Path([(0, 320, 300), (3, 320, 300)])  # then disappears for good
-    events = play(a, [path], 6, finish=False)
-    phases = [e.phase for e in of(events, EventType.ILLEGAL_STOP)]
-    assert phases == [EventPhase.START, EventPhase.END]
+    events = of(play(a, [path], 6, finish=False), EventType.ILLEGAL_STOP)
+    assert [e.phase for e in events] == [EventPhase.START, EventPhase.END]
     assert a.rules[0].state_size() == 0
+    start, end = events
+    # the end is built from the last sighting (where the car stood), at the time it ended
+    assert end.geometry.point == pytest.approx((320, 300), abs=4)
+    assert end.geometry.zone == "ns" and end.track_id == start.track_id
+    seconds = end.time.timestamp() - start.time.timestamp()
+    assert seconds > 2.0 and end.measurements["duration_s"] == pytest.approx(seconds, abs=1e-3)
 
 
 # ---- wrong way ------------------------------------------------------------------------------
