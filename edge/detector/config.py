@@ -77,11 +77,11 @@ class DetectorConfig(BaseModel):
     openvino_fused_preprocess: bool = Field(
         default=True,
         description=(
-            "Where the openvino runtime runs f32: compile the step from the letterboxed uint8 "
-            "BGR image to the network's float RGB input into the network (OpenVINO's "
-            "PrePostProcessor) instead of running it in numpy (about 0.5 ms less per 640 x 640 "
-            "frame; scores within 1e-5 and boxes within 0.01 pixel of the numpy blob's). bf16 "
-            "and f16 always use the numpy blob. Only used with runtime: openvino."
+            "Compile the step from the letterboxed uint8 BGR image to the network's float RGB "
+            "input into the network (OpenVINO's PrePostProcessor) instead of running it in "
+            "numpy: about 0.5 ms less per 640 x 640 frame; at f32 scores within 1e-5 and boxes "
+            "within 0.01 pixel of the numpy blob's, at bf16 the same mAP50 within 0.6 point "
+            "(docs/models.md). Only used with runtime: openvino."
         ),
     )
     providers: list[ProviderName] = Field(

@@ -3,10 +3,10 @@
 OpenVINO reads the ONNX file directly (no conversion step or cache), and the model's
 metadata (class names, imgsz, stride) is validated by the same parser as ONNX Runtime's
 (:func:`edge.detector.model.parse_model_info`). The letterbox, decoding, NMS and the class
-filter stay the detector's own. Where OpenVINO runs f32, the step from the letterboxed
-uint8 BGR image to the float RGB blob (type, channel order, 1/255, layout) is compiled into
-the network with OpenVINO's ``PrePostProcessor`` (``openvino_fused_preprocess``), where it
-costs next to nothing, instead of running in numpy before the call.
+filter stay the detector's own. The step from the letterboxed uint8 BGR image to the float
+RGB blob (type, channel order, 1/255, layout) is compiled into the network with OpenVINO's
+``PrePostProcessor`` (``openvino_fused_preprocess``), where it costs next to nothing,
+instead of running in numpy before the call.
 
 Needs the ``openvino`` extra (``pip install '.[openvino]'``).
 """
@@ -67,7 +67,7 @@ class OpenVinoYoloModel:
         precision: The precision OpenVINO actually runs (``f32``, ``bf16``, ``f16``): the
             requested one, or f32 where the CPU lacks it.
         fused_preprocess: The network takes letterboxed uint8 BGR images ``(B, H, W, 3)``
-            and converts them itself (f32 with ``openvino_fused_preprocess`` only).
+            and converts them itself (``openvino_fused_preprocess``).
     """
 
     def __init__(self, path: Path, config: DetectorConfig) -> None:
@@ -96,23 +96,13 @@ class OpenVinoYoloModel:
         _fix_image_size(ov, network, self.info)
         self.info = replace(self.info, dynamic_size=False)  # pinned to imgsz above
         properties = compile_properties(config)
-        self.fused_preprocess = config.openvino_fused_preprocess and config.openvino_precision in (
-            "f32",
-            "auto",
-        )
+        self.fused_preprocess = config.openvino_fused_preprocess
         compiled = core.compile_model(
             _with_fused_preprocess(ov, network) if self.fused_preprocess else network,
             "CPU",
             properties,
         )
         self.precision = _precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
-        if self.fused_preprocess and self.precision != "f32":
-            # Only f32 is measured to give the numpy blob's outputs (to 1e-5): compile again
-            # without the fused steps for a lower precision (auto on a BF16 CPU).
-            self.fused_preprocess = False
-            network = _read(core, path)
-            _fix_image_size(ov, network, self.info)
-            compiled = core.compile_model(network, "CPU", properties)
         self._compiled = compiled
         self._requests = threading.local()
         _log_loaded(self, config)

@@ -89,22 +89,37 @@ def test_fused_preprocessing_gives_the_numpy_blobs_outputs(
         np.testing.assert_allclose(got[:, 4:], expected[:, 4:], atol=1e-5)  # class scores
 
 
-@pytest.mark.parametrize("precision", ["bf16", "auto"])
-def test_fused_preprocessing_only_where_openvino_runs_f32(
-    openvino_installed: None, yolo11n_320_onnx: Path, real_frames: list[np.ndarray], precision: str
+def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a, area_b = np.prod(a[:, 2:] - a[:, :2], axis=1), np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+
+@pytest.mark.parametrize("model_name", ["yolov8n.onnx", "yolo11n_320.onnx"])
+def test_fused_preprocessing_at_bf16_finds_what_the_numpy_blob_finds(
+    openvino_installed: None, real_frames: list[np.ndarray], model_name: str
 ) -> None:
-    config = DetectorConfig(
-        model=yolo11n_320_onnx, runtime="openvino", openvino_precision=precision
-    )
-    detector = Detector(config)
-    assert isinstance(detector.model, OpenVinoYoloModel)
-    runs_f32 = detector.model.precision == "f32"
-    assert detector.model.fused_preprocess == (runs_f32 and precision == "auto")
-    image = letterbox(real_frames[0], detector.input_size)[0]
-    assert detector.model.prepare([image]).dtype == (
-        np.uint8 if runs_f32 and precision == "auto" else np.float32
-    )
-    assert len(detector.detect_one(real_frames[0])) > 0
+    # bf16 rounds the uint8 input and the folded 1/255 differently from the float blob, so
+    # the outputs are not equal; the objects found are (mAP50 in docs/models.md).
+    model = require_shared("models", model_name)
+    settings = {"model": model, "runtime": "openvino", "openvino_precision": "bf16"}
+    fused = Detector(DetectorConfig.model_validate(settings))
+    plain_settings = {**settings, "openvino_fused_preprocess": False}
+    plain = Detector(DetectorConfig.model_validate(plain_settings))
+    assert isinstance(fused.model, OpenVinoYoloModel) and fused.model.fused_preprocess
+    image = letterbox(real_frames[0], fused.input_size)[0]
+    assert fused.model.prepare([image]).dtype == np.uint8
+    matched = total = 0
+    for frame in real_frames:
+        expected, got = plain.detect_one(frame), fused.detect_one(frame)
+        assert abs(len(got) - len(expected)) <= 1
+        overlap = _box_iou(expected.xyxy, got.xyxy)
+        best = overlap.argmax(axis=1)
+        same = (overlap.max(axis=1) >= 0.85) & (got.class_id[best] == expected.class_id)
+        matched, total = matched + int(same.sum()), total + len(expected)
+    assert total > 20 and matched >= 0.9 * total
 
 
 def test_reads_the_same_model_info_as_onnxruntime(
