@@ -35,6 +35,7 @@ from edge.detector.config import OpenVinoPrecision
 from edge.detector.model import YoloOnnxModel
 from edge.detector.postprocess import PostprocessParams, decode
 from edge.detector.preprocess import Letterbox, letterbox, to_blob
+from models.metrics import box_iou
 
 logger = logging.getLogger(__name__)
 
@@ -129,18 +130,6 @@ def agreement(reference: Array, other: Array, size: int | tuple[int, int]) -> fl
     iou = box_iou(ours.xyxy, theirs.xyxy)
     iou[ours.class_id[:, None] != theirs.class_id[None, :]] = 0.0
     return float((iou.max(axis=1) >= MATCH_IOU).mean())
-
-
-def box_iou(a: Array, b: Array) -> Array:
-    """Pairwise IoU of ``xyxy`` boxes, shape ``(len(a), len(b))``."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(bottom_right - top_left, 0, None).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).prod(axis=1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    result: Array = inter / np.maximum(union, 1e-9)
-    return result
 
 
 def compare_model(case: ModelCase, video: Path, frames: int, block: int = 10) -> dict[str, Any]:

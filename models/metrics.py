@@ -108,7 +108,7 @@ class EvalResult:
         }
 
 
-def box_iou(a: FloatArray, b: FloatArray) -> FloatArray:
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
     """Pairwise IoU of boxes ``a`` ``(N, 4)`` and ``b`` ``(M, 4)`` in xyxy, shape ``(N, M)``."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)

@@ -11,7 +11,6 @@ from benchmarks import openvino_compare
 from benchmarks.detection_path import ModelCase
 from benchmarks.openvino_compare import (
     agreement,
-    box_iou,
     compare,
     compare_model,
     letterboxed_blobs,
@@ -20,6 +19,7 @@ from benchmarks.pipelined import run_pipelined, session_variants, use_session_op
 from benchmarks.realtime import decode
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
+from models.metrics import box_iou
 from traffic_monitor.errors import UserFacingError
 
 

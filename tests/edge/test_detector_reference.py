@@ -18,6 +18,7 @@ import pytest
 
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
+from models.metrics import box_iou
 from tests.conftest import require_shared
 
 REFERENCE = json.loads(
@@ -25,16 +26,6 @@ REFERENCE = json.loads(
 )
 CONF, IOU = REFERENCE["conf"], REFERENCE["iou"]
 SCORE_TOLERANCE, MIN_IOU = 0.01, 0.95
-
-
-def box_iou(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Pairwise IoU of two box sets (N,4) x (M,4)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(bottom_right - top_left, 0, None).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).prod(axis=1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(axis=1)
-    return np.asarray(inter / (area_a[:, None] + area_b[None, :] - inter))
 
 
 def load_image(key: str) -> np.ndarray[Any, Any]:

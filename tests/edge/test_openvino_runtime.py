@@ -24,6 +24,7 @@ from edge.detector import (
 from edge.detector.openvino_model import compile_properties
 from edge.detector.preprocess import letterbox, to_blob
 from edge.scene.config import load_scene
+from models.metrics import box_iou
 from tests.conftest import require_shared
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.shared_data import REPO_ROOT
@@ -89,14 +90,6 @@ def test_fused_preprocessing_gives_the_numpy_blobs_outputs(
         np.testing.assert_allclose(got[:, 4:], expected[:, 4:], atol=1e-5)  # class scores
 
 
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a, area_b = np.prod(a[:, 2:] - a[:, :2], axis=1), np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
-
-
 @pytest.mark.parametrize("model_name", ["yolov8n.onnx", "yolo11n_320.onnx"])
 def test_fused_preprocessing_at_bf16_finds_what_the_numpy_blob_finds(
     openvino_installed: None, real_frames: list[np.ndarray], model_name: str
@@ -115,7 +108,7 @@ def test_fused_preprocessing_at_bf16_finds_what_the_numpy_blob_finds(
     for frame in real_frames:
         expected, got = plain.detect_one(frame), fused.detect_one(frame)
         assert abs(len(got) - len(expected)) <= 1
-        overlap = _box_iou(expected.xyxy, got.xyxy)
+        overlap = box_iou(expected.xyxy, got.xyxy)
         best = overlap.argmax(axis=1)
         same = (overlap.max(axis=1) >= 0.85) & (got.class_id[best] == expected.class_id)
         matched, total = matched + int(same.sum()), total + len(expected)
