@@ -85,7 +85,10 @@ class OpenVinoYoloModel:
         if not path.is_file():
             raise ModelError(f"model file {path} does not exist")
         core = ov.Core()
-        network = _read(core, path)
+        try:
+            network = core.read_model(str(path))
+        except Exception as exc:  # OpenVINO raises RuntimeError and others
+            raise ModelError(f"{path} is not a loadable ONNX model: {exc}") from exc
         self.path = path
         self.info: ModelInfo = parse_model_info(
             _metadata(network, path),
@@ -95,12 +98,11 @@ class OpenVinoYoloModel:
         )
         _fix_image_size(ov, network, self.info)
         self.info = replace(self.info, dynamic_size=False)  # pinned to imgsz above
-        properties = compile_properties(config)
         self.fused_preprocess = config.openvino_fused_preprocess
         compiled = core.compile_model(
             _with_fused_preprocess(ov, network) if self.fused_preprocess else network,
             "CPU",
-            properties,
+            compile_properties(config),
         )
         self.precision = _precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
         self._compiled = compiled
@@ -139,18 +141,6 @@ def compile_properties(config: DetectorConfig) -> dict[str, str]:
     if config.intra_op_threads:
         properties["INFERENCE_NUM_THREADS"] = str(config.intra_op_threads)
     return properties
-
-
-def _read(core: Any, path: Path) -> Any:
-    """The ONNX file as an OpenVINO model.
-
-    Raises:
-        ModelError: OpenVINO cannot read it.
-    """
-    try:
-        return core.read_model(str(path))
-    except Exception as exc:  # OpenVINO raises RuntimeError and others
-        raise ModelError(f"{path} is not a loadable ONNX model: {exc}") from exc
 
 
 def _with_fused_preprocess(ov: ModuleType, network: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, NamedTuple
@@ -179,9 +179,7 @@ class TrackIncidentRule(Rule):
         events = []
         for key in self.lifecycle.open_keys():
             if key not in frame.tracks:
-                assert isinstance(key, int)
-                last = self._build(self._last.pop(key), frame.time)
-                events.append(self.lifecycle.end(key, frame.timestamp, last))
+                events.append(self._end_open(key, frame))
         for track_id in [t for t in self._timers if t not in frame.tracks]:
             del self._timers[track_id]
         for track_id in [t for t in self._last if t not in frame.tracks]:
@@ -190,15 +188,16 @@ class TrackIncidentRule(Rule):
 
     def finish(self, frame: FrameContext) -> list[Event]:
         """End every open incident."""
-        events = []
-        for key in self.lifecycle.open_keys():
-            assert isinstance(key, int)
-            last = self._build(self._last.pop(key), frame.time)
-            events.append(self.lifecycle.end(key, frame.timestamp, last))
-        return events
+        return [self._end_open(key, frame) for key in self.lifecycle.open_keys()]
+
+    def _end_open(self, key: Hashable, frame: FrameContext) -> Event:
+        """The end of an open incident, built from its last sighting at ``frame``'s time."""
+        assert isinstance(key, int)
+        last = self._build(self._last.pop(key), frame.time)
+        return self.lifecycle.end(key, frame.timestamp, last)
 
     def state_size(self) -> int:
-        """Per-track timers, last events and open incidents."""
+        """Per-track timers, last sightings and open incidents."""
         return len(self._timers) + len(self._last) + len(self.lifecycle)
 
 
