@@ -632,6 +632,10 @@ def _our_figures(ours: OurTimes, decode_s: list[float], frames: int) -> dict[str
     }
     if ours.pipelined_s:
         result["pipelined_fps_without_decode"] = round(frames / ours.pipelined_s, 2)
+        # The network's own time (sequential path, no other work beside it) over the wall
+        # time of the pipelined path (`edge run`'s analysis thread): the share of the frame
+        # interval the network needs when the rest of the frame runs beside it.
+        result["pipelined_share_in_network"] = round(totals["inference"] / ours.pipelined_s, 4)
     return result
 
 

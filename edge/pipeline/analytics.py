@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.detections import Detections
-from edge.rules import ExternalSignalStates, FrameContext, Rule, RuleSetup, build_rules
+from edge.rules import ExternalSignalStates, FrameContext, Rule, RuleSetup, build_rules, robust_fit
 from edge.rules.base import WorldTransform
 from edge.rules.red_light import SIGNAL_BOARD
 from edge.rules.signals import SignalBoard
@@ -69,6 +69,7 @@ class CameraAnalytics:
         self.tracker = ByteTracker(scene.tracker, self.class_names)
         self._roi = as_points(scene.roi) if scene.roi is not None else None
         self.rules: list[Rule] = build_rules(setup)
+        robust_fit.warm_up()  # the speed fit's compiled kernels, before the first frame
         self.evidence = evidence
         self._last: FrameContext | None = None
 

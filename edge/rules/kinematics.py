@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
+from edge.rules import robust_fit
 from edge.rules.base import WorldTransform
 from edge.tracking import Track
 from edge.tracking.recovery import recent_history
@@ -106,24 +106,30 @@ def fit_speed(
 
     The uncertainty combines the residual scatter of the fit with ``position_error`` (a
     systematic per-point error such as calibration, in the units of ``xy``) over the span.
+    None with fewer than three points or no time span.
     """
-    if len(times) < 3:
+    fit = robust_fit.least_squares(_floats(times), _floats(xy))
+    return _estimate(fit, position_error)
+
+
+def _estimate(
+    fit: tuple[float, float, float, int], position_error: float, min_span_s: float = 0.0
+) -> SpeedEstimate | None:
+    """A compiled fit ``(speed, slope sigma, span, samples)`` with the systematic error added."""
+    speed, slope_sigma, span, samples = fit
+    if samples < 3 or span <= 0 or span < min_span_s:
         return None
-    span = float(times[-1] - times[0])
-    if span <= 0:
-        return None
-    count = len(times)
-    t = times - times.sum() / count  # sum / count is np.mean, without its per-call overhead
-    denom = float(t @ t)
-    centred = xy - xy.sum(axis=0) / count
-    velocity = (t @ centred) / denom
-    residuals = centred - t[:, None] * velocity
-    dof = max(count - 2, 1)
-    sigma2 = float((residuals * residuals).sum()) / (2 * dof)
-    slope_sigma = math.sqrt(sigma2 / denom)
     systematic = position_error * math.sqrt(2.0) / span
-    speed = math.hypot(*velocity.tolist())
-    return SpeedEstimate(speed, math.hypot(slope_sigma, systematic), span, len(times))
+    return SpeedEstimate(speed, math.hypot(slope_sigma, systematic), span, samples)
+
+
+def _floats(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A writable C-ordered float64 copy: the one array type the compiled kernels are built for.
+
+    (numba compiles a kernel again for every layout and read-only flag it is given; a copy
+    of a few dozen numbers costs less than a second compilation.)
+    """
+    return np.array(values, dtype=np.float64, order="C")
 
 
 @dataclass(frozen=True)
@@ -186,81 +192,21 @@ RIGID_VEHICLE = RigidCheck()
 """Height consistency check for vehicle boxes on the road plane."""
 
 
-def _median(values: npt.NDArray[np.float64]) -> float:
-    """``np.median`` of a small 1-D array without NaN, at a fraction of its call overhead.
-
-    Same value: the middle one or two of the sorted values, averaged. ``np.median``'s
-    generic path (axis handling, NaN checks, partition) costs tens of microseconds per call,
-    and the speed fit takes two medians per track and frame.
-    """
-    ordered = np.sort(values)
-    count = len(ordered)
-    return float((ordered[(count - 1) // 2] + ordered[count // 2]) / 2)
+def _jump_args(jumps: JumpFilter) -> robust_fit.JumpArgs:
+    return float(jumps.floor), float(jumps.sigmas), int(jumps.max_glitch), int(jumps.neighbours)
 
 
-def _step_deviations(
-    times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], neighbours: int
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
-    """Per step: the local velocity and the step's distance from it; a robust scale.
-
-    A step's local velocity is the median velocity of up to ``neighbours`` steps on each side
-    of it (not itself): a window that holds two vehicles (an id switch) has two motions, and
-    the median over the whole window would fit neither.
-    """
-    dt = np.diff(times)
-    steps = np.diff(xy, axis=0)
-    rates = steps / np.maximum(dt, 1e-9)[:, None]
-    velocity = _neighbour_medians(rates, neighbours)
-    deviations = np.hypot(*(steps - velocity * dt[:, None]).T)
-    scale = 1.4826 * _median(deviations)
-    return velocity, deviations, scale
+def _rigid_args(rigid: RigidCheck) -> robust_fit.RigidArgs:
+    return float(rigid.max_relative), int(rigid.min_points)
 
 
-def _neighbour_medians(rates: npt.NDArray[np.float64], neighbours: int) -> npt.NDArray[np.float64]:
-    """Per row of ``rates``: the median (per column) of up to ``neighbours`` rows on each side.
-
-    The rows themselves are left out; a row with no neighbour keeps its own value. All rows
-    at once: the neighbours are gathered into ``(rows, 2 × neighbours, columns)`` with NaN
-    where a neighbour falls outside, sorted (NaN last), and the middle one or two of the
-    valid values averaged, which is exactly what ``np.median`` computes.
-    """
-    layout = _neighbour_layout(len(rates), neighbours)
-    around = rates[layout.index]
-    around[layout.outside] = np.nan
-    around.sort(axis=1)
-    low = around[layout.rows, layout.low]
-    high = around[layout.rows, layout.high]
-    medians = np.asarray((low + high) / 2, dtype=np.float64)
-    medians[layout.alone] = rates[layout.alone]
-    return medians
-
-
-@dataclass(frozen=True)
-class _NeighbourLayout:
-    """Index arrays of :func:`_neighbour_medians` for one window length (read-only)."""
-
-    index: npt.NDArray[np.intp]
-    outside: npt.NDArray[np.bool_]
-    rows: npt.NDArray[np.intp]
-    low: npt.NDArray[np.intp]
-    high: npt.NDArray[np.intp]
-    alone: npt.NDArray[np.bool_]
-
-
-@lru_cache(maxsize=512)
-def _neighbour_layout(count: int, neighbours: int) -> _NeighbourLayout:
-    """The gather indices for ``count`` rows, made once per length (a window holds ≤ ~60)."""
-    offsets = np.r_[np.arange(-neighbours, 0), np.arange(1, neighbours + 1)]
-    index = np.arange(count)[:, None] + offsets[None, :]
-    valid = (index >= 0) & (index < count)
-    valid_count = valid.sum(axis=1)
-    return _NeighbourLayout(
-        index=np.clip(index, 0, max(count - 1, 0)),
-        outside=~valid,
-        rows=np.arange(count),
-        low=np.maximum(valid_count - 1, 0) // 2,
-        high=valid_count // 2,
-        alone=valid_count == 0,
+def _fit_args(
+    jumps: JumpFilter | None, rigid: RigidCheck | None, sizes: npt.NDArray[np.float64] | None
+) -> tuple[robust_fit.JumpArgs | None, robust_fit.RigidArgs | None]:
+    """The filters as the kernels take them (the height check only with heights)."""
+    return (
+        None if jumps is None else _jump_args(jumps),
+        None if rigid is None or sizes is None else _rigid_args(rigid),
     )
 
 
@@ -271,63 +217,7 @@ def consistent_points(
 
     Repeated until no jump is left among the kept anchors (a cut changes the median velocity).
     """
-    keep = np.ones(len(times), dtype=bool)
-    if _smooth(times, xy, jumps.floor):
-        return keep
-    for _ in range(len(times)):
-        index = np.flatnonzero(keep)
-        if len(index) < 3:
-            break
-        dropped = _drop_jumps(times[index], xy[index], jumps)
-        if dropped.all():
-            break
-        keep[index[~dropped]] = False
-    return keep
-
-
-def _smooth(times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], floor: float) -> bool:
-    """True when no step of the window can be a jump: the filter would keep every anchor.
-
-    A step's local velocity is a median of other steps' velocities, so each of its
-    components lies within the range of that component over the window; a step then
-    deviates from it by at most ``hypot(ranges) × dt``. When that bound stays under the jump
-    floor for every step, no step is a jump, which is most windows of a steady vehicle: this
-    check is a fraction of the cost of the neighbour medians it saves.
-    """
-    if len(times) < 3:
-        return True
-    dt = times[1:] - times[:-1]
-    if dt.min() <= 0.0:
-        return False
-    rates = (xy[1:] - xy[:-1]) / dt[:, None]
-    spread_x, spread_y = (rates.max(axis=0) - rates.min(axis=0)).tolist()
-    return math.hypot(spread_x, spread_y) * float(dt.max()) <= 0.999 * floor
-
-
-def _drop_jumps(
-    times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], jumps: JumpFilter
-) -> npt.NDArray[np.bool_]:
-    """One pass: keep-mask after dropping glitches and cutting at the newest remaining jump."""
-    velocity, deviations, scale = _step_deviations(times, xy, jumps.neighbours)
-    limit = max(jumps.floor, jumps.sigmas * scale)
-    bad = deviations > limit
-    keep = np.ones(len(times), dtype=bool)
-    for start in (int(i) for i in np.flatnonzero(bad)):  # step `start`: anchor start -> +1
-        if not bad[start]:
-            continue
-        for end in range(start + 1, min(start + 1 + jumps.max_glitch, len(bad))):
-            if not bad[end]:
-                continue
-            # anchors start+1 .. end are a glitch if start and end + 1 agree with each other
-            gap = xy[end + 1] - xy[start] - velocity[start] * (times[end + 1] - times[start])
-            if float(np.hypot(*gap)) <= limit:
-                keep[start + 1 : end + 1] = False
-                bad[start : end + 1] = False
-            break
-    cuts = np.flatnonzero(bad)
-    if len(cuts):
-        keep[: cuts[-1] + 1] = False
-    return keep
+    return robust_fit.consistent(_floats(times), _floats(xy).reshape(-1, 2), _jump_args(jumps))
 
 
 def rigid_points(sizes: npt.NDArray[np.float64], rigid: RigidCheck) -> npt.NDArray[np.bool_]:
@@ -336,19 +226,7 @@ def rigid_points(sizes: npt.NDArray[np.float64], rigid: RigidCheck) -> npt.NDArr
     Anchors of unknown height (NaN) are kept; with fewer than ``rigid.min_points`` known
     heights every anchor is kept.
     """
-    known = np.isfinite(sizes) & (sizes > 0)
-    if known.all():  # the usual window: no index arithmetic needed
-        if len(sizes) < rigid.min_points:
-            return known
-        off_all: npt.NDArray[np.bool_] = np.abs(sizes / _median(sizes) - 1.0) > rigid.max_relative
-        return ~off_all
-    if int(known.sum()) < rigid.min_points:
-        return np.ones(len(sizes), dtype=bool)
-    reference = _median(sizes[known])
-    off = np.abs(sizes[known] / reference - 1.0) > rigid.max_relative
-    keep = np.ones(len(sizes), dtype=bool)
-    keep[np.flatnonzero(known)[off]] = False
-    return keep
+    return robust_fit.rigid(_floats(sizes), float(rigid.max_relative), int(rigid.min_points))
 
 
 def kept_points(
@@ -371,26 +249,15 @@ def kept_points(
         sizes: ``(N,)`` implied vehicle heights (see ``implied_heights``); None: no check.
         rigid: Height check; None: no check.
     """
-    keep: npt.NDArray[np.bool_] = np.asarray(np.isfinite(xy).all(axis=1), dtype=bool)
-    if len(keep) >= 3 and keep.all():  # the usual window: no index arithmetic needed
-        if jumps is not None:
-            keep = consistent_points(times, xy, jumps)
-        if sizes is not None and rigid is not None:
-            if keep.all():
-                return rigid_points(sizes, rigid)
-            index = np.flatnonzero(keep)
-            keep[index[~rigid_points(sizes[index], rigid)]] = False
-        return keep
-    if int(keep.sum()) < 3:
-        return keep
-    index = np.flatnonzero(keep)
-    if jumps is not None:
-        index = index[consistent_points(times[index], xy[index], jumps)]
-    if sizes is not None and rigid is not None:
-        index = index[rigid_points(sizes[index], rigid)]
-    keep[:] = False
-    keep[index] = True
-    return keep
+    return robust_fit.kept(*_fit_arrays(times, xy, sizes), *_fit_args(jumps, rigid, sizes))
+
+
+def _fit_arrays(
+    times: npt.NDArray[np.float64],
+    xy: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.float64] | None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    return _floats(times), _floats(xy).reshape(-1, 2), _floats(() if sizes is None else sizes)
 
 
 def robust_speed(
@@ -414,11 +281,8 @@ def robust_speed(
         sizes: ``(N,)`` implied vehicle heights for ``rigid``; None: no height check.
         rigid: Height check (see ``RigidCheck``); None: no check.
     """
-    keep = kept_points(times, xy, jumps, sizes, rigid)
-    times, xy = times[keep], xy[keep]
-    if len(times) < 3 or float(times[-1] - times[0]) < min_span_s:
-        return None
-    return fit_speed(times, xy, position_error)
+    fit = robust_fit.robust_fit(*_fit_arrays(times, xy, sizes), *_fit_args(jumps, rigid, sizes))
+    return _estimate(fit, position_error, min_span_s)
 
 
 def implied_heights(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
 from edge.detections import Detections
@@ -55,25 +56,35 @@ class PedestrianOnCarriagewayRule(TrackIncidentRule):
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """On the carriageway, not on a crosswalk, not riding."""
-        on_crosswalk = any(self.anchor_in(frame, zone.polygon, row) for zone in self.crosswalks)
-        if on_crosswalk or self._is_rider(frame, tracked.xyxy[row]):
+        zone = next((z for z in self.zones if self.anchor_in(frame, z.polygon, row)), None)
+        if zone is None:  # most people: on the pavement, no other test needed
             return Verdict(condition=False)
-        for zone in self.zones:
-            if self.anchor_in(frame, zone.polygon, row):
-                return Verdict(condition=True, zone=zone.name)
-        return Verdict(condition=False)
+        on_crosswalk = any(self.anchor_in(frame, walk.polygon, row) for walk in self.crosswalks)
+        if on_crosswalk or self._riders(frame, tracked)[row]:
+            return Verdict(condition=False)
+        return Verdict(condition=True, zone=zone.name)
 
-    def _is_rider(self, frame: FrameContext, box: np.ndarray) -> bool:  # type: ignore[type-arg]
-        bikes = frame.cached(("two_wheeler_boxes",), lambda: _two_wheeler_boxes(frame))
-        if len(bikes) == 0:
-            return False
-        x1 = np.maximum(bikes[:, 0], box[0])
-        y1 = np.maximum(bikes[:, 1], box[1])
-        x2 = np.minimum(bikes[:, 2], box[2])
-        y2 = np.minimum(bikes[:, 3], box[3])
-        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-        area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-6)
-        return bool(np.any(inter / area >= self.p.rider_overlap))
+    def _riders(self, frame: FrameContext, tracked: Detections) -> npt.NDArray[np.bool_]:
+        """Which rows of ``tracked`` (the rule's classes) ride a two-wheeler, once per frame."""
+        key = ("riders", self.scope, self.p.rider_overlap)
+        return frame.cached(key, lambda: _riding(tracked.xyxy, frame, self.p.rider_overlap))
+
+
+def _riding(
+    boxes: npt.NDArray[np.float32], frame: FrameContext, min_overlap: float
+) -> npt.NDArray[np.bool_]:
+    """Rows of ``boxes`` overlapping a two-wheeler box by ``min_overlap`` of their own area."""
+    bikes = _two_wheeler_boxes(frame)
+    if len(bikes) == 0 or len(boxes) == 0:
+        return np.zeros(len(boxes), dtype=bool)
+    x1 = np.maximum(bikes[None, :, 0], boxes[:, None, 0])
+    y1 = np.maximum(bikes[None, :, 1], boxes[:, None, 1])
+    x2 = np.minimum(bikes[None, :, 2], boxes[:, None, 2])
+    y2 = np.minimum(bikes[None, :, 3], boxes[:, None, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+    riding: npt.NDArray[np.bool_] = np.any(inter / area[:, None] >= min_overlap, axis=1)
+    return riding
 
 
 def _two_wheeler_boxes(frame: FrameContext) -> np.ndarray:  # type: ignore[type-arg]

@@ -58,20 +58,23 @@ def buffered_iou(a: FloatArray, b: FloatArray, buffer: float) -> FloatArray:
         return np.zeros((len(a), len(b)), dtype=np.float64)
     a = _enlarge(a, buffer)
     b = _enlarge(b, buffer)
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(bottom_right - top_left, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
+    # Coordinates as columns (N, 1) against rows (1, M): the fewest numpy calls on the
+    # dozen-box arrays of one frame, where call overhead is most of the cost.
+    ax1, ay1, ax2, ay2 = a.T[:, :, None]
+    bx1, by1, bx2, by2 = b.T[:, None, :]
+    width = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
+    height = np.minimum(ay2, by2) - np.maximum(ay1, by1)
+    inter = np.maximum(width, 0.0) * np.maximum(height, 0.0)
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
 def _enlarge(boxes: FloatArray, buffer: float) -> FloatArray:
     boxes = np.asarray(boxes, dtype=np.float64)
+    if buffer == 0:
+        return boxes
     wh = boxes[:, 2:] - boxes[:, :2]
-    return np.hstack([boxes[:, :2] - buffer * wh, boxes[:, 2:] + buffer * wh])
+    return boxes + buffer * np.concatenate([-wh, wh], axis=1)
 
 
 class ByteTracker:
@@ -99,6 +102,7 @@ class ByteTracker:
         self.config = config or TrackerConfig()
         self.noise = noise or KalmanNoise()
         self._group_of = self._class_groups(class_names)
+        self._group_table = np.array([self._group(c) for c in range(len(class_names))], dtype=int)
         self._tracks: dict[int, Track] = {}
         self._corrections: list[tuple[Track, FloatArray]] = []  # emptied by every update
         self._next_id = 1
@@ -309,10 +313,17 @@ class ByteTracker:
     def _compatible(
         self, track_ids: list[int], class_ids: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.bool_]:
-        track_groups = np.array([self._group(self._tracks[t].class_id) for t in track_ids])
-        row_groups = np.array([self._group(int(c)) for c in class_ids])
+        track_groups = self._groups(np.array([self._tracks[t].class_id for t in track_ids]))
+        row_groups = self._groups(class_ids)
         result: npt.NDArray[np.bool_] = track_groups[:, None] == row_groups[None, :]
         return result
+
+    def _groups(self, class_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """:meth:`_group` of many class ids, by table lookup (grown for ids not seen yet)."""
+        if len(class_ids) and int(class_ids.max()) >= len(self._group_table):
+            known = range(int(class_ids.max()) + 1)
+            self._group_table = np.array([self._group(c) for c in known], dtype=int)
+        return self._group_table[class_ids]
 
     def _group(self, class_id: int) -> int:
         # Classes outside every group get a group of their own (offset keeps them distinct).

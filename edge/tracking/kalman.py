@@ -17,9 +17,9 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
 
-_IDENTITY = np.eye(8)
-_VELOCITY_TERMS = (np.arange(4), np.arange(4, 8))
-"""Where the time step goes in the transition matrix (position += dt × velocity)."""
+POSITION, VELOCITY, POS_POS, POS_VEL, VEL_VEL = range(5)
+"""Rows of a filter's state: per box coordinate ``(cx, cy, w, h)``, its value and velocity,
+and the three entries of its 2 × 2 position/velocity covariance."""
 
 
 @dataclass(frozen=True)
@@ -40,122 +40,119 @@ class KalmanNoise:
 
 
 class BoxKalman:
-    """Kalman state of one track: mean ``[cx, cy, w, h, vcx, vcy, vw, vh]`` (pixels, px/s)."""
+    """Kalman state of one track: mean ``[cx, cy, w, h, vcx, vcy, vw, vh]`` (pixels, px/s).
+
+    The textbook filter on this state has an 8 × 8 covariance, but with a constant-velocity
+    transition, diagonal process and measurement noise and a measurement of the four
+    positions, a coordinate's position and velocity never correlate with another
+    coordinate's: the covariance stays four independent 2 × 2 blocks. The filter keeps just
+    those (``state``, rows :data:`POSITION` … :data:`VEL_VEL`), so predicting and correcting
+    every track of a frame is a handful of element-wise operations on ``(tracks, 4)``
+    arrays instead of stacked 8 × 8 products and solves; the results are the full filter's
+    up to rounding (``tests/analytics/test_tracking.py`` compares them).
+    """
 
     def __init__(self, box_cxcywh: Vector, noise: KalmanNoise) -> None:
         """Start from a first measurement with zero velocity and a wide velocity variance."""
         self.noise = noise
-        self.mean: Vector = np.concatenate([box_cxcywh.astype(np.float64), np.zeros(4)])
         h = max(float(box_cxcywh[3]), 1.0)
         pos_std = 2.0 * noise.measurement * h
         vel_std = 10.0 * noise.velocity * h / noise.reference_dt
-        self.covariance: Matrix = np.diag(
-            np.square([pos_std, pos_std, pos_std, pos_std, vel_std, vel_std, vel_std, vel_std])
-        )
+        self.state: Matrix = np.zeros((5, 4))
+        self.state[POSITION] = box_cxcywh
+        self.state[POS_POS] = pos_std * pos_std
+        self.state[VEL_VEL] = vel_std * vel_std
+
+    @property
+    def mean(self) -> Vector:
+        """The state mean ``[cx, cy, w, h, vcx, vcy, vw, vh]`` (a copy)."""
+        return np.concatenate([self.state[POSITION], self.state[VELOCITY]])
+
+    @property
+    def covariance(self) -> Matrix:
+        """The full 8 × 8 covariance of :attr:`mean` (built from the blocks)."""
+        full = np.zeros((8, 8))
+        index = np.arange(4)
+        full[index, index] = self.state[POS_POS]
+        full[index, index + 4] = full[index + 4, index] = self.state[POS_VEL]
+        full[index + 4, index + 4] = self.state[VEL_VEL]
+        return full
 
     def predict(self, dt: float) -> Vector:
         """Advance the state by ``dt`` seconds and return the predicted box ``(cx, cy, w, h)``."""
-        if dt <= 0:
-            return self.mean[:4].copy()
-        transition = _IDENTITY.copy()
-        transition[_VELOCITY_TERMS] = dt
-        steps = dt / self.noise.reference_dt
-        h = max(float(self.mean[3]), 1.0)
-        pos = self.noise.position * h
-        vel = self.noise.velocity * h / self.noise.reference_dt
-        variances = np.array([pos * pos] * 4 + [vel * vel] * 4) * steps
-        process = np.diag(variances)
-        self.mean = transition @ self.mean
-        self.mean[2:4] = np.maximum(self.mean[2:4], 1.0)
-        self.covariance = transition @ self.covariance @ transition.T + process
-        return self.mean[:4].copy()
+        box: Vector = BoxKalman.predict_many([self], [dt])[0]
+        return box
 
     @staticmethod
     def predict_many(filters: Sequence[BoxKalman], dts: Sequence[float]) -> Matrix:
         """:meth:`predict` of many filters at once; returns their boxes ``(N, 4)``.
 
-        One stacked computation instead of a dozen small matrix products per track: the
-        per-frame cost of tracking a busy junction is mostly numpy call overhead. The result
-        equals calling :meth:`predict` on each filter, up to floating-point rounding.
+        A filter with ``dt <= 0`` does not move (its box is returned as it is).
         """
         if not filters:
             return np.empty((0, 4))
         step = np.asarray(dts, dtype=np.float64)
-        means = np.stack([f.mean for f in filters])
+        states = np.stack([f.state for f in filters])
         moving = np.flatnonzero(step > 0)
         if len(moving):
             moved = [filters[int(i)] for i in moving]
-            means[moving] = _predict_stacked(moved, means[moving], step[moving])
-        return np.asarray(means[:, :4], dtype=np.float64)
+            states[moving] = _predict_stacked(moved, states[moving], step[moving])
+            for row in moving:
+                filters[int(row)].state = states[row]
+        return np.array(states[:, POSITION], dtype=np.float64)
 
     def update(self, box_cxcywh: Vector) -> None:
         """Correct the state with a measured box ``(cx, cy, w, h)``."""
-        h = max(float(box_cxcywh[3]), 1.0)
-        std = self.noise.measurement * h
-        # The measurement matrix picks the first four state entries: its products are slices.
-        covariance = self.covariance
-        innovation_cov = covariance[:4, :4] + np.diag(np.full(4, std * std))
-        gain = np.asarray(np.linalg.solve(innovation_cov, covariance[:, :4].T).T, dtype=np.float64)
-        residual = box_cxcywh.astype(np.float64) - self.mean[:4]
-        self.mean = np.asarray(self.mean + gain @ residual, dtype=np.float64)
-        gain_measure = np.zeros((8, 8))
-        gain_measure[:, :4] = gain
-        self.covariance = (_IDENTITY - gain_measure) @ covariance
+        BoxKalman.update_many([self], np.asarray(box_cxcywh, dtype=np.float64)[None, :])
 
     @staticmethod
     def update_many(filters: Sequence[BoxKalman], boxes_cxcywh: Matrix) -> None:
-        """:meth:`update` of many filters at once, each with its measured box (rows).
-
-        As :meth:`predict_many`: one stacked computation for the dozen tracks matched in a
-        busy frame. Equal to calling :meth:`update` on each, up to floating-point rounding.
-        """
+        """:meth:`update` of many filters at once, each with its measured box (rows)."""
         if not filters:
             return
         measured = np.asarray(boxes_cxcywh, dtype=np.float64).reshape(len(filters), 4)
+        states = np.stack([f.state for f in filters])
         std = np.array([f.noise.measurement for f in filters]) * np.maximum(measured[:, 3], 1.0)
-        covariances = np.stack([f.covariance for f in filters])
-        innovation = covariances[:, :4, :4].copy()
-        diagonal = np.arange(4)
-        innovation[:, diagonal, diagonal] += (std * std)[:, None]
-        gains = np.linalg.solve(innovation, covariances[:, :4, :]).transpose(0, 2, 1)
-        means = np.stack([f.mean for f in filters])
-        means += np.einsum("nij,nj->ni", gains, measured - means[:, :4])
-        covariances -= gains @ covariances[:, :4, :]  # (I - K H) P, H picking four entries
+        pos_pos, pos_vel = states[:, POS_POS], states[:, POS_VEL]
+        innovation = pos_pos + (std * std)[:, None]
+        gain_position, gain_velocity = pos_pos / innovation, pos_vel / innovation
+        residual = measured - states[:, POSITION]
+        states[:, POSITION] += gain_position * residual
+        states[:, VELOCITY] += gain_velocity * residual
+        states[:, VEL_VEL] -= gain_velocity * pos_vel  # (I - K H) P, block by block
+        states[:, POS_VEL] = pos_vel - gain_position * pos_vel
+        states[:, POS_POS] = pos_pos - gain_position * pos_pos
         for row, kalman in enumerate(filters):
-            kalman.mean = means[row]
-            kalman.covariance = covariances[row]
+            kalman.state = states[row]
 
     @property
     def velocity(self) -> Vector:
         """Estimated velocity of the box centre in pixels per second."""
-        return self.mean[4:6].copy()
+        return np.array(self.state[VELOCITY, :2], dtype=np.float64)
 
 
-def _predict_stacked(filters: Sequence[BoxKalman], means: Matrix, dt: Vector) -> Matrix:
-    """Advance each filter (its stacked ``means``) by its ``dt`` (seconds, all > 0) in place.
+def _predict_stacked(filters: Sequence[BoxKalman], states: Matrix, dt: Vector) -> Matrix:
+    """Advance each filter's stacked ``states`` by its ``dt`` (seconds, all > 0).
 
     Returns:
-        The new means, one row per filter.
+        The new states ``(N, 5, 4)``.
     """
     noise = np.array([(f.noise.position, f.noise.velocity, f.noise.reference_dt) for f in filters])
     position, velocity, reference_dt = noise.T
-    transitions = np.broadcast_to(_IDENTITY, (len(filters), 8, 8)).copy()
-    transitions[:, _VELOCITY_TERMS[0], _VELOCITY_TERMS[1]] = dt[:, None]
-    heights = np.maximum(means[:, 3], 1.0)  # before the step, as predict()
-    means = np.einsum("nij,nj->ni", transitions, means)
-    pos = position * heights
-    vel = velocity * heights / reference_dt
-    variances = np.repeat(np.stack([pos * pos, vel * vel], axis=1), 4, axis=1)
-    variances *= (dt / reference_dt)[:, None]
-    covariances = np.stack([f.covariance for f in filters])
-    covariances = transitions @ covariances @ transitions.transpose(0, 2, 1)
-    diagonal = np.arange(8)
-    covariances[:, diagonal, diagonal] += variances
-    means[:, 2:4] = np.maximum(means[:, 2:4], 1.0)
-    for row, kalman in enumerate(filters):
-        kalman.mean = means[row]
-        kalman.covariance = covariances[row]
-    return np.asarray(means, dtype=np.float64)
+    heights = np.maximum(states[:, POSITION, 3], 1.0)  # before the step, as the noise scale
+    steps = dt / reference_dt
+    position_noise = np.square(position * heights) * steps
+    velocity_noise = np.square(velocity * heights / reference_dt) * steps
+    new = states.copy()
+    span = dt[:, None]
+    pos_vel, vel_vel = states[:, POS_VEL], states[:, VEL_VEL]
+    new[:, POSITION] += span * states[:, VELOCITY]
+    new[:, POSITION, 2:] = np.maximum(new[:, POSITION, 2:], 1.0)
+    # F P Fᵀ + Q with F = [[1, dt], [0, 1]] per coordinate
+    new[:, POS_POS] += span * (2.0 * pos_vel + span * vel_vel) + position_noise[:, None]
+    new[:, POS_VEL] += span * vel_vel
+    new[:, VEL_VEL] += velocity_noise[:, None]
+    return new
 
 
 def xyxy_to_cxcywh(xyxy: npt.NDArray[Any]) -> Vector:

@@ -14,6 +14,7 @@ riders too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,15 +44,12 @@ def merge_riders(
         Detections without rider rows; two-wheeler rows have the union box and the higher
         of the two scores. Other rows are unchanged and keep their order.
     """
-    names = list(class_names)
+    names = tuple(class_names)
     if "person" not in names or len(detections) == 0:
         return detections
-    person = names.index("person")
-    wheel_ids = [names.index(n) for n in TWO_WHEELERS if n in names]
-    vehicle_ids = [names.index(n) for n in VEHICLES if n in names]
-    is_person = detections.class_id == person
-    is_wheel = np.isin(detections.class_id, wheel_ids)
-    bikes = np.flatnonzero(is_wheel | np.isin(detections.class_id, vehicle_ids))
+    is_person = detections.class_id == names.index("person")
+    is_wheel = _of_classes(detections.class_id, names, TWO_WHEELERS)
+    bikes = np.flatnonzero(is_wheel | _of_classes(detections.class_id, names, VEHICLES))
     if not is_person.any() or len(bikes) == 0:
         return detections
     xyxy = detections.xyxy.copy()
@@ -77,6 +75,27 @@ def merge_riders(
         xyxy, confidence, detections.class_id, detections.tracker_id, dict(detections.data)
     )
     return merged[keep]
+
+
+def _of_classes(
+    class_ids: np.ndarray,  # type: ignore[type-arg]
+    names: tuple[str, ...],
+    wanted: tuple[str, ...],
+) -> np.ndarray:  # type: ignore[type-arg]
+    """Which rows are of one of the ``wanted`` classes (``np.isin`` by table lookup)."""
+    table = _class_table(names, wanted)
+    if len(class_ids) and int(class_ids.max()) >= len(table):  # ids the names do not cover
+        table = np.concatenate([table, np.zeros(int(class_ids.max()) + 1 - len(table), bool)])
+    member: np.ndarray = table[class_ids]  # type: ignore[type-arg]
+    return member
+
+
+@lru_cache(maxsize=64)
+def _class_table(names: tuple[str, ...], wanted: tuple[str, ...]) -> np.ndarray:  # type: ignore[type-arg]
+    """``[class id]``: whether the class is one of ``wanted`` (read-only, made once per list)."""
+    table = np.array([name in wanted for name in names], dtype=bool)
+    table.flags.writeable = False
+    return table
 
 
 def _rider_overlaps(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from edge.pipeline.analytics import CameraAnalytics
-from edge.rules import motion
+from edge.rules import motion, robust_fit
 from edge.rules.kinematics import (
     RIGID_VEHICLE,
     ROAD_JUMPS,
-    _drop_jumps,
-    _smooth,
+    _jump_args,
     consistent_points,
     is_stationary,
     kept_points,
@@ -141,9 +140,9 @@ def test_smooth_windows_skip_the_jump_filter_only_when_it_would_keep_every_ancho
         xy = times[:, None] * velocity + rng.normal(0, rng.choice([0.01, 0.1, 0.5]), (count, 2))
         if trial % 4 == 0:  # an id switch: the anchors jump
             xy[count // 2 :] += rng.uniform(-5, 5, size=2)
-        if _smooth(times, xy, ROAD_JUMPS.floor):
+        if robust_fit.smooth(times, xy, ROAD_JUMPS.floor):
             skipped += 1
-            assert _drop_jumps(times, xy, ROAD_JUMPS).all()
+            assert robust_fit.drop_jumps(times, xy, _jump_args(ROAD_JUMPS)).all()
     assert 0 < skipped < 400  # both paths were exercised
 
 

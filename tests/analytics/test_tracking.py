@@ -229,47 +229,64 @@ def test_expected_anchor_follows_recent_motion():
     assert x == pytest.approx(110 + 3 * 19) and y == pytest.approx(140)
 
 
-def test_predicting_all_tracks_at_once_equals_predicting_each():
-    """The stacked Kalman prediction gives each filter what its own predict() gives."""
+class _FullKalman:
+    """The textbook filter with the full 8 × 8 covariance: the reference for BoxKalman's blocks."""
+
+    def __init__(self, box: np.ndarray, noise: KalmanNoise) -> None:
+        self.noise = noise
+        self.mean = np.concatenate([box, np.zeros(4)])
+        h = max(float(box[3]), 1.0)
+        pos = 2.0 * noise.measurement * h
+        vel = 10.0 * noise.velocity * h / noise.reference_dt
+        self.covariance = np.diag(np.square([pos] * 4 + [vel] * 4))
+
+    def predict(self, dt: float) -> np.ndarray:
+        if dt <= 0:
+            return self.mean[:4].copy()
+        transition = np.eye(8)
+        transition[np.arange(4), np.arange(4, 8)] = dt
+        h = max(float(self.mean[3]), 1.0)
+        pos = self.noise.position * h
+        vel = self.noise.velocity * h / self.noise.reference_dt
+        process = np.diag([pos * pos] * 4 + [vel * vel] * 4) * (dt / self.noise.reference_dt)
+        self.mean = transition @ self.mean
+        self.mean[2:4] = np.maximum(self.mean[2:4], 1.0)
+        self.covariance = transition @ self.covariance @ transition.T + process
+        return self.mean[:4].copy()
+
+    def update(self, box: np.ndarray) -> None:
+        measure = np.eye(4, 8)
+        std = self.noise.measurement * max(float(box[3]), 1.0)
+        innovation = measure @ self.covariance @ measure.T + np.eye(4) * std * std
+        gain = self.covariance @ measure.T @ np.linalg.inv(innovation)
+        self.mean = self.mean + gain @ (box - measure @ self.mean)
+        self.covariance = (np.eye(8) - gain @ measure) @ self.covariance
+
+
+def test_the_block_kalman_filter_equals_the_full_one():
+    """Four 2 × 2 covariance blocks give what the textbook 8 × 8 filter gives, all at once."""
     noise = KalmanNoise()
     rng = np.random.default_rng(3)
     boxes = rng.uniform([50, 50, 10, 10], [600, 400, 80, 120], size=(6, 4))
-    alone = [BoxKalman(box, noise) for box in boxes]
-    stacked = [BoxKalman(box, noise) for box in boxes]
-    for step in range(5):
-        measured = boxes + rng.normal(scale=2.0, size=boxes.shape) + step * 3.0
-        for one, other, box in zip(alone, stacked, measured, strict=True):
-            one.update(box)
-            other.update(box)
-        dts = [0.04, 0.0, 0.12, -0.01, 0.04, 1.0]  # no step for the filters at or behind
-        expected = np.array([one.predict(dt) for one, dt in zip(alone, dts, strict=True)])
-        got = BoxKalman.predict_many(stacked, dts)
-        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
-        for one, other in zip(alone, stacked, strict=True):
-            np.testing.assert_allclose(other.mean, one.mean, rtol=1e-12, atol=1e-9)
-            np.testing.assert_allclose(other.covariance, one.covariance, rtol=1e-12, atol=1e-6)
-    assert BoxKalman.predict_many([], []).shape == (0, 4)
-
-
-def test_correcting_all_tracks_at_once_equals_correcting_each():
-    """The stacked Kalman update gives each filter what its own update() gives."""
-    noise = KalmanNoise()
-    rng = np.random.default_rng(4)
-    boxes = rng.uniform([50, 50, 10, 10], [600, 400, 80, 120], size=(6, 4))
-    alone = [BoxKalman(box, noise) for box in boxes]
-    stacked = [BoxKalman(box, noise) for box in boxes]
+    full = [_FullKalman(box, noise) for box in boxes]
+    blocks = [BoxKalman(box, noise) for box in boxes]
     for step in range(6):
-        dts = rng.uniform(0.02, 0.2, size=6)
-        for one, other, dt in zip(alone, stacked, dts, strict=True):
-            one.predict(float(dt))
-            other.predict(float(dt))
+        dts = [0.04, 0.0, 0.12, -0.01, 0.04, 1.0]  # no step for the filters at or behind
+        expected = np.array([one.predict(dt) for one, dt in zip(full, dts, strict=True)])
+        got = BoxKalman.predict_many(blocks, dts)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
         measured = boxes + rng.normal(scale=3.0, size=boxes.shape) + step * 4.0
-        for one, box in zip(alone, measured, strict=True):
+        for one, box in zip(full, measured, strict=True):
             one.update(box)
-        BoxKalman.update_many(stacked, measured)
-        for one, other in zip(alone, stacked, strict=True):
+        if step % 2:
+            BoxKalman.update_many(blocks, measured)
+        else:
+            for one, box in zip(blocks, measured, strict=True):
+                one.update(box)
+        for one, other in zip(full, blocks, strict=True):
             np.testing.assert_allclose(other.mean, one.mean, rtol=1e-10, atol=1e-8)
             np.testing.assert_allclose(other.covariance, one.covariance, rtol=1e-9, atol=1e-6)
+    assert BoxKalman.predict_many([], []).shape == (0, 4)
     BoxKalman.update_many([], np.empty((0, 4)))  # nothing to correct
 
 

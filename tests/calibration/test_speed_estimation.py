@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.speed_rig.measure import TrackLog, window_owner
 from benchmarks.speed_rig.scenes import OBLIQUE_MOUNT
-from edge.rules import kinematics
+from edge.rules import robust_fit
 from edge.rules.kinematics import (
     RIGID_VEHICLE,
     ROAD_JUMPS,
@@ -237,15 +237,15 @@ def test_rigid_check_keeps_anchors_of_unknown_height() -> None:
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 5, 8, 9, 24, 61])
 def test_neighbour_medians_are_numpy_medians_of_the_neighbours(count: int) -> None:
-    """The gathered, cached-index medians equal ``np.median`` of each row's neighbours."""
+    """The compiled neighbour medians equal ``np.median`` of each row's neighbours."""
     rng = np.random.default_rng(count)
     for neighbours in (1, 4):
         rates = rng.normal(size=(count, 2))
-        got = kinematics._neighbour_medians(rates, neighbours)
+        got = robust_fit.neighbour_medians(rates, neighbours)
         for row in range(count):
             around = [i for i in range(row - neighbours, row + neighbours + 1) if i != row]
             around = [i for i in around if 0 <= i < count]
             expected = np.median(rates[around], axis=0) if around else rates[row]
             np.testing.assert_array_equal(got[row], expected)
         values = rng.normal(size=count + 1)
-        assert kinematics._median(values) == np.median(values)
+        assert robust_fit.median(values) == np.median(values)
