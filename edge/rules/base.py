@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
@@ -30,6 +31,21 @@ VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
 
 
 T = TypeVar("T")
+
+
+@lru_cache(maxsize=256)
+def _scope_table(
+    class_names: tuple[str, ...], scope: frozenset[str], size: int
+) -> npt.NDArray[np.bool_]:
+    """``[class id]``: whether the class is in ``scope``, for ids below ``size``.
+
+    Classes are named as :meth:`FrameContext.class_name` names them; read-only, made once
+    per class list and scope.
+    """
+    names = [class_names[i] if i < len(class_names) else f"class_{i}" for i in range(size)]
+    table = np.array([name in scope for name in names], dtype=bool)
+    table.flags.writeable = False
+    return table
 
 
 def _scope(classes: Collection[str] | None) -> frozenset[str] | None:
@@ -143,11 +159,11 @@ class FrameContext:
 
     def _compute_rows(self, scope: frozenset[str] | None) -> npt.NDArray[np.bool_]:
         mask: npt.NDArray[np.bool_] = self.detections.tracker_id != NO_TRACK
-        if scope is not None:
-            names = np.array(
-                [self.class_name(int(c)) for c in self.voted_class_ids()], dtype=object
-            )
-            mask &= np.isin(names, list(scope)) if len(names) else mask
+        if scope is not None and len(mask):
+            voted = self.voted_class_ids()
+            size = max(int(voted.max()) + 1, len(self.class_names))
+            table = _scope_table(tuple(self.class_names), scope, size)
+            mask &= table[voted]
         return mask
 
     def voted_class_ids(self, detections: Detections | None = None) -> npt.NDArray[np.int64]:

@@ -92,6 +92,8 @@ class TrackIncidentRule(Rule):
         self._timers: dict[int, _Timer] = {}
         self._last: dict[int, _Sighting] = {}
         self._scope = frozenset(self.classes) if self.classes else None
+        self._masks_of: FrameContext | None = None  # the frame _masks belong to
+        self._masks: dict[int, list[bool]] = {}  # zone masks of that frame by polygon id
 
     @abstractmethod
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
@@ -134,8 +136,17 @@ class TrackIncidentRule(Rule):
         return self._scope
 
     def anchor_in(self, frame: FrameContext, polygon: Sequence[Sequence[float]], row: int) -> bool:
-        """Whether the anchor of ``row`` (of ``frame.tracked(self.scope)``) is in ``polygon``."""
-        return bool(frame.in_polygon(polygon, self.scope)[row])
+        """Whether the anchor of ``row`` (of ``frame.tracked(self.scope)``) is in ``polygon``.
+
+        Asked for every zone of every row: the frame's mask for the zone is kept here as a
+        list for the frame being processed (a list item costs less than an array lookup).
+        """
+        if self._masks_of is not frame:
+            self._masks_of, self._masks = frame, {}
+        mask = self._masks.get(id(polygon))
+        if mask is None:
+            mask = self._masks[id(polygon)] = frame.in_polygon(polygon, self.scope).tolist()
+        return mask[row]
 
     def _transition(
         self, track_id: int, timer: _Timer, now: float, sighting: _Sighting

@@ -15,28 +15,21 @@ unpacked by its wrappers, which are the public API).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from edge.compiled import compiled
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-F = TypeVar("F", bound=Callable[..., Any])
 JumpArgs = tuple[float, float, int, int]
 """``kinematics.JumpFilter`` as numbers: floor, sigmas, max_glitch, neighbours."""
 RigidArgs = tuple[float, int]
 """``kinematics.RigidCheck`` as numbers: max_relative, min_points."""
 
 
-def _compiled(function: F) -> F:
-    """``numba.njit`` with an on-disk cache and the GIL released, keeping the signature."""
-    return cast(F, numba.njit(cache=True, nogil=True)(function))
-
-
-@_compiled
+@compiled
 def median(values: FloatArray) -> float:
     """The median of a 1-D array without NaN (``np.median``'s value): middle one or two."""
     ordered = np.sort(values)
@@ -44,7 +37,7 @@ def median(values: FloatArray) -> float:
     return float((ordered[(count - 1) // 2] + ordered[count // 2]) / 2)
 
 
-@_compiled
+@compiled
 def neighbour_medians(rates: FloatArray, neighbours: int) -> FloatArray:
     """Per row of ``rates`` ``(N, 2)``: the per-column median of its neighbours.
 
@@ -69,7 +62,7 @@ def neighbour_medians(rates: FloatArray, neighbours: int) -> FloatArray:
     return medians
 
 
-@_compiled
+@compiled
 def smooth(times: FloatArray, xy: FloatArray, floor: float) -> bool:
     """True when no step of the window can be a jump (the filter would keep every anchor).
 
@@ -96,7 +89,7 @@ def smooth(times: FloatArray, xy: FloatArray, floor: float) -> bool:
     return math.hypot(high_x - low_x, high_y - low_y) * longest <= 0.999 * floor
 
 
-@_compiled
+@compiled
 def drop_jumps(times: FloatArray, xy: FloatArray, jump_filter: JumpArgs) -> BoolArray:
     """One pass of the jump filter (see ``kinematics.JumpFilter``).
 
@@ -141,7 +134,7 @@ def drop_jumps(times: FloatArray, xy: FloatArray, jump_filter: JumpArgs) -> Bool
     return keep
 
 
-@_compiled
+@compiled
 def consistent(times: FloatArray, xy: FloatArray, jump_filter: JumpArgs) -> BoolArray:
     """Mask of the anchors one vehicle's smooth motion explains.
 
@@ -162,7 +155,7 @@ def consistent(times: FloatArray, xy: FloatArray, jump_filter: JumpArgs) -> Bool
     return keep
 
 
-@_compiled
+@compiled
 def rigid(sizes: FloatArray, max_relative: float, min_points: int) -> BoolArray:
     """Mask of the anchors whose implied height is near the median of the known ones.
 
@@ -180,7 +173,7 @@ def rigid(sizes: FloatArray, max_relative: float, min_points: int) -> BoolArray:
     return keep
 
 
-@_compiled
+@compiled
 def kept(
     times: FloatArray,
     xy: FloatArray,
@@ -212,7 +205,7 @@ def kept(
     return keep
 
 
-@_compiled
+@compiled
 def least_squares(times: FloatArray, xy: FloatArray) -> tuple[float, float, float, int]:
     """Velocity fit over a window: ``(speed, slope sigma, span, samples)``; span ≤ 0: no fit.
 
@@ -239,7 +232,7 @@ def least_squares(times: FloatArray, xy: FloatArray) -> tuple[float, float, floa
     return math.hypot(velocity_x, velocity_y), math.sqrt(sigma2 / denom), span, count
 
 
-@_compiled
+@compiled
 def robust_fit(
     times: FloatArray,
     xy: FloatArray,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+
+from edge.compiled import compiled
 
 Points = npt.NDArray[np.float64]
 
@@ -17,12 +18,52 @@ def as_points(points: Any) -> Points:
 
 
 def in_polygon(polygon: Points, points: Points) -> npt.NDArray[np.bool_]:
-    """Boolean mask: which ``points`` lie inside (or on the edge of) ``polygon``."""
-    contour = polygon.astype(np.float32).reshape(-1, 1, 2)
-    return np.array(
-        [cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in points],
-        dtype=bool,
-    )
+    """Boolean mask: which ``points`` lie inside (or on the edge of) ``polygon``.
+
+    Exactly OpenCV's ``pointPolygonTest(contour, point, False) >= 0`` on a float32 contour
+    and float32 points, for all points in one compiled call (OpenCV takes one point per
+    call: a Python loop of calls made this the costliest zone test of the rules).
+    """
+    contour = np.ascontiguousarray(polygon, dtype=np.float32).reshape(-1, 2)
+    query = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 2)
+    return _inside_or_on_edge(contour, query)
+
+
+@compiled
+def _inside_or_on_edge(
+    contour: npt.NDArray[np.float32], points: npt.NDArray[np.float32]
+) -> npt.NDArray[np.bool_]:
+    """OpenCV's crossing test for float contours (``pointPolygonTest``, no distance)."""
+    result = np.zeros(len(points), dtype=np.bool_)
+    total = len(contour)
+    if total == 0:
+        return result
+    for index in range(len(points)):
+        px, py = points[index, 0], points[index, 1]
+        crossings = 0
+        on_edge = False
+        vx, vy = contour[total - 1, 0], contour[total - 1, 1]
+        for vertex in range(total):
+            ux, uy = vx, vy  # the edge runs from (ux, uy) to (vx, vy)
+            vx, vy = contour[vertex, 0], contour[vertex, 1]
+            if (uy <= py and vy <= py) or (uy > py and vy > py) or (ux < px and vx < px):
+                if py == vy and (px == vx or (py == uy and ((ux <= px <= vx) or (vx <= px <= ux)))):
+                    on_edge = True
+                    break
+                continue
+            # float32 differences, products in double: as OpenCV computes them
+            dist = np.float64(py - uy) * np.float64(vx - ux) - np.float64(px - ux) * np.float64(
+                vy - uy
+            )
+            if dist == 0:
+                on_edge = True
+                break
+            if vy < uy:
+                dist = -dist
+            if dist > 0:
+                crossings += 1
+        result[index] = on_edge or crossings % 2 == 1
+    return result
 
 
 def polygon_area(polygon: Points) -> float:

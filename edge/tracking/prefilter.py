@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
+from edge.compiled import compiled
 from edge.detections import Detections
-from edge.tracking.bytetrack import buffered_iou
 
 TWO_WHEELERS = ("motorcycle", "bicycle")
 VEHICLES = ("car", "bus", "truck")
@@ -174,27 +175,45 @@ def suppress_duplicates(
     """
     if len(detections) < 2:
         return detections
-    boxes = detections.xyxy.astype(np.float64)
-    overlaps = buffered_iou(boxes, boxes, 0.0)
-    inside = _inside_fraction(boxes)
-    same_class = detections.class_id[:, None] == detections.class_id[None, :]
     order = np.argsort(-detections.confidence, kind="stable")
-    holds = inside.transpose()  # [row, other]: fraction of box `other` inside box `row`
-    duplicate = (overlaps > iou) | (same_class & (holds >= contained))
-    keep = np.ones(len(detections), dtype=bool)
-    for rank, row in enumerate(order):
-        if keep[row]:
-            lower = order[rank + 1 :]
-            keep[lower[duplicate[row, lower]]] = False
+    keep = _greedy_unique(
+        np.ascontiguousarray(detections.xyxy, dtype=np.float64),
+        np.ascontiguousarray(detections.class_id, dtype=np.int64),
+        order.astype(np.int64),
+        float(iou),
+        float(contained),
+    )
     return detections[keep]
 
 
-def _inside_fraction(boxes: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
-    """``[i, j]``: fraction of box i's area inside box j."""
-    top_left = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    bottom_right = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-    wh = np.clip(bottom_right - top_left, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-9)
-    result: np.ndarray = inter / area[:, None]  # type: ignore[type-arg]
-    return result
+@compiled
+def _greedy_unique(
+    boxes: npt.NDArray[np.float64],
+    class_ids: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    iou: float,
+    contained: float,
+) -> npt.NDArray[np.bool_]:
+    """Keep-mask of :func:`suppress_duplicates`: best first, a kept box drops lower duplicates.
+
+    Compiled: the pairs of a few dozen boxes, where numpy's calls cost the most.
+    """
+    keep = np.ones(len(boxes), dtype=np.bool_)
+    for rank in range(len(order)):
+        row = order[rank]
+        if not keep[row]:
+            continue
+        x1, y1, x2, y2 = boxes[row, 0], boxes[row, 1], boxes[row, 2], boxes[row, 3]
+        area = (x2 - x1) * (y2 - y1)
+        for other in order[rank + 1 :]:
+            ox1, oy1, ox2, oy2 = boxes[other, 0], boxes[other, 1], boxes[other, 2], boxes[other, 3]
+            width = min(x2, ox2) - max(x1, ox1)
+            height = min(y2, oy2) - max(y1, oy1)
+            inter = max(width, 0.0) * max(height, 0.0)
+            other_area = (ox2 - ox1) * (oy2 - oy1)
+            union = area + other_area - inter
+            overlap = inter / max(union, 1e-9) if union > 0 else 0.0
+            held = inter / max(other_area, 1e-9)  # fraction of `other` inside `row`
+            if overlap > iou or (class_ids[row] == class_ids[other] and held >= contained):
+                keep[other] = False
+    return keep

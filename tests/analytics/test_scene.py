@@ -195,3 +195,25 @@ def test_check_config_draws_the_roi_and_warns_when_outside_the_frame(tmp_path, c
     assert np.all(drawn[100, 350] == (0, 255, 255))  # the outline
     out = capsys.readouterr().out
     assert "outside the frame in roi" in out and "valid (ROI," in out
+
+
+def test_polygon_test_is_opencvs_point_for_point_edges_and_vertices_included() -> None:
+    """The compiled zone test gives ``cv2.pointPolygonTest(...) >= 0`` for every point."""
+    from edge.scene.geometry import in_polygon
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        count = int(rng.integers(3, 9))
+        if trial % 2:  # integer vertices and points: many exactly on an edge or a vertex
+            polygon = rng.integers(0, 40, size=(count, 2)).astype(np.float64)
+            points = rng.integers(-2, 42, size=(150, 2)).astype(np.float64)
+        else:
+            polygon = rng.uniform(0, 854, size=(count, 2))
+            points = rng.uniform(-10, 864, size=(150, 2))
+        points = np.concatenate([points, polygon, (polygon + np.roll(polygon, 1, axis=0)) / 2])
+        contour = polygon.astype(np.float32).reshape(-1, 1, 2)
+        expected = [
+            cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in points
+        ]
+        np.testing.assert_array_equal(in_polygon(polygon, points), expected, str(trial))
+    assert in_polygon(polygon, np.empty((0, 2))).shape == (0,)

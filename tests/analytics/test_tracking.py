@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from edge.detections import NO_TRACK, Detections
 from edge.tracking import ByteTracker, TrackerConfig, buffered_iou, prefilter
 from edge.tracking.kalman import BoxKalman, KalmanNoise
+from models.metrics import box_iou
 from tests.analytics.factories import (
     CAR,
     MOTORCYCLE,
@@ -166,6 +167,27 @@ def test_buffered_iou_lets_small_fast_boxes_overlap():
     b = np.array([[12, 0, 22, 10]], dtype=np.float64)
     assert buffered_iou(a, b, 0.0)[0, 0] == 0.0
     assert buffered_iou(a, b, 0.3)[0, 0] > 0.0
+
+
+def test_buffered_iou_is_the_iou_of_the_enlarged_boxes():
+    """The compiled matrix equals the evaluation's IoU of boxes grown by hand."""
+    rng = np.random.default_rng(5)
+    corners = rng.uniform(0, 500, size=(2, 9, 2))
+    sizes = rng.uniform(1, 80, size=(2, 9, 2))
+    a, b = (np.concatenate([c, c + wh], axis=1) for c, wh in zip(corners, sizes, strict=True))
+    for buffer in (0.0, 0.3):
+        grown = [
+            np.concatenate(
+                [
+                    x[:, :2] - buffer * (x[:, 2:] - x[:, :2]),
+                    x[:, 2:] + buffer * (x[:, 2:] - x[:, :2]),
+                ],
+                axis=1,
+            )
+            for x in (a, b)
+        ]
+        np.testing.assert_allclose(buffered_iou(a, b, buffer), box_iou(*grown), rtol=1e-12)
+    assert buffered_iou(a[:0], b, 0.3).shape == (0, 9)
 
 
 def test_config_rejects_inverted_thresholds():
