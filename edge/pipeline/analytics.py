@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.detections import Detections
-from edge.rules import ExternalSignalStates, FrameContext, Rule, RuleSetup, build_rules, robust_fit
+from edge.rules import ExternalSignalStates, FrameContext, Rule, RuleSetup, build_rules, kinematics
 from edge.rules.base import WorldTransform
 from edge.rules.red_light import SIGNAL_BOARD
 from edge.rules.signals import SignalBoard
@@ -166,14 +166,14 @@ def _warm_up_kernels() -> None:
     Done when a camera's analytics are built, so its first frames do not pay for it
     (seconds on the first start of a box, tenths of a second on later ones).
     """
-    robust_fit.warm_up()
+    kinematics.warm_up()
     pair = Detections(
         np.array([[0, 0, 2, 2], [0, 0, 2, 2]], dtype=np.float32),
         np.array([0.9, 0.8], dtype=np.float32),
         np.zeros(2, dtype=np.int64),
     )
     suppress_duplicates(pair)
-    buffered_iou(pair.xyxy, pair.xyxy, 0.1)
+    buffered_iou(pair.xyxy.astype(np.float64), pair.xyxy.astype(np.float64), 0.1)
     in_polygon(as_points([[0, 0], [4, 0], [0, 4]]), as_points(pair.bottom_center))
 
 

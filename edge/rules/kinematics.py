@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edge.compiled import compiled
 from edge.rules import robust_fit
 from edge.rules.base import WorldTransform
+from edge.scene.transform import HomographyTransform
 from edge.tracking import Track
 from edge.tracking.recovery import recent_history
 from edge.tracking.track import TrackPoint
@@ -83,11 +85,29 @@ def _slid_rows(
     longer than the bounded history. The same rows as building the window from the history
     again, without turning every point into an array row on every frame.
     """
-    older = np.flatnonzero(newest.timestamp - previous[:, 0] > window_s)
-    kept = previous[older[-1] + 1 :] if len(older) else previous
-    kept = kept[max(len(kept) + 1 - history, 0) :]
-    row = np.array([[newest.timestamp, newest.x, newest.y, newest.top]], dtype=np.float64)
-    return np.concatenate([kept, row])
+    point = (newest.timestamp, newest.x, newest.y, newest.top)
+    return _slide(previous, point, float(window_s), int(history))
+
+
+@compiled
+def _slide(
+    previous: npt.NDArray[np.float64],
+    point: tuple[float, float, float, float],
+    window_s: float,
+    history: int,
+) -> npt.NDArray[np.float64]:
+    """:func:`_slid_rows` as one compiled call (it runs per track, window length and frame)."""
+    start = 0
+    for row in range(len(previous) - 1, -1, -1):
+        if point[0] - previous[row, 0] > window_s:
+            start = row + 1
+            break
+    start = max(start, len(previous) + 1 - history)
+    kept = len(previous) - start
+    rows = np.empty((kept + 1, 4))
+    rows[:kept] = previous[start:]
+    rows[kept, 0], rows[kept, 1], rows[kept, 2], rows[kept, 3] = point
+    return rows
 
 
 def displacement(track: Track, window_s: float) -> npt.NDArray[np.float64]:
@@ -357,6 +377,11 @@ def road_fit(
         times, xy, heights = times[inside], xy[inside], heights[inside]
     if len(times) < 3:
         return None
+    if isinstance(transform, HomographyTransform) and rigid is not None:
+        fit = robust_fit.homography_fit(
+            *_fit_arrays(times, xy, heights), transform.matrix, *_fit_args(jumps, rigid, heights)
+        )
+        return _estimate(fit, 0.0)
     if rigid is None:
         world = np.asarray(transform.image_to_world(xy), dtype=np.float64)
         return robust_speed(times, world, 0.0, jumps, rigid=None)
@@ -429,3 +454,12 @@ def is_stationary(track: Track, window_s: float, max_move_fraction: float) -> bo
         return False
     spread = float(np.max(np.hypot(*(xy - xy.mean(axis=0)).T)))
     return spread <= limit
+
+
+def warm_up() -> None:
+    """Compile, or load from the cache, the compiled steps of the speed and window code."""
+    robust_fit.warm_up()
+    rows = np.zeros((3, 4))
+    rows[:, 0] = [0.0, 0.1, 0.2]
+    rows.flags.writeable = False  # windows are shared read-only
+    _slide(rows, (0.3, 0.0, 0.0, 0.0), 1.0, 10)

@@ -27,6 +27,8 @@ JumpArgs = tuple[float, float, int, int]
 """``kinematics.JumpFilter`` as numbers: floor, sigmas, max_glitch, neighbours."""
 RigidArgs = tuple[float, int]
 """``kinematics.RigidCheck`` as numbers: max_relative, min_points."""
+FLT_EPSILON = float(np.finfo(np.float32).eps)
+"""OpenCV's ``perspectiveTransform`` maps points with ``|w|`` at most this to the origin."""
 
 
 @compiled
@@ -258,4 +260,47 @@ def warm_up() -> None:
     rigid_check: RigidArgs = (0.12, 5)
     robust_fit(times, xy, sizes, jumps, rigid_check)
     robust_fit(times, xy, sizes, jumps, None)
+    homography_fit(times, xy, sizes, np.eye(3), jumps, rigid_check)
     least_squares(times, xy)
+
+
+@compiled
+def homography_fit(  # noqa: PLR0917 (a kernel: plain positional arrays and numbers)
+    times: FloatArray,
+    xy: FloatArray,
+    heights: FloatArray,
+    matrix: FloatArray,
+    jump_filter: JumpArgs | None,
+    rigid_check: RigidArgs | None,
+) -> tuple[float, float, float, int]:
+    """:func:`robust_fit` of image anchors mapped to the road by a plain homography.
+
+    Each anchor is mapped as ``cv2.perspectiveTransform`` maps it, and so are the two points
+    half a pixel to its left and right: their distance is the road's metres per pixel at the
+    anchor, which turns its box height into an implied vehicle height for ``rigid_check``
+    (``kinematics.implied_heights``). One compiled call instead of a transform call, array
+    arithmetic and a fit per track.
+    """
+    count = len(times)
+    world = np.empty((count, 2))
+    sizes = np.empty(count)
+    for row in range(count):
+        x, y = xy[row, 0], xy[row, 1]
+        world[row, 0], world[row, 1] = _perspective(matrix, x, y)
+        left_x, left_y = _perspective(matrix, x - 0.5, y)
+        right_x, right_y = _perspective(matrix, x + 0.5, y)
+        sizes[row] = heights[row] * math.hypot(right_x - left_x, right_y - left_y)
+    return robust_fit(times, world, sizes, jump_filter, rigid_check)
+
+
+@compiled
+def _perspective(matrix: FloatArray, x: float, y: float) -> tuple[float, float]:
+    """One point through a 3 × 3 homography, computed as OpenCV's ``perspectiveTransform``."""
+    w = x * matrix[2, 0] + y * matrix[2, 1] + matrix[2, 2]
+    if abs(w) <= FLT_EPSILON:
+        return 0.0, 0.0
+    w = 1.0 / w
+    return (
+        (x * matrix[0, 0] + y * matrix[0, 1] + matrix[0, 2]) * w,
+        (x * matrix[1, 0] + y * matrix[1, 1] + matrix[1, 2]) * w,
+    )

@@ -44,6 +44,18 @@ class _Match:
     unmatched_rows: list[int]
 
 
+@dataclass(frozen=True)
+class _Predicted:
+    """Every track's predicted box for this update: rows of one array, by track id."""
+
+    boxes: FloatArray
+    row_of: dict[int, int]
+
+    def of(self, track_ids: list[int]) -> FloatArray:
+        """The predicted boxes ``(len(track_ids), 4)`` of these tracks, in order."""
+        return self.boxes[[self.row_of[t] for t in track_ids]]
+
+
 def buffered_iou(a: FloatArray, b: FloatArray, buffer: float) -> FloatArray:
     """IoU of every box in ``a`` with every box in ``b`` after enlarging both by ``buffer``.
 
@@ -160,7 +172,7 @@ class ByteTracker:
         """
         self.ended = []
         boxes_now = Track.predict_many(list(self._tracks.values()), timestamp)
-        predicted = dict(zip(self._tracks, boxes_now, strict=True))
+        predicted = _Predicted(boxes_now, {track_id: i for i, track_id in enumerate(self._tracks)})
         boxes = detections.xyxy.astype(np.float64)
         scores = detections.confidence
         assigned = np.full(len(detections), NO_TRACK, dtype=np.int64)
@@ -228,7 +240,7 @@ class ByteTracker:
     def _rescue_lost(
         self,
         first: _Match,
-        predicted: Mapping[int, FloatArray],
+        predicted: _Predicted,
         detections: Detections,
         timestamp: float,
         assigned: npt.NDArray[np.int64],
@@ -301,7 +313,7 @@ class ByteTracker:
         self,
         track_ids: list[int],
         rows: list[int],
-        predicted: Mapping[int, FloatArray],
+        predicted: _Predicted,
         detections: Detections,
         min_iou: float,
         *,
@@ -309,7 +321,7 @@ class ByteTracker:
     ) -> _Match:
         if not track_ids or not rows:
             return _Match([], [], list(track_ids), list(rows))
-        track_boxes = np.stack([predicted[t] for t in track_ids])
+        track_boxes = predicted.of(track_ids)
         iou = buffered_iou(
             track_boxes,
             detections.xyxy[rows].astype(np.float64),

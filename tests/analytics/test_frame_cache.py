@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edge.pipeline.analytics import CameraAnalytics
 from edge.rules import motion, robust_fit
@@ -98,6 +99,42 @@ def test_shared_world_speed_is_world_speed_computed_once_per_frame(monkeypatch):
     assert len(fits) == len(frame.tracks)
     shared_world_speed(frame, track, transform, 1.0, 0.2, bottom_px=479.0)
     assert len(fits) == len(frame.tracks) + 1  # other anchors kept: a fit of its own
+
+
+class _AnyTransform:
+    """The same homography behind the plain transform protocol (the generic fit path)."""
+
+    def __init__(self, transform: HomographyTransform) -> None:
+        self.transform = transform
+
+    def image_to_world(self, points: np.ndarray) -> np.ndarray:
+        return self.transform.image_to_world(points)
+
+
+def test_the_compiled_homography_fit_is_the_fit_of_the_mapped_anchors():
+    """A plain homography is applied inside the fit: same speed as mapping the anchors first."""
+    analytics, frame = _last_frame()
+    transform = HomographyTransform(analytics.scene.calibration)
+    tilted = HomographyTransform(
+        analytics.scene.calibration.model_copy(
+            update={"world_points": [[0, 0], [64, 0], [58, 70], [6, 70]]}  # perspective
+        )
+    )
+    rng = np.random.default_rng(2)
+    for plane in (transform, tilted):
+        for track in frame.tracks.values():
+            for point in list(track.history)[::3]:  # a few boxes slid off the vehicle
+                object.__setattr__(point, "y", point.y + float(rng.normal(0, 6)))
+            track.windows.clear()
+            fast = road_fit(track, plane, 1.0)
+            slow = road_fit(track, _AnyTransform(plane), 1.0)
+            assert fast is not None and slow is not None
+            assert fast.samples == slow.samples
+            assert fast.speed == pytest.approx(slow.speed, rel=1e-12)
+            assert fast.uncertainty == pytest.approx(slow.uncertainty, rel=1e-9)
+    points = np.array([[10.0, 20.0], [600.0, 470.0], [320.5, 0.25]])
+    mapped = [robust_fit._perspective(tilted.matrix, x, y) for x, y in points]
+    np.testing.assert_array_equal(mapped, tilted.image_to_world(points))  # OpenCV's arithmetic
 
 
 def test_recent_history_is_the_window_of_the_history():
