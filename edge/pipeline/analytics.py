@@ -70,7 +70,7 @@ class CameraAnalytics:
         self.tracker = ByteTracker(scene.tracker, self.class_names)
         self._roi = as_points(scene.roi) if scene.roi is not None else None
         self.rules: list[Rule] = build_rules(setup)
-        _warm_up_kernels()
+        warm_up_kernels()
         self.evidence = evidence
         self._last: FrameContext | None = None
 
@@ -160,7 +160,7 @@ class CameraAnalytics:
         return self.evidence.attach(events, image)
 
 
-def _warm_up_kernels() -> None:
+def warm_up_kernels() -> None:
     """Compile, or load from numba's cache, the per-frame steps built with ``edge.compiled``.
 
     Done when a camera's analytics are built, so its first frames do not pay for it
