@@ -40,7 +40,11 @@ _Item = tuple[int, Array, Letterbox]
 
 
 def run_pipelined(
-    detector: Detector, frames: Sequence[Array], finish: Finish, depth: int = 2
+    detector: Detector,
+    frames: Sequence[Array],
+    finish: Finish,
+    depth: int = 2,
+    network_s: list[float] | None = None,
 ) -> float:
     """Run the whole path on ``frames`` with pre-process, network and the rest overlapped.
 
@@ -49,6 +53,8 @@ def run_pipelined(
         frames: BGR frames in order.
         finish: Called in order for every frame with its detections (tracking, rules…).
         depth: Frames waiting between two stages.
+        network_s: When given, the wall seconds of every network call are appended to it
+            (as the calls run here, beside the other stages).
 
     Returns:
         Wall seconds for all frames.
@@ -90,7 +96,11 @@ def run_pipelined(
     try:
         while (item := prepared.get()) is not None:
             index, blob, transform = item
-            inferred.put((index, detector.model.run(blob), transform))
+            began = time.perf_counter()
+            output = detector.model.run(blob)
+            if network_s is not None:
+                network_s.append(time.perf_counter() - began)
+            inferred.put((index, output, transform))
     finally:
         inferred.put(None)
         for worker in workers:

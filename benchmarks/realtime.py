@@ -316,12 +316,14 @@ class OurTimes:
     Attributes:
         stages: Per-frame seconds of every stage but decode, sequential path.
         pipelined_s: Wall seconds over all frames of the pipelined path (0: not run).
+        pipelined_network_s: Wall seconds of each network call of the pipelined path.
     """
 
     stages: dict[str, list[float]] = field(
         default_factory=lambda: {name: [] for name in STAGES[1:]}
     )
     pipelined_s: float = 0.0
+    pipelined_network_s: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -378,7 +380,9 @@ def run_path(
                     detector, sequential, frames[index], index, fps=fps, stages=ours.stages
                 )
             if pipelined:
-                ours.pipelined_s += _pipelined_block(detector, piped, frames, indices, fps)
+                ours.pipelined_s += _pipelined_block(
+                    detector, piped, frames, indices, fps, ours.pipelined_network_s
+                )
         for reference, track in theirs.items():
             for index in indices:
                 began = time.perf_counter()
@@ -422,8 +426,13 @@ def _sequential_frame(
     stages["publish"].append(time.perf_counter() - start)
 
 
-def _pipelined_block(
-    detector: Detector, analytics: _Analytics, frames: list[Image], indices: range, fps: float
+def _pipelined_block(  # noqa: PLR0917 (one block of the measurement loop's state)
+    detector: Detector,
+    analytics: _Analytics,
+    frames: list[Image],
+    indices: range,
+    fps: float,
+    network_s: list[float],
 ) -> float:
     def finish(position: int, detections: Detections) -> None:
         index = indices[position]
@@ -431,7 +440,7 @@ def _pipelined_block(
         for event in analytics.rules(tracked, index, index / fps):
             encode(event)
 
-    return run_pipelined(detector, [frames[i] for i in indices], finish)
+    return run_pipelined(detector, [frames[i] for i in indices], finish, network_s=network_s)
 
 
 def batched_fps(detector: Detector, frames: list[Image], batch: int) -> float | None:
@@ -636,6 +645,9 @@ def _our_figures(ours: OurTimes, decode_s: list[float], frames: int) -> dict[str
         # time of the pipelined path (`edge run`'s analysis thread): the share of the frame
         # interval the network needs when the rest of the frame runs beside it.
         result["pipelined_share_in_network"] = round(totals["inference"] / ours.pipelined_s, 4)
+        # The same turn's network calls, as long as they took beside the other stages.
+        busy = float(np.sum(ours.pipelined_network_s)) / ours.pipelined_s
+        result["pipelined_network_busy_share"] = round(busy, 4)
     return result
 
 

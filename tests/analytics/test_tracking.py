@@ -303,8 +303,8 @@ def test_the_block_kalman_filter_equals_the_full_one():
         if step % 2:
             BoxKalman.update_many(blocks, measured)
         else:
-            for one, box in zip(blocks, measured, strict=True):
-                one.update(box)
+            for block, box in zip(blocks, measured, strict=True):
+                block.update(box)
         for one, other in zip(full, blocks, strict=True):
             np.testing.assert_allclose(other.mean, one.mean, rtol=1e-10, atol=1e-8)
             np.testing.assert_allclose(other.covariance, one.covariance, rtol=1e-9, atol=1e-6)

@@ -50,6 +50,8 @@ def test_smoke_run_reports_every_stage(smoke_config: BenchConfig, tmp_path: Path
     assert len(report["load_average_at_start"]) == 3
     assert report["peak_memory_mib"] > 0
     assert result["pipelined_fps_without_decode"] > 0
+    assert result["pipelined_share_in_network"] > 0
+    assert 0 < result["pipelined_network_busy_share"] <= 1  # its calls, within its wall time
     chart = save(report, tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["runs"][0]["model"] == "yolo11n@320"
     if chart is not None:
