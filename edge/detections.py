@@ -6,8 +6,9 @@ Every stage after the detector (tracker, zones, rules) takes and returns
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,30 @@ Index = int | slice | npt.NDArray[np.bool_] | npt.NDArray[np.integer[Any]] | lis
 
 NO_TRACK = -1
 """``tracker_id`` of a detection that no tracker has assigned."""
+
+
+def of_classes(
+    class_ids: IntArray, class_names: Sequence[str], wanted: Collection[str]
+) -> npt.NDArray[np.bool_]:
+    """Which rows are of one of the ``wanted`` classes (``np.isin`` on names, by table).
+
+    A class id beyond ``class_names`` is named ``class_<id>``, as rules name it.
+    """
+    size = max(int(class_ids.max()) + 1 if len(class_ids) else 0, len(class_names))
+    table = _class_table(tuple(class_names), frozenset(wanted), size)
+    member: npt.NDArray[np.bool_] = table[class_ids]
+    return member
+
+
+@lru_cache(maxsize=256)
+def _class_table(
+    class_names: tuple[str, ...], wanted: frozenset[str], size: int
+) -> npt.NDArray[np.bool_]:
+    """``[class id]``: whether the class is wanted, ids below ``size`` (read-only, made once)."""
+    names = [class_names[i] if i < len(class_names) else f"class_{i}" for i in range(size)]
+    table = np.array([name in wanted for name in names], dtype=bool)
+    table.flags.writeable = False
+    return table
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -160,11 +161,12 @@ class CameraAnalytics:
         return self.evidence.attach(events, image)
 
 
+@cache
 def warm_up_kernels() -> None:
     """Compile, or load from numba's cache, the per-frame steps built with ``edge.compiled``.
 
-    Done when a camera's analytics are built, so its first frames do not pay for it
-    (seconds on the first start of a box, tenths of a second on later ones).
+    Done when a camera's analytics are built (once per process), so its first frames do not
+    pay for it (seconds on the first start of a box, tenths of a second on later ones).
     """
     kinematics.warm_up()
     pair = Detections(

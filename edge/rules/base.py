@@ -12,14 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from edge.detections import NO_TRACK, Detections
+from edge.detections import NO_TRACK, Detections, of_classes
 from edge.scene import SceneConfig
 from edge.scene.geometry import as_points, in_polygon
 from edge.tracking import Track
@@ -31,21 +30,6 @@ VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
 
 
 T = TypeVar("T")
-
-
-@lru_cache(maxsize=256)
-def _scope_table(
-    class_names: tuple[str, ...], scope: frozenset[str], size: int
-) -> npt.NDArray[np.bool_]:
-    """``[class id]``: whether the class is in ``scope``, for ids below ``size``.
-
-    Classes are named as :meth:`FrameContext.class_name` names them; read-only, made once
-    per class list and scope.
-    """
-    names = [class_names[i] if i < len(class_names) else f"class_{i}" for i in range(size)]
-    table = np.array([name in scope for name in names], dtype=bool)
-    table.flags.writeable = False
-    return table
 
 
 def _scope(classes: Collection[str] | None) -> frozenset[str] | None:
@@ -159,11 +143,8 @@ class FrameContext:
 
     def _compute_rows(self, scope: frozenset[str] | None) -> npt.NDArray[np.bool_]:
         mask: npt.NDArray[np.bool_] = self.detections.tracker_id != NO_TRACK
-        if scope is not None and len(mask):
-            voted = self.voted_class_ids()
-            size = max(int(voted.max()) + 1, len(self.class_names))
-            table = _scope_table(tuple(self.class_names), scope, size)
-            mask &= table[voted]
+        if scope is not None:
+            mask &= of_classes(self.voted_class_ids(), self.class_names, scope)
         return mask
 
     def voted_class_ids(self, detections: Detections | None = None) -> npt.NDArray[np.int64]:

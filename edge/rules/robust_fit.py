@@ -4,9 +4,8 @@ Why compiled (numba) and not numpy: a speed window holds 10–60 anchors, and th
 every moving track on every frame. On arrays that small numpy's cost is its per-call
 overhead, about forty calls per window (neighbour medians, deviations, masks, sums), which
 made the fit 0.1 ms per track and the costliest step of the rules on a busy road. The same
-steps as loops compiled by numba take a few microseconds, release the GIL (the analysis
-thread overlaps the network call) and give the same masks; sums may differ from numpy's
-pairwise ones in the last bit. Compiled on first use and cached beside this file.
+steps as loops compiled by numba (``edge.compiled``) take a few microseconds and give the
+same masks; sums may differ from numpy's pairwise ones in the last bit.
 
 The functions here take plain arrays and numbers (the dataclasses of ``kinematics`` are
 unpacked by its wrappers, which are the public API).
@@ -59,8 +58,7 @@ def neighbour_medians(rates: FloatArray, neighbours: int) -> FloatArray:
             if taken == 0:
                 medians[row, column] = rates[row, column]
             else:
-                ordered = np.sort(around[:taken])
-                medians[row, column] = (ordered[(taken - 1) // 2] + ordered[taken // 2]) / 2
+                medians[row, column] = median(around[:taken])
     return medians
 
 

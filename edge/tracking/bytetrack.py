@@ -81,17 +81,21 @@ def _buffered_iou(a: FloatArray, b: FloatArray, buffer: float) -> FloatArray:
     grown_b = _enlarged(b, buffer)
     result = np.zeros((len(a), len(b)))
     for i in range(len(a)):
-        ax1, ay1, ax2, ay2 = grown_a[i, 0], grown_a[i, 1], grown_a[i, 2], grown_a[i, 3]
-        area_a = (ax2 - ax1) * (ay2 - ay1)
         for j in range(len(b)):
-            bx1, by1, bx2, by2 = grown_b[j, 0], grown_b[j, 1], grown_b[j, 2], grown_b[j, 3]
-            width = min(ax2, bx2) - max(ax1, bx1)
-            height = min(ay2, by2) - max(ay1, by1)
-            inter = max(width, 0.0) * max(height, 0.0)
-            union = area_a + (bx2 - bx1) * (by2 - by1) - inter
+            inter, union, _ = box_overlap(grown_a[i], grown_b[j])
             if union > 0:
                 result[i, j] = inter / max(union, 1e-9)
     return result
+
+
+@compiled
+def box_overlap(a: FloatArray, b: FloatArray) -> tuple[float, float, float]:
+    """Intersection area, union area and ``b``'s area of two boxes ``[x1, y1, x2, y2]``."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(width, 0.0) * max(height, 0.0)
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return inter, (a[2] - a[0]) * (a[3] - a[1]) + area_b - inter, area_b
 
 
 @compiled

@@ -14,13 +14,13 @@ riders too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.compiled import compiled
-from edge.detections import Detections
+from edge.detections import Detections, of_classes
+from edge.tracking.bytetrack import box_overlap
 
 TWO_WHEELERS = ("motorcycle", "bicycle")
 VEHICLES = ("car", "bus", "truck")
@@ -49,8 +49,8 @@ def merge_riders(
     if "person" not in names or len(detections) == 0:
         return detections
     is_person = detections.class_id == names.index("person")
-    is_wheel = _of_classes(detections.class_id, names, TWO_WHEELERS)
-    bikes = np.flatnonzero(is_wheel | _of_classes(detections.class_id, names, VEHICLES))
+    is_wheel = of_classes(detections.class_id, names, TWO_WHEELERS)
+    bikes = np.flatnonzero(is_wheel | of_classes(detections.class_id, names, VEHICLES))
     if not is_person.any() or len(bikes) == 0:
         return detections
     xyxy = detections.xyxy.copy()
@@ -76,27 +76,6 @@ def merge_riders(
         xyxy, confidence, detections.class_id, detections.tracker_id, dict(detections.data)
     )
     return merged[keep]
-
-
-def _of_classes(
-    class_ids: np.ndarray,  # type: ignore[type-arg]
-    names: tuple[str, ...],
-    wanted: tuple[str, ...],
-) -> np.ndarray:  # type: ignore[type-arg]
-    """Which rows are of one of the ``wanted`` classes (``np.isin`` by table lookup)."""
-    table = _class_table(names, wanted)
-    if len(class_ids) and int(class_ids.max()) >= len(table):  # ids the names do not cover
-        table = np.concatenate([table, np.zeros(int(class_ids.max()) + 1 - len(table), bool)])
-    member: np.ndarray = table[class_ids]  # type: ignore[type-arg]
-    return member
-
-
-@lru_cache(maxsize=64)
-def _class_table(names: tuple[str, ...], wanted: tuple[str, ...]) -> np.ndarray:  # type: ignore[type-arg]
-    """``[class id]``: whether the class is one of ``wanted`` (read-only, made once per list)."""
-    table = np.array([name in wanted for name in names], dtype=bool)
-    table.flags.writeable = False
-    return table
 
 
 def _rider_overlaps(
@@ -203,15 +182,8 @@ def _greedy_unique(
         row = order[rank]
         if not keep[row]:
             continue
-        x1, y1, x2, y2 = boxes[row, 0], boxes[row, 1], boxes[row, 2], boxes[row, 3]
-        area = (x2 - x1) * (y2 - y1)
         for other in order[rank + 1 :]:
-            ox1, oy1, ox2, oy2 = boxes[other, 0], boxes[other, 1], boxes[other, 2], boxes[other, 3]
-            width = min(x2, ox2) - max(x1, ox1)
-            height = min(y2, oy2) - max(y1, oy1)
-            inter = max(width, 0.0) * max(height, 0.0)
-            other_area = (ox2 - ox1) * (oy2 - oy1)
-            union = area + other_area - inter
+            inter, union, other_area = box_overlap(boxes[row], boxes[other])
             overlap = inter / max(union, 1e-9) if union > 0 else 0.0
             held = inter / max(other_area, 1e-9)  # fraction of `other` inside `row`
             if overlap > iou or (class_ids[row] == class_ids[other] and held >= contained):
