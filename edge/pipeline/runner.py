@@ -31,7 +31,7 @@ from edge.evidence import EvidenceConfig, EvidenceWriter
 from edge.ingest import Frame
 from edge.pipeline.analytics import CameraAnalytics
 from edge.pipeline.metrics import PipelineMetrics
-from edge.pipeline.sink import EventSink
+from edge.pipeline.sink import EventSink, OutgoingEvent
 from edge.rules import ExternalSignalStates
 from edge.scene import SceneConfig
 from traffic_monitor.contract import Event
@@ -346,8 +346,10 @@ class Pipeline:
             self.metrics.fps.labels(camera_id).set(self._fps[camera_id])
 
     def _emit(self, events: list[Event]) -> None:
+        if not events:
+            return
+        self.sink.write_many([OutgoingEvent(event) for event in events])
         for event in events:
-            self.sink.write(event)
             self.metrics.events.labels(event.type.value).inc()
         self.stats.events += len(events)
 

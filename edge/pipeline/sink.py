@@ -1,23 +1,52 @@
-"""Where events go: a small interface; JSON lines now, MQTT plugs in later."""
+"""Where events go: a small interface; JSON lines, memory, or MQTT (``edge.transport``).
+
+The pipeline hands the sink each round's events at once (:meth:`EventSink.write_many`),
+every event with the evidence images the evidence stage encoded for it
+(:class:`OutgoingEvent`): a sink that keeps events durably keeps their images in the same
+transaction, so an event never arrives without the evidence it announces.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from traffic_monitor.contract import Event
+from traffic_monitor.contract import Event, SnapshotKind
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceImage:
+    """One encoded evidence image of an event (already blurred when the event says so).
+
+    Attributes:
+        kind: Whole-scene snapshot or object crop.
+        jpeg: The JPEG bytes.
+    """
+
+    kind: SnapshotKind
+    jpeg: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """An event on its way out of the box, with its evidence images (possibly none)."""
+
+    event: Event
+    images: tuple[EvidenceImage, ...] = ()
 
 
 class EventSink(Protocol):
     """Receives events from the pipeline; ``close`` flushes what is in flight."""
 
-    def write(self, event: Event) -> None:
-        """Accept one event."""
+    def write_many(self, items: Sequence[OutgoingEvent]) -> None:
+        """Accept one round's events with their images (one transaction where durable)."""
         ...
 
     def close(self) -> None:
@@ -42,10 +71,14 @@ class JsonLinesSink:
 
     def write(self, event: Event) -> None:
         """Write one event as a JSON line."""
-        line = event.model_dump_json()
+        self.write_many([OutgoingEvent(event)])
+
+    def write_many(self, items: Sequence[OutgoingEvent]) -> None:
+        """Write the events as JSON lines (images are not kept in a JSON-lines file)."""
+        lines = "".join(item.event.model_dump_json() + "\n" for item in items)
         with self._lock:
-            self._stream.write(line + "\n")
-            self.written += 1
+            self._stream.write(lines)
+            self.written += len(items)
 
     def close(self) -> None:
         """Flush, and close the file."""
@@ -57,16 +90,25 @@ class JsonLinesSink:
 
 
 class MemorySink:
-    """Keeps events in a list (tests, embedding)."""
+    """Keeps events, and the images that came with them, in memory (tests, embedding)."""
 
     def __init__(self) -> None:
         """Start empty."""
         self.events: list[Event] = []
+        self.images: dict[str, tuple[EvidenceImage, ...]] = {}
+        """Evidence images by event id (events that came with images only)."""
         self.closed = False
 
     def write(self, event: Event) -> None:
         """Keep the event."""
-        self.events.append(event)
+        self.write_many([OutgoingEvent(event)])
+
+    def write_many(self, items: Sequence[OutgoingEvent]) -> None:
+        """Keep the events and their images."""
+        for item in items:
+            self.events.append(item.event)
+            if item.images:
+                self.images[str(item.event.event_id)] = item.images
 
     def close(self) -> None:
         """Mark closed."""

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from edge.pipeline.sink import OutgoingEvent
 from edge.transport.commands import CommandDispatcher, SignalStateSink
 from edge.transport.config import MqttConfig
 from edge.transport.outbox import Outbox, OutboxMessage, Pending, Priority
@@ -139,6 +140,13 @@ class MqttPublisher:
     def write(self, event: Event) -> None:
         """Same as :meth:`publish`: the ``edge.pipeline.sink.EventSink`` interface."""
         self.publish(event)
+
+    def write_many(self, items: Sequence[OutgoingEvent]) -> None:
+        """Store one round's events in one disk transaction: the ``EventSink`` interface.
+
+        Evidence images are not published yet (see ``publish_snapshot``).
+        """
+        self.publish_many([item.event for item in items])
 
     def publish_many(self, events: Iterable[Event]) -> None:
         """Store several events in one disk transaction."""
