@@ -60,6 +60,12 @@ class IngestConfig(BaseModel):
     queue_size: int = Field(
         default=10_000, ge=1, description="Received but not yet stored messages at most."
     )
+    camera_registry_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a read of the camera registry (which node owns which camera) "
+        "is used before it is read again.",
+    )
 
     def password(self) -> str | None:
         """Return the password from the secrets file or the environment.

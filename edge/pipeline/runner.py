@@ -172,6 +172,7 @@ class Pipeline:
         evidence_dir: Path | None = None,
         external_signals: ExternalSignalStates | None = None,
         analysis_thread: bool = True,
+        node_id: str = "default",
     ) -> None:
         """Build one :class:`CameraAnalytics` per scene; sources are keyed by camera id.
 
@@ -188,6 +189,7 @@ class Pipeline:
             analysis_thread: Analyse each round in a thread of its own while the next is
                 detected (:class:`AnalysisWorker`); False: detection and analysis take turns
                 in one thread.
+            node_id: This edge node's id (``transport.mqtt.node_id``): events carry it.
 
         Raises:
             ValueError: A camera has no frame source or no detector.
@@ -207,7 +209,11 @@ class Pipeline:
                 config = EvidenceConfig(directory=evidence_dir, blur=scene.privacy_blur)
                 evidence = EvidenceWriter(config, names)
             self.cameras[scene.camera.id] = CameraAnalytics(
-                scene, names, external_signals=self.external_signals, evidence=evidence
+                scene,
+                names,
+                external_signals=self.external_signals,
+                evidence=evidence,
+                node_id=node_id,
             )
         missing = set(self.cameras) - set(self.sources)
         if missing:
