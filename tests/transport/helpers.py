@@ -18,7 +18,8 @@ def publisher(
     cameras: tuple[str, ...] = ("cam-1",),
     **kwargs,
 ) -> MqttPublisher:
-    settings = {"confirm_timeout_s": 2.0, "confirm_timeout_max_s": 8.0} | kwargs
+    # Resends only when a test asks for them (a loaded machine must not make duplicates).
+    settings = {"confirm_timeout_s": 60.0} | kwargs
     config = MqttConfig(
         port=port,
         site_id=site,

@@ -25,9 +25,15 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--close-timeout", type=float, default=60.0)
+    parser.add_argument("--confirm-timeout", type=float, default=2.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    pub = publisher(args.port, args.outbox)
+    pub = publisher(
+        args.port,
+        args.outbox,
+        confirm_timeout_s=args.confirm_timeout,
+        confirm_timeout_max_s=4 * args.confirm_timeout,
+    )
     pub.start()
     with args.progress.open("a") as progress:
         for index in range(args.start, args.count):

@@ -136,7 +136,7 @@ class Rig:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     rig = Rig(tmp_path)
     rig.start_aggregator()
-    wait_for(lambda: "subscribed to" in rig.aggregator_log.read_text(), 60, "the aggregator")
+    wait_for(lambda: "subscribed to" in rig.aggregator_log.read_text(), 180, "the aggregator")
     rig.start_node()
     yield rig
     rig.close()
