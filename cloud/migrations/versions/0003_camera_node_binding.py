@@ -24,11 +24,11 @@ def upgrade() -> None:
     """Add ``cameras.node_id`` unless the table already has it (made by ``cloud ingest``)."""
     columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("cameras", _schema())}
     if "node_id" not in columns:
-        with op.batch_alter_table("cameras", schema=None) as batch_op:
-            batch_op.add_column(sa.Column("node_id", sa.String(length=64), nullable=True))
+        column = sa.Column("node_id", sa.String(length=64), nullable=True)
+        op.add_column("cameras", column, schema=_schema())
 
 
 def downgrade() -> None:
     """Drop ``cameras.node_id``."""
-    with op.batch_alter_table("cameras", schema=None) as batch_op:
+    with op.batch_alter_table("cameras", schema=_schema()) as batch_op:
         batch_op.drop_column("node_id")
