@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="state folder")
     parser.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
     parser.add_argument("--max-frames", type=int, help="stop after N frames (tests)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop cleanly after this many seconds (default: run until Ctrl-C or SIGTERM)",
+    )
     parser.set_defaults(handler=_run_demo)
 
 
@@ -132,7 +138,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"operations centre: http://127.0.0.1:{args.port}/")
         print(f"admin login: admin / {password}   (generated for this run)")
         print("Ctrl-C stops the demo")
-        _wait_until_done(pipeline, args.max_frames is not None)
+        _wait_until_done(pipeline, args.max_frames is not None, args.duration)
     print("demo stopped")
     return 0
 
@@ -220,11 +226,12 @@ class PerSiteSink:
             publisher.close()
 
 
-def _wait_until_done(edge: threading.Thread, finite: bool) -> None:
+def _wait_until_done(edge: threading.Thread, finite: bool, duration: float | None) -> None:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deadline = time.monotonic() + duration if duration is not None else float("inf")
     try:
-        while not stop.is_set():
+        while not stop.is_set() and time.monotonic() < deadline:
             if finite and not edge.is_alive():
                 time.sleep(2.0)  # let the last events reach the store
                 return
