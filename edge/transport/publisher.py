@@ -115,6 +115,8 @@ class MqttPublisher:
         self._cursor = 0
         self.resent = 0
         """Messages sent again because the aggregator had not confirmed them in time."""
+        self.published = 0
+        """Outbox messages the broker has acknowledged (PUBACK), resends included."""
         self.stale_acks = 0
         """Acknowledgements naming another outbox (a previous outbox file of this node)."""
         self._connected = threading.Event()
@@ -407,7 +409,9 @@ class MqttPublisher:
             if entry is None:
                 continue
             self._inflight_bytes -= entry[1]
-            if not ok:
+            if ok:
+                self.published += 1
+            else:
                 rejected.append(entry[0])
         if rejected:
             dropped = self._tracker.refused(rejected)
