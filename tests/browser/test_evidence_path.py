@@ -189,7 +189,10 @@ def test_operator_clicks_an_alert_and_sees_its_blurred_evidence(system: Path3):
             image.evaluate("i => i.decode()")
             event_id = served.headers["x-event-id"]
             stored = next(s for s in snapshots if str(s.event_id) == event_id)
-            assert served.body() == stored.content  # the image that came through MQTT
+            shown = image.evaluate(  # the bytes behind the card's image (a blob: URL, no request)
+                "async i => Array.from(new Uint8Array(await (await fetch(i.src)).arrayBuffer()))"
+            )
+            assert bytes(shown) == stored.content  # the image that came through MQTT
             decoded = cv2.imdecode(np.frombuffer(stored.content, np.uint8), cv2.IMREAD_COLOR)
             assert image.evaluate("i => i.naturalWidth") == decoded.shape[1]
             origin = next(e for e in events if str(e.event_id) == event_id)
