@@ -127,6 +127,7 @@ def _images(event: Event, folder: Path) -> dict[SnapshotKind, int]:
 def measure(events: list[Event], evidence: Path, seconds: float) -> dict[str, Any]:
     """Uplink and downlink bytes of one clip's messages, per event and per camera-hour."""
     event_bytes, image_bytes, image_sizes = [], 0, []
+    by_kind: dict[str, list[int]] = {kind.value: [] for kind in SnapshotKind}
     with_images = 0
     for event in events:
         # the wire carries the node's identity and no node-local path
@@ -138,6 +139,7 @@ def measure(events: list[Event], evidence: Path, seconds: float) -> dict[str, An
         with_images += bool(images)
         for kind, size in images.items():
             image_sizes.append(size)
+            by_kind[kind.value].append(size)
             topic = snapshot_topic(SITE, NODE, wire.camera_id, wire.event_id, kind)
             image_bytes += publish_bytes(topic, size)
     messages = len(events) + len(image_sizes)
@@ -150,8 +152,10 @@ def measure(events: list[Event], evidence: Path, seconds: float) -> dict[str, An
         "events": len(events),
         "events_with_images": with_images,
         "images": len(image_sizes),
-        "image_bytes_median": int(statistics.median(image_sizes)) if image_sizes else 0,
-        "image_bytes_max": max(image_sizes, default=0),
+        "image_bytes_median": {
+            kind: int(statistics.median(sizes)) if sizes else 0 for kind, sizes in by_kind.items()
+        },
+        "image_bytes_max": {kind: max(sizes, default=0) for kind, sizes in by_kind.items()},
         "event_message_bytes_median": int(statistics.median(event_bytes)) if event_bytes else 0,
         "uplink_bytes": uplink,
         "uplink_bytes_per_event": round(uplink / max(len(events), 1)),
@@ -175,6 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--keep", type=Path, help="keep each clip's events and images here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     results: dict[str, Any] = {
@@ -193,8 +198,10 @@ def main() -> None:
     }
     for clip in args.clips:
         with tempfile.TemporaryDirectory(prefix=f"bytes-{clip}-") as tmp:
+            workdir = Path(tmp) if args.keep is None else args.keep / clip
+            workdir.mkdir(parents=True, exist_ok=True)
             logger.info("edge run on %s", CLIPS[clip].name)
-            events, evidence = run_edge(CLIPS[clip], Path(tmp))
+            events, evidence = run_edge(CLIPS[clip], workdir)
             results["clips"][clip] = measure(events, evidence, CLIP_SECONDS[clip])
         logger.info("%s: %s", clip, results["clips"][clip])
     args.out.parent.mkdir(parents=True, exist_ok=True)

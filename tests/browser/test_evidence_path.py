@@ -193,7 +193,7 @@ def test_operator_clicks_an_alert_and_sees_its_blurred_evidence(system: Path3):
             image.evaluate("i => i.decode()")
             assert len(served) == 1 and served[0].status == 200
             event_id = served[0].headers["x-event-id"]
-            stored = next(s for s in snapshots if str(s.event_id) == event_id)
+            stored = next(s for s in by_event.values() if str(s.event_id) == event_id)
             assert served[0].body() == stored.content  # the image that came through MQTT
             decoded = cv2.imdecode(np.frombuffer(stored.content, np.uint8), cv2.IMREAD_COLOR)
             assert image.evaluate("i => i.naturalWidth") == decoded.shape[1]
