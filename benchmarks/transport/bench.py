@@ -108,7 +108,14 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any, *, away: bo
     start = time.monotonic()
     while sent < count:
         events = [
-            Event(camera_id="cam-1", type=EventType.SPEEDING, severity=Severity.HIGH, track_id=i)
+            Event(
+                camera_id="cam-1",
+                site_id=config.site_id,  # the node's identity, made with the event
+                node_id=config.node_id,
+                type=EventType.SPEEDING,
+                severity=Severity.HIGH,
+                track_id=i,
+            )
             for i in range(sent, min(count, sent + batch))
         ]
         pub.publish_many(events)
