@@ -129,6 +129,7 @@ def measure(events: list[Event], evidence: Path, seconds: float) -> dict[str, An
     event_bytes, image_bytes, image_sizes = [], 0, []
     by_kind: dict[str, list[int]] = {kind.value: [] for kind in SnapshotKind}
     with_images = 0
+    alert_bytes = 0  # events that carry images, with their images
     for event in events:
         # the wire carries the node's identity and no node-local path
         attributes = {k: v for k, v in event.attributes.items() if k != "evidence_path"}
@@ -142,6 +143,9 @@ def measure(events: list[Event], evidence: Path, seconds: float) -> dict[str, An
             by_kind[kind.value].append(size)
             topic = snapshot_topic(SITE, NODE, wire.camera_id, wire.event_id, kind)
             image_bytes += publish_bytes(topic, size)
+            alert_bytes += publish_bytes(topic, size)
+        if images:
+            alert_bytes += event_bytes[-1]
     messages = len(events) + len(image_sizes)
     uplink = sum(event_bytes) + image_bytes
     per_hour = 3600.0 / seconds
@@ -159,11 +163,11 @@ def measure(events: list[Event], evidence: Path, seconds: float) -> dict[str, An
         "event_message_bytes_median": int(statistics.median(event_bytes)) if event_bytes else 0,
         "uplink_bytes": uplink,
         "uplink_bytes_per_event": round(uplink / max(len(events), 1)),
-        "uplink_bytes_per_event_with_images": round(
-            (image_bytes + sum(event_bytes)) / max(with_images, 1)
-        )
-        if with_images
-        else 0,
+        "uplink_bytes_per_event_with_images": round(alert_bytes / max(with_images, 1)),
+        "uplink_bytes_per_event_without_images": round(
+            (sum(event_bytes) * 1.0 - (alert_bytes - image_bytes))
+            / max(len(events) - with_images, 1)
+        ),
         "events_per_camera_hour": round(len(events) * per_hour),
         "uplink_bytes_per_camera_hour": round(uplink * per_hour + stats_per_hour),
         "uplink_kbit_s_per_camera": round(
