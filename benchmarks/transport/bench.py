@@ -96,7 +96,8 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any, *, away: bo
         max_inflight=1000,
         max_unconfirmed=max(load.per_node, 1),
     )
-    pub = MqttPublisher(config, cameras=["cam-1"])
+    camera = f"cam-{index:02d}"  # a node speaks only for its own cameras
+    pub = MqttPublisher(config, cameras=[camera])
     pub.start()
     deadline = time.monotonic() + 30
     while not pub.connected and time.monotonic() < deadline:
@@ -109,7 +110,7 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any, *, away: bo
     while sent < count:
         events = [
             Event(
-                camera_id="cam-1",
+                camera_id=camera,
                 site_id=config.site_id,  # the node's identity, made with the event
                 node_id=config.node_id,
                 type=EventType.SPEEDING,
