@@ -3,8 +3,8 @@
 Runs the real ``traffic-monitor edge run`` on each shared clip with its shipped scene config
 (real detector, tracker, rules and evidence encoder; events to a JSON-lines file, evidence
 JPEGs to a folder), then sizes every message exactly as the node's MQTT publisher sends it:
-an MQTT v5 PUBLISH at QoS 1 (fixed header, topic, packet id, the ``tm-outbox`` user property
-that names the outbox row, payload). Events are encoded as the publisher encodes them; each
+an MQTT v5 PUBLISH at QoS 1 (fixed header, topic, packet id, the correlation data that names
+the outbox row, payload). Events are encoded as the publisher encodes them; each
 image travels on its own snapshot topic. The downlink (the broker's PUBACKs and the
 aggregator's delivery acknowledgements, one per message in the worst case of one message
 per batch) is reported apart, as are the node's periodic stats.
@@ -32,21 +32,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
+from edge.transport.publisher import PackedProperties
 from traffic_monitor.contract import (
-    OUTBOX_PROPERTY,
     DeliveryAck,
     Event,
     NodeStats,
     OutboxMetrics,
     SnapshotKind,
     ack_topic,
+    correlation_data,
     decode_event,
     encode,
     event_topic,
-    outbox_key,
     snapshot_topic,
     stats_topic,
 )
@@ -76,19 +74,17 @@ def _varint_len(value: int) -> int:
     return length
 
 
-def publish_bytes(topic: str, payload_len: int, user_property: bool = True) -> int:
+def publish_bytes(topic: str, payload_len: int, outbox: bool = True) -> int:
     """Exact size of an MQTT v5 QoS 1 PUBLISH as the node's publisher sends it."""
-    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-    if user_property:
-        props.UserProperty = (OUTBOX_PROPERTY, outbox_key(OUTBOX_ID, SEQ))
-    packed = props.pack()  # type: ignore[no-untyped-call]  # with its own length prefix
+    # the properties as the publisher packs them (with their length prefix); none: one 0 byte
+    packed = PackedProperties(correlation_data(OUTBOX_ID, SEQ)).pack() if outbox else b"\0"
     remaining = 2 + len(topic.encode()) + 2 + len(packed) + payload_len
     return 1 + _varint_len(remaining) + remaining
 
 
 def _ack_bytes() -> int:
     ack = DeliveryAck(outbox_id=OUTBOX_ID, stored=[(SEQ, SEQ)])
-    return publish_bytes(ack_topic(SITE, NODE), len(encode(ack)), user_property=False)
+    return publish_bytes(ack_topic(SITE, NODE), len(encode(ack)), outbox=False)
 
 
 def _stats_bytes() -> int:
@@ -184,6 +180,9 @@ def main() -> None:
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", type=Path, help="keep each clip's events and images here")
+    parser.add_argument(
+        "--measured", type=Path, help="size the events and images kept by an earlier --keep run"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     results: dict[str, Any] = {
@@ -191,7 +190,7 @@ def main() -> None:
         "machine": {"cpu": platform.processor() or platform.machine(), "load": os.getloadavg()},
         "method": (
             "edge run (shipped scene config) -> events + evidence JPEGs; each message sized "
-            "as an MQTT v5 QoS 1 PUBLISH with the tm-outbox user property"
+            "as an MQTT v5 QoS 1 PUBLISH with the correlation data naming its outbox row"
         ),
         "per_message": {
             "ack_bytes": _ack_bytes(),
@@ -204,8 +203,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix=f"bytes-{clip}-") as tmp:
             workdir = Path(tmp) if args.keep is None else args.keep / clip
             workdir.mkdir(parents=True, exist_ok=True)
-            logger.info("edge run on %s", CLIPS[clip].name)
-            events, evidence = run_edge(CLIPS[clip], workdir)
+            if args.measured is not None:
+                lines = (args.measured / clip / "events.jsonl").read_text().splitlines()
+                events = [decode_event(line.encode()) for line in lines]
+                evidence = args.measured / clip / "evidence"
+            else:
+                logger.info("edge run on %s", CLIPS[clip].name)
+                events, evidence = run_edge(CLIPS[clip], workdir)
             results["clips"][clip] = measure(events, evidence, CLIP_SECONDS[clip])
         logger.info("%s: %s", clip, results["clips"][clip])
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -35,13 +35,12 @@ from cloud.ingest.origins import CameraRegistry, Sorted, check_origins
 from cloud.ingest.validate import classify
 from cloud.store.store import Batch, EventStore, Rejected, WriteResult
 from traffic_monitor.contract import (
-    OUTBOX_PROPERTY,
     DeliveryAck,
     Event,
     TopicError,
     ack_topic,
     encode,
-    parse_outbox_key,
+    parse_correlation_data,
     parse_topic,
     seq_ranges,
     subscription_filters,
@@ -389,9 +388,6 @@ class Ingestor:
 
 
 def _outbox_of(message: mqtt.MQTTMessage) -> tuple[str, int] | None:
-    """The (outbox id, seq) a node's message asks to have confirmed, if any."""
-    properties = getattr(message, "properties", None)
-    for name, value in getattr(properties, "UserProperty", None) or ():
-        if name == OUTBOX_PROPERTY:
-            return parse_outbox_key(value)
-    return None
+    """The (outbox id, seq) a node's message asks to have confirmed (its correlation data)."""
+    data = getattr(getattr(message, "properties", None), "CorrelationData", None)
+    return parse_correlation_data(data) if isinstance(data, bytes) else None

@@ -37,7 +37,6 @@ from edge.transport.identity import IdentityError, NodeIdentity
 from edge.transport.outbox import Outbox, OutboxMessage, Pending, Priority
 from traffic_monitor import __version__
 from traffic_monitor.contract import (
-    OUTBOX_PROPERTY,
     ContractError,
     DeliveryAck,
     Event,
@@ -48,10 +47,10 @@ from traffic_monitor.contract import (
     Severity,
     SnapshotKind,
     ack_topic,
+    correlation_data,
     decode_ack,
     encode,
     event_topic,
-    outbox_key,
     snapshot_topic,
     stats_topic,
     status_topic,
@@ -62,6 +61,41 @@ logger = logging.getLogger(__name__)
 
 _ALERT_SEVERITIES = frozenset({Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL})
 _ALERT_TYPES = frozenset({EventType.CAMERA_STATUS, EventType.CAMERA_HEALTH})
+
+
+class PackedProperties(Properties):
+    """A PUBLISH's MQTT v5 properties, packed once: the correlation data naming the message.
+
+    Hand-written because paho's ``Properties`` builds, validates and packs each property in
+    Python on every publish (about 40 µs per message measured here, more than the rest of the
+    node's per-message work). This packs the same bytes (MQTT v5 §2.2.2.2: the length, then
+    identifier 0x09 and two-byte-length binary data) once; paho only calls ``pack()``, also
+    when it resends the message after a reconnect.
+    """
+
+    def __init__(self, correlation: bytes) -> None:
+        # paho's own __init__ (the slow part) is skipped on purpose.
+        self.packetType = PacketTypes.PUBLISH
+        body = b"\x09" + len(correlation).to_bytes(2, "big") + correlation
+        object.__setattr__(self, "_packed", _varint(len(body)) + body)
+
+    def pack(self) -> bytes:
+        """The packed properties."""
+        packed: bytes = object.__getattribute__(self, "_packed")
+        return packed
+
+    def __str__(self) -> str:
+        return f"[CorrelationData: {self.pack()[4:].hex()}]"
+
+
+def _varint(value: int) -> bytes:
+    """MQTT variable byte integer."""
+    out = bytearray()
+    while True:
+        value, digit = divmod(value, 128)
+        out.append(digit | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def event_priority(event: Event) -> Priority:
@@ -474,8 +508,7 @@ class MqttPublisher:
                 return
 
     def _send(self, message: OutboxMessage) -> bool:
-        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        props.UserProperty = (OUTBOX_PROPERTY, outbox_key(self.outbox.outbox_id, message.seq))
+        props = PackedProperties(correlation_data(self.outbox.outbox_id, message.seq))
         info = self._client.publish(
             message.topic, message.payload, qos=1, retain=message.retain, properties=props
         )

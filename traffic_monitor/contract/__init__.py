@@ -1,10 +1,9 @@
 """The edge-to-cloud contract: versioned wire messages and topics, defined once for both sides."""
 
 from traffic_monitor.contract.acks import (
-    OUTBOX_PROPERTY,
     DeliveryAck,
-    outbox_key,
-    parse_outbox_key,
+    correlation_data,
+    parse_correlation_data,
     seq_ranges,
 )
 from traffic_monitor.contract.codec import (
@@ -47,7 +46,6 @@ from traffic_monitor.contract.topics import (
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_SNAPSHOT_BYTES",
-    "OUTBOX_PROPERTY",
     "SCHEMA_VERSION",
     "CommandName",
     "ContractError",
@@ -69,6 +67,7 @@ __all__ = [
     "TopicKind",
     "ack_topic",
     "command_topic",
+    "correlation_data",
     "decode_ack",
     "decode_command",
     "decode_event",
@@ -76,8 +75,7 @@ __all__ = [
     "decode_status",
     "encode",
     "event_topic",
-    "outbox_key",
-    "parse_outbox_key",
+    "parse_correlation_data",
     "parse_topic",
     "seq_ranges",
     "snapshot_topic",

@@ -5,8 +5,10 @@ aggregators have subscribed again acknowledges and drops what the nodes send (Mo
 not restore shared subscriptions), and a SIGKILLed broker loses what it acknowledged but had
 not saved. So the node's outbox keeps every message until the aggregator has *stored* it:
 
-- each outbox message carries, in the MQTT v5 user property :data:`OUTBOX_PROPERTY`, the id
-  of the node's outbox and the message's sequence number there (``{outbox_id}:{seq}``);
+- each outbox message carries, as its MQTT v5 *correlation data* (the request/response
+  property of the protocol), the id of the node's outbox and the message's sequence number
+  there: 24 bytes, the 16 bytes of the outbox id then the sequence number as an unsigned
+  64-bit big-endian integer (:func:`correlation_data`);
 - after the transaction that stores a batch has committed, the aggregator publishes one
   :class:`DeliveryAck` per node and outbox, listing the sequence numbers it stored (as rows or
   as duplicates of rows already there) and those it refused (dead letters);
@@ -24,16 +26,14 @@ from pydantic import Field
 
 from traffic_monitor.contract.events import SCHEMA_VERSION, SchemaVersion, _Wire
 
-OUTBOX_PROPERTY: Final = "tm-outbox"
-"""MQTT v5 user property naming a message's outbox and sequence number."""
-
 OUTBOX_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
-"""An outbox id: 32 lowercase hex digits, made once when the outbox file is created."""
+"""An outbox id: 32 lowercase hex digits (16 random bytes), made when the outbox is created."""
 
 MAX_SEQ: Final = 2**63 - 1
 """Largest sequence number (SQLite's integer key)."""
 
-_KEY = re.compile(r"^([0-9a-f]{32}):([0-9]{1,19})$")
+_ID = re.compile(OUTBOX_ID_PATTERN)
+_CORRELATION_BYTES: Final = 24
 
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 
@@ -58,18 +58,23 @@ class DeliveryAck(_Wire):
     )
 
 
-def outbox_key(outbox_id: str, seq: int) -> str:
-    """Return the value of the :data:`OUTBOX_PROPERTY` user property of a message."""
-    return f"{outbox_id}:{seq}"
+def correlation_data(outbox_id: str, seq: int) -> bytes:
+    """Return the correlation data naming one outbox message (24 bytes).
+
+    Raises:
+        ValueError: Not an outbox id, or a sequence number out of range.
+    """
+    if not _ID.fullmatch(outbox_id) or not 0 <= seq <= MAX_SEQ:
+        raise ValueError(f"bad outbox message key {outbox_id!r}/{seq}")
+    return bytes.fromhex(outbox_id) + seq.to_bytes(8, "big")
 
 
-def parse_outbox_key(value: str) -> tuple[str, int] | None:
-    """Return (outbox id, sequence number) of a user property value; None when malformed."""
-    match = _KEY.fullmatch(value)
-    if match is None:
+def parse_correlation_data(data: bytes) -> tuple[str, int] | None:
+    """Return (outbox id, sequence number) of correlation data; None when it is not ours."""
+    if len(data) != _CORRELATION_BYTES:
         return None
-    seq = int(match.group(2))
-    return (match.group(1), seq) if seq <= MAX_SEQ else None
+    seq = int.from_bytes(data[16:], "big")
+    return (data[:16].hex(), seq) if seq <= MAX_SEQ else None
 
 
 def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
