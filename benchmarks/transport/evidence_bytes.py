@@ -192,6 +192,9 @@ def main() -> None:
             "edge run (shipped scene config) -> events + evidence JPEGs; each message sized "
             "as an MQTT v5 QoS 1 PUBLISH with the correlation data naming its outbox row"
         ),
+        "events_from": (
+            f"edge run outputs kept in {args.measured}" if args.measured else "this run's edge run"
+        ),
         "per_message": {
             "ack_bytes": _ack_bytes(),
             "puback_bytes": PUBACK_BYTES,
