@@ -98,7 +98,7 @@ _TICKETS = cast(Table, ReportTicket.__table__)
 _SET_STATUS = (
     update(_TICKETS)
     .where(_TICKETS.c.id == bindparam("row_id"))
-    .values(dispatch_status=bindparam("status"), dispatched_at=bindparam("at"))
+    .values(dispatch_status=bindparam("new_status"), dispatched_at=bindparam("at"))
 )
 
 
@@ -161,6 +161,8 @@ class Dispatcher:
                 if job is None:
                     return
                 self._record(job.row_id, "sent" if self._send(job) else "failed")
+            except Exception:  # one bad ticket must not stop the forwarding of the others
+                logger.exception("dispatch of ticket row %s failed", job.row_id if job else "-")
             finally:
                 self._queue.task_done()
 
@@ -183,7 +185,7 @@ class Dispatcher:
         at = datetime.now(UTC) if status == "sent" else None
         with self._sessions() as session:
             session.connection().execute(
-                _SET_STATUS, {"row_id": row_id, "status": status, "at": at}
+                _SET_STATUS, {"row_id": row_id, "new_status": status, "at": at}
             )
             session.commit()
         logger.info("ticket row %s dispatch %s", row_id, status)

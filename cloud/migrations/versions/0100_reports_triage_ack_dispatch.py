@@ -37,7 +37,7 @@ def upgrade() -> None:
     existing = {
         c["name"] for c in sa.inspect(op.get_bind()).get_columns("report_tickets", schema=_schema())
     }
-    with op.batch_alter_table("report_tickets", schema=None) as batch_op:
+    with op.batch_alter_table("report_tickets", schema=_schema()) as batch_op:
         for name, type_ in COLUMNS:
             if name not in existing:
                 batch_op.add_column(sa.Column(name, type_, nullable=True))
@@ -46,7 +46,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table("report_tickets", schema=None) as batch_op:
+    with op.batch_alter_table("report_tickets", schema=_schema()) as batch_op:
         batch_op.drop_index(INDEX)
         for name, _ in reversed(COLUMNS):
             batch_op.drop_column(name)
