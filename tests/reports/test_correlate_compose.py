@@ -162,7 +162,9 @@ def test_wrong_way_report_cites_wrong_way_events_once_per_camera(session):
     session.add(_event("cam-nga-ba-hue", "speeding", 1))
     session.commit()
     sites = {
-        "cam-nga-ba-hue": CameraSite(21.0117, 105.8506, "Hue junction", "Ngã ba Huế", "Hue junction")
+        "cam-nga-ba-hue": CameraSite(
+            21.0117, 105.8506, "Hue junction", "Ngã ba Huế", "Hue junction"
+        )
     }
     near = nearby_cameras(*REPORT, sites, radius_m=1500)
     result = classify("có xe máy đi ngược chiều ở ngã ba Huế, nguy hiểm quá")

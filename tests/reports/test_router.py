@@ -401,7 +401,9 @@ def test_forwarding_is_named_only_when_a_target_exists_and_is_sent(env, receiver
         },
     }
     client = make(dispatch=targets)
-    tree = _post(client, {"service_code": "other", "description": "cây đổ chắn ngang đường", **HERE})
+    tree = _post(
+        client, {"service_code": "other", "description": "cây đổ chắn ngang đường", **HERE}
+    )
     notice = tree.json()[0]["service_notice"]
     assert "đang được chuyển tới Đội quản lý đường bộ" in notice
     jam = _post(client, {"service_code": "other", "description": "kẹt xe cứng ngắc", **HERE})
@@ -426,7 +428,9 @@ def test_forwarding_is_named_only_when_a_target_exists_and_is_sent(env, receiver
 def test_duplicates_by_meaning_keep_different_hazards_apart(env):
     make, _, _ = env
     client = make()
-    tree = _post(client, {"service_code": "other", "description": "cây đổ chắn ngang đường", **HERE})
+    tree = _post(
+        client, {"service_code": "other", "description": "cây đổ chắn ngang đường", **HERE}
+    )
     tree_ticket = tree.json()[0]["service_request_id"]
     near = {"lat": "21.0121", "long": "105.8511"}
     hole = _post(client, {"service_code": "other", "description": "ổ gà to giữa đường", **near})
