@@ -34,14 +34,15 @@ def _schema() -> str | None:
 
 def upgrade() -> None:
     """Add the new report columns (nullable: older rows read as "not set") and an index."""
-    existing = {
-        c["name"] for c in sa.inspect(op.get_bind()).get_columns("report_tickets", schema=_schema())
-    }
+    inspector = sa.inspect(op.get_bind())
+    columns = {c["name"] for c in inspector.get_columns("report_tickets", schema=_schema())}
+    indexes = {i["name"] for i in inspector.get_indexes("report_tickets", schema=_schema())}
     with op.batch_alter_table("report_tickets", schema=_schema()) as batch_op:
         for name, type_ in COLUMNS:
-            if name not in existing:
+            if name not in columns:  # tables made by create_all already have them
                 batch_op.add_column(sa.Column(name, type_, nullable=True))
-        batch_op.create_index(INDEX, ["urgency", "status"], unique=False)
+        if INDEX not in indexes:
+            batch_op.create_index(INDEX, ["urgency", "status"], unique=False)
 
 
 def downgrade() -> None:
