@@ -82,5 +82,5 @@ def test_model_is_reproduced_from_the_corpus(corpus):
     sample = [normalize(unicodedata.normalize("NFC", r.text)) for r in corpus[::10]]
     for norm in sample:
         a, b = retrained.predict(norm), packaged.predict(norm)
-        for head in ("category", "urgency", "subtype"):
-            assert max(a[head], key=a[head].get) == max(b[head], key=b[head].get)
+        for name in ("category", "urgency", "subtype"):
+            assert max(a[name], key=a[name].get) == max(b[name], key=b[name].get)
