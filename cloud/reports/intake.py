@@ -38,6 +38,7 @@ from cloud.reports.directory import CameraLookup, fixed_cameras
 from cloud.reports.dispatch import Dispatcher, DispatchJob, DispatchTarget, Poster, post_json
 from cloud.reports.duplicates import SimilarityCache, same_incident
 from cloud.reports.errors import RefusedError
+from cloud.reports.model import default_model
 from cloud.reports.open311 import RequestCreated, Service, ServiceRequest
 from cloud.reports.photos import CleanPhoto, clean_photo
 from cloud.reports.tables import TICKET_STATUSES, ReportContact, ReportMedia, ReportTicket
@@ -192,6 +193,7 @@ class ReportsService:
         self.config = config or ReportsConfig()
         self._dispatcher = Dispatcher(sessions, post)
         self._similar = SimilarityCache()
+        default_model()  # loaded at start-up (a fraction of a second), not on the first report
         self._sessions = sessions
         self._cameras: CameraLookup = (
             fixed_cameras(cameras) if isinstance(cameras, Mapping) else cameras
