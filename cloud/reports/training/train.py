@@ -47,8 +47,8 @@ logger = logging.getLogger(__name__)
 C_CATEGORY: Final = 8.0
 C_OTHER: Final = 4.0
 MIN_DF: Final = 2
-THRESHOLD_MARGIN: Final = 0.7
-"""The emergency threshold is the lowest out-of-fold probability of a missed emergency × this."""
+MAX_FALSE_EMERGENCY: Final = 0.01
+"""The threshold keeps the out-of-fold false-emergency rate under this."""
 THRESHOLD_CAP: Final = 0.5
 FOLDS: Final = 5
 
@@ -182,15 +182,19 @@ def out_of_fold(
 
 
 def choose_threshold(prep: Prepared, probs: Sequence[float]) -> float:
-    """The emergency threshold: under every out-of-fold probability of a rule-missed emergency."""
-    missed_by_rules = [
-        p
-        for r, n, p in zip(prep.rows, prep.norms, probs, strict=True)
-        if r.urgency == "emergency" and not detect_emergencies(n)[0]
-    ]
-    if not missed_by_rules:
+    """The emergency threshold: the lowest that keeps out-of-fold false emergencies ≤ 1 %.
+
+    (A first rule, "under every emergency the safety-net phrases miss", gave 0.075 and 22 %
+    false emergencies on phrasings never seen: recall is also the safety net's job.)
+    """
+    negatives = sorted(
+        (p for r, p in zip(prep.rows, probs, strict=True) if r.urgency != "emergency"),
+        reverse=True,
+    )
+    allowed = int(MAX_FALSE_EMERGENCY * len(negatives))
+    if not negatives:
         return THRESHOLD_CAP
-    return float(min(THRESHOLD_CAP, min(missed_by_rules) * THRESHOLD_MARGIN))
+    return float(min(THRESHOLD_CAP, negatives[min(allowed, len(negatives) - 1)] + 1e-6))
 
 
 def corpus_digest(path: Path) -> str:
