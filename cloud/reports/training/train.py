@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from cloud.reports.classify import EmergencyKind, detect_emergencies
+from cloud.reports.classify import EmergencyKind
 from cloud.reports.model import (
     BLOCKS,
     MODEL_PATH,
