@@ -120,7 +120,7 @@ def seed(url: str, schema: str | None = None) -> None:
 
 def _texts() -> list[str]:
     """Report texts as citizens write them: the training corpus (every style and category)."""
-    return [r.text for r in read_rows(CORPUS)]
+    return [r.text for r in read_rows(CORPUS) if len(r.text.strip()) >= 3]  # intake minimum
 
 
 def _forms(count: int, seed_: int = 7) -> list[dict[str, str]]:
