@@ -43,6 +43,33 @@ async def list_reports(
     return await run_in_threadpool(state.reports.operator_list, status, limit, with_contact)
 
 
+@router.get("/reports/emergencies", response_model=list[ReportView])
+async def list_emergencies(
+    state: State,
+    who: Viewer,
+    include_acknowledged: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ReportView]:
+    """Open emergency reports, unacknowledged first then newest first (the page's alarm list).
+
+    Each has ``emergency_kinds``, ``emergency_numbers`` and ``acknowledged_at``/``_by``; the page
+    keeps its alarm on while any listed report has ``acknowledged_at`` null.
+    """
+    return await run_in_threadpool(state.reports.emergencies, include_acknowledged, limit)
+
+
+@router.post("/reports/{ticket}/acknowledge", response_model=ReportView)
+def acknowledge_report(ticket: str, state: State, db: Db, who: Operator) -> ReportView:
+    """Acknowledge an emergency report (stops its alarm); audited ``report.acknowledge``."""
+    try:
+        out = state.reports.acknowledge(ticket, who.name)
+    except RefusedError as exc:
+        _refused(exc)
+    audit(db, who.name, "report.acknowledge", f"report:{ticket}", f"by {out.acknowledged_by}")
+    db.commit()
+    return out
+
+
 @router.get("/reports/{ticket}", response_model=ReportView)
 async def get_report(ticket: str, state: State, who: Viewer) -> ReportView:
     """One report (contact details for operators and admins only)."""
