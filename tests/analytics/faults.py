@@ -34,7 +34,8 @@ class FaultRule(Rule):
         self.raised = 0
 
     def process(self, frame: FrameContext) -> list[Event]:
-        if frame.index >= self.p.from_frame and (self.p.times is None or self.raised < self.p.times):
+        more = self.p.times is None or self.raised < self.p.times
+        if frame.index >= self.p.from_frame and more:
             self.raised += 1
             raise RuntimeError(f"injected rule fault on frame {frame.index}")
         return []

@@ -264,9 +264,7 @@ def test_events_the_sink_refuses_are_dropped_and_counted_and_the_run_goes_on():
     pipeline = pipeline_of([camera("a"), camera("b")], sink=sink)
     stats = pipeline.run()
     assert stats.frames == 600 and stats.events_dropped > 0
-    dropped = sum(
-        sample(pipeline, "edge_events_dropped_total", type=t.value) for t in EventType
-    )
+    dropped = sum(sample(pipeline, "edge_events_dropped_total", type=t.value) for t in EventType)
     assert dropped == stats.events_dropped
     assert stats.events == len(sink.events)
     degraded = [s for c in "ab" for s in statuses(sink, c) if s["status"] == "degraded"]
@@ -303,7 +301,8 @@ def test_an_evidence_stage_that_fails_leaves_events_without_images(monkeypatch):
 
     monkeypatch.setattr(EvidenceWriter, "attach", broken)
     sink = MemorySink()
-    pipeline = pipeline_of([camera("a", test_alert={"every": 50})], sink=sink, evidence=EvidenceConfig())
+    scenes = [camera("a", test_alert={"every": 50})]
+    pipeline = pipeline_of(scenes, sink=sink, evidence=EvidenceConfig())
     pipeline.run()
     alerts = [e for e in sink.events if e.type == EventType.WRONG_WAY]
     assert len(alerts) == 6 and not any(e.evidence.snapshot for e in alerts)
