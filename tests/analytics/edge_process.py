@@ -37,6 +37,7 @@ class EdgeProcess:
         events: Path | None = None,
         module: str = "traffic_monitor",
         env: dict[str, str] | None = None,
+        new_session: bool = False,
     ) -> None:
         self.events_path = events
         self.lines: list[str] = []
@@ -48,6 +49,7 @@ class EdgeProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=new_session,  # a process group of its own, as in a terminal
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -98,6 +100,7 @@ class EdgeProcess:
         return code
 
     def kill(self) -> None:
+        """Kill the process if it still runs (a failed test's clean-up)."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
