@@ -253,10 +253,12 @@ class CameraUnit:
         """Back to online, or degraded while a part is switched off or failed recently."""
         if self.done:
             return
+        with self._lock:
+            degraded = "; ".join(self._degraded.values())
         if self._up is False and self._is_live():
             self._set_state(CameraState.OFFLINE, reason)
-        elif self._degraded:
-            self._set_state(CameraState.DEGRADED, "; ".join(self._degraded.values()))
+        elif degraded:
+            self._set_state(CameraState.DEGRADED, degraded)
         elif self._up:
             self._set_state(CameraState.ONLINE, reason)
 
@@ -338,6 +340,7 @@ class CameraUnit:
 
     def _restart_capture(self) -> None:
         restarted: SupervisedSource = self.source.restarted()  # type: ignore[attr-defined]
+        self.source.stop()  # its reading thread has ended; a live one's watchdog has not
         self.source = restarted
         self._capture_restart_at = None
         self.metrics.restarts.labels(self.camera_id, "capture").inc()
@@ -361,16 +364,16 @@ class CameraUnit:
 
     def _forget_old_failures(self, now: float) -> None:
         """A part that has not failed for a whole window is healthy again."""
-        healed = [
-            stage
-            for stage in self._degraded
-            if stage not in self._disabled and self._budget(stage).recent(now) == 0
-        ]
+        with self._lock:
+            healed = [
+                stage
+                for stage in self._degraded
+                if stage not in self._disabled and self._budget(stage).recent(now) == 0
+            ]
+            for stage in healed:
+                del self._degraded[stage]
         if not healed:
             return
-        with self._lock:
-            for stage in healed:
-                self._degraded.pop(stage, None)
         self._settle(f"no failure of {', '.join(healed)} for {self.policy.restart_window_s:.0f} s")
 
     # -- failures -----------------------------------------------------------------------
@@ -395,10 +398,11 @@ class CameraUnit:
         Returns:
             Seconds to wait before restarting the part, or None when it is to be given up.
         """
-        budget = self._budget(stage)
         now = time.monotonic()
-        delay = budget.record(now)
-        failures = budget.recent(now)
+        with self._lock:  # the two threads both report failures
+            budget = self._budget(stage)
+            delay = budget.record(now)
+            failures = budget.recent(now)
         self.metrics.errors.labels(self.camera_id, stage).inc()
         if log:
             self._log_fault(stage, error, frame_index, failures)
@@ -429,12 +433,12 @@ class CameraUnit:
             self._degraded[stage] = reason
         if self.done:
             return
-        if first and self._state is CameraState.DEGRADED:  # already degraded: a new part failing
-            self._notify(
-                status_event(
+        if self._state in (CameraState.DEGRADED, CameraState.OFFLINE):
+            if first:  # a new part failing is an event of its own; the state stays
+                event = status_event(
                     self.scene, CameraState.DEGRADED, reason, stage=stage, failures=failures
                 )
-            )
+                self._notify(event)
             return
         self._set_state(CameraState.DEGRADED, reason, stage=stage, failures=failures)
 
@@ -444,6 +448,7 @@ class CameraUnit:
         self._set_state(CameraState.FAILED, f"{stage}: {reason}", stage=stage)
 
     def _budget(self, stage: str) -> RestartBudget:
+        """The stage's failure window (call with the lock held)."""
         if stage not in self._budgets:
             self._budgets[stage] = RestartBudget(self.policy)
         return self._budgets[stage]
