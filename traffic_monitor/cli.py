@@ -1,7 +1,10 @@
 """The ``traffic-monitor`` command: one entry point, sub-commands per domain.
 
 Each domain package owns its sub-commands in its own ``cli.py`` with a
-``register(subparsers)`` function; this module only assembles them.
+``register(subparsers)`` function; this module only assembles them. A domain's module is
+imported only when one of its commands runs, so an edge box installed with ``pip install .``
+runs ``detect``, ``edge …`` and ``calibrate`` without the aggregator's or the training
+extras, and a command whose extra is missing says which one to install.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from traffic_monitor import __version__
 from traffic_monitor.errors import UserFacingError
@@ -18,21 +23,70 @@ from traffic_monitor.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
-# Modules whose ``register`` adds sub-commands, in the order they appear in --help.
-COMMAND_MODULES = (
-    "edge.cli",
-    "calibration.cli",
-    "models.cli",
-    "cloud.cli",
-    "benchmarks.cli",
-    "traffic_monitor.demo_cli",
+
+@dataclass(frozen=True)
+class Command:
+    """A top-level command, the domain module that registers it and the extra it needs.
+
+    Attributes:
+        name: The command word.
+        module: Module whose ``register(subparsers)`` adds it (and maybe sibling commands).
+        help: One line for ``traffic-monitor --help`` (the module's own help is used once it
+            is imported).
+        extra: The optional dependency group the module needs; None for the edge runtime.
+    """
+
+    name: str
+    module: str
+    help: str
+    extra: str | None = None
+
+
+COMMANDS = (
+    Command("detect", "edge.cli", "detect road users in a video file or stream"),
+    Command("edge", "edge.cli", "run the edge pipeline for configured cameras"),
+    Command(
+        "calibrate", "calibration.cli", "calibrate a camera: image pixels to road-plane metres"
+    ),
+    Command("models", "models.cli", "evaluate, export, quantise and train detectors", "models"),
+    Command("cloud", "cloud.cli", "the aggregator: ingest, API, schema, broker ACLs", "cloud"),
+    Command("bench", "benchmarks.cli", "latency, fps and capacity of the real-time path"),
+    Command("demo", "traffic_monitor.demo_cli", "the whole system on this machine", "cloud"),
 )
+"""Every command, in the order they appear in ``--help``."""
+
+_EXTRA_OF_PACKAGE = {
+    "fastapi": "cloud",
+    "uvicorn": "cloud",
+    "sqlalchemy": "cloud",
+    "alembic": "cloud",
+    "psycopg": "cloud",
+    "multipart": "cloud",
+    "PIL": "cloud",
+    "sklearn": "cloud",
+    "ultralytics": "models",
+    "torch": "models",
+    "torchvision": "models",
+    "onnx": "models",
+    "onnxslim": "models",
+    "matplotlib": "models",
+    "openvino": "openvino",
+}
+"""Top-level packages of the optional extras (pyproject.toml), for the install hint."""
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every domain's sub-commands."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser; only the domain of the command in ``argv`` is imported.
+
+    Args:
+        argv: The arguments about to be parsed (None: every domain is imported, as the
+            tests of the whole command line do).
+
+    Raises:
+        UserFacingError: The chosen command's optional extra is not installed.
+    """
     parser = argparse.ArgumentParser(
         prog="traffic-monitor",
         description="Edge video analytics for road-traffic safety.",
@@ -43,23 +97,76 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        module = importlib.import_module(module_name)
-        module.register(subparsers)
+    chosen = _chosen_command(argv)
+    imported: set[str] = set()
+    for command in COMMANDS:
+        if (argv is None or command.name == chosen) and command.module not in imported:
+            _register(command, subparsers)
+            imported.add(command.module)
+    for command in COMMANDS:  # the others are listed in --help without being imported
+        if command.name not in subparsers.choices:
+            subparsers.add_parser(command.name, help=command.help, add_help=False)
     return parser
+
+
+def _chosen_command(argv: Sequence[str] | None) -> str | None:
+    """The first argument that is a command word (options such as ``-v`` come before it)."""
+    names = {command.name for command in COMMANDS}
+    for arg in argv or ():
+        if arg in names:
+            return arg
+        if not arg.startswith("-"):
+            return None
+    return None
+
+
+def _register(command: Command, subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Import the command's domain module and let it add its sub-commands."""
+    try:
+        importlib.import_module(command.module).register(subparsers)
+    except ModuleNotFoundError as exc:
+        error = _missing_extra(command.name, exc, command.extra)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _missing_extra(
+    what: str, exc: ModuleNotFoundError, default_extra: str | None = None
+) -> UserFacingError | None:
+    """The error to show for a missing package: which extra installs it (None: no extra)."""
+    top = (exc.name or "").split(".")[0]
+    extra = _EXTRA_OF_PACKAGE.get(top, default_extra)
+    if extra is None:
+        return None
+    return UserFacingError(
+        f"'traffic-monitor {what}' needs the '{extra}' extra ({top} is not installed): "
+        f"pip install 'traffic-monitor[{extra}]' (from a checkout: pip install '.[{extra}]')"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(arguments)
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(arguments)
     configure_logging(-1 if args.quiet else args.verbose)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 1
     try:
-        return handler(args)
+        try:
+            return handler(args)
+        except ModuleNotFoundError as exc:
+            error = _missing_extra(args.command, exc)
+            if error is None:
+                raise
+            raise error from exc
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

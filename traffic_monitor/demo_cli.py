@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"), help="state folder")
     parser.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
     parser.add_argument("--max-frames", type=int, help="stop after N frames (tests)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop cleanly after this many seconds (default: run until Ctrl-C or SIGTERM)",
+    )
     parser.set_defaults(handler=_run_demo)
 
 
@@ -146,7 +152,7 @@ def _demo(args: argparse.Namespace, stop: threading.Event) -> int:
         print(f"operations centre: http://127.0.0.1:{args.port}/")
         print(f"admin login: admin / {password}   (generated for this run)")
         print("Ctrl-C stops the demo")
-        _wait_until_done(pipeline, stop)
+        _wait_until_done(pipeline, stop, args.duration)
     print("demo stopped")
     return 0
 
@@ -222,9 +228,7 @@ def _stop_edge(pipeline: Any, thread: threading.Thread) -> None:
     pipeline.stop()
     thread.join(EDGE_STOP_TIMEOUT_S)
     if thread.is_alive():
-        logger.warning(
-            "edge pipeline still flushing after %d s; stopping anyway", EDGE_STOP_TIMEOUT_S
-        )
+        logger.warning("edge pipeline still flushing after %d s; going on", EDGE_STOP_TIMEOUT_S)
 
 
 def _stop_on_signals(stop: threading.Event) -> Any:
@@ -238,9 +242,10 @@ def _stop_on_signals(stop: threading.Event) -> Any:
     return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 
-def _wait_until_done(edge: threading.Thread, stop: threading.Event) -> None:
-    """Until a signal, or the end of a finite run (``--max-frames``)."""
-    while not stop.is_set() and edge.is_alive():
-        stop.wait(0.5)
-    if not stop.is_set():
+def _wait_until_done(edge: threading.Thread, stop: threading.Event, duration: float | None) -> None:
+    """Until a signal, ``--duration`` seconds, or the end of a finite run (``--max-frames``)."""
+    deadline = time.monotonic() + duration if duration is not None else float("inf")
+    while not stop.is_set() and edge.is_alive() and time.monotonic() < deadline:
+        stop.wait(min(0.5, max(deadline - time.monotonic(), 0.0)))
+    if not stop.is_set() and not edge.is_alive():
         time.sleep(2.0)  # a finite run: let the last events reach the store
