@@ -58,7 +58,7 @@ def _detector_stalls(confidence: float, call: int) -> None:
                 threading.Event().wait()  # stuck for good, as a hung runtime would be
             return super().detect(frames)
 
-    edge.detector.Detector = StallingDetector  # type: ignore[misc]
+    edge.detector.Detector = StallingDetector  # type: ignore[misc, assignment]
 
 
 def install(faults: dict[str, Any]) -> None:
