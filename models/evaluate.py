@@ -23,6 +23,7 @@ from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
 from edge.detector.classes import product_name
 from edge.detector.config import OpenVinoPrecision, RuntimeName
+from edge.detector.tiling import TilingConfig
 from models.dataset import YoloDataset
 from models.metrics import EvalResult, ImageBoxes, evaluate
 from traffic_monitor.errors import UserFacingError, first_field_error
@@ -165,6 +166,8 @@ def evaluate_model(
     providers: Sequence[str] = ("cpu",),
     runtime: RuntimeName = "onnxruntime",
     openvino_precision: OpenVinoPrecision = "f32",
+    imgsz: int | None = None,
+    tiles: TilingConfig | None = None,
 ) -> EvalRun:
     """Run the edge :class:`Detector` over the set and compute COCO-style mAP.
 
@@ -179,6 +182,8 @@ def evaluate_model(
         runtime: ``onnxruntime`` or ``openvino`` (the edge detector's ``runtime``).
         openvino_precision: Arithmetic of the openvino runtime (``f32``, ``bf16``, ``f16``,
             ``auto``), to measure what a faster precision costs in accuracy.
+        imgsz: Input long side of a dynamic-size model (the detector's ``imgsz``).
+        tiles: Sliced inference (the detector's ``tiles``).
 
     Returns:
         The result with per-image boxes (for cross-checks), and the precision that ran.
@@ -194,6 +199,8 @@ def evaluate_model(
             runtime=runtime,
             openvino_precision=openvino_precision,
             providers=list(providers),  # type: ignore[arg-type]
+            imgsz=imgsz,
+            tiles=tiles,
         )
     except ValidationError as exc:
         raise UserFacingError(f"invalid detector option {first_field_error(exc)}") from exc

@@ -96,6 +96,8 @@ class OpenVinoYoloModel:
             [TensorSpec(port.get_any_name(), _shape(port)) for port in network.outputs],
             path,
         )
+        if self.info.dynamic_size and config.imgsz:  # one compiled shape: the square imgsz
+            self.info = replace(self.info, input_size=(config.imgsz, config.imgsz))
         _fix_image_size(ov, network, self.info)
         self.info = replace(self.info, dynamic_size=False)  # pinned to imgsz above
         self.fused_preprocess = config.openvino_fused_preprocess
