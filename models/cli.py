@@ -93,6 +93,9 @@ def _register_loso(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--part", choices=("dev", "holdout", "all"), default="dev", help="dev: tuning part"
     )
+    parser.add_argument(
+        "--sites", nargs="+", default=None, help="only these sites (e.g. a fold's held-out site)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="report JSON")
     parser.add_argument(
         "--predictions", type=Path, default=None, help="also save the per-image predictions"
@@ -113,6 +116,7 @@ def _run_loso(args: argparse.Namespace) -> int:
         tiles=args.tiles,
         tile_imgsz=args.tile_imgsz,
         part=args.part,
+        sites=args.sites,
     )
     report = run_loso(options, args.predictions)
     print(format_loso(report))

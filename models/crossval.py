@@ -25,15 +25,17 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import yaml
 
 from models.dataset import DatasetError, YoloDataset
-from models.evaluate import EvalRun
 from models.metrics import ImageBoxes, evaluate
 from traffic_monitor.shared_data import REPO_ROOT
+
+if TYPE_CHECKING:  # the training side (models/fold_train.py) runs without the edge runtime
+    from models.evaluate import EvalRun
 
 logger = logging.getLogger(__name__)
 

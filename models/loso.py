@@ -49,6 +49,7 @@ class LosoOptions:
         tiles: Tile grid ``(columns, rows)`` over the whole image, beside the full image.
         tile_imgsz: Input long side of a tile.
         part: ``dev`` (tuned on), ``holdout`` (untouched) or ``all``.
+        sites: Only these sites of the part (one model only).
     """
 
     preset: str
@@ -58,6 +59,7 @@ class LosoOptions:
     tiles: tuple[int, int] | None = None
     tile_imgsz: int | None = None
     part: Part = "dev"
+    sites: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def tiling(self) -> TilingConfig | None:
@@ -100,6 +102,11 @@ def _predict(
     """Each image scored by the model of its fold (the only model when there is one)."""
     if len(options.models) == 1:
         groups = [sorted({table.site_of[n] for n in table.images(options.part)})]
+        if options.sites:
+            unknown = set(options.sites) - set(table.sites)
+            if unknown:
+                raise UserFacingError(f"unknown sites {sorted(unknown)}; known: {sorted(table.sites)}")
+            groups = [[s for s in groups[0] if s in options.sites]]
     else:
         groups = site_folds(table, len(options.models), options.part)
     images: dict[str, ImageBoxes] = {}
@@ -133,6 +140,7 @@ def _settings(options: LosoOptions) -> dict[str, Any]:
         "merge_riders": options.merge_riders,
         "tiles": list(options.tiles) if options.tiles else None,
         "tile_imgsz": options.tile_imgsz,
+        "sites": options.sites,
         "confidence": EVAL_CONFIDENCE,
         "iou": EVAL_IOU,
         **options.extra,
