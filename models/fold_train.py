@@ -56,7 +56,11 @@ HELMET_NAMES = ("head_no_helmet", "head_helmet")
 COCO_TO_VEHICLE = {0: 5, 1: 2, 2: 0, 3: 1, 5: 4, 7: 3}
 """COCO class id → fold-model class id (person, bicycle, car, motorcycle, bus, truck)."""
 PSEUDO_CONFIDENCE = 0.4
-"""COCO score above which a box becomes a pseudo-label."""
+"""COCO score above which a box becomes a pseudo-label (persons: :data:`PERSON_CONFIDENCE`)."""
+PERSON_CONFIDENCE = 0.5
+RIDE_CONFIDENCE = 0.1
+"""A person above a COCO motorbike or bicycle of at least this score is a rider, not a
+pedestrian (riders of unlabelled far bikes were pseudo-labelled ``person`` otherwise)."""
 PSEUDO_IMGSZ = 1280
 """Input size of the pseudo-labelling COCO model (distant road users need it)."""
 FREE_IOU = 0.3
@@ -155,11 +159,14 @@ def pseudo_label(images: Sequence[Path], out: Path, device: str, coco: Path) -> 
         height, width = cv2.imread(str(path)).shape[:2]
         labelled = _read_yolo(path.parent.parent / "labels" / f"{path.stem}.txt", width, height)
         result = model.predict(
-            str(path), imgsz=PSEUDO_IMGSZ, conf=PSEUDO_CONFIDENCE, device=device, verbose=False
+            str(path), imgsz=PSEUDO_IMGSZ, conf=RIDE_CONFIDENCE, device=device, verbose=False
         )[0]
         boxes = result.boxes
         found = _coco_boxes(
-            boxes.xyxy.cpu().numpy(), boxes.cls.cpu().numpy().astype(int), labelled
+            boxes.xyxy.cpu().numpy(),
+            boxes.cls.cpu().numpy().astype(int),
+            boxes.conf.cpu().numpy(),
+            labelled,
         )
         for cls, _ in found:
             added[VEHICLE_NAMES[cls]] = added.get(VEHICLE_NAMES[cls], 0) + 1
@@ -172,12 +179,15 @@ def pseudo_label(images: Sequence[Path], out: Path, device: str, coco: Path) -> 
 
 
 def _coco_boxes(
-    xyxy: np.ndarray[Any, Any], coco_class: np.ndarray[Any, Any], labelled: list[tuple[int, Any]]
+    xyxy: np.ndarray[Any, Any],
+    coco_class: np.ndarray[Any, Any],
+    score: np.ndarray[Any, Any],
+    labelled: list[tuple[int, Any]],
 ) -> list[tuple[int, Any]]:
     """COCO boxes worth adding: riders folded into their bike, nothing already labelled."""
     classes = np.array([COCO_TO_VEHICLE.get(int(c), -1) for c in coco_class])
     keep = classes >= 0
-    xyxy, classes = xyxy[keep].copy(), classes[keep]
+    xyxy, classes, score = xyxy[keep].copy(), classes[keep], score[keep]
     riders = np.zeros(len(classes), dtype=bool)
     for v in np.flatnonzero((classes == 1) | (classes == 2)):
         for p in np.flatnonzero((classes == 5) & ~riders):
@@ -188,8 +198,9 @@ def _coco_boxes(
                 break
     taken = [np.asarray(box) for _, box in labelled]
     labelled_bikes = [np.asarray(b) for c, b in labelled if c in (1, 2)]
+    floor = np.where(classes == 5, PERSON_CONFIDENCE, PSEUDO_CONFIDENCE)
     found = []
-    for index in np.flatnonzero(~riders):
+    for index in np.flatnonzero(~riders & (score >= floor)):
         box = xyxy[index]
         if any(_iou(box, other) > FREE_IOU for other in taken):
             continue
