@@ -130,7 +130,9 @@ def _run_loso(args: argparse.Namespace) -> int:
 def format_loso(report: dict[str, Any]) -> str:
     """The report as a short table: pooled, per type, per site (AP50 per class)."""
     classes = list(report["pooled"]["classes"])
-    lines = [f"{'slice':<28} {'imgs':>5} {'mAP50':>6} " + " ".join(f"{c[:10]:>10}" for c in classes)]
+    lines = [
+        f"{'slice':<28} {'imgs':>5} {'mAP50':>6} " + " ".join(f"{c[:10]:>10}" for c in classes)
+    ]
     rows = [("pooled", report["pooled"])]
     rows += [(f"type {k}", v) for k, v in report["types"].items()]
     rows += [(f"  {k}", v) for k, v in report["sites"].items()]

@@ -1,4 +1,4 @@
-"""Fold-by-fold training for leave-one-site-out figures, on a GPU server or on the CPU.
+r"""Fold-by-fold training for leave-one-site-out figures, on a GPU server or on the CPU.
 
 One script for both machines (``--device 0`` or ``--device cpu``); it needs Ultralytics,
 torch, numpy, OpenCV and PyYAML only (not the edge runtime), so it runs on the offline GPU
@@ -36,6 +36,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -108,12 +109,20 @@ def vehicle_plan(data_root: Path, folds: int, limit: int | None = None) -> FoldP
     return plan
 
 
-def helmet_plan(data_root: Path, limit: int | None = None) -> FoldPlan:
-    """One fold per road-camera site of ``data/helmet``; web photos always train."""
+def helmet_plan(
+    data_root: Path, limit: int | None = None, web_photos: int | None = None
+) -> FoldPlan:
+    """One fold per road-camera site of ``data/helmet``; web photos always train.
+
+    Args:
+        data_root: The shared ``data/`` folder.
+        limit: At most this many images of each set (a quick check).
+        web_photos: At most this many ``data/helmet_web`` photos (spread over the set).
+    """
     table = load_sites("vn-helmet")
     plan = FoldPlan("helmet", HELMET_NAMES)
     images = _paths(data_root / "helmet", table.images("all"), limit)
-    web = _web_photos(data_root / "helmet_web", limit)
+    web = _web_photos(data_root / "helmet_web", web_photos or limit)
     road_sites = sorted({table.site_of[p.name] for p in images if _is_road(table, p)})
     for site in road_sites:
         held = [p for p in images if table.site_of[p.name] == site]
@@ -156,7 +165,10 @@ def pseudo_label(images: Sequence[Path], out: Path, device: str, coco: Path) -> 
     model = YOLO(str(coco))
     added: dict[str, int] = {}
     for path in images:
-        height, width = cv2.imread(str(path)).shape[:2]
+        image = cv2.imread(str(path))
+        if image is None:
+            raise ValueError(f"{path}: unreadable image")
+        height, width = image.shape[:2]
         labelled = _read_yolo(path.parent.parent / "labels" / f"{path.stem}.txt", width, height)
         result = model.predict(
             str(path), imgsz=PSEUDO_IMGSZ, conf=RIDE_CONFIDENCE, device=device, verbose=False
@@ -220,7 +232,9 @@ def _rides(person: np.ndarray[Any, Any], vehicle: np.ndarray[Any, Any]) -> bool:
 
 
 def _iou(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
-    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(
+        0.0, min(a[3], b[3]) - max(a[1], b[1])
+    )
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
 
@@ -247,7 +261,11 @@ def _yolo_line(cls: int, box: Any, width: int, height: int) -> str:
 
 
 def lay_out(
-    work: Path, train: Sequence[Path], val: Sequence[Path], names: Sequence[str], labels: Path | None
+    work: Path,
+    train: Sequence[Path],
+    val: Sequence[Path],
+    names: Sequence[str],
+    labels: Path | None,
 ) -> Path:
     """An Ultralytics dataset of links (labels from ``labels`` when given); its data.yaml."""
     for side, paths in (("train", train), ("val", val)):
@@ -297,7 +315,9 @@ def train_run(data_yaml: Path, out: Path, settings: RunSettings) -> Path:
     return last
 
 
-def run_plan(plan: FoldPlan, out: Path, settings: RunSettings, labels: Path | None) -> dict[str, Any]:
+def run_plan(
+    plan: FoldPlan, out: Path, settings: RunSettings, labels: Path | None
+) -> dict[str, Any]:
     """Train every run of a plan; returns (and writes) the record."""
     record: dict[str, Any] = {"task": plan.task, "names": list(plan.names), "runs": {}}
     record["settings"] = {**vars(settings), "base": str(settings.base)}
@@ -343,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=None, help="time budget per run")
     parser.add_argument("--limit", type=int, default=None, help="first N images (a quick check)")
     parser.add_argument("--only", nargs="*", default=None, help="train only these runs")
+    parser.add_argument("--web-photos", type=int, default=None, help="helmet: web photos used")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -355,10 +376,10 @@ def main(argv: list[str] | None = None) -> int:
         plan = vehicle_plan(args.data_root, args.folds, args.limit)
         labels = pseudo_label(plan.runs["final"][0], out / "pseudo_labels", args.device, args.base)
     else:
-        plan = helmet_plan(args.data_root, args.limit)
+        plan = helmet_plan(args.data_root, args.limit, args.web_photos)
     if args.only:
         plan.runs = {k: v for k, v in plan.runs.items() if k in args.only}
-    print(json.dumps(run_plan(plan, out, settings, labels), indent=2))
+    sys.stdout.write(json.dumps(run_plan(plan, out, settings, labels), indent=2) + "\n")
     return 0
 
 

@@ -225,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO)
     if args.shipped_imgsz:
         setting = {"model": SHIPPED, "imgsz": args.shipped_imgsz, "merge_riders": True}
-        sys.stdout.write(json.dumps(record_shipped(setting, args.loso_report, args.candidate)[SHIPPED]) + "\n")
+        sys.stdout.write(
+            json.dumps(record_shipped(setting, args.loso_report, args.candidate)[SHIPPED]) + "\n"
+        )
     elif args.record:
         sys.stdout.write(json.dumps(record(args.presets), indent=2) + "\n")
     return 0

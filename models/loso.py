@@ -105,7 +105,9 @@ def _predict(
         if options.sites:
             unknown = set(options.sites) - set(table.sites)
             if unknown:
-                raise UserFacingError(f"unknown sites {sorted(unknown)}; known: {sorted(table.sites)}")
+                raise UserFacingError(
+                    f"unknown sites {sorted(unknown)}; known: {sorted(table.sites)}"
+                )
             groups = [[s for s in groups[0] if s in options.sites]]
     else:
         groups = site_folds(table, len(options.models), options.part)

@@ -173,7 +173,9 @@ class Detector:
 
     def _detect_images(self, images: Sequence[Frame], sizes: Sequence[int]) -> list[Detections]:
         """Detect in images, each at its input long side; one batch per input shape."""
-        shapes = [self.input_size_for(image, size) for image, size in zip(images, sizes, strict=True)]
+        shapes = [
+            self.input_size_for(image, size) for image, size in zip(images, sizes, strict=True)
+        ]
         if len(set(shapes)) == 1:
             results, self.timings = self._detect_at(images, shapes[0])
             return results
@@ -196,8 +198,8 @@ class Detector:
                 sizes.append(self.tile_imgsz)
                 owners.append((row, tile))
         parts: list[list[Detections]] = [[] for _ in frames]
-        for (row, tile), found in zip(owners, self._detect_images(images, sizes), strict=True):
-            parts[row].append(found if tile is None else found.shifted(tile.x, tile.y))
+        for (row, where), found in zip(owners, self._detect_images(images, sizes), strict=True):
+            parts[row].append(found if where is None else found.shifted(where.x, where.y))
         return [merge(part, tiles, self.config.max_detections) for part in parts]
 
     def _detect_by_shape(

@@ -76,7 +76,7 @@ def test_imgsz_fits_each_frame_on_a_dynamic_model(dynamic_model: Path) -> None:
 
 
 def test_imgsz_on_a_fixed_model_is_refused_with_the_way_out(yolov8n_onnx: Path) -> None:
-    with pytest.raises(ModelError, match="imgsz 960.*--dynamic"):
+    with pytest.raises(ModelError, match=r"imgsz 960.*--dynamic"):
         Detector(DetectorConfig(model=yolov8n_onnx, imgsz=960))
     Detector(DetectorConfig(model=yolov8n_onnx, imgsz=640))  # its own size is fine
 
@@ -91,7 +91,9 @@ def test_tiles_find_more_far_motorbikes_and_stay_in_the_frame(
     bikes = {name: int((d.class_id == 3).sum()) for name, d in found.items()}
     assert bikes["tiled"] > bikes["plain"]
     boxes = found["tiled"].xyxy
-    assert (boxes[:, [0, 2]] <= 854).all() and (boxes[:, [1, 3]] <= 480).all() and (boxes >= 0).all()
+    assert (
+        (boxes[:, [0, 2]] <= 854).all() and (boxes[:, [1, 3]] <= 480).all() and (boxes >= 0).all()
+    )
     # a tiled frame in a batch gives what it gives alone
     batch = tiled.detect([overpass_frame, overpass_frame[:, ::-1].copy()])
     assert np.allclose(batch[0].xyxy, found["tiled"].xyxy, atol=1e-3)
