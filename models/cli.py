@@ -96,6 +96,12 @@ def _register_loso(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--sites", nargs="+", default=None, help="only these sites (e.g. a fold's held-out site)"
     )
+    parser.add_argument(
+        "--as-stored",
+        action="store_true",
+        help="detect on the images as stored (the road set's are 16:9 frames squeezed to "
+        "640 x 640; by default they are given the frame_aspect of sites.yaml back)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="report JSON")
     parser.add_argument(
         "--predictions", type=Path, default=None, help="also save the per-image predictions"
@@ -117,6 +123,7 @@ def _run_loso(args: argparse.Namespace) -> int:
         tile_imgsz=args.tile_imgsz,
         part=args.part,
         sites=args.sites,
+        as_stored=args.as_stored,
     )
     report = run_loso(options, args.predictions)
     print(format_loso(report))

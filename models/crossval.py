@@ -75,6 +75,8 @@ class SiteTable:
 
     sites: Mapping[str, Site]
     site_of: Mapping[str, str]
+    aspect: float | None = None
+    """Width / height of the camera frames the images were stretched from (``frame_aspect``)."""
 
     def images(self, part: Part = "all") -> list[str]:
         """Image names of a part: ``dev`` (not held out), ``holdout`` or ``all``."""
@@ -122,7 +124,8 @@ def load_sites(preset: str, splits_dir: Path = SPLITS_DIR) -> SiteTable:
             if int(scene) not in site_of_scene:
                 raise DatasetError(f"{folder}/sites.yaml: scene {scene} ({image}) has no site")
             site_of[image] = site_of_scene[int(scene)]
-    return SiteTable(sites, site_of)
+    aspect = raw.get("frame_aspect")
+    return SiteTable(sites, site_of, aspect[0] / aspect[1] if aspect else None)
 
 
 def photo_sites(root: Path, kind: str = "street_level") -> SiteTable:

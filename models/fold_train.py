@@ -91,6 +91,8 @@ class FoldPlan:
 
     task: str
     names: tuple[str, ...]
+    aspect: float | None = None
+    """Width / height the images are restored to (the cameras' frames; see sites.yaml)."""
     runs: dict[str, tuple[list[Path], list[Path]]] = field(default_factory=dict)
     held_out: dict[str, list[str]] = field(default_factory=dict)
 
@@ -99,7 +101,7 @@ def vehicle_plan(data_root: Path, folds: int, limit: int | None = None) -> FoldP
     """Folds over the development sites of ``data/detection``."""
     root = data_root / "detection"
     table = load_sites("vn-vehicles")
-    plan = FoldPlan("vehicles", VEHICLE_NAMES)
+    plan = FoldPlan("vehicles", VEHICLE_NAMES, table.aspect)
     dev = _paths(root, table.images("dev"), limit)
     for index, sites in enumerate(site_folds(table, folds)):
         held = [p for p in dev if table.site_of[p.name] in set(sites)]
@@ -153,8 +155,13 @@ def _paths(root: Path, names: Sequence[str], limit: int | None) -> list[Path]:
     return paths[:: max(1, len(paths) // limit)][:limit] if limit else paths
 
 
-def pseudo_label(images: Sequence[Path], out: Path, device: str, coco: Path) -> Path:
+def pseudo_label(
+    images: Sequence[Path], out: Path, device: str, coco: Path, aspect: float | None = None
+) -> Path:
     """Write labels with COCO's confident boxes added where the set has none.
+
+    COCO runs on each image restored to the camera's ``aspect`` (labels are relative to the
+    image's size, so they hold for the stored and the restored image alike).
 
     Returns:
         The folder of the new label files (``<stem>.txt`` in :data:`VEHICLE_NAMES` ids).
@@ -165,13 +172,11 @@ def pseudo_label(images: Sequence[Path], out: Path, device: str, coco: Path) -> 
     model = YOLO(str(coco))
     added: dict[str, int] = {}
     for path in images:
-        image = cv2.imread(str(path))
-        if image is None:
-            raise ValueError(f"{path}: unreadable image")
+        image = restored(path, aspect)
         height, width = image.shape[:2]
         labelled = _read_yolo(path.parent.parent / "labels" / f"{path.stem}.txt", width, height)
         result = model.predict(
-            str(path), imgsz=PSEUDO_IMGSZ, conf=RIDE_CONFIDENCE, device=device, verbose=False
+            image, imgsz=PSEUDO_IMGSZ, conf=RIDE_CONFIDENCE, device=device, verbose=False
         )[0]
         boxes = result.boxes
         found = _coco_boxes(
@@ -188,6 +193,17 @@ def pseudo_label(images: Sequence[Path], out: Path, device: str, coco: Path) -> 
         )
     logger.info("pseudo-labels added: %s", added)
     return out
+
+
+def restored(path: Path, aspect: float | None) -> np.ndarray[Any, Any]:
+    """An image read and, with ``aspect``, resized back to the camera's width / height."""
+    image = cv2.imread(str(path))
+    if image is None:
+        raise ValueError(f"{path}: unreadable image")
+    height, width = image.shape[:2]
+    if aspect is None or abs(width / height - aspect) < 0.01:
+        return image
+    return cv2.resize(image, (round(height * aspect), height), interpolation=cv2.INTER_LINEAR)
 
 
 def _coco_boxes(
@@ -260,26 +276,28 @@ def _yolo_line(cls: int, box: Any, width: int, height: int) -> str:
     return f"{cls} {cx:.6f} {cy:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}\n"
 
 
-def lay_out(
-    work: Path,
-    train: Sequence[Path],
-    val: Sequence[Path],
-    names: Sequence[str],
-    labels: Path | None,
-) -> Path:
-    """An Ultralytics dataset of links (labels from ``labels`` when given); its data.yaml."""
+def lay_out(plan: FoldPlan, work: Path, run: str, labels: Path | None) -> Path:
+    """An Ultralytics dataset of one run (labels from ``labels`` when given); its data.yaml.
+
+    Images are linked, or written restored to ``plan.aspect`` (the model trains on frames
+    shaped as the cameras deliver them, not on the set's squeezed squares).
+    """
+    train, val = plan.runs[run]
     for side, paths in (("train", train), ("val", val)):
         for kind in ("images", "labels"):
             shutil.rmtree(work / kind / side, ignore_errors=True)
             (work / kind / side).mkdir(parents=True)
         for path in paths:
             image = work / "images" / side / f"{path.parent.parent.name}_{path.name}"
-            image.symlink_to(path.resolve())
+            if plan.aspect is None:
+                image.symlink_to(path.resolve())
+            else:
+                cv2.imwrite(str(image), restored(path, plan.aspect), [cv2.IMWRITE_JPEG_QUALITY, 95])
             source = (labels or path.parent.parent / "labels") / f"{path.stem}.txt"
             if source.exists():
                 (work / "labels" / side / f"{image.stem}.txt").symlink_to(source.resolve())
     data = {"path": str(work.resolve()), "train": "images/train", "val": "images/val",
-            "names": dict(enumerate(names))}  # fmt: skip
+            "names": dict(enumerate(plan.names))}  # fmt: skip
     (work / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return work / "data.yaml"
 
@@ -325,7 +343,7 @@ def run_plan(
     record["machine"] = {"host": platform.node(), "cpu_count": os.cpu_count(), "gpu": _gpu()}
     for name, (train, val) in plan.runs.items():
         started = time.monotonic()
-        data_yaml = lay_out(out / "data" / name, train, val, plan.names, labels)
+        data_yaml = lay_out(plan, out / "data" / name, name, labels)
         last = train_run(data_yaml, out / name, settings)
         target = out / f"{name}.pt"
         shutil.copy(last, target)
@@ -374,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     labels = None
     if args.task == "vehicles":
         plan = vehicle_plan(args.data_root, args.folds, args.limit)
-        labels = pseudo_label(plan.runs["final"][0], out / "pseudo_labels", args.device, args.base)
+        labels = pseudo_label(
+            plan.runs["final"][0], out / "pseudo_labels", args.device, args.base, plan.aspect
+        )
     else:
         plan = helmet_plan(args.data_root, args.limit, args.web_photos)
     if args.only:

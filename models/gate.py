@@ -87,6 +87,7 @@ def shipped_setting() -> dict[str, Any]:
 
 def evaluate_shipped(files: Path, setting: dict[str, Any] | None = None) -> EvalRun:
     """Evaluate the shipped detector's setting on listed images of ``data/detection``."""
+    from models.crossval import load_sites
     from models.evaluate import RiderMerge
 
     setting = setting or shipped_setting()
@@ -98,6 +99,7 @@ def evaluate_shipped(files: Path, setting: dict[str, Any] | None = None) -> Eval
         confidence=EVAL_CONFIDENCE,
         iou=EVAL_IOU,
         imgsz=setting.get("imgsz"),
+        aspect=load_sites(SITES_PRESET).aspect,  # the cameras' 16:9, as in the LOSO record
     )
 
 

@@ -50,6 +50,8 @@ class LosoOptions:
         tile_imgsz: Input long side of a tile.
         part: ``dev`` (tuned on), ``holdout`` (untouched) or ``all``.
         sites: Only these sites of the part (one model only).
+        as_stored: Detect on the images as stored, not restored to the set's
+            ``frame_aspect`` (the camera's shape).
     """
 
     preset: str
@@ -60,6 +62,7 @@ class LosoOptions:
     tile_imgsz: int | None = None
     part: Part = "dev"
     sites: list[str] | None = None
+    as_stored: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def tiling(self) -> TilingConfig | None:
@@ -127,6 +130,7 @@ def _predict(
                 iou=EVAL_IOU,
                 imgsz=options.imgsz,
                 tiles=options.tiling(),
+                aspect=None if options.as_stored else table.aspect,
             )
             logger.info("%s: %d images of %d sites", model.name, len(wanted), len(sites))
             images.update(by_name(run))
@@ -143,6 +147,7 @@ def _settings(options: LosoOptions) -> dict[str, Any]:
         "tiles": list(options.tiles) if options.tiles else None,
         "tile_imgsz": options.tile_imgsz,
         "sites": options.sites,
+        "as_stored": options.as_stored,
         "confidence": EVAL_CONFIDENCE,
         "iou": EVAL_IOU,
         **options.extra,
