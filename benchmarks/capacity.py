@@ -161,8 +161,8 @@ def detector_for(
     """The detector as ``edge run`` builds it: the scene's thresholds, the given model file.
 
     The scene's class filter is dropped when the model lacks one of its classes (a model
-    with its own class list, such as vn-vehicles), and the scene's input size when the model
-    has a fixed input (it runs at its own).
+    with its own class list, such as vn-vehicles); a fixed-size model runs at its own input
+    size whatever the scene's ``imgsz``.
 
     Args:
         scene: The scene (its detector section gives thresholds, classes and input size).
@@ -178,10 +178,6 @@ def detector_for(
     try:
         return Detector(config)
     except ModelError as exc:
-        if config.imgsz is not None and "fixed" in str(exc):
-            logger.info("%s: running at its own input size (%s)", model.name, exc)
-            return detector_for(scene.model_copy(update={"detector": config.model_copy(
-                update={"imgsz": None})}), model, providers, backend)  # fmt: skip
         if config.classes is None or "unknown class" not in str(exc):
             raise
         logger.info("%s: keeping every class (%s)", model.name, exc)

@@ -94,20 +94,29 @@ class Detector:
     def _checked_imgsz(self, wanted: int | None) -> int:
         """The input long side to run at: ``wanted`` on a dynamic-size model, else its own.
 
+        A fixed-size model runs at its own size whatever is asked (said once in the log, with
+        the export that would honour it), so a config written for the default dynamic model
+        still runs with a fixed export given on the command line.
+
         Raises:
-            ModelError: A size other than its own for a fixed-size model, or one off the
-                stride grid.
+            ModelError: A size off the stride grid.
         """
         own = max(self.input_size)
         if wanted is None or wanted == own:
             return own
-        stride = self.model.info.stride
         if not self.model.info.dynamic_size:
-            raise ModelError(
-                f"detector imgsz {wanted}: {self.model.path.name} has a fixed {own} input; "
-                "use a dynamic-size export (traffic-monitor models export WEIGHTS --dynamic) "
-                f"or leave imgsz empty"
+            logger.warning(
+                "detector imgsz %d: %s has a fixed %dx%d input and runs at that size; for %d "
+                "use a dynamic-size export (traffic-monitor models export WEIGHTS --dynamic, "
+                "or the bundled coco-yolov8n)",
+                wanted,
+                self.model.path.name,
+                self.input_size[1],
+                self.input_size[0],
+                wanted,
             )
+            return own
+        stride = self.model.info.stride
         if wanted % stride:
             raise ModelError(f"detector imgsz {wanted} is not a multiple of the stride {stride}")
         return wanted

@@ -75,10 +75,15 @@ def test_imgsz_fits_each_frame_on_a_dynamic_model(dynamic_model: Path) -> None:
     assert detector.input_size_for(frame, 1280) == (736, 1280)
 
 
-def test_imgsz_on_a_fixed_model_is_refused_with_the_way_out(yolov8n_onnx: Path) -> None:
-    with pytest.raises(ModelError, match=r"imgsz 960.*--dynamic"):
-        Detector(DetectorConfig(model=yolov8n_onnx, imgsz=960))
-    Detector(DetectorConfig(model=yolov8n_onnx, imgsz=640))  # its own size is fine
+def test_imgsz_on_a_fixed_model_runs_its_own_size_and_says_how_to_change_it(
+    yolov8n_onnx: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING"):
+        detector = Detector(DetectorConfig(model=yolov8n_onnx, imgsz=960))
+    assert detector.input_size_for(np.zeros((480, 854, 3), np.uint8)) == (640, 640)
+    assert "--dynamic" in caplog.text and "960" in caplog.text
+    with pytest.raises(ModelError, match="stride"):
+        Detector(DetectorConfig(model=bundled_model(DEFAULT_MODEL), imgsz=1000))
 
 
 def test_tiles_find_more_far_motorbikes_and_stay_in_the_frame(
