@@ -2,10 +2,10 @@
 # Fold-by-fold training (models/fold_train.py) on the offline GPU server (one H100 or H200,
 # PyTorch + CUDA, no package index, 64 MiB carried in all with the working tree).
 #
-#   1. here (network, CPU):   bash scripts/gpu_train.sh pack
+#   1. here (network, CPU):   bash scripts/gpu_train.sh pack vehicles     (or helmet)
 #        → .gpu/ (ignored by git): the Ultralytics wheels, a polars stand-in, the COCO
-#          checkpoint and a compact copy of the three labelled sets (JPEG quality 85, one copy
-#          of each web photo), and the size of what will travel.
+#          checkpoint and a compact copy of the task's labelled sets at their training size,
+#          and the size of what will travel (refused over 64 MiB with the working tree).
 #   2. there (device tool):   carry [".gpu"], timeout 600:
 #        bash scripts/gpu_train.sh run vehicles 960 150      # 3 folds + final, ~6 min on an H100
 #        bash scripts/gpu_train.sh run helmet 640 200        # 2 road-camera folds + final
@@ -20,16 +20,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 action="${1:-}"
 shared="${TRAFFIC_MONITOR_SHARED:-../shared}"
+py="${PYTHON:-.venv/bin/python}"        # here: the project's venv (OpenCV, the models extra)
+[ -x "$py" ] || py=python3
+tm="$(dirname "$py")/traffic-monitor"
 
-pack() {
-  grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> "$(git rev-parse --git-path info/exclude)"
+pack() {  # pack TASK: what one training call carries (the tree itself is ~41 MiB)
+  local task="$1"
+  grep -qx '/.gpu/' "$(git rev-parse --git-path info/exclude)" 2>/dev/null ||
+    echo '/.gpu/' >> "$(git rev-parse --git-path info/exclude)"
   rm -rf .gpu && mkdir -p .gpu/whl .gpu/site/polars .gpu/data
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
     -d .gpu/whl "ultralytics==8.4.190" "ultralytics-thop==2.2.3"
   # Ultralytics reads its results.csv with polars (a 40 MB wheel); pandas is on the server.
   cat > .gpu/site/polars/__init__.py <<'PY'
-"""Stand-in for the two polars calls Ultralytics' trainer makes (read_csv, to_dict)."""
+"""Stand-in for the polars calls Ultralytics' trainer makes (read_csv(...).to_dict())."""
 import io
 
 import pandas
@@ -48,30 +53,45 @@ def read_csv(source, infer_schema_length=None):
     return DataFrame(pandas.read_csv(data))
 PY
   cp "$shared/models/yolov8n.pt" .gpu/
-  python3 - "$shared/data" .gpu/data <<'PY'
+  # Images are stored at the size they are trained at (JPEG quality 50): the road set's
+  # development cameras restored to their 16:9 at 960 x 540, the helmet road frames as they
+  # are, one copy of each web photo at 288 on the long side. Labels are relative: unchanged.
+  "$py" - "$shared/data" .gpu/data "$task" <<'PY'
 import shutil, sys
 from pathlib import Path
 
 import cv2
 
 sys.path.insert(0, ".")
-from models.fold_train import _web_photos
+from models.crossval import load_sites
+from models.fold_train import _web_photos, restored
 
-source, target = Path(sys.argv[1]), Path(sys.argv[2])
-for name in ("detection", "helmet", "helmet_web"):
-    images = (
-        _web_photos(source / name, None)
-        if name == "helmet_web"
-        else sorted((source / name / "images").iterdir())
-    )
+source, target, task = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+sets = {"vehicles": {"detection": 960}, "helmet": {"helmet": 640, "helmet_web": 288}}[task]
+table = load_sites("vn-vehicles")
+for name, side in sets.items():
+    if name == "helmet_web":
+        images = _web_photos(source / name, None)
+    elif name == "detection":  # the held-out cameras are never trained on: not carried
+        images = [source / name / "images" / n for n in table.images("dev")]
+    else:
+        images = sorted((source / name / "images").iterdir())
     (target / name / "images").mkdir(parents=True)
     shutil.copytree(source / name / "labels", target / name / "labels")
     for path in images:
-        image = cv2.imread(str(path))
-        cv2.imwrite(str(target / name / "images" / path.name), image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        image = restored(path, table.aspect if name == "detection" else None)
+        scale = side / max(image.shape[:2])
+        if scale < 1:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        out = target / name / "images" / path.name
+        cv2.imwrite(str(out), image, [cv2.IMWRITE_JPEG_QUALITY, 50])
 PY
-  du -sh .gpu
-  echo "working tree that travels: $(git ls-files -z | du -ch --files0-from=- | tail -1)"
+  local tree carried
+  tree=$(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1)
+  carried=$(du -sb .gpu | cut -f1)
+  echo "carried .gpu: $((carried / 1048576)) MiB, working tree: $((tree / 1048576)) MiB," \
+    "together $(((tree + carried) / 1048576)) MiB of 64"
+  [ $((tree + carried)) -le $((64 * 1048576)) ] || { echo "over the 64 MiB a call carries" >&2; exit 1; }
 }
 
 run() {
@@ -92,25 +112,25 @@ score() {
   [ "$task" = helmet ] && preset=vn-helmet
   for checkpoint in "$dir"/fold*.pt "$dir"/without_*.pt; do
     [ -e "$checkpoint" ] || continue
-    .venv/bin/traffic-monitor models export "$checkpoint" --imgsz "$imgsz" --dynamic \
+    "$tm" models export "$checkpoint" --imgsz "$imgsz" --dynamic \
       --out "${checkpoint%.pt}.onnx"
     folds+=(--fold "${checkpoint%.pt}.onnx")
   done
   if [ "$task" = vehicles ]; then  # each fold scored on the sites its training left out
-    .venv/bin/traffic-monitor models loso --preset "$preset" "${folds[@]}" --imgsz "$imgsz" \
+    "$tm" models loso --preset "$preset" "${folds[@]}" --imgsz "$imgsz" \
       --part dev --out "$dir/loso_folds.json"
     return
   fi
   for checkpoint in "$dir"/without_*.pt; do  # helmet: one road camera left out per run
     site="$(basename "${checkpoint%.pt}")"; site="${site#without_}"
-    .venv/bin/traffic-monitor models loso --preset "$preset" "${checkpoint%.pt}.onnx" \
+    "$tm" models loso --preset "$preset" "${checkpoint%.pt}.onnx" \
       --imgsz "$imgsz" --part all --sites "$site" --out "$dir/loso_$site.json"
   done
 }
 
 case "$action" in
-  pack) pack ;;
+  pack) pack "${2:?task: vehicles or helmet}" ;;
   run) run "${2:?task}" "${3:-960}" "${4:-150}" ;;
   score) score "${2:?task}" "${3:?folder}" "${4:-960}" ;;
-  *) echo "usage: $0 pack | run TASK IMGSZ EPOCHS | score TASK DIR IMGSZ" >&2; exit 2 ;;
+  *) echo "usage: $0 pack TASK | run TASK IMGSZ EPOCHS | score TASK DIR IMGSZ" >&2; exit 2 ;;
 esac
