@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from models.dataset import DatasetError, YoloDataset
-from models.metrics import ImageBoxes, evaluate
+from models.metrics import ImageBoxes, _match_image, evaluate
 from traffic_monitor.shared_data import REPO_ROOT
 
 if TYPE_CHECKING:  # the training side (models/fold_train.py) runs without the edge runtime
@@ -192,8 +192,11 @@ def slice_figures(
     for c in result.classes:
         if c.ap50 is None:
             continue
+        recall, precision = operating_point(images, class_names.index(c.name))
         classes[c.name] = {
             "ap50": round(c.ap50, 4),
+            f"recall_at_{OPERATING_SCORE}": round(recall, 4),
+            f"precision_at_{OPERATING_SCORE}": round(precision, 4),
             "ap50_95": round(c.ap50_95 or 0.0, 4),
             "recall50": round(c.recall50 or 0.0, 4),
             "ground_truth": c.ground_truth,
@@ -201,6 +204,29 @@ def slice_figures(
             "small_ap50": small_ap.get(c.name),
         }
     return SliceFigures(len(images), result.map50, classes)
+
+
+OPERATING_SCORE = 0.25
+"""Score at which the recall and precision of a slice are read (about what counting runs at)."""
+
+
+def operating_point(
+    images: Sequence[ImageBoxes], class_id: int, score: float = OPERATING_SCORE
+) -> tuple[float, float]:
+    """Recall and precision at IoU 0.5 of predictions scored at least ``score``.
+
+    AP summarises every threshold; a counting line sees only the boxes above the detector's
+    confidence, so this is the figure closer to what counting gets.
+    """
+    hits = predicted = truth = 0
+    for image in images:
+        gt = image.gt_xyxy[image.gt_class == class_id]
+        keep = (image.pred_class == class_id) & (image.pred_score >= score)
+        pred = image.pred_xyxy[keep][np.argsort(-image.pred_score[keep], kind="stable")]
+        truth, predicted = truth + len(gt), predicted + len(pred)
+        if len(gt) and len(pred):
+            hits += int(_match_image(gt, pred, (0.5,))[0].sum())
+    return hits / max(truth, 1), hits / max(predicted, 1)
 
 
 def _small_count(images: Sequence[ImageBoxes], class_id: int) -> int:

@@ -10,6 +10,7 @@ import pytest
 from models.crossval import (
     SCENE_TYPES,
     load_sites,
+    operating_point,
     photo_sites,
     site_folds,
     site_report,
@@ -80,3 +81,11 @@ def test_report_slices_by_type_and_site() -> None:
     assert 0.4 < report["pooled"]["classes"]["car"]["ap50"] < 0.6
     assert sum(t["images"] for t in report["types"].values()) == len(names)
     assert set(report["sites"]) == {table.site_of[n] for n in names}
+
+
+def test_operating_point_counts_only_confident_boxes() -> None:
+    gt = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
+    pred = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [50.0, 50.0, 60.0, 60.0]])
+    image = ImageBoxes(gt, np.array([1, 1]), pred, np.array([0.9, 0.1, 0.8]), np.array([1, 1, 1]))
+    recall, precision = operating_point([image], 1, 0.25)
+    assert (recall, precision) == (0.5, 0.5)
