@@ -255,26 +255,30 @@ def camera_sites(
 ) -> list[dict[str, Any]]:
     """Where each camera of the tables stands: site, camera, names and WGS84 coordinates.
 
-    Every registered camera is listed (a site with no published row yet still has a place);
-    a camera seen only in events has empty names and coordinates.
+    Every registered camera is listed (a site with no published row yet still has a place),
+    under the site its events carry (the registered one when it has none); a camera seen only
+    in events has empty names and coordinates.
     """
     with store.session() as db:
         registered = {r.camera_id: r for r in db.scalars(select(CameraRecord))}
-    seen = {(r["site_id"], r["camera_id"]) for rows in tables.values() for r in rows}
-    seen |= {(r.site_id, r.camera_id) for r in registered.values()}
+    seen: dict[str, set[str]] = defaultdict(set)
+    for rows in tables.values():
+        for r in rows:
+            seen[r["camera_id"]].add(r["site_id"])
     out = []
-    for site, camera in sorted(seen):
+    for camera in sorted(set(seen) | set(registered)):
         record = registered.get(camera)
-        out.append(
-            {
-                "site_id": site,
-                "camera_id": camera,
-                "name_vi": (record.name_vi or record.name) if record else "",
-                "name_en": (record.name_en or record.name) if record else "",
-                "lat": record.lat if record else None,
-                "lon": record.lon if record else None,
-            }
-        )
+        for site in sorted(seen.get(camera) or {record.site_id if record else ""}):
+            out.append(
+                {
+                    "site_id": site,
+                    "camera_id": camera,
+                    "name_vi": (record.name_vi or record.name) if record else "",
+                    "name_en": (record.name_en or record.name) if record else "",
+                    "lat": record.lat if record else None,
+                    "lon": record.lon if record else None,
+                }
+            )
     return out
 
 
@@ -300,9 +304,7 @@ def dcat_metadata(
     """
     if sites is None:
         cameras = sorted({(r["site_id"], r["camera_id"]) for rows in tables.values() for r in rows})
-        sites = [
-            {"site_id": s, "camera_id": c, "lat": None, "lon": None} for s, c in cameras
-        ]
+        sites = [{"site_id": s, "camera_id": c, "lat": None, "lon": None} for s, c in cameras]
     names = [*tables, "sites"]
     return {
         "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},

@@ -61,8 +61,9 @@ async function start() {
   $("logout").hidden = false;
   renderWho();
   for (const f of await api("/api/false-alarms?limit=500")) falseAlarms.set(f.alert_id, f);
+  await refreshCameras();  // first: the cards name their cameras
   for (const a of (await api("/api/alerts")).reverse()) upsert(a, false);
-  await refreshCameras();
+  await redrawMap();
   await Promise.all([loadEmergencies(), loadReports(), drawNodes(), drawCityPlot()]);
   setInterval(loadEmergencies, 3000);
   setInterval(loadReports, 3000);
@@ -118,7 +119,10 @@ function sortCards() {
 
 function renderCard(a) {
   let card = document.querySelector('[data-alert="' + a.id + '"]');
-  if (!card) card = el("article", {"data-alert": String(a.id)});
+  if (!card) {
+    card = el("article", {"data-alert": String(a.id)});
+    $("alerts").append(card);
+  }
   card.className = "card sev-" + a.severity + " state-" + a.state + (card.classList.contains("flash") ? " flash" : "");
   const ev = events.get(a.latest_event_id);
   if (ev === undefined) loadEvent(a);
@@ -129,17 +133,24 @@ function renderCard(a) {
     el("span", {class: "state"}, t("alert_state." + a.state)));
   card.append(head);
   const zone = ev && ev.payload.geometry && ev.payload.geometry.zone;
-  card.append(el("div", {class: "where"}, zone ? t("ui.where", {camera: cameraOf(a.camera_id), zone: t("ui.zone", {zone: zone.replaceAll("_", " ")})}) : cameraOf(a.camera_id)));
+  card.append(el("div", {class: "where"}, zone ? t("ui.where", {camera: cameraOf(a.camera_id), zone: t("ui.zone", {zone: zoneName(zone)})}) : cameraOf(a.camera_id)));
   const measure = ev ? measurement(ev) : [];
   if (measure.length) card.append(el("div", {class: "measure"}, measure.join(" · ")));
   const when = a.first_time === a.last_time ? dateTime(a.last_time) : t("ui.first_last", {first: dateTime(a.first_time), last: clock(a.last_time)});
-  card.append(el("div", {class: "time"}, when + " · " + t("ui.events_n", {n: num(a.event_count)})));
+  card.append(el("div", {class: "time"}, when + " · " + eventsN(a.event_count)));
   if (a.type !== a.rule && a.rule) card.append(el("div", {class: "rule"}, ruleName(a.rule)));
   card.append(evidence(a));
   card.append(...closedLines(a));
   card.append(actions(a));
   return card;
 }
+
+function zoneName(zone) {
+  // Zone, lane and line names of the scene configs: words in the catalogue, else the name
+  return I18N.has("zone." + zone) ? t("zone." + zone) : zone.replaceAll("_", " ");
+}
+
+function eventsN(n) { return n === 1 ? t("ui.events_one") : t("ui.events_n", {n: num(n)}); }
 
 function ruleName(rule) { return I18N.has("rule." + rule) ? t("rule." + rule) : t("rule.other", {rule: rule}); }
 
@@ -178,10 +189,10 @@ function measurement(ev) {
       if (m.mean_speed_kmh !== undefined) out.push(t("measure.mean_speed", {speed: unit.kmh(m.mean_speed_kmh)}));
       break;
     case "wrong_way":
-      if (at.lane) out.push(t("measure.lane", {lane: String(at.lane).replaceAll("_", " ")}));
+      if (at.lane) out.push(t("measure.lane", {lane: zoneName(String(at.lane))}));
       break;
     case "red_light":
-      if (at.stop_line) out.push(t("measure.stop_line", {line: at.stop_line, signal: t("signal." + (at.signal_state || "unknown"))}));
+      if (at.stop_line) out.push(t("measure.stop_line", {line: zoneName(String(at.stop_line)), signal: t("signal." + (at.signal_state || "unknown"))}));
       break;
     case "no_helmet":
       if (m.riders !== undefined) out.push(t("measure.helmet", {bare: num(m.riders_without_helmet || 0), riders: num(m.riders)}));
@@ -270,7 +281,10 @@ async function falseAlarm(id, reason) {
   redrawMap();
 }
 
+let auditShown = null;
+
 async function showAudit(id) {
+  auditShown = id;
   const list = $("audit");
   list.replaceChildren();
   for (const line of await api("/api/alerts/" + id + "/audit")) {
@@ -341,7 +355,9 @@ function tone(frequencies, seconds) {
 // ---- map, cameras and plots --------------------------------------------------------------------
 
 async function refreshCameras() {
+  const before = [...cams.values()].map(cameraName).join("|");
   for (const c of await api("/api/cameras")) cams.set(c.camera_id, c);
+  if ([...cams.values()].map(cameraName).join("|") !== before) for (const a of cards.values()) renderCard(a);
   await redrawMap();
 }
 
@@ -373,7 +389,7 @@ async function showCamera(cam) {
   $("camera-panel").dataset.camera = cam.camera_id;
   $("camera-title").textContent = cameraName(cam);
   const state = cam.state in {online: 1, offline: 1, degraded: 1} ? cam.state : "unknown";
-  const params = {state: t("node_state." + state), events: t("ui.events_n", {n: num(cam.events)})};
+  const params = {state: t("node_state." + state), events: eventsN(cam.events)};
   $("camera-state").textContent = cam.lat !== null
     ? t("ui.camera_state", Object.assign(params, {lat: cam.lat.toFixed(5), lon: cam.lon.toFixed(5)}))
     : t("ui.camera_state_nopos", params);
@@ -510,6 +526,8 @@ async function setLanguage(lang) {
   for (const r of reports.values()) renderReport(r);
   if (me) {
     renderEmergencies();
+    await drawNodes();
+    if (auditShown !== null) await showAudit(auditShown);
     await redrawMap();
     await drawCityPlot();
     if (cameraShown) await showCamera(cams.get(cameraShown.camera_id) || cameraShown);

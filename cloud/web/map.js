@@ -4,7 +4,8 @@
 // map library would replace are the projection and the tile loop, and a library would bring its
 // own styles and images to fit under the page's CSP.
 "use strict";
-const TILE = 256, MAP_MARGIN = 36, MAX_ZOOM = 18, CLUSTER_PX = 36;
+const TILE = 256, MARGIN_X = 120, MARGIN_Y = 40, MAX_ZOOM = 18, CLUSTER_PX = 36;
+// MARGIN_X: half the widest camera label (220 px, .cam.pin), so a label centred on its camera fits
 const SVG_NS = "http://www.w3.org/2000/svg";
 let roads = null;  // the GeoJSON outline, fetched once
 
@@ -19,7 +20,7 @@ function fitView(box, w, h) {
   let z = MAX_ZOOM;
   for (; z > 0; z--) {
     const nw = mercator(box[2], box[1], z), se = mercator(box[0], box[3], z);
-    if (se[0] - nw[0] <= w - 2 * MAP_MARGIN && se[1] - nw[1] <= h - 2 * MAP_MARGIN) break;
+    if (se[0] - nw[0] <= w - 2 * MARGIN_X && se[1] - nw[1] <= h - 2 * MARGIN_Y) break;
   }
   const nw = mercator(box[2], box[1], z), se = mercator(box[0], box[3], z);
   const ox = (nw[0] + se[0] - w) / 2, oy = (nw[1] + se[1] - h) / 2;

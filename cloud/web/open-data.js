@@ -47,7 +47,8 @@ function renderTable(name) {
   const head = el("tr");
   for (const c of COLUMNS[name]) head.append(el("th", {scope: "col"}, t("od.col." + (c === "name" ? "name" : c))));
   table.append(head);
-  for (const row of rows.slice(0, TABLE_ROWS)) {
+  const newest = name === "sites" ? rows : [...rows].reverse();  // the latest intervals first
+  for (const row of newest.slice(0, TABLE_ROWS)) {
     const tr = el("tr");
     for (const c of COLUMNS[name]) {
       const v = cell(c, row);

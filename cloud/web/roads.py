@@ -50,9 +50,7 @@ def _to_world(scene: SceneConfig, points: Sequence[Sequence[float]]) -> np.ndarr
     return np.asarray(world * scale[:, None])
 
 
-def _to_lon_lat(
-    world: np.ndarray, lat: float, lon: float, heading_deg: float
-) -> list[list[float]]:
+def _to_lon_lat(world: np.ndarray, lat: float, lon: float, heading_deg: float) -> list[list[float]]:
     theta = math.radians(heading_deg)
     east = world[:, 0] * math.cos(theta) + world[:, 1] * math.sin(theta)
     north = -world[:, 0] * math.sin(theta) + world[:, 1] * math.cos(theta)

@@ -92,9 +92,7 @@ def list_emergencies(db: Db, state: State, who: Viewer) -> list[EmergencyOut]:
 
 
 @router.post("/emergencies/{ticket}/acknowledge", response_model=EmergencyOut)
-def acknowledge_emergency(
-    ticket: str, db: Db, state: State, who: Operator
-) -> EmergencyOut:
+def acknowledge_emergency(ticket: str, db: Db, state: State, who: Operator) -> EmergencyOut:
     """An operator takes an emergency report (stops the alarm); audited; 404 when unknown."""
     try:
         view = state.reports.operator_get(ticket)
