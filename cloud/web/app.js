@@ -13,7 +13,9 @@ let source = null;
 let cameraShown = null;
 const cards = new Map();  // alert id -> alert
 const events = new Map();  // event id -> event (the measurement a card shows)
-const thumbs = new Map();  // event id -> object URL of its evidence image, or "" when none
+const thumbs = new Map();  // event id -> object URL of its evidence image, "" when none (yet)
+const THUMB_TRIES = 6;  // images travel apart from their event: ask again, 10 s apart
+const thumbTries = new Map();  // event id -> attempts so far
 const falseAlarms = new Map();  // alert id -> false-alarm record
 const cams = new Map();  // camera id -> camera
 const reports = new Map();  // ticket -> report shown
@@ -69,6 +71,7 @@ async function start() {
   setInterval(loadReports, 3000);
   setInterval(refreshCameras, 10000);
   setInterval(drawNodes, 10000);
+  setInterval(retryThumbs, 10000);
   setInterval(drawCityPlot, 60000);
   connect();
 }
@@ -238,6 +241,7 @@ function evidence(a) {
 async function loadThumb(a) {
   const id = a.latest_event_id;
   thumbs.set(id, null);
+  thumbTries.set(id, (thumbTries.get(id) || 0) + 1);
   let url = "";
   for (const kind of ["snapshot", "crop"]) {
     const res = await fetch("/api/events/" + id + "/evidence/" + kind, {credentials: "same-origin"});
@@ -245,6 +249,15 @@ async function loadThumb(a) {
   }
   thumbs.set(id, url);
   if (cards.get(a.id)) renderCard(cards.get(a.id));
+}
+
+function retryThumbs() {
+  // Evidence images arrive after their event (a separate message): ask again a few times
+  if (!me || me.role === "viewer") return;
+  for (const a of cards.values()) {
+    const id = a.latest_event_id;
+    if (thumbs.get(id) === "" && (thumbTries.get(id) || 0) < THUMB_TRIES) loadThumb(a);
+  }
 }
 
 function actions(a) {
