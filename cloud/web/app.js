@@ -391,6 +391,7 @@ async function drawNodes() {
 async function drawCityPlot() {
   const plots = await api("/api/plots/city?hours=24");
   $("city-empty").hidden = plots.events.length > 0;
+  $("city-chart").parentElement.hidden = plots.events.length === 0;
   drawCity("city-chart", plots);
 }
 
@@ -410,6 +411,8 @@ async function showCamera(cam) {
   $("camera-summary").textContent = flowSummary(plots);
   $("counts-empty").hidden = plots.counts.length > 0;
   $("speed-empty").hidden = plots.speeds.length > 0;
+  $("counts-chart").parentElement.hidden = plots.counts.length === 0;  // no empty axes
+  $("speed-chart").parentElement.hidden = plots.speeds.length === 0;
   drawCounts("counts-chart", plots);
   drawSpeeds("speed-chart", plots);
   await showSnapshot(cam);

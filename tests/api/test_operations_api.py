@@ -27,7 +27,8 @@ def _utc(stamp: str) -> bool:
 
 
 def _count(minutes_ago: float, moto: int, p50: float | None = 31.0) -> Event:
-    measures = {"count": moto + 2, "motorcycle_in": moto, "bus_out": 2, "speed_samples": moto}
+    measures: dict[str, float] = {"count": moto + 2, "motorcycle_in": moto, "bus_out": 2}
+    measures["speed_samples"] = moto
     measures |= {"speed_mean_kmh": 33.0, "speed_p85_kmh": 42.0}
     if p50 is not None:
         measures["speed_p50_kmh"] = p50

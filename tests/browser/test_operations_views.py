@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -240,7 +241,8 @@ def _pinned(page, text: str):  # type: ignore[no-untyped-def]
     return page.locator(f"[data-alert='{found.get_attribute('data-alert')}']")
 
 
-def _chart(page, canvas: str) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def _chart(page, canvas: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Each dataset of a drawn chart: label, total of its values, values present."""
     return page.evaluate(  # type: ignore[no-any-return]
         f"charts.get('{canvas}').data.datasets.map(d => ({{label: d.label, "
         "total: d.data.reduce((a, b) => a + (b || 0), 0), "
