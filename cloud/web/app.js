@@ -309,7 +309,7 @@ async function showAudit(id) {
 // ---- emergencies --------------------------------------------------------------------------
 
 async function loadEmergencies() {
-  emergencies = await api("/api/emergencies");
+  emergencies = await api("/api/reports/emergencies");
   renderEmergencies();
 }
 
@@ -322,6 +322,7 @@ function renderEmergencies() {
     const where = e.address || (e.lat !== null ? t("ui.coords", {lat: e.lat.toFixed(5), lon: e.lon.toFixed(5)}) : t("ui.no_place"));
     item.append(el("div", {class: "where"}, t("ui.emergency_at", {time: dateTime(e.requested_at), where: where})));
     item.append(el("p", {class: "text"}, e.description));
+    if ((e.emergency_numbers || []).length) item.append(el("div", {class: "numbers"}, t("ui.emergency_numbers", {numbers: e.emergency_numbers.join(", ")})));
     if (e.acknowledged_by) {
       item.append(el("div", {class: "by"}, t("ui.emergency_taken", {name: e.acknowledged_by, time: clock(e.acknowledged_at)})));
     } else if (me && me.role !== "viewer") {
@@ -334,7 +335,7 @@ function renderEmergencies() {
 }
 
 async function takeEmergency(ticket) {
-  await post("/api/emergencies/" + encodeURIComponent(ticket) + "/acknowledge", {});
+  await post("/api/reports/" + encodeURIComponent(ticket) + "/acknowledge", {});
   await loadEmergencies();
 }
 

@@ -76,6 +76,17 @@ function renderDownloads() {
   list.append(li);
 }
 
+function renderMetadata() {
+  // The DCAT description in words; the JSON-LD itself is the metadata.json download
+  const m = data.metadata, box = $("dcat");
+  const rows = [["title", m["dct:title"]], ["description", m["dct:description"]], ["license", m["dct:license"]],
+    ["temporal", dateTime(m["dct:temporal"]["dcat:startDate"]) + " → " + dateTime(m["dct:temporal"]["dcat:endDate"])],
+    ["spatial", t("od.dcat.cameras", {n: m["dct:spatial"].length})], ["frequency", m["dct:accrualPeriodicity"]],
+    ["issued", dateTime(m["dct:issued"])], ["k", String(m.suppression_k)]];
+  box.replaceChildren();
+  for (const [key, value] of rows) box.append(el("dt", {}, t("od.dcat." + key)), el("dd", {}, value));
+}
+
 function renderCharts() {
   const m = data.metadata, start = m["dct:temporal"]["dcat:startDate"], end = m["dct:temporal"]["dcat:endDate"];
   const total = {start: start, end: end, interval_min: 15, counts: data.counts.filter((r) => r.count !== null)};
@@ -107,6 +118,7 @@ function render() {
   $("licence").textContent = t("od.licence", {licence: m["dct:license"]});
   $("empty").hidden = data.counts.length + data.speeds.length + data.events.length > 0;
   renderDownloads();
+  renderMetadata();
   renderCharts();
   for (const name of Object.keys(COLUMNS)) renderTable(name);
 }

@@ -70,25 +70,24 @@ def test_emergency_report_rings_until_an_operator_takes_it(backend: Backend):
     assert res.status_code == 201, res.text
     [other] = res.json()
     viewer, op = backend.login("viewer"), backend.login("operator")
-    [item] = backend.client.get("/api/emergencies", headers=viewer).json()
+    [item] = backend.client.get("/api/reports/emergencies", headers=viewer).json()
     assert item["ticket"] == ticket and item["acknowledged_by"] is None
-    path = f"/api/emergencies/{ticket}/acknowledge"
+    path = f"/api/reports/{ticket}/acknowledge"
     assert backend.client.post(path, headers=viewer).status_code == 403
     taken = backend.client.post(path, headers=op).json()
     assert taken["acknowledged_by"] == "operator" and _utc(taken["acknowledged_at"])
     assert (
         backend.client.post(path, headers=op).json()["acknowledged_at"] == taken["acknowledged_at"]
     )
-    [item] = backend.client.get("/api/emergencies", headers=viewer).json()
+    [item] = backend.client.get("/api/reports/emergencies", headers=viewer).json()
     assert item["acknowledged_by"] == "operator"
-    other_path = f"/api/emergencies/{other['service_request_id']}/acknowledge"
-    assert backend.client.post(other_path, headers=op).status_code == 409
-    assert (
-        backend.client.post("/api/emergencies/PA-999999/acknowledge", headers=op).status_code == 404
-    )
+    other_path = f"/api/reports/{other['service_request_id']}/acknowledge"
+    assert backend.client.post(other_path, headers=op).status_code == 400
+    unknown = "/api/reports/PA-999999/acknowledge"
+    assert backend.client.post(unknown, headers=op).status_code == 404
     closed = {"status": "closed", "notes": "Đã chuyển 115"}
     backend.client.post(f"/api/reports/{ticket}/status", json=closed, headers=op)
-    assert backend.client.get("/api/emergencies", headers=viewer).json() == []
+    assert backend.client.get("/api/reports/emergencies", headers=viewer).json() == []
 
 
 def test_plots_bucket_counts_speeds_and_incidents(backend: Backend):

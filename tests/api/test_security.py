@@ -47,8 +47,8 @@ ENDPOINTS: list[tuple[str, str, object, str]] = [
     ("GET", "/api/plots/city", None, "viewer"),
     ("GET", "/api/false-alarms", None, "viewer"),
     ("POST", "/api/false-alarms", {"alert_id": 1, "reason": "other"}, "operator"),
-    ("GET", "/api/emergencies", None, "viewer"),
-    ("POST", "/api/emergencies/PA-000001/acknowledge", None, "operator"),
+    ("GET", "/api/reports/emergencies", None, "viewer"),
+    ("POST", "/api/reports/PA-000001/acknowledge", None, "operator"),
 ]
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 PUBLIC = {"/api/auth/login", "/", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -397,6 +397,8 @@ def test_open_data_page_and_api_reference_offline(site: Site):
             expect(page.locator("#sites")).to_contain_text("16,0614")  # Vietnamese decimal comma
             expect(page.locator("#intro")).to_contain_text("nhỏ hơn 5")
             expect(page.locator("#counts")).to_contain_text("xe máy")
+            expect(page.locator("#dcat")).to_contain_text("creativecommons.org/licenses/by/4.0")
+            expect(page.locator("#dcat")).to_contain_text("Ngưỡng ẩn danh k")
             page.wait_for_function("() => charts.has('od-counts') && charts.has('od-speeds')")
             # k-anonymity: the 2 buses per interval are below k=5, published empty
             rows = page.evaluate("fetch('/open-data/latest/counts.json').then(r => r.json())")

@@ -1,8 +1,14 @@
 """Emergency citizen reports for the operations page: on top, with an alarm, until acknowledged.
 
-A report the intake classed as an emergency (injury, fire, people trapped) and still open is
-listed here; an operator's acknowledgement is an audit line (``report.acknowledge``), so the
-page stops its alarm for every operator and the log says who took it and when.
+STAND-IN for the reports branch (issue 25), which owns this API: same paths and field names
+as its ``GET /api/reports/emergencies`` and ``POST /api/reports/{ticket}/acknowledge`` (where
+the acknowledgement is a column of the ticket). When that branch is merged, delete this file
+and its line in ``cloud/api/app.py``; the page needs nothing else.
+
+A report the intake classed as an emergency (injury, fire, people trapped) and not closed is
+listed, unacknowledged first, then newest first; here an operator's acknowledgement is the
+audit line ``report.acknowledge``, so the page stops its alarm for every operator and the log
+says who took it and when.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class EmergencyOut(BaseModel):
 
     ticket: str = Field(description="Ticket number.")
     category: str = Field(description="Category understood from the text.")
+    urgency: str = Field(description="Always emergency here.")
+    status: str = Field(description="open or confirmed (closed reports are not listed).")
     description: str = Field(description="The citizen's text (render as text).")
     address: str | None = Field(description="Address given.")
     lat: float | None = Field(description="Latitude (WGS84).")
@@ -59,7 +67,7 @@ def _open_emergencies(db: Session, state: State) -> list[EmergencyOut]:
     rows = list(
         db.scalars(
             select(ReportTicket)
-            .where(ReportTicket.urgency == "emergency", ReportTicket.status == "open")
+            .where(ReportTicket.urgency == "emergency", ReportTicket.status != "closed")
             .order_by(ReportTicket.requested_at.desc())
             .limit(LIMIT)
         )
@@ -73,6 +81,8 @@ def _open_emergencies(db: Session, state: State) -> list[EmergencyOut]:
             EmergencyOut(
                 ticket=ticket,
                 category=row.category,
+                urgency=row.urgency,
+                status=row.status,
                 description=row.description,
                 address=row.address,
                 lat=row.lat,
@@ -82,28 +92,30 @@ def _open_emergencies(db: Session, state: State) -> list[EmergencyOut]:
                 acknowledged_at=as_utc(ack.time) if ack else None,
             )
         )
-    return out
+    return sorted(out, key=lambda e: e.acknowledged_by is not None)  # stable: newest first kept
 
 
-@router.get("/emergencies", response_model=list[EmergencyOut])
+@router.get("/reports/emergencies", response_model=list[EmergencyOut])
 def list_emergencies(db: Db, state: State, who: Viewer) -> list[EmergencyOut]:
-    """Open emergency reports, newest first; unacknowledged ones sound the page's alarm."""
+    """Emergency reports not closed, unacknowledged first; those sound the page's alarm."""
     return _open_emergencies(db, state)
 
 
-@router.post("/emergencies/{ticket}/acknowledge", response_model=EmergencyOut)
+@router.post("/reports/{ticket}/acknowledge", response_model=EmergencyOut)
 def acknowledge_emergency(ticket: str, db: Db, state: State, who: Operator) -> EmergencyOut:
     """An operator takes an emergency report (stops the alarm); audited; 404 when unknown."""
     try:
         view = state.reports.operator_get(ticket)
     except RefusedError as exc:
         raise HTTPException(exc.status, exc.reason) from exc
-    if view.urgency != "emergency" or view.status != "open":
-        raise HTTPException(status.HTTP_409_CONFLICT, "not an open emergency report")
+    if view.urgency != "emergency":
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, f"{ticket[:32]} is not an emergency report"
+        )
     if ticket not in _acks(db, [ticket]):
         audit(db, who.name, ACK_ACTION, f"report:{ticket}", "emergency taken")
         db.commit()
     for item in _open_emergencies(db, state):
         if item.ticket == ticket:
             return item
-    raise HTTPException(status.HTTP_409_CONFLICT, "not an open emergency report")
+    raise HTTPException(status.HTTP_409_CONFLICT, "the report is closed")
