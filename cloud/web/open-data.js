@@ -41,8 +41,11 @@ function cell(column, row) {
   return NUMERIC.has(column) ? num(v, 1) : v;
 }
 
+const STATISTICS = new Set(["count", "line_crossing", "zone_occupancy"]);  // in the counts already
+
 function renderTable(name) {
-  const rows = data[name], table = $(name);
+  const rows = name === "events" ? data.events.filter((r) => !STATISTICS.has(r.event_type)) : data[name];
+  const table = $(name);
   table.replaceChildren();
   const head = el("tr");
   for (const c of COLUMNS[name]) head.append(el("th", {scope: "col"}, t("od.col." + (c === "name" ? "name" : c))));
