@@ -155,11 +155,12 @@ def _ingest(store: EventStore, events: list[Event], speeding: Event) -> None:
     assert result.inserted == len(events) and result.dead_letters == 0
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One filled aggregator for the module's views (the viewer's checks hold either way)."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    store = EventStore(f"sqlite:///{tmp_path / 'ops.sqlite3'}")
+    store = EventStore(f"sqlite:///{tmp_path_factory.mktemp('ops') / 'ops.sqlite3'}")
     upgrade(store)
     register_camera_configs(store, [DEMO_CONFIG])  # as the demo registers its cameras
     with store.session() as db:
