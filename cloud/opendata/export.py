@@ -157,11 +157,13 @@ def _finest(
     return counts, speeds
 
 
-def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[str, Any]]]:
+def aggregate(
+    store: EventStore, query: OpenDataQuery, camera_id: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Return the three open-data tables: ``counts``, ``speeds``, ``events``.
 
     Counts and speeds come from ``count`` events only (see the module docstring); speeds
-    carried by single events (``speeding``) are ignored.
+    carried by single events (``speeding``) are ignored. ``camera_id`` keeps one camera.
     """
     start, end = query.start.astimezone(UTC), query.end.astimezone(UTC)
     series: dict[tuple[Series, float], _LineSeries] = defaultdict(_LineSeries)
@@ -175,7 +177,11 @@ def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[st
                 EventRecord.time,
                 EventRecord.type,
                 EventRecord.payload,
-            ).where(EventRecord.time >= start, EventRecord.time < end)
+            ).where(
+                EventRecord.time >= start,
+                EventRecord.time < end,
+                *([EventRecord.camera_id == camera_id] if camera_id is not None else []),
+            )
         )
         for site, camera, time, type_, payload in rows:
             key = (site, camera, _bucket(_utc(time), query))

@@ -68,12 +68,7 @@ def statistics(
         query = OpenDataQuery(start=start, end=end, interval_min=interval_min, k=1)
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
-    tables = aggregate(state.store, query)
-    if camera_id is not None:
-        tables = {
-            name: [r for r in rows if r["camera_id"] == camera_id] for name, rows in tables.items()
-        }
-    return tables
+    return aggregate(state.store, query, camera_id)
 
 
 def public_period(day: date | None, tz: str, now: datetime | None = None) -> OpenDataQuery:

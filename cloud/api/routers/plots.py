@@ -98,7 +98,8 @@ def camera_plots(
     data; the speeds are those of every vehicle measured on a counting line.
     """
     start, end = _period(hours, 15)
-    tables = aggregate(state.store, OpenDataQuery(start=start, end=end, interval_min=15, k=1))
+    query = OpenDataQuery(start=start, end=end, interval_min=15, k=1)
+    tables = aggregate(state.store, query, camera_id)
     counts = [
         {k: r[k] for k in ("interval_start", "object_class", "direction", "count")}
         for r in tables["counts"]
