@@ -315,15 +315,33 @@ def dcat_metadata(
     return {
         "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
         "@type": "dcat:Dataset",
-        "dct:title": "Thống kê giao thông theo camera / Traffic statistics per camera",
-        "dct:description": (
-            "Aggregated counts by class and direction, mean and 85th-percentile speeds of "
-            "the vehicles crossing counting lines (calibrated cameras; the 85th percentile "
-            "is a sample-weighted mean of per-line, per-interval percentiles), congestion "
-            f"level and event counts per camera per {query.interval_min} minutes. "
-            f"Values below k={query.k} are suppressed (empty). No track ids, images or "
-            "individual timestamps."
-        ),
+        "dct:title": [
+            {"@language": "vi", "@value": "Thống kê giao thông theo camera"},
+            {"@language": "en", "@value": "Traffic statistics per camera"},
+        ],
+        "dct:description": [
+            {
+                "@language": "vi",
+                "@value": (
+                    "Lượt xe theo loại và hướng, tốc độ trung bình, trung vị và phân vị 85 của "
+                    "các xe qua vạch đếm (camera đã hiệu chuẩn; các phân vị là trung bình có "
+                    "trọng số của phân vị từng vạch, từng khoảng), mức ùn tắc và số sự kiện "
+                    f"theo camera mỗi {query.interval_min} phút. Số nhỏ hơn k={query.k} được "
+                    "để trống. Không có mã theo vết, hình ảnh hay thời điểm của từng xe."
+                ),
+            },
+            {
+                "@language": "en",
+                "@value": (
+                    "Aggregated counts by class and direction, mean, median and 85th-percentile "
+                    "speeds of the vehicles crossing counting lines (calibrated cameras; the "
+                    "percentiles are sample-weighted means of per-line, per-interval "
+                    "percentiles), congestion level and event counts per camera per "
+                    f"{query.interval_min} minutes. Values below k={query.k} are suppressed "
+                    "(empty). No track ids, images or individual timestamps."
+                ),
+            },
+        ],
         "dct:license": LICENCE,
         "dct:temporal": {
             "dcat:startDate": query.start.astimezone(UTC).isoformat(),

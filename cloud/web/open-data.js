@@ -79,12 +79,19 @@ function renderDownloads() {
   list.append(li);
 }
 
+function literal(value) {
+  // A JSON-LD text in the page's language (language-tagged values), else as it is
+  if (!Array.isArray(value)) return String(value);
+  const mine = value.find((v) => v["@language"] === I18N.lang) || value[0];
+  return mine["@value"];
+}
+
 function renderMetadata() {
   // The DCAT description in words; the JSON-LD itself is the metadata.json download
   const m = data.metadata, box = $("dcat");
-  const rows = [["title", m["dct:title"]], ["description", m["dct:description"]], ["license", m["dct:license"]],
+  const rows = [["title", literal(m["dct:title"])], ["description", literal(m["dct:description"])], ["license", m["dct:license"]],
     ["temporal", dateTime(m["dct:temporal"]["dcat:startDate"]) + " → " + dateTime(m["dct:temporal"]["dcat:endDate"])],
-    ["spatial", t("od.dcat.cameras", {n: m["dct:spatial"].length})], ["frequency", m["dct:accrualPeriodicity"]],
+    ["spatial", t("od.dcat.cameras", {n: m["dct:spatial"].length})], ["frequency", m["dct:accrualPeriodicity"].endsWith("/daily") ? t("od.freq.daily") : m["dct:accrualPeriodicity"]],
     ["issued", dateTime(m["dct:issued"])], ["k", String(m.suppression_k)]];
   box.replaceChildren();
   for (const [key, value] of rows) box.append(el("dt", {}, t("od.dcat." + key)), el("dd", {}, value));

@@ -400,6 +400,8 @@ def test_open_data_page_and_api_reference_offline(site: Site):
             expect(page.locator("#counts")).to_contain_text("xe máy")
             expect(page.locator("#dcat")).to_contain_text("creativecommons.org/licenses/by/4.0")
             expect(page.locator("#dcat")).to_contain_text("Ngưỡng ẩn danh k")
+            expect(page.locator("#dcat")).to_contain_text("Thống kê giao thông theo camera")
+            expect(page.locator("#dcat")).to_contain_text("hằng ngày")
             page.wait_for_function("() => charts.has('od-counts') && charts.has('od-speeds')")
             # k-anonymity: the 2 buses per interval are below k=5, published empty
             rows = page.evaluate("fetch('/open-data/latest/counts.json').then(r => r.json())")
@@ -420,6 +422,7 @@ def test_open_data_page_and_api_reference_offline(site: Site):
             page.select_option("#lang", "en")
             expect(page.locator("#sites")).to_contain_text("Ngã ba Huế overpass")
             expect(page.locator("#counts")).to_contain_text("motorbike")
+            expect(page.locator("#dcat")).to_contain_text("Traffic statistics per camera")
             _shot(page, "open_data_en.png")
 
             page.goto(site.base + "/docs")
