@@ -212,7 +212,7 @@ function measurement(ev) {
     default:
       if (m.speed_kmh !== undefined) out.push(t("measure.speed", {speed: unit.kmh(m.speed_kmh)}));
   }
-  if (m.duration_s !== undefined) out.push(t("measure.duration", {duration: unit.duration(m.duration_s)}));
+  if (m.duration_s >= 1) out.push(t("measure.duration", {duration: unit.duration(m.duration_s)}));
   if (p.phase && p.phase !== "instant") out.push(t("phase." + p.phase));
   return out;
 }
