@@ -12,13 +12,25 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
 from cloud.api.deps import AppState
-from cloud.api.routers import admin, alerts, auth, cameras, events, live, opendata, reports
+from cloud.api.routers import (
+    admin,
+    alerts,
+    auth,
+    cameras,
+    events,
+    false_alarms,
+    live,
+    opendata,
+    plots,
+    reports,
+)
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
 from cloud.reports.intake import ReportsService
 from cloud.reports.router import build_router as build_open311_router
 from cloud.store import EventStore
+from cloud.web.pages import mount_pages
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +59,8 @@ def create_app(
         title="Traffic monitor aggregator",
         version="0.1.0",
         description="Events, alerts, cameras and open data of the city's traffic cameras.",
+        docs_url=None,  # served offline by cloud.web.pages (no CDN, no inline script)
+        redoc_url=None,
     )
     sessions = sessionmaker(store.engine, expire_on_commit=False)
     intake = ReportsService(
@@ -61,8 +75,12 @@ def create_app(
     # the citizens' intake first: the busiest path (up to hundreds of reports per second)
     # should not be matched against every operator route before its own
     app.include_router(build_open311_router(intake), prefix="/open311/v2")
+    # the citizens' open-data page and tables (public), before the export folder's mount
+    mount_pages(app, _page_headers(settings.map_tile_origin))
+    app.include_router(opendata.public_router)
     routers = (auth.router, events.router, alerts.router, admin.router, live.router)
-    for router in (*routers, cameras.router, opendata.router, reports.router):
+    page_routers = (plots.router, false_alarms.router)
+    for router in (*routers, cameras.router, opendata.router, *page_routers, reports.router):
         app.include_router(router)
     for router in extra_routers:
         app.include_router(router)

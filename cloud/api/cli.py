@@ -108,6 +108,8 @@ def positions_from_scenes(scenes: Iterable[Any]) -> list[CameraPosition]:
                 camera_id=cam.id,
                 site_id=cam.site,
                 name=cam.name,
+                name_vi=cam.name_vi,
+                name_en=cam.name_en,
                 lat=loc.lat if loc else None,
                 lon=loc.lon if loc else None,
                 heading_deg=loc.heading_deg if loc else None,

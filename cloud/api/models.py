@@ -125,3 +125,21 @@ class CounterRecord(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FalseAlarmRecord(Base):
+    """Why an operator marked an alert a false alarm (read back to tune the rules)."""
+
+    __tablename__ = "api_false_alarms"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("api_alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    site_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(128), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    time: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -62,6 +62,12 @@ class CameraInfo(_Strict):
         default="default", pattern=SEGMENT_PATTERN, description="Site (junction, district)."
     )
     name: str = Field(default="", description="Human-readable name, e.g. 'Ngã ba Huế, north'.")
+    name_vi: str = Field(
+        default="", max_length=200, description="Vietnamese name shown to operators and citizens."
+    )
+    name_en: str = Field(
+        default="", max_length=200, description="English name (the page falls back to name_vi)."
+    )
     location: Location | None = Field(default=None, description="Position and heading.")
     frame_size: tuple[int, int] | None = Field(
         default=None,

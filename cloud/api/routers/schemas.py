@@ -158,6 +158,8 @@ class CameraOut(_Out):
     site_id: str = Field(description="Site.")
     camera_id: str = Field(description="Camera.")
     name: str = Field(default="", description="Place name (registered cameras).")
+    name_vi: str = Field(default="", description="Vietnamese place name (registered cameras).")
+    name_en: str = Field(default="", description="English place name (registered cameras).")
     lat: float | None = Field(default=None, description="Latitude, WGS84 (registered cameras).")
     lon: float | None = Field(default=None, description="Longitude, WGS84.")
     heading_deg: float | None = Field(default=None, description="Compass heading of the view.")
