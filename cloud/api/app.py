@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
 from cloud.api.deps import AppState
+from cloud.api.livefeed import AlertFeed
 from cloud.api.routers import admin, alerts, auth, cameras, events, live, opendata, reports
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
@@ -57,6 +58,7 @@ def create_app(
         store=store,
         limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
         reports=intake,
+        feed=AlertFeed(store, settings.live_poll_s),
     )
     # the citizens' intake first: the busiest path (up to hundreds of reports per second)
     # should not be matched against every operator route before its own

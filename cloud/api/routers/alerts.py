@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from cloud.api.accounts import as_utc
-from cloud.api.alerts import TRANSITIONS, TransitionError, sync_alerts, transition
-from cloud.api.deps import Db, Operator, State, Viewer
+from cloud.api.alerts import TRANSITIONS, TransitionError, transition
+from cloud.api.deps import Db, Operator, Viewer
 from cloud.api.models import AlertRecord, AlertState, AuditRecord
 from cloud.api.routers.schemas import ActionIn, AlertOut, AuditOut
 
@@ -31,14 +31,12 @@ def alert_out(record: AlertRecord) -> AlertOut:
 def list_alerts(
     *,
     db: Db,
-    state: State,
     who: Viewer,
     alert_state: Annotated[list[AlertState] | None, Query(alias="state")] = None,
     camera_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertOut]:
-    """List alerts, latest first (new events are grouped into alerts first)."""
-    sync_alerts(db, state.settings.alert_min_severity, state.settings.alert_group_window_s)
+    """List alerts, latest first (cards are made at ingest: this only reads)."""
     stmt = select(AlertRecord)
     if alert_state:
         stmt = stmt.where(AlertRecord.state.in_([s.value for s in alert_state]))
