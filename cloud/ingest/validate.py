@@ -53,15 +53,8 @@ def classify(topic: str, payload: bytes, received_at: datetime, batch: Batch) ->
 def _classify(topic: str, payload: bytes, received_at: datetime, batch: Batch) -> str | None:
     parsed = parse_topic(topic)
     if parsed.kind is TopicKind.EVENTS:
-        event = decode_event(payload)
-        actual = (event.site_id, event.node_id, event.camera_id, event.type.value)
-        expected = (parsed.site_id, parsed.node_id, parsed.camera_id, parsed.leaf)
-        if actual != expected:
-            return f"mismatch: payload {'/'.join(actual)} does not match topic"
-        if event.time > received_at + MAX_CLOCK_AHEAD:
-            return f"time: {event.time.isoformat()} is more than {MAX_CLOCK_AHEAD} after arrival"
-        batch.events.append((event, received_at))
-    elif parsed.kind is TopicKind.STATUS:
+        return _event(parsed, payload, received_at, batch)
+    if parsed.kind is TopicKind.STATUS:
         status = decode_status(payload)
         if (status.site_id, status.node_id) != (parsed.site_id, parsed.node_id):
             return "mismatch: status payload does not match topic"
@@ -75,6 +68,18 @@ def _classify(topic: str, payload: bytes, received_at: datetime, batch: Batch) -
         return _snapshot(parsed, payload, received_at, batch)
     else:
         return f"unexpected: {parsed.kind.value} topics are not ingested"
+    return None
+
+
+def _event(parsed: ParsedTopic, payload: bytes, received_at: datetime, batch: Batch) -> str | None:
+    event = decode_event(payload)
+    actual = (event.site_id, event.node_id, event.camera_id, event.type.value)
+    expected = (parsed.site_id, parsed.node_id, parsed.camera_id, parsed.leaf)
+    if actual != expected:
+        return f"mismatch: payload {'/'.join(actual)} does not match topic"
+    if event.time > received_at + MAX_CLOCK_AHEAD:
+        return f"time: {event.time.isoformat()} is more than {MAX_CLOCK_AHEAD} after arrival"
+    batch.events.append((event, received_at))
     return None
 
 

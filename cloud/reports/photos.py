@@ -1,4 +1,10 @@
-"""Photo checks: size limit, type by content (magic bytes + decoding), re-encoding.
+"""Photo checks: size limit, type by content, pixel count before decoding, re-encoding.
+
+A photo's width and height are read from its header (Pillow opens lazily: nothing is
+decoded) and a photo with more than ``max_pixels`` is refused before any decoder runs: a
+213 KB PNG can announce 15000 x 15000 pixels and cost 1.7 GB to decode (a decompression
+bomb). Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale straight from the DCT (OpenCV's
+reduced modes) when the result is scaled down anyway.
 
 Re-encoding with OpenCV writes a bare JPEG: EXIF (GPS position, camera serial) and any
 trailing payload are dropped. When the citizen consents to sharing the photo's location, the
@@ -11,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
+import warnings
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,6 +34,16 @@ MAGIC: Final[dict[str, tuple[bytes, ...]]] = {
 }
 GPS_IFD: Final = 0x8825
 """EXIF tag of the GPS sub-directory."""
+
+
+MAX_PIXELS: Final = 40_000_000
+"""Most pixels a photo may have (a 48-megapixel phone photo passes; about 120 MB decoded)."""
+REDUCED: Final = (
+    (8, cv2.IMREAD_REDUCED_COLOR_8),
+    (4, cv2.IMREAD_REDUCED_COLOR_4),
+    (2, cv2.IMREAD_REDUCED_COLOR_2),
+)
+"""JPEG decoding at reduced scale: (factor, OpenCV flag), largest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +79,7 @@ def gps_exif(data: bytes) -> bytes | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             gps = dict(image.getexif().get_ifd(GPS_IFD))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
     if not gps:
         return None
@@ -78,10 +95,48 @@ def with_exif(jpeg: bytes, exif_payload: bytes) -> bytes:
     return jpeg[:2] + segment + jpeg[2:]
 
 
+def header_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the image's header, without decoding its pixels.
+
+    Raises:
+        RefusedError: 400 when the header cannot be read, 413 for an absurd pixel count.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own guard, at twice its pixel limit
+        raise RefusedError(413, "photo has too many pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise RefusedError(400, "photo header could not be read") from None
+    return int(width), int(height)
+
+
+def _decode(data: bytes, kind: str, longer_side: int, max_side: int) -> np.ndarray:
+    flag = cv2.IMREAD_COLOR
+    if kind == "jpeg":
+        flag = next((f for n, f in REDUCED if longer_side // n >= max_side), flag)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+    except cv2.error:  # a corrupt stream some decoders report by raising
+        image = None
+    if image is None:
+        raise RefusedError(400, f"photo could not be decoded as {kind}")
+    return image
+
+
 def clean_photo(
-    data: bytes, max_bytes: int, max_side: int = 2560, *, keep_location: bool = False
+    data: bytes,
+    max_bytes: int,
+    max_side: int = 2560,
+    *,
+    keep_location: bool = False,
+    max_pixels: int = MAX_PIXELS,
 ) -> CleanPhoto:
-    """Check a photo by content and re-encode it as JPEG without metadata.
+    """Check a photo by content and size, then re-encode it as JPEG without metadata.
 
     Args:
         data: The uploaded bytes.
@@ -89,21 +144,26 @@ def clean_photo(
         max_side: Longer side after re-encoding (larger photos are scaled down).
         keep_location: The citizen consents to sharing where the photo was taken: the GPS
             EXIF block (and nothing else) is carried over to the re-encoded JPEG.
+        max_pixels: Most pixels accepted, checked from the header before decoding.
 
     Returns:
         The re-encoded photo.
 
     Raises:
-        RefusedError: Too large (413), not an image by content (415), or undecodable (400).
+        RefusedError: Too large in bytes or pixels (413), not an image by content (415), or
+            unreadable / undecodable (400).
     """
     if len(data) > max_bytes:
         raise RefusedError(413, f"photo larger than {max_bytes} bytes")
     kind = sniff(data)
     if kind is None:
         raise RefusedError(415, "photo is not a JPEG, PNG or WebP image (checked by content)")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise RefusedError(400, f"photo could not be decoded as {kind}")
+    width, height = header_size(data)
+    if width < 1 or height < 1:
+        raise RefusedError(400, "photo has no pixels")
+    if width * height > max_pixels:
+        raise RefusedError(413, f"photo of {width}x{height} pixels exceeds {max_pixels} pixels")
+    image = _decode(data, kind, max(width, height), max_side)
     height, width = image.shape[:2]
     scale = max_side / max(height, width)
     if scale < 1:

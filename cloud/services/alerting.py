@@ -102,7 +102,7 @@ def _shift(time: datetime, seconds: float) -> datetime:
         return datetime.max.replace(tzinfo=UTC) if seconds > 0 else datetime.min.replace(tzinfo=UTC)
 
 
-def _ungrouped(policy: AlertPolicy) -> Select[tuple[EventRecord]]:
+def _ungrouped(policy: AlertPolicy) -> Select[EventRecord]:
     return (
         select(EventRecord)
         .outerjoin(AlertEventRecord, AlertEventRecord.event_id == EventRecord.event_id)
@@ -115,8 +115,11 @@ def _ungrouped(policy: AlertPolicy) -> Select[tuple[EventRecord]]:
 
 
 def _open_group(session: Session, ev: EventRecord, window_s: int) -> AlertRecord | None:
-    """The open card of the same site, camera, rule and type whose latest event is within the
-    window of this event, on either side (a card dated far ahead never absorbs later events)."""
+    """The open card of the same site, camera, rule and type near this event.
+
+    Its latest event must lie within the window on either side of this one: a card dated
+    far ahead never absorbs later events.
+    """
     time = as_utc(ev.time)
     return session.scalars(
         select(AlertRecord)
@@ -225,7 +228,7 @@ class AlertGrouper:
             logger.info("grouped %d events that were waiting into alerts", total)
         return total
 
-    def _run(self, candidates: Select[tuple[EventRecord]]) -> int:
+    def _run(self, candidates: Select[EventRecord]) -> int:
         with self.store.session() as session:
             lock_alerts(session)
             events = session.scalars(candidates).all()
