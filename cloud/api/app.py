@@ -19,6 +19,7 @@ from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
 from cloud.reports.intake import ReportsService
+from cloud.reports.photos import shared_redactor
 from cloud.reports.router import build_router as build_open311_router
 from cloud.store import EventStore
 
@@ -60,6 +61,7 @@ def create_app(
         limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
         reports=intake,
         feed=AlertFeed(store, settings.live_poll_s),
+        redactor=shared_redactor(),
     )
     # the citizens' intake first: the busiest path (up to hundreds of reports per second)
     # should not be matched against every operator route before its own

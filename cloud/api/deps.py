@@ -15,6 +15,7 @@ from cloud.api.models import Role
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.reports.intake import ReportsService
+from cloud.reports.photos import PhotoRedactor
 from cloud.store import EventStore
 
 SESSION_COOKIE = "tm_session"
@@ -30,6 +31,7 @@ class AppState:
     limiter: LoginRateLimiter
     reports: ReportsService
     feed: AlertFeed
+    redactor: PhotoRedactor
 
 
 def get_state(request: Request) -> AppState:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.models import Base, Id, UtcDateTime
@@ -125,3 +125,16 @@ class CounterRecord(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RedactedPhotoRecord(Base):
+    """A report photo with heads and plates pixelated: what operators are shown (made once)."""
+
+    __tablename__ = "api_report_photos_redacted"
+
+    ticket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    heads: Mapped[int] = mapped_column(Integer)
+    plates: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

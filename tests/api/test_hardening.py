@@ -100,7 +100,9 @@ def test_security_headers_on_every_response(sqlite_backend: Backend, path, who):
 def test_request_bodies_are_capped(sqlite_backend: Backend):
     b = sqlite_backend
     big = b'{"username": "admin", "password": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-    res = b.client.post("/api/auth/login", content=big, headers={"Content-Type": "application/json"})
+    res = b.client.post(
+        "/api/auth/login", content=big, headers={"Content-Type": "application/json"}
+    )
     assert res.status_code == 413
     assert "nosniff" in res.headers["x-content-type-options"]
 
@@ -187,7 +189,9 @@ def png_bomb(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 def _post_photo(b: Backend, photo: bytes, client: str = "testclient") -> tuple[int, str]:
