@@ -27,7 +27,7 @@ def content_security_policy(tile_origin: str | None) -> str:
     tiles = f" {tile_origin}" if tile_origin else ""
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src 'self' data: blob:{tiles}; connect-src 'self'; object-src 'none'; "
+        f"img-src 'self' blob: data:{tiles}; connect-src 'self'; object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 

@@ -1,4 +1,5 @@
-"""Fifty open live streams leave every other route answering (real uvicorn, real sockets).
+"""Fifty open live streams leave every other route answering (real uvicorn, real sockets),
+and the server still stops while they are open.
 
 Before, each open ``/api/live`` stream held a pooled database connection and polled the store
 itself: at 16 streams ``GET /api/events`` took 27 s, at 50 requests failed with 500. The
@@ -19,6 +20,7 @@ import pytest
 import uvicorn
 
 from cloud.api import ApiSettings, create_app
+from cloud.api.cli import SHUTDOWN_GRACE_S
 from tests.api.conftest import Backend, build_backend, make_event
 from traffic_monitor.net import free_port
 
@@ -37,7 +39,11 @@ class Server:
     def __init__(self, app: object) -> None:
         self.port = free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=5
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # as `cloud serve` runs it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -131,6 +137,10 @@ async def _scenario(backend: Backend, server: Server) -> None:
             backend.add_events(make_event(camera="cam-new"))
             news = await asyncio.gather(*(_next_alert(it) for it in lines))
             assert all('"camera_id":"cam-new"' in line for line in news)
+            # SIGTERM's path in uvicorn: the server stops although 50 streams are still open
+            server.server.should_exit = True
+            await asyncio.to_thread(server.thread.join, GUARD_S)
+            assert not server.thread.is_alive()
         finally:
             await asyncio.gather(*(r.aclose() for r in opened))
 
