@@ -23,7 +23,7 @@ from cloud.api.models import Role
 from cloud.store import EventStore
 from tests.api.conftest import build_backend, make_event
 
-EXAMPLES = 40
+EXAMPLES = 25
 """Requests per operation (derandomised: the same ones every run)."""
 
 LIVE = "/api/live"

@@ -179,10 +179,22 @@ def test_every_returned_time_is_utc_with_offset(sqlite_backend: Backend):
 
 @cache
 def png_bomb(width: int, height: int) -> bytes:
-    """A valid grey PNG of ``width`` x ``height`` black pixels, a few hundred KB in size."""
-    compressor = zlib.compressobj(9)
-    row = b"\x00" * (width + 1)  # filter byte + pixels
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    """A valid grey PNG of ``width`` x ``height`` black pixels, a few hundred KB in size.
+
+    The zlib stream is one compressed block of 100 black rows repeated (each block ends with
+    a full flush, so the blocks are independent) and the Adler-32 of the whole image data:
+    valid for any decoder, and quick to build.
+    """
+    rows = b"\x00" * (width + 1) * 100  # 100 rows: filter byte + black pixels
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = deflate.compress(rows) + deflate.flush(zlib.Z_FULL_FLUSH)
+    rest = b"\x00" * (width + 1) * (height % 100)
+    tail = deflate.compress(rest) + deflate.flush()
+    adler = 1
+    for _ in range(height // 100):
+        adler = zlib.adler32(rows, adler)
+    adler = zlib.adler32(rest, adler)
+    idat = b"\x78\xda" + block * (height // 100) + tail + struct.pack(">I", adler)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
@@ -202,7 +214,7 @@ def _post_photo(b: Backend, photo: bytes, client: str = "testclient") -> tuple[i
     return res.status_code, res.text
 
 
-@pytest.mark.parametrize("side", [15000, 25000, 9500])
+@pytest.mark.parametrize("side", [15000, 25000])
 def test_photo_bomb_refused_before_decoding(sqlite_backend: Backend, side: int):
     bomb = png_bomb(side, side)
     assert len(bomb) < 1_000_000  # a few hundred KB announcing hundreds of megapixels
