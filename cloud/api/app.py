@@ -11,7 +11,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
+from cloud.api import middleware
 from cloud.api.deps import AppState
+from cloud.api.livefeed import AlertFeed
 from cloud.api.routers import (
     admin,
     alerts,
@@ -28,6 +30,7 @@ from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
 from cloud.reports.intake import ReportsService
+from cloud.reports.photos import shared_redactor
 from cloud.reports.router import build_router as build_open311_router
 from cloud.store import EventStore
 from cloud.web.pages import mount_pages
@@ -71,6 +74,8 @@ def create_app(
         store=store,
         limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
         reports=intake,
+        feed=AlertFeed(store, settings.live_poll_s),
+        redactor=shared_redactor(),
     )
     # the citizens' intake first: the busiest path (up to hundreds of reports per second)
     # should not be matched against every operator route before its own
@@ -88,26 +93,18 @@ def create_app(
         # The published export (``cloud export-open-data --out``): public, no login.
         Path(settings.open_data_dir).mkdir(parents=True, exist_ok=True)
         app.mount("/open-data", StaticFiles(directory=settings.open_data_dir), name="open-data")
-    _mount_web(app, settings.map_tile_origin)
+    _mount_web(app)
+    # security headers on every response (CSP with the map's tile server, and only it),
+    # request bodies capped, 422 answers that never echo the refused input
+    middleware.install(
+        app, settings.map_tile_origin, settings.max_body_bytes, settings.reports.max_photo_bytes
+    )
     return app
 
 
-def _mount_web(app: FastAPI, tile_origin: str | None) -> None:
+def _mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers=_page_headers(tile_origin))
-
-
-def _page_headers(tile_origin: str | None) -> dict[str, str]:
-    # images from the map's tile server only when one is configured (no wildcard)
-    tiles = f" {tile_origin}" if tile_origin else ""
-    return {
-        "Content-Security-Policy": (
-            f"default-src 'self'; img-src 'self' blob: data:{tiles}; object-src 'none'; "
-            "base-uri 'none'; frame-ancestors 'none'"
-        ),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
+        return FileResponse(WEB_DIR / "index.html")

@@ -21,6 +21,9 @@ from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE_S = 5
+"""On SIGTERM, open requests (live streams) get this long before they are closed."""
+
 
 def register_api_commands(group: argparse._SubParsersAction[Any]) -> None:
     """Add ``serve``, ``create-admin`` and ``export-open-data`` to the ``cloud`` group."""
@@ -171,7 +174,13 @@ def run_serve(args: argparse.Namespace) -> int:
         count = len(register_camera_configs(store, args.camera_config))
         print(f"registered {count} camera position(s)")
     print(f"operations centre: http://{args.host}:{args.port}/")
-    uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, store),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open live streams never end by themselves
+    )
     store.dispose()
     return 0
 

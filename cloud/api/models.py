@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.models import Base, Id, UtcDateTime
@@ -143,3 +143,16 @@ class FalseAlarmRecord(Base):
     rule: Mapped[str] = mapped_column(String(128), index=True)
     actor: Mapped[str] = mapped_column(String(80))
     time: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RedactedPhotoRecord(Base):
+    """A report photo with heads and plates pixelated: what operators are shown (made once)."""
+
+    __tablename__ = "api_report_photos_redacted"
+
+    ticket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    heads: Mapped[int] = mapped_column(Integer)
+    plates: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -237,7 +237,9 @@ class ReportsService:
     def _row_id(self, ticket: str) -> int | None:
         prefix = self.config.ticket_prefix
         digits = ticket.removeprefix(prefix)
-        return int(digits) if ticket.startswith(prefix) and digits.isdigit() else None
+        # ASCII digits only ("²".isdigit() is True, int("²") fails) and below 2**63
+        valid = ticket.startswith(prefix) and digits.isascii() and digits.isdigit()
+        return int(digits) if valid and len(digits) <= 18 else None
 
     def _validate(self, sub: Submission) -> tuple[Category, str, float | None, float | None]:
         cfg = self.config
@@ -315,13 +317,13 @@ class ReportsService:
             RefusedError: With the 4xx status and the reason.
         """
         category, text, lat, lon = self._validate(sub)
+        if not self._limiter.allow(sub.client):  # before any photo is decoded
+            raise RefusedError(429, "too many reports from this client, try again later")
         photo = (
             clean_photo(sub.photo, self.config.max_photo_bytes, keep_location=sub.location_consent)
             if sub.photo
             else None
         )
-        if not self._limiter.allow(sub.client):
-            raise RefusedError(429, "too many reports from this client, try again later")
         understood = classify(text)
         if _says_nothing(understood) and category is not Category.OTHER:
             understood = replace(understood, category=category)
