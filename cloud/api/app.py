@@ -81,7 +81,7 @@ def create_app(
     # should not be matched against every operator route before its own
     app.include_router(build_open311_router(intake), prefix="/open311/v2")
     # the citizens' open-data page and tables (public), before the export folder's mount
-    mount_pages(app, _page_headers(settings.map_tile_origin))
+    mount_pages(app, {})  # the security headers come from cloud.api.middleware
     app.include_router(opendata.public_router)
     routers = (auth.router, events.router, alerts.router, admin.router, live.router)
     page_routers = (plots.router, false_alarms.router)
