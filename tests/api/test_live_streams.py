@@ -84,6 +84,7 @@ def _get_paths(backend: Backend, headers: dict[str, str]) -> list[str]:
         "camera_id": "cam-1",
         "ticket": "PA-000001",
         "request_id": "PA-000001",
+        "name": "counts.json",
     }
     paths = []
     for template, item in spec["paths"].items():
