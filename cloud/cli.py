@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from cloud.api.cli import register_api_commands
 from cloud.ingest import IngestConfig, Ingestor
-from cloud.ingest.acl import render_acl
+from cloud.ingest.acl import NodeCameras, parse_node, render_acl
 from traffic_monitor.contract import TopicError
 from traffic_monitor.contract.schema import render_schema, write_schema
 from traffic_monitor.errors import UserFacingError
@@ -54,7 +54,18 @@ def _register_schema(group: argparse._SubParsersAction[Any]) -> None:
 
 def _register_acl(group: argparse._SubParsersAction[Any]) -> None:
     p = group.add_parser("acl", help="render a Mosquitto ACL file for edge nodes")
-    p.add_argument("nodes", nargs="+", help="SITE/NODE pairs, e.g. hcm-q1/node-001")
+    p.add_argument(
+        "nodes",
+        nargs="*",
+        help="SITE/NODE=CAMERA[,CAMERA...], e.g. hcm-q1/node-001=cam-1,cam-2",
+    )
+    p.add_argument(
+        "--run-config",
+        type=Path,
+        action="append",
+        default=[],
+        help="a node's `edge run` YAML: its transport.mqtt site/node and its cameras (repeatable)",
+    )
     p.add_argument("--aggregator-user", default="aggregator", help="user of the aggregators")
     p.set_defaults(handler=run_acl)
 
@@ -105,9 +116,24 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 def run_acl(args: argparse.Namespace) -> int:
-    """Print a Mosquitto ACL file: each node writes only under its prefix."""
+    """Print a Mosquitto ACL file: each node writes only its cameras, under its prefix."""
     try:
-        print(render_acl(args.nodes, args.aggregator_user), end="")
+        nodes = [parse_node(spec) for spec in args.nodes]
+        nodes += [_node_of_run_config(path) for path in args.run_config]
+        if not nodes:
+            raise UserFacingError("name at least one node (SITE/NODE=CAMERA,...) or --run-config")
+        print(render_acl(nodes, args.aggregator_user), end="")
     except TopicError as exc:
         raise UserFacingError(str(exc)) from exc
     return 0
+
+
+def _node_of_run_config(path: Path) -> NodeCameras:
+    """The node identity and cameras of an ``edge run`` config (its transport.mqtt section)."""
+    from edge.pipeline.commands import load_run_config
+
+    config, scenes, _ = load_run_config(path)
+    mqtt = config.transport.mqtt
+    if mqtt is None:
+        raise UserFacingError(f"{path}: no transport.mqtt section (site_id, node_id)")
+    return NodeCameras(mqtt.site_id, mqtt.node_id, tuple(s.camera.id for s in scenes))

@@ -19,16 +19,22 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.net import free_port, wait_port
+
+if TYPE_CHECKING:
+    from edge.pipeline.sink import EventSink, OutgoingEvent
 
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIGS = [REPO / "configs" / "vn_nga_ba_hue_overpass.yaml"]
+DEMO_NODE = "demo-node"
+"""The node id of the demo's edge pipeline (its site is each camera's scene site)."""
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 EDGE_STOP_TIMEOUT_S = 60
 """Longest wait for the pipeline to end its incidents and flush (the publisher's own flush is
@@ -183,28 +189,33 @@ def _start_edge(
         for scene, base in scenes
     }
     signals = ExternalSignalStates()  # signal_state commands reach the red-light rule
-    publisher = MqttPublisher(
-        MqttConfig(
-            port=broker_port,
-            site_id="demo",
-            node_id="node-1",
-            outbox_path=workdir / "outbox.sqlite3",
-            stats_interval_s=10.0,
-        ),
-        cameras=list(sources),
-        signals=signals,
-    )
-    publisher.start()
     only_scenes = [scene for scene, _ in scenes]
+    publishers = {}
+    for site in sorted({scene.camera.site for scene in only_scenes}):
+        # One node per site: a node publishes for its own site only; the events carry the
+        # scene's site and DEMO_NODE from where they are made, never restamped.
+        publishers[site] = MqttPublisher(
+            MqttConfig(
+                port=broker_port,
+                site_id=site,
+                node_id=DEMO_NODE,
+                outbox_path=workdir / f"outbox-{site}.sqlite3",
+                stats_interval_s=10.0,
+            ),
+            cameras=[s.camera.id for s in only_scenes if s.camera.site == site],
+            signals=signals,
+        )
+        publishers[site].start()
     pipeline = Pipeline(
         only_scenes,
         build_detectors(only_scenes),
         sources,
-        publisher,  # the pipeline closes its sink (flushing the outbox) when it ends
+        PerSiteSink(publishers),  # the pipeline closes its sinks (flushing the outboxes)
         evidence=EvidenceConfig(),  # images travel with their events to the aggregator
         external_signals=signals,
         detector_factory=_detector_factory(),
         stop_event=stop,
+        node_id=DEMO_NODE,
     )
 
     def run_edge() -> None:
@@ -215,6 +226,27 @@ def _start_edge(
     thread.start()
     stack.callback(_stop_edge, pipeline, thread)
     return thread
+
+
+class PerSiteSink:
+    """Hands each event to the publisher of its site (the demo runs one node per site)."""
+
+    def __init__(self, publishers: Mapping[str, EventSink]) -> None:
+        """Keep the publishers by site id."""
+        self.publishers = dict(publishers)
+
+    def write_many(self, items: Sequence[OutgoingEvent]) -> None:
+        """Split one round by site; each publisher stores its part in one transaction."""
+        by_site: dict[str, list[OutgoingEvent]] = {}
+        for item in items:
+            by_site.setdefault(item.event.site_id, []).append(item)
+        for site, part in by_site.items():
+            self.publishers[site].write_many(part)
+
+    def close(self) -> None:
+        """Close every publisher (each flushes what the aggregator has not confirmed)."""
+        for publisher in self.publishers.values():
+            publisher.close()
 
 
 def _detector_factory() -> Any:

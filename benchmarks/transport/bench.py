@@ -79,10 +79,12 @@ class _Load:
         return self.nodes * self.per_node
 
 
-def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any) -> None:
+def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any, *, away: bool) -> None:
     """One simulated edge node (a separate process): publish ``load.per_node`` events.
 
     Puts the CPU seconds the process used from its first connection to the end on ``cpu``.
+    With the aggregator ``away`` it ends once the broker holds its events (the outbox keeps
+    them until the aggregator confirms, which it does after the node has gone).
     """
     config = MqttConfig(
         port=port,
@@ -92,8 +94,10 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any) -> None:
         outbox_synchronous="NORMAL",
         stats_interval_s=0,
         max_inflight=1000,
+        max_unconfirmed=max(load.per_node, 1),
     )
-    pub = MqttPublisher(config, cameras=["cam-1"])
+    camera = f"cam-{index:02d}"  # a node speaks only for its own cameras
+    pub = MqttPublisher(config, cameras=[camera])
     pub.start()
     deadline = time.monotonic() + 30
     while not pub.connected and time.monotonic() < deadline:
@@ -105,7 +109,14 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any) -> None:
     start = time.monotonic()
     while sent < count:
         events = [
-            Event(camera_id="cam-1", type=EventType.SPEEDING, severity=Severity.HIGH, track_id=i)
+            Event(
+                camera_id=camera,
+                site_id=config.site_id,  # the node's identity, made with the event
+                node_id=config.node_id,
+                type=EventType.SPEEDING,
+                severity=Severity.HIGH,
+                track_id=i,
+            )
             for i in range(sent, min(count, sent + batch))
         ]
         pub.publish_many(events)
@@ -114,6 +125,13 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any) -> None:
             delay = start + sent / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+    if away:  # the aggregator is away: wait until the broker holds them, not for its confirmation
+        deadline = time.monotonic() + 120
+        while pub.published < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cpu.put(time.process_time() - cpu_start)
+        pub.close(timeout=0)
+        return
     pub.flush(120)
     cpu.put(time.process_time() - cpu_start)
     pub.close()
@@ -145,12 +163,15 @@ class _Recorder:
         self.commits.append(committed)
 
 
-def _start_nodes(port: int, load: _Load, workdir: Path, cpu: Any) -> list[mp.process.BaseProcess]:
+def _start_nodes(
+    port: int, load: _Load, workdir: Path, cpu: Any, away: bool = False
+) -> list[mp.process.BaseProcess]:
     ctx = mp.get_context("spawn")
     procs: list[mp.process.BaseProcess] = [
         ctx.Process(
             target=_node,
             args=(port, i, load, str(workdir / f"ob-{i}"), cpu),
+            kwargs={"away": away},
         )
         for i in range(load.nodes)
     ]
@@ -209,7 +230,7 @@ def _run(db: str, mode: str, load: _Load, workdir: Path) -> dict[str, Any]:
     nodes_dir = Path(tempfile.mkdtemp(dir=workdir))
     if mode == "ingest":
         ingestor.stop()  # its persistent session keeps collecting in the broker
-        for proc in _start_nodes(port, load, nodes_dir, node_cpu):
+        for proc in _start_nodes(port, load, nodes_dir, node_cpu, away=True):
             proc.join()
         ingestor = Ingestor(config, store=store, on_commit=recorder)
         procs: list[mp.process.BaseProcess] = []

@@ -53,7 +53,8 @@ class SustainedLoad:
 def _payloads(index: int, count: int) -> list[tuple[str, bytes]]:
     """``count`` valid event messages of node ``index``, encoded before the clock starts."""
     node = f"node-{index:02d}"
-    topic = event_topic(SITE, node, "cam-1", EventType.SPEEDING.value)
+    camera = f"cam-{index:02d}"  # a node speaks only for its own cameras
+    topic = event_topic(SITE, node, camera, EventType.SPEEDING.value)
     return [
         (
             topic,
@@ -61,7 +62,7 @@ def _payloads(index: int, count: int) -> list[tuple[str, bytes]]:
                 Event(
                     site_id=SITE,
                     node_id=node,
-                    camera_id="cam-1",
+                    camera_id=camera,
                     type=EventType.SPEEDING,
                     severity=Severity.HIGH,
                     track_id=i,

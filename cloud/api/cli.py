@@ -100,8 +100,16 @@ def ensure_admin(store: EventStore, username: str = "admin", force: bool = False
     return password
 
 
-def positions_from_scenes(scenes: Iterable[Any]) -> list[CameraPosition]:
-    """Camera positions of loaded scene configs (``edge.scene.config.SceneConfig``)."""
+def positions_from_scenes(
+    scenes: Iterable[Any], node_id: str | None = None
+) -> list[CameraPosition]:
+    """Camera positions of loaded scene configs (``edge.scene.config.SceneConfig``).
+
+    Args:
+        scenes: The scenes.
+        node_id: The node they run on (from an ``edge run`` config's transport.mqtt): the
+            only node whose messages for these cameras the consumer accepts.
+    """
     out = []
     for scene in scenes:
         cam = scene.camera
@@ -110,6 +118,7 @@ def positions_from_scenes(scenes: Iterable[Any]) -> list[CameraPosition]:
             CameraPosition(
                 camera_id=cam.id,
                 site_id=cam.site,
+                node_id=node_id,
                 name=cam.name,
                 name_vi=cam.name_vi,
                 name_en=cam.name_en,
@@ -129,7 +138,11 @@ def register_camera_configs(store: EventStore, paths: Sequence[Path]) -> list[Ca
     """
     from edge.pipeline.commands import load_run_config
 
-    positions = [p for path in paths for p in positions_from_scenes(load_run_config(path)[1])]
+    positions = []
+    for path in paths:
+        config, scenes, _ = load_run_config(path)
+        node = config.transport.mqtt.node_id if config.transport.mqtt is not None else None
+        positions += positions_from_scenes(scenes, node)
     with store.session() as db:
         upsert_cameras(db, positions)
         db.commit()

@@ -65,6 +65,12 @@ class IngestConfig(BaseModel):
         default_factory=AlertPolicy,
         description="Which committed events become alert cards, and how they are grouped.",
     )
+    camera_registry_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a read of the camera registry (which node owns which camera) "
+        "is used before it is read again.",
+    )
 
     def password(self) -> str | None:
         """Return the password from the secrets file or the environment.

@@ -1,9 +1,15 @@
 """The aggregator's MQTT consumer: shared subscription, validation, idempotent storage.
 
+Each batch goes through named steps: validate (``cloud.ingest.validate``), check origins
+(a node speaks only for its own cameras; an image only under its stored event), store in
+one transaction, acknowledge to the broker, confirm to the nodes.
+
 Messages are acknowledged to the broker (manual PUBACK) only after the transaction that
 stores them has committed, so killing an aggregator loses nothing: the broker sends its
 unacknowledged messages again when that client id reconnects, and the store drops the
-duplicates by event id.
+duplicates by event id. After the commit each node is also told which of its outbox
+messages are stored (``traffic_monitor.contract.acks``): the node keeps a message until
+then, which is what makes a broker restart lose nothing either.
 """
 
 from __future__ import annotations
@@ -25,10 +31,22 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cloud.ingest.config import IngestConfig
+from cloud.ingest.origins import CameraRegistry, Sorted, check_origins
 from cloud.ingest.validate import classify
 from cloud.services.alerting import AlertGrouper
 from cloud.store.store import Batch, EventStore, Rejected, WriteResult
-from traffic_monitor.contract import Event, subscription_filters
+from traffic_monitor.contract import (
+    OUTBOX_PROPERTY,
+    DeliveryAck,
+    Event,
+    TopicError,
+    ack_topic,
+    encode,
+    parse_outbox_key,
+    parse_topic,
+    seq_ranges,
+    subscription_filters,
+)
 from traffic_monitor.contract.mqtt_client import connect_properties, make_client
 
 logger = logging.getLogger(__name__)
@@ -42,6 +60,10 @@ _TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 error is caused by the batch's data and is isolated to the message(s) that caused it."""
 
 
+_MAX_ACK_ENTRIES = 4096
+"""Sequence numbers per DeliveryAck list (the contract's bound)."""
+
+
 @dataclass(slots=True)
 class _Received:
     topic: str
@@ -50,6 +72,10 @@ class _Received:
     qos: int
     generation: int
     received_at: datetime
+    outbox: tuple[str, int] | None = None
+    """(outbox id, seq) the node asks to have confirmed; None for messages not from one."""
+    refused: bool = False
+    """Stored as a dead letter (the node is told to drop it)."""
 
 
 @dataclass
@@ -62,6 +88,7 @@ class IngestMetrics:
     dead_letters: int = 0
     commits: int = 0
     db_errors: int = 0
+    confirmations: int = 0
 
 
 class Ingestor:
@@ -85,6 +112,7 @@ class Ingestor:
         self.reasons: Counter[str] = Counter()
         self._on_commit = on_commit
         self.alerts = AlertGrouper(self.store, config.alerts)  # alert cards at ingest
+        self.cameras = CameraRegistry(self.store, config.camera_registry_ttl_s)
         self._queue: queue.Queue[_Received] = queue.Queue(maxsize=config.queue_size)
         self._generation = 0
         self._stop = threading.Event()
@@ -204,6 +232,7 @@ class Ingestor:
             qos=message.qos,
             generation=self._generation,
             received_at=datetime.now(UTC),
+            outbox=_outbox_of(message),
         )
         # Blocks paho's network thread when the writer is behind: back-pressure to the broker.
         self._queue.put(item)
@@ -244,7 +273,7 @@ class Ingestor:
         return items
 
     def _store(self, items: list[_Received]) -> None:
-        batch = self._classify(items)
+        batch = self._sort(items)
         try:
             result = self._write_with_retry(batch)
         except Exception:
@@ -256,6 +285,7 @@ class Ingestor:
             return  # stopping with the database down: unacked, the broker keeps them
         committed = time.time()
         self._ack(items)
+        self._confirm_to_nodes(items)
         m = self.metrics
         m.received += len(items)
         m.stored += result.inserted
@@ -266,24 +296,42 @@ class Ingestor:
         if self._on_commit is not None and batch.events:
             self._on_commit([e for e, _ in batch.events], committed)
 
-    def _classify(self, items: list[_Received], count: bool = True) -> Batch:
-        batch = Batch()
-        for item in items:
-            reason = classify(item.topic, item.payload, item.received_at, batch)
-            if reason is not None and count:
+    def _sort(self, items: list[_Received], count: bool = True) -> Batch:
+        """Validate each message into the batch, then check where it may come from."""
+        sorted_ = self._classify(items, count)
+        refusals = check_origins(sorted_, self.cameras, self.store)
+        for reason in refusals:
+            if count:
                 self.reasons[reason.split(":")[0]] += 1
-        return batch
+        return sorted_.batch
+
+    def _classify(self, items: list[_Received], count: bool = True) -> Sorted[_Received]:
+        sorted_: Sorted[_Received] = Sorted(Batch())
+        batch = sorted_.batch
+        for item in items:
+            events, snapshots = len(batch.events), len(batch.snapshots)
+            reason = classify(item.topic, item.payload, item.received_at, batch)
+            if reason is not None:
+                item.refused = True
+                if count:
+                    self.reasons[reason.split(":")[0]] += 1
+            elif len(batch.events) > events:
+                sorted_.event_items.append(item)
+            elif len(batch.snapshots) > snapshots:
+                sorted_.snapshot_items.append(item)
+        return sorted_
 
     def _store_one_by_one(self, items: list[_Received]) -> WriteResult | None:
         """Isolate the message(s) the database refuses (poison) into dead letters."""
         inserted = duplicates = dead_letters = 0
         for item in items:
             try:
-                result = self._write_with_retry(self._classify([item], count=False))
+                result = self._write_with_retry(self._sort([item], count=False))
             except Exception as exc:
                 reason = f"store: {type(exc).__name__}: {str(exc)[:300]}"
                 logger.error("message on %r refused by the database: %s", item.topic[:120], reason)
                 self.reasons["store"] += 1
+                item.refused = True
                 rejected = Rejected(item.topic, reason, item.payload, item.received_at)
                 result = self._write_with_retry(Batch(rejected=[rejected]))
             if result is None:
@@ -310,6 +358,31 @@ class Ingestor:
                     return None
                 delay = min(delay * 2, 10.0)
 
+    def _confirm_to_nodes(self, items: list[_Received]) -> None:
+        """Tell each node which of its outbox messages are now stored or dead letters."""
+        acks: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
+        for item in items:
+            if item.outbox is None:
+                continue
+            try:
+                parsed = parse_topic(item.topic)  # the broker's ACL vouches for site/node
+            except TopicError:
+                continue
+            stored, refused = acks.setdefault(
+                (parsed.site_id, parsed.node_id, item.outbox[0]), ([], [])
+            )
+            (refused if item.refused else stored).append(item.outbox[1])
+        for (site, node, outbox_id), (stored, refused) in acks.items():
+            ranges = seq_ranges(stored)
+            for start in range(0, max(len(ranges), len(refused)), _MAX_ACK_ENTRIES):
+                ack = DeliveryAck(
+                    outbox_id=outbox_id,
+                    stored=ranges[start : start + _MAX_ACK_ENTRIES],
+                    refused=refused[start : start + _MAX_ACK_ENTRIES],
+                )
+                self._client.publish(ack_topic(site, node), encode(ack), qos=1)
+            self.metrics.confirmations += len(stored) + len(refused)
+
     def _ack(self, items: list[_Received]) -> None:
         generation = self._generation
         for item in items:
@@ -317,3 +390,12 @@ class Ingestor:
             # packet id on the new connection could acknowledge another message.
             if item.qos > 0 and item.generation == generation:
                 self._client.ack(item.mid, item.qos)
+
+
+def _outbox_of(message: mqtt.MQTTMessage) -> tuple[str, int] | None:
+    """The (outbox id, seq) a node's message asks to have confirmed, if any."""
+    properties = getattr(message, "properties", None)
+    for name, value in getattr(properties, "UserProperty", None) or ():
+        if name == OUTBOX_PROPERTY:
+            return parse_outbox_key(value)
+    return None

@@ -7,7 +7,8 @@ Tables (all times UTC; SQLite returns them naive, PostgreSQL aware):
 - ``dead_letters``: every refused message with the reason and (up to 64 KiB of) its bytes.
 - ``node_status``: the latest birth/death status per node.
 - ``node_stats``: the periodic statistics messages.
-- ``cameras``: where each camera stands (from the camera configs), for the map and reports.
+- ``cameras``: where each camera stands (from the camera configs), for the map and reports,
+  and the node that may publish for it.
 
 The models carry no schema name: a deployment or test picks one with
 ``schema_translate_map`` (see :class:`cloud.store.EventStore`).
@@ -123,12 +124,19 @@ class NodeStatsRecord(Base):
 
 
 class CameraRecord(Base):
-    """A camera's position and name, registered from its scene config (``camera:`` section)."""
+    """A camera's position and name (scene config ``camera:`` section) and its node.
+
+    ``node_id`` binds the camera to one edge node: set when the camera is registered from
+    the node's ``edge run`` config, else by the first node whose event for it is stored;
+    the consumer refuses the camera's messages from any other node.
+    """
 
     __tablename__ = "cameras"
 
     camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     site_id: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    """The edge node allowed to publish for the camera: registered, or the first one seen."""
     name: Mapped[str] = mapped_column(String(200), default="")
     name_vi: Mapped[str] = mapped_column(String(200), default="", server_default="")
     name_en: Mapped[str] = mapped_column(String(200), default="", server_default="")

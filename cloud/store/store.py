@@ -9,13 +9,13 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import OperationalError
@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from cloud.store.models import (
     Base,
+    CameraRecord,
     DeadLetter,
     EventRecord,
     NodeStatsRecord,
@@ -62,6 +63,8 @@ class Batch:
     statuses: list[tuple[NodeStatus, datetime]] = field(default_factory=list)
     stats: list[tuple[NodeStats, datetime]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    bindings: list[tuple[str, str, str]] = field(default_factory=list)
+    """(camera, site, node) to bind where the camera has no node yet (first node seen)."""
 
     def __len__(self) -> int:
         return (
@@ -150,6 +153,7 @@ class EventStore:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
                 conn.execution_options(schema_translate_map={None: self.schema})
             Base.metadata.create_all(conn)
+            _add_camera_node_column(conn, self.schema)
 
     def drop(self) -> None:
         """Drop every table (and the named schema): for tests and benchmarks."""
@@ -178,6 +182,7 @@ class EventStore:
         """
         with self.engine.begin() as conn:
             inserted, conflicts = self._write_events(conn, batch.events)
+            self._write_bindings(conn, batch.bindings)
             self._write_snapshots(conn, batch.snapshots)
             self._write_statuses(conn, batch.statuses)
             self._write_stats(conn, batch.stats)
@@ -244,6 +249,37 @@ class EventStore:
         table = f'"{self.schema}"."events"' if self.schema else '"events"'
         result = conn.exec_driver_sql(_pg_events_insert(table), _event_columns(events))
         return int(result.rowcount)
+
+    def _write_bindings(self, conn: Connection, bindings: list[tuple[str, str, str]]) -> None:
+        """Bind cameras seen for the first time (or registered without a node) to their node."""
+        for camera, site, node in bindings:
+            stmt = self._insert(CameraRecord).values(
+                camera_id=camera, site_id=site, node_id=node, name="", updated_at=datetime.now(UTC)
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["camera_id"],
+                set_={"node_id": stmt.excluded.node_id},
+                where=CameraRecord.node_id.is_(None) & (CameraRecord.site_id == site),
+            )
+            conn.execute(stmt)
+
+    def event_origins(
+        self, event_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, str, str]]:
+        """Return (site, node, camera) of those of ``event_ids`` that are stored."""
+        ids = list(set(event_ids))
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    EventRecord.event_id,
+                    EventRecord.site_id,
+                    EventRecord.node_id,
+                    EventRecord.camera_id,
+                ).where(EventRecord.event_id.in_(ids))
+            ).all()
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def _write_snapshots(self, conn: Connection, snapshots: list[dict[str, Any]]) -> None:
         if snapshots:
@@ -345,6 +381,19 @@ class EventStore:
     def session(self) -> Session:
         """Return an ORM session on this store (objects stay usable after commit)."""
         return Session(self.engine, expire_on_commit=False)
+
+
+def _add_camera_node_column(conn: Connection, schema: str | None) -> None:
+    """Give a ``cameras`` table made before camera binding its ``node_id`` column.
+
+    ``cloud ingest`` creates tables but runs no migrations; migration 0003 adds the same
+    column only where it is missing, so both orders work.
+    """
+    columns = {c["name"] for c in inspect(conn).get_columns("cameras", schema=schema)}
+    if "node_id" not in columns:
+        table = f'"{schema}"."cameras"' if schema else '"cameras"'
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN node_id VARCHAR(64)")
+        logger.info("cameras.node_id added (camera binding)")
 
 
 EVENT_COLUMNS = (

@@ -81,6 +81,7 @@ class CameraAnalytics:
         external_signals: ExternalSignalStates | None = None,
         evidence: EvidenceHook | None = None,
         services: Mapping[str, Any] | None = None,
+        node_id: str = "default",
     ) -> None:
         """Build the tracker and the rules of a scene.
 
@@ -91,8 +92,10 @@ class CameraAnalytics:
             external_signals: Shared table of externally pushed signal states (MQTT).
             evidence: Evidence writer; none means events carry no images.
             services: Shared objects for rules by key (e.g. an already loaded head detector).
+            node_id: The edge node's id, stamped on events where they are made.
         """
         self.scene = scene
+        self.node_id = node_id
         self.class_names = tuple(class_names)
         if transform is None and scene.calibration is not None:
             transform = HomographyTransform(scene.calibration)
@@ -216,6 +219,7 @@ class CameraAnalytics:
         frame = FrameContext(
             camera_id=self.scene.camera.id,
             site_id=self.scene.camera.site,
+            node_id=self.node_id,
             index=index,
             timestamp=timestamp,
             time=moment,

@@ -25,6 +25,7 @@ from edge.scene import SceneConfig, format_validation_error, load_scene
 from edge.scene.render import check_frame_size, out_of_frame, read_frame, render_scene
 from edge.scene.transform import HomographyTransform
 from edge.transport.config import MqttConfig
+from edge.transport.identity import NodeIdentity, check_camera_sites
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.shared_data import shared_path
 
@@ -175,6 +176,10 @@ def load_run_config(path: Path) -> tuple[RunConfig, list[SceneConfig], Path]:
     ids = [scene.camera.id for scene in scenes]
     if len(set(ids)) != len(ids):
         raise UserFacingError(f"{path}: two cameras share an id ({', '.join(ids)})")
+    mqtt = config.transport.mqtt
+    if mqtt is not None:
+        identity = NodeIdentity(mqtt.site_id, mqtt.node_id)
+        check_camera_sites(identity, [(s.camera.id, s.camera.site) for s in scenes], str(path))
     return config, scenes, base
 
 
@@ -298,6 +303,7 @@ def _start_and_run(args: argparse.Namespace, stop: threading.Event) -> RunStats 
             supervision=config.supervision,
             detector_factory=_detector_factory(),
             stop_event=stop,
+            node_id=config.transport.mqtt.node_id if config.transport.mqtt else "default",
         )
     except BaseException:
         sink.close()

@@ -200,6 +200,7 @@ class Pipeline:
         supervision: SupervisionConfig | None = None,
         detector_factory: Callable[[DetectorConfig], BatchDetector] | None = None,
         stop_event: threading.Event | None = None,
+        node_id: str = "default",
     ) -> None:
         """Build one supervised :class:`CameraUnit` per scene; sources are keyed by camera id.
 
@@ -224,6 +225,7 @@ class Pipeline:
                 ``detector`` config; none: the same object is called again.
             stop_event: Set to stop the run (e.g. by a signal handler installed before the
                 slow start-up); a fresh one by default. See :meth:`stop`.
+            node_id: This edge node's id (``transport.mqtt.node_id``): events carry it.
 
         Raises:
             ValueError: A camera has no frame source or no detector.
@@ -236,6 +238,7 @@ class Pipeline:
         self.metrics = metrics or PipelineMetrics()
         self.external_signals = external_signals or ExternalSignalStates()
         self.analysis_thread = analysis_thread
+        self.node_id = node_id
         self.policy = supervision or SupervisionConfig()
         self.stop_event = stop_event or threading.Event()
         if evidence_dir is not None:
@@ -313,7 +316,11 @@ class Pipeline:
             if self._evidence is not None:
                 evidence = EvidenceWriter(self._evidence, names, blur=scene.privacy_blur)
             return CameraAnalytics(
-                scene, names, external_signals=self.external_signals, evidence=evidence
+                scene,
+                names,
+                external_signals=self.external_signals,
+                evidence=evidence,
+                node_id=self.node_id,
             )
 
         return build

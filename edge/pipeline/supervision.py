@@ -153,12 +153,20 @@ class SupervisedSource(Protocol):
 
 
 def status_event(
-    scene: SceneConfig, state: CameraState, reason: str, **attributes: str | int | float
+    scene: SceneConfig,
+    state: CameraState,
+    reason: str,
+    node_id: str = "default",
+    **attributes: str | int | float,
 ) -> Event:
-    """A ``camera_status`` event: the camera's new state and why (wall-clock time)."""
+    """A ``camera_status`` event: the camera's new state and why (wall-clock time).
+
+    ``node_id`` is the edge node's (the camera's site comes from its scene).
+    """
     return Event(
         camera_id=scene.camera.id,
         site_id=scene.camera.site,
+        node_id=node_id,
         time=datetime.now(UTC),
         type=EventType.CAMERA_STATUS,
         rule=SUPERVISOR_RULE,
@@ -205,6 +213,7 @@ class CameraUnit:
         self.camera_id = scene.camera.id
         self.source = source
         self.analytics = make_analytics()
+        self.node_id = self.analytics.node_id
         self._make_analytics = make_analytics
         self.policy = policy
         self.metrics = metrics
@@ -247,7 +256,7 @@ class CameraUnit:
         self.metrics.set_camera_state(self.camera_id, state.value)
         log = logger.info if _SEVERITY[state] is Severity.INFO else logger.warning
         log("camera %s %s (%s)", self.camera_id, state.value, reason)
-        self._notify(status_event(self.scene, state, reason, **attributes))
+        self._notify(status_event(self.scene, state, reason, self.node_id, **attributes))
 
     def _settle(self, reason: str) -> None:
         """Back to online, or degraded while a part is switched off or failed recently."""
@@ -436,7 +445,12 @@ class CameraUnit:
         if self._state in (CameraState.DEGRADED, CameraState.OFFLINE):
             if first:  # a new part failing is an event of its own; the state stays
                 event = status_event(
-                    self.scene, CameraState.DEGRADED, reason, stage=stage, failures=failures
+                    self.scene,
+                    CameraState.DEGRADED,
+                    reason,
+                    self.node_id,
+                    stage=stage,
+                    failures=failures,
                 )
                 self._notify(event)
             return
@@ -517,7 +531,9 @@ class CameraUnit:
         with self._lock:
             self._degraded[stage] = reason
         logger.error("camera %s: %s", self.camera_id, reason)
-        self._notify(status_event(self.scene, CameraState.DEGRADED, reason, stage=stage))
+        self._notify(
+            status_event(self.scene, CameraState.DEGRADED, reason, self.node_id, stage=stage)
+        )
 
     def _disable(self, stage: str) -> None:
         if stage == EVIDENCE_STAGE:

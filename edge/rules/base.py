@@ -65,6 +65,7 @@ class FrameContext:
         tracks: Live tracks of the camera by id; per-track rule state is pruned to these.
         class_names: The detector's class names.
         image: The BGR frame (``None`` where a caller has no image, e.g. synthetic tests).
+        node_id: The edge node (resolved once from the config; events carry it as is).
     """
 
     camera_id: str
@@ -76,6 +77,7 @@ class FrameContext:
     tracks: Mapping[int, Track]
     class_names: Sequence[str]
     image: np.ndarray[Any, Any] | None = None
+    node_id: str = "default"
     _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def class_name(self, class_id: int) -> str:
@@ -233,6 +235,7 @@ def make_event(
     return Event(
         camera_id=frame.camera_id,
         site_id=frame.site_id,
+        node_id=frame.node_id,
         time=time or frame.time,
         type=event_type,
         phase=phase,

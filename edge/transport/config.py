@@ -57,25 +57,36 @@ class MqttConfig(BaseModel):
         default="FULL", description="FULL survives power loss; NORMAL only a process crash."
     )
     max_inflight: int = Field(
-        default=200, ge=1, le=65_535, description="Unacknowledged QoS 1 messages at once."
+        default=200, ge=1, le=65_535, description="QoS 1 messages awaiting the broker's PUBACK."
     )
-    resend_after_s: float = Field(
-        default=60.0, gt=0, description="Resend everything if no ack came for this long."
+    max_inflight_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1,
+        description="Payload bytes awaiting the broker's PUBACK (evidence images are large).",
+    )
+    max_unconfirmed: int = Field(
+        default=5_000,
+        ge=1,
+        description="Messages sent and not yet confirmed stored by the aggregator; the rest "
+        "wait on disk.",
+    )
+    confirm_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Send a message again when the aggregator has not confirmed it this long "
+        "after it was sent; the delay doubles with each attempt.",
+    )
+    confirm_timeout_max_s: float = Field(
+        default=600.0, gt=0, description="Longest delay between two attempts of one message."
+    )
+    close_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="At shutdown, wait this long for the aggregator to confirm what is queued; "
+        "the rest stays on disk for the next start.",
     )
     stats_interval_s: float = Field(
         default=60.0, ge=0, description="Period of NodeStats messages; 0 disables them."
-    )
-    replay_window_s: float = Field(
-        default=30.0,
-        ge=0,
-        description=(
-            "After a reconnect, republish what was sent this long before the disconnect and "
-            "after the reconnect (a restarted Mosquitto drops messages until the aggregators "
-            "re-subscribe); at least the aggregators' reconnect_max_s. 0 disables."
-        ),
-    )
-    replay_max_messages: int = Field(
-        default=20_000, ge=1, description="Most messages kept in memory for the replay."
     )
     command_max_age_s: float = Field(
         default=10.0,

@@ -1,11 +1,13 @@
 """The edge event sink: MQTT v5 publisher behind the durable outbox.
 
-``publish(event)`` stores the event in the outbox and returns; a sender thread publishes
-waiting messages oldest first with QoS 1 and deletes each one when the broker acknowledges
-it. paho keeps unacknowledged messages in memory across reconnects and sends them again
-itself; after a process restart the outbox is sent again from the start, and the consumer
-drops the duplicates by event id. After a reconnect, what was sent around the outage is
-published once more (``edge.transport.replay``: a restarted broker may have dropped it).
+``write_many(items)`` stores each event with its evidence images in one outbox transaction
+and returns; a sender thread publishes waiting messages oldest first with QoS 1. A message
+leaves the outbox only when the aggregator confirms that it has stored it (end-to-end
+acknowledgement on ``…/acks``, ``traffic_monitor.contract.acks``); one left unconfirmed is
+sent again with growing delays (``edge.transport.delivery``), after a process restart the
+whole outbox is sent again, and the store drops the duplicates by event id. So no order of
+broker, node and aggregator restarts loses an event. An evidence image is sent once its
+event is confirmed (the aggregator stores images only under a stored event).
 
 The node also listens to its own ``…/commands/+`` (``edge.transport.commands``).
 """
@@ -22,17 +24,22 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.pipeline.sink import OutgoingEvent
+from edge.pipeline.sink import EvidenceImage, OutgoingEvent
 from edge.transport.commands import CommandDispatcher, SignalStateSink
 from edge.transport.config import MqttConfig
+from edge.transport.delivery import DeliveryTracker
+from edge.transport.identity import IdentityError, NodeIdentity
 from edge.transport.outbox import Outbox, OutboxMessage, Pending, Priority
-from edge.transport.replay import ReplayBuffer
 from traffic_monitor import __version__
 from traffic_monitor.contract import (
+    OUTBOX_PROPERTY,
+    ContractError,
+    DeliveryAck,
     Event,
     EventType,
     NodeStats,
@@ -40,8 +47,11 @@ from traffic_monitor.contract import (
     OutboxMetrics,
     Severity,
     SnapshotKind,
+    ack_topic,
+    decode_ack,
     encode,
     event_topic,
+    outbox_key,
     snapshot_topic,
     stats_topic,
     status_topic,
@@ -71,7 +81,9 @@ class MqttPublisher:
         signals: Receives ``signal_state`` commands (``ExternalSignalStates`` of the
             pipeline); None refuses them.
 
-    Use ``start()`` once, ``publish(event)`` from the pipeline, ``close()`` at shutdown.
+    Use ``start()`` once, ``write_many(items)`` from the pipeline, ``close()`` at shutdown.
+    Every event must carry this node's site and node id (:class:`IdentityError` otherwise):
+    the publisher never rewrites them.
     """
 
     def __init__(
@@ -82,22 +94,31 @@ class MqttPublisher:
         signals: SignalStateSink | None = None,
     ) -> None:
         self.config = config
+        self.identity = NodeIdentity(config.site_id, config.node_id)
         self.outbox = Outbox(
             config.outbox_path, config.outbox_max_messages, config.outbox_synchronous
         )
         self._cameras = list(cameras)
         self._model = model
         self._started_at = datetime.now(UTC)
+        self._ack_topic = ack_topic(config.site_id, config.node_id)
         self._wake = threading.Condition()
         self._woken = False
-        self._acks: deque[tuple[int, bool]] = deque()
-        self._inflight: dict[int, int] = {}
+        self._pubacks: deque[tuple[int, bool]] = deque()
+        self._confirms: deque[DeliveryAck] = deque()
+        self._inflight: dict[int, tuple[int, int]] = {}  # mid -> (seq, payload bytes)
+        self._inflight_bytes = 0
         self._ack_batch = max(1, config.max_inflight // 4)
-        self._replay = ReplayBuffer(config.replay_window_s, config.replay_max_messages)
-        self.replayed = 0
-        """Messages published again after reconnects (see ``edge.transport.replay``)."""
+        self._tracker = DeliveryTracker(
+            config.confirm_timeout_s, config.confirm_timeout_max_s, config.max_unconfirmed
+        )
         self._cursor = 0
-        self._last_progress = time.monotonic()
+        self.resent = 0
+        """Messages sent again because the aggregator had not confirmed them in time."""
+        self.published = 0
+        """Outbox messages the broker has acknowledged (PUBACK), resends included."""
+        self.stale_acks = 0
+        """Acknowledgements naming another outbox (a previous outbox file of this node)."""
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._type_counts: Counter[str] = Counter()
@@ -124,48 +145,51 @@ class MqttPublisher:
         self._client.loop_start()
         self._thread.start()
         logger.info(
-            "publisher %s started towards %s:%d", cfg.effective_client_id, cfg.host, cfg.port
+            "publisher %s (%s) started towards %s:%d",
+            cfg.effective_client_id,
+            self.identity,
+            cfg.host,
+            cfg.port,
         )
-
-    def publish(self, event: Event) -> None:
-        """Store an event durably for publication (returns once it is on disk).
-
-        The event is stamped with this node's site and node id.
-
-        Raises:
-            OutboxFullError: The outbox is full of alerts (see the outbox policy).
-        """
-        self.publish_many([event])
-
-    def write(self, event: Event) -> None:
-        """Same as :meth:`publish`: the ``edge.pipeline.sink.EventSink`` interface."""
-        self.publish(event)
 
     def write_many(self, items: Sequence[OutgoingEvent]) -> None:
-        """Store one round's events in one disk transaction: the ``EventSink`` interface.
+        """Store one round's events and their images in one disk transaction (``EventSink``).
 
-        Evidence images are not published yet (see ``publish_snapshot``).
+        Each image follows its event: it is sent once the aggregator has stored the event,
+        and is dropped before any event when the outbox is full.
+
+        Raises:
+            IdentityError: An event names another site or node than this publisher's.
+            OutboxFullError: The outbox is full of alerts (see the outbox policy).
         """
-        self.publish_many([item.event for item in items])
+        pending: list[Pending] = []
+        for item in items:
+            pending.append(self._event_message(item.event))
+            event_index = len(pending) - 1
+            pending += [self._image_message(item.event, im, event_index) for im in item.images]
+        self._store(pending)
+        for item in items:
+            self._type_counts[item.event.type.value] += 1
 
     def publish_many(self, events: Iterable[Event]) -> None:
-        """Store several events in one disk transaction."""
-        pending: list[Pending] = []
-        for event in events:
-            stamped = self._stamp(event)
-            topic = event_topic(
-                stamped.site_id, stamped.node_id, stamped.camera_id, stamped.type.value
-            )
-            pending.append((topic, encode(stamped), event_priority(stamped), False))
-            self._type_counts[stamped.type.value] += 1
-        self._store(pending)
+        """Store several events (without images) in one disk transaction."""
+        self.write_many([OutgoingEvent(event) for event in events])
+
+    def publish(self, event: Event) -> None:
+        """Store one event durably for publication (returns once it is on disk)."""
+        self.write_many([OutgoingEvent(event)])
+
+    def write(self, event: Event) -> None:
+        """Same as :meth:`publish`."""
+        self.publish(event)
 
     def publish_snapshot(self, event: Event, kind: SnapshotKind, jpeg: bytes) -> None:
-        """Store an evidence image of ``event`` for publication (binary payload, QoS 1)."""
-        topic = snapshot_topic(
-            self.config.site_id, self.config.node_id, event.camera_id, event.event_id, kind
-        )
-        self._store([(topic, jpeg, event_priority(event), False)])
+        """Store an evidence image of ``event``, with the event again (stored once).
+
+        Prefer handing the images with their event to :meth:`write_many`; this stores the
+        event a second time (the aggregator drops the duplicate) so that the image follows it.
+        """
+        self.write_many([OutgoingEvent(event, (EvidenceImage(kind, jpeg),))])
 
     def count(self, name: str, increment: int = 1) -> None:
         """Add to a counter reported in the next NodeStats message."""
@@ -181,16 +205,28 @@ class MqttPublisher:
         return self._connected.is_set()
 
     def flush(self, timeout: float) -> bool:
-        """Wait until the outbox is empty; returns False on timeout."""
+        """Wait until the aggregator has confirmed everything queued; False on timeout."""
         deadline = time.monotonic() + timeout
         while len(self.outbox) and time.monotonic() < deadline:
             time.sleep(0.02)
         return len(self.outbox) == 0
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Flush for up to ``timeout`` s, announce offline, disconnect; the rest stays on disk."""
+    def close(self, timeout: float | None = None) -> None:
+        """Wait for confirmations, announce offline, disconnect; the rest stays on disk.
+
+        Args:
+            timeout: Seconds to wait for the aggregator to confirm what is queued (default
+                ``close_timeout_s``).
+        """
         if self._thread.is_alive():
-            self.flush(timeout)
+            wait = self.config.close_timeout_s if timeout is None else timeout
+            if not self.flush(wait):
+                logger.warning(
+                    "%d messages not confirmed by the aggregator after %.0f s: kept in the "
+                    "outbox for the next start",
+                    len(self.outbox),
+                    wait,
+                )
             self._stop.set()
             self._notify()
             self._thread.join()
@@ -198,19 +234,31 @@ class MqttPublisher:
                 info = self._client.publish(
                     *self._status_message(online=False, reason="shutdown"), qos=1, retain=True
                 )
-                info.wait_for_publish(timeout=min(timeout, 2.0))
+                info.wait_for_publish(timeout=2.0)
             self._client.disconnect()
             self._client.loop_stop()
         self.outbox.close()
         logger.info("publisher closed; %d messages stay in the outbox", len(self.outbox))
 
-    # -- internals ------------------------------------------------------------------------
+    # -- internals: what goes into the outbox -----------------------------------------------
 
-    def _stamp(self, event: Event) -> Event:
-        cfg = self.config
-        if event.site_id == cfg.site_id and event.node_id == cfg.node_id:
-            return event
-        return event.model_copy(update={"site_id": cfg.site_id, "node_id": cfg.node_id})
+    def _check_identity(self, event: Event) -> None:
+        if (event.site_id, event.node_id) != (self.identity.site_id, self.identity.node_id):
+            raise IdentityError(
+                f"event {event.event_id} of camera {event.camera_id} names "
+                f"{event.site_id}/{event.node_id}, but this node is {self.identity}"
+            )
+
+    def _event_message(self, event: Event) -> Pending:
+        self._check_identity(event)
+        topic = event_topic(event.site_id, event.node_id, event.camera_id, event.type.value)
+        return Pending(topic, encode(event), event_priority(event))
+
+    def _image_message(self, event: Event, image: EvidenceImage, event_index: int) -> Pending:
+        topic = snapshot_topic(
+            event.site_id, event.node_id, event.camera_id, event.event_id, image.kind
+        )
+        return Pending(topic, image.jpeg, Priority.EVIDENCE, follows=event_index)
 
     def _store(self, pending: list[Pending]) -> None:
         self.outbox.put_many(pending)
@@ -241,6 +289,8 @@ class MqttPublisher:
             reason=reason,
         )
         return status_topic(cfg.site_id, cfg.node_id), encode(status)
+
+    # -- internals: paho's network thread ---------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.config
@@ -278,15 +328,28 @@ class MqttPublisher:
         logger.info("connected to broker (session present: %s)", flags.session_present)
         # Subscribe before the birth message: the broker handles a connection's packets in
         # order, so whoever sees the node online can already command it.
-        client.subscribe(self.commands.topic_filter, options=SubscribeOptions(qos=1))
+        options = SubscribeOptions(qos=1)
+        client.subscribe([(self.commands.topic_filter, options), (self._ack_topic, options)])
         client.publish(*self._status_message(online=True), qos=1, retain=True)
-        self._replay.reconnected()
         self._connected.set()
         self._notify()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        # Commands only (the node subscribes to nothing else); QoS 1 is acked on return.
-        self.commands.handle(message.topic, bytes(message.payload))
+        # Runs on paho's network thread: hand acknowledgements over, never raise.
+        if message.topic == self._ack_topic:
+            self._take_ack(bytes(message.payload))
+        else:
+            self.commands.handle(message.topic, bytes(message.payload))
+
+    def _take_ack(self, payload: bytes) -> None:
+        try:
+            ack = decode_ack(payload)
+        except ContractError as exc:
+            logger.warning("malformed acknowledgement ignored: %s", exc)
+            self._counters["malformed_acks"] += 1
+            return
+        self._confirms.append(ack)
+        self._notify()
 
     def _republish_status(self) -> None:
         self._client.publish(*self._status_message(online=True), qos=1, retain=True)
@@ -300,7 +363,6 @@ class MqttPublisher:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
-        self._replay.disconnected()
         if not self._stop.is_set():
             logger.warning("disconnected from broker (%s); outbox keeps messages", reason_code)
 
@@ -312,97 +374,132 @@ class MqttPublisher:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        # Runs on paho's network thread with its locks held: only hand the ack over. The
-        # sender is woken once a quarter of the window (or all in flight) is acknowledged,
-        # not per ack: one outbox transaction settles many acks.
-        self._acks.append((mid, not reason_code.is_failure))
-        if len(self._acks) >= min(self._ack_batch, len(self._inflight)):
+        # Runs on paho's network thread with its locks held: only hand the PUBACK over. The
+        # sender is woken once a quarter of the window (or all in flight) is acknowledged.
+        self._pubacks.append((mid, not reason_code.is_failure))
+        if len(self._pubacks) >= min(self._ack_batch, len(self._inflight)):
             self._notify()
+
+    # -- internals: the sender thread -------------------------------------------------------
 
     def _run(self) -> None:
         next_stats = time.monotonic() + (self.config.stats_interval_s or float("inf"))
         while not self._stop.is_set():
             self._wait(timeout=0.2)
-            self._settle_acks()
+            self._settle_pubacks()
+            self._settle_confirms()
             if not self._connected.is_set():
                 continue
-            self._check_stalled()
-            self._send_window()
-            self._send_replay()
+            self._send_due()
+            self._send_fresh()
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + self.config.stats_interval_s
                 self._queue_stats()
-        self._settle_acks()
+        self._settle_pubacks()
+        self._settle_confirms()
 
-    def _settle_acks(self) -> None:
-        done: list[int] = []
+    def _settle_pubacks(self) -> None:
+        """The broker has the message (nothing to delete yet), or refused it (drop it)."""
         rejected: list[int] = []
-        while self._acks:
-            mid, ok = self._acks.popleft()
-            # Mapped in this thread before any ack is read: an unknown mid is the status
-            # message or a message forgotten by a resend, both harmless.
-            seq = self._inflight.pop(mid, None)
-            if seq is not None:
-                (done if ok else rejected).append(seq)
+        while self._pubacks:
+            mid, ok = self._pubacks.popleft()
+            # Mapped in this thread before any PUBACK is read: an unknown mid is a status
+            # message, harmless.
+            entry = self._inflight.pop(mid, None)
+            if entry is None:
+                continue
+            self._inflight_bytes -= entry[1]
+            if ok:
+                self.published += 1
+            else:
+                rejected.append(entry[0])
         if rejected:
-            logger.error("broker rejected %d messages (not authorised?); dropping", len(rejected))
-            self.outbox.dropped += len(rejected)
-        if done or rejected:
-            self.outbox.ack(done + rejected)
-            self.outbox.sent -= len(rejected)
-            self._last_progress = time.monotonic()
+            dropped = self._tracker.refused(rejected)
+            logger.error(
+                "broker refused %d messages (not authorised?): dropping them and the %d "
+                "images that wait for them",
+                len(rejected),
+                len(dropped) - len(rejected),
+            )
+            self.outbox.drop(dropped)
 
-    def _check_stalled(self) -> None:
-        stalled = time.monotonic() - self._last_progress > self.config.resend_after_s
-        if self._inflight and stalled:
-            logger.warning("no ack for %.0f s: resending the outbox", self.config.resend_after_s)
-            self._inflight.clear()
-            self._cursor = 0
-            self._last_progress = time.monotonic()
+    def _settle_confirms(self) -> None:
+        """Delete what the aggregator stored; drop what it refused (dead letters)."""
+        while self._confirms:
+            ack = self._confirms.popleft()
+            if ack.outbox_id != self.outbox.outbox_id:
+                self.stale_acks += 1
+                continue
+            self.outbox.confirm(self._tracker.confirmed(ack.stored))
+            if ack.refused:
+                dropped = self._tracker.refused(ack.refused)
+                logger.error(
+                    "the aggregator refused %d messages as dead letters (see its dead_letters "
+                    "table): dropping them and the images that wait for them",
+                    len(ack.refused),
+                )
+                self.outbox.drop(dropped)
+            if self._tracker.room:
+                self._notify()  # confirmations open the window for fresh messages
 
-    def _send_window(self) -> None:
-        room = self.config.max_inflight - len(self._inflight)
+    def _room(self) -> int:
+        if self._inflight_bytes >= self.config.max_inflight_bytes:
+            return 0
+        return self.config.max_inflight - len(self._inflight)
+
+    def _send_due(self) -> None:
+        """Images whose event is stored, and messages whose confirmation is overdue."""
+        room = self._room()
         if room <= 0:
             return
-        if not self._inflight:
-            self._last_progress = time.monotonic()
-        for message in self.outbox.after(self._cursor, room):
+        seqs = self._tracker.due(room)
+        if not seqs:
+            return
+        messages = self.outbox.get(seqs)
+        gone = set(seqs) - {m.seq for m in messages}
+        if gone:  # evicted by the full-outbox policy meanwhile
+            self.outbox.drop(self._tracker.refused(gone))
+        for message in messages:
             if not self._send(message):
                 return
 
-    def _send(self, message: OutboxMessage) -> bool:
-        info = self._client.publish(message.topic, message.payload, qos=1, retain=message.retain)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            logger.warning("publish of seq %d failed: %s", message.seq, info.rc)
-            return False
-        self._inflight[info.mid] = message.seq
-        self._cursor = message.seq
-        if message.priority is not Priority.STATS:  # stats rows are not deduplicated
-            self._replay.record(message.topic, message.payload, message.retain)
-        return True
-
-    def _send_replay(self) -> None:
-        messages = self._replay.due()
-        if not messages:
+    def _send_fresh(self) -> None:
+        """Messages not yet sent by this process, oldest first."""
+        room = min(self._room(), self._tracker.room)
+        if room <= 0:
             return
-        logger.warning(
-            "republishing %d messages sent around the last reconnect (a restarted broker "
-            "drops what arrives before the aggregators subscribe again)",
-            len(messages),
+        for message in self.outbox.after(self._cursor, room):
+            self._cursor = message.seq
+            if self._tracker.load(message.seq, message.parent) and not self._send(message):
+                return
+
+    def _send(self, message: OutboxMessage) -> bool:
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.UserProperty = (OUTBOX_PROPERTY, outbox_key(self.outbox.outbox_id, message.seq))
+        info = self._client.publish(
+            message.topic, message.payload, qos=1, retain=message.retain, properties=props
         )
-        for topic, payload, retain in messages:
-            # Not tracked: the outbox rows are gone; duplicates are dropped by the store.
-            self._client.publish(topic, payload, qos=1, retain=retain)
-        self.replayed += len(messages)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            # Not sent: the confirmation timer sends it again.
+            logger.warning("publish of seq %d failed: %s", message.seq, info.rc)
+            self._tracker.sent(message.seq)
+            return False
+        self._inflight[info.mid] = (message.seq, len(message.payload))
+        self._inflight_bytes += len(message.payload)
+        if self._tracker.sent(message.seq) > 1:
+            self.resent += 1
+        return True
 
     def _queue_stats(self) -> None:
         cfg = self.config
+        counters = dict(self._counters)
+        counters["resent"] = self.resent
         stats = NodeStats(
             site_id=cfg.site_id,
             node_id=cfg.node_id,
             period_s=cfg.stats_interval_s,
             events_by_type=dict(self._type_counts),
-            counters=dict(self._counters),
+            counters=counters,
             outbox=self.outbox.metrics(),
         )
         self._type_counts.clear()

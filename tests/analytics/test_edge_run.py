@@ -137,7 +137,7 @@ def test_mqtt_transport_without_broker_settings_is_refused_with_the_field_named(
 
 
 def test_transport_flag_switches_back_to_json_lines(tmp_path):
-    mqtt_section = {"type": "mqtt", "mqtt": {"site_id": "s1", "node_id": "n1"}}
+    mqtt_section = {"type": "mqtt", "mqtt": {"site_id": "default", "node_id": "n1"}}
     config, _, _ = load_run_config(write_run(tmp_path, mqtt_section))
     assert isinstance(config, RunConfig) and config.transport.type == "mqtt"
     select_transport(config, "jsonl", "run.yaml")
@@ -175,11 +175,12 @@ def test_edge_run_publishes_events_over_mqtt(tmp_path, mosquitto):
         "type": "mqtt",
         "mqtt": {
             "port": mosquitto.port,
-            "site_id": "site-1",
+            "site_id": "default",  # the scene's camera.site: a node publishes for its own site
             "node_id": "node-1",
             "outbox_path": str(tmp_path / "outbox.sqlite3"),
             "outbox_synchronous": "NORMAL",
             "stats_interval_s": 0,
+            "close_timeout_s": 2,  # no aggregator here confirms: close waits this long
         },
     }
     config, scenes, _ = load_run_config(write_run(tmp_path, transport))
@@ -191,7 +192,9 @@ def test_edge_run_publishes_events_over_mqtt(tmp_path, mosquitto):
     sink = make_sink(config, scenes, signals, config.events)
     assert isinstance(sink, MqttPublisher)
     sources = {"cam0": SyntheticSource("cam0", 200)}
-    pipeline = Pipeline(scenes, RecordingDetector(), sources, sink, external_signals=signals)
+    pipeline = Pipeline(
+        scenes, RecordingDetector(), sources, sink, external_signals=signals, node_id="node-1"
+    )
     stats = pipeline.run()  # closes the sink: flushes the outbox to the broker
     subscriber.loop_stop()
     subscriber.disconnect()

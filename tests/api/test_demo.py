@@ -56,7 +56,9 @@ def test_demo_serves_events_from_the_edge_and_stops_on_ctrl_c(tmp_path: Path):
                 items = client.get("/api/events", headers=headers).json()["items"]
                 time.sleep(1.0)
             assert items, "no event from the edge pipeline reached the aggregator"
-            assert items[0]["site_id"] == "demo" and items[0]["node_id"] == "node-1"
+            # one identity: the scene's site, the demo's node, as the camera registry has them
+            assert items[0]["site_id"] == "da-nang-nga-ba-hue"
+            assert items[0]["node_id"] == "demo-node"
             cams = client.get("/api/cameras", headers=headers).json()
             assert any(c["lat"] == 16.0614 and c["lon"] == 108.1722 for c in cams), cams
             report = {"service_code": "congestion", "description": "kẹt xe ở ngã ba Huế"}

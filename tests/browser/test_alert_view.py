@@ -78,7 +78,8 @@ def system(tmp_path: Path) -> Iterator[System]:
     consumer = ingestor(broker.port, store)
     consumer.start()
     edge = MqttPublisher(
-        publisher(broker.port, tmp_path / "outbox.sqlite3").config, cameras=[CAMERA.camera_id]
+        publisher(broker.port, tmp_path / "outbox.sqlite3", node="node-1").config,
+        cameras=[CAMERA.camera_id],
     )
     edge.start()
     app = create_app(ApiSettings(live_poll_s=0.1), store)

@@ -15,8 +15,11 @@ def publisher(
     node: str = "node-01",
     site: str = "hcm-q1",
     signals: SignalStateSink | None = None,
+    cameras: tuple[str, ...] = ("cam-1",),
     **kwargs,
 ) -> MqttPublisher:
+    # Resends only when a test asks for them (a loaded machine must not make duplicates).
+    settings = {"confirm_timeout_s": 60.0} | kwargs
     config = MqttConfig(
         port=port,
         site_id=site,
@@ -25,9 +28,9 @@ def publisher(
         outbox_synchronous="NORMAL",
         reconnect_min_s=0.2,
         reconnect_max_s=1.0,
-        **kwargs,
+        **settings,
     )
-    return MqttPublisher(config, cameras=["cam-1"], model="yolo11n_320", signals=signals)
+    return MqttPublisher(config, cameras=list(cameras), model="yolo11n_320", signals=signals)
 
 
 def ingestor(port: int, store: EventStore, client_id: str = "aggregator-1", **kwargs) -> Ingestor:

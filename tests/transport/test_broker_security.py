@@ -13,7 +13,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from cloud.ingest import IngestConfig, Ingestor
-from cloud.ingest.acl import node_username, render_acl
+from cloud.ingest.acl import node_username, parse_node, render_acl
 from cloud.store import EventStore
 from edge.rules.signals import ExternalSignalStates, SignalState
 from edge.transport import MqttConfig, MqttPublisher, TlsConfig
@@ -26,9 +26,11 @@ from tests.transport.conftest import (
 )
 from traffic_monitor.contract import (
     SignalCommand,
+    SnapshotKind,
     command_topic,
     encode,
     event_topic,
+    snapshot_topic,
     status_topic,
 )
 from traffic_monitor.net import free_port, wait_port
@@ -53,7 +55,8 @@ def secure_broker(tmp_path: Path):
     passwd.touch()
     for user, password in PASSWORDS.items():
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
-    (etc / "acl").write_text(render_acl(["hcm-q1/node-01", "hcm-q1/node-02"]))
+    nodes = [parse_node("hcm-q1/node-01=cam-1"), parse_node("hcm-q1/node-02=cam-2")]
+    (etc / "acl").write_text(render_acl(nodes))
     port = free_port()
     conf = (DEPLOY / "mosquitto.conf").read_text()
     conf = conf.replace("/etc/mosquitto/", f"{etc}/").replace("/var/lib/mosquitto/", f"{etc}/")
@@ -120,13 +123,19 @@ def test_tls_passwords_and_acls(secure_broker, sqlite_store: EventStore, tmp_pat
         forged = make_event(2, node="node-02")
         topic = event_topic("hcm-q1", "node-02", forged.camera_id, forged.type.value)
         spoofer.publish(topic, encode(forged), qos=1).wait_for_publish(10)
+        # nor, under its own prefix, for node-02's camera cam-2 (event or image)
+        other = make_event(3, camera="cam-2")
+        topic = event_topic("hcm-q1", "node-01", "cam-2", other.type.value)
+        spoofer.publish(topic, encode(other), qos=1).wait_for_publish(10)
+        image = snapshot_topic("hcm-q1", "node-01", "cam-2", event_id(3), SnapshotKind.SNAPSHOT)
+        spoofer.publish(image, b"\xff\xd8\xff", qos=1).wait_for_publish(10)
         # node-01 may not read node-02's commands either.
         spoofer.subscribe(command_topic("hcm-q1", "node-02", "reload"), qos=1)
-        pub.publish(make_event(1))  # its own prefix: accepted
-        assert pub.flush(15)
+        pub.publish(make_event(1))  # its own prefix and camera: accepted
+        assert pub.flush(15)  # confirmed: the node may read its acknowledgements
         wait_for(lambda: sqlite_store.count_events() >= 1, 15, "node-01's own event")
         assert sqlite_store.event_ids() == [event_id(1)]
-        assert acks == [0x87]  # MQTT v5 PUBACK "not authorized"
+        assert acks == [0x87] * 3  # MQTT v5 PUBACK "not authorized"
     finally:
         spoofer.loop_stop()
         spoofer.disconnect()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from cloud.store import EventStore, SnapshotRecord
-from edge.pipeline.sink import EventSink
+from edge.pipeline.sink import EventSink, EvidenceImage, OutgoingEvent
 from tests.transport.conftest import Mosquitto, event_id, make_event, wait_for
 from tests.transport.helpers import ingestor, publisher
 from traffic_monitor.contract import SnapshotKind
+
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg"
 
 
 def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore, tmp_path):
@@ -20,11 +22,14 @@ def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore
         pub.publish_many(events[:100])
         for event in events[100:200]:
             pub.publish(event)
-        sink: EventSink = pub  # the edge pipeline's sink interface
-        for event in events[200:]:
-            sink.write(event)
-        pub.publish_snapshot(events[0], SnapshotKind.CROP, b"\xff\xd8\xff\xe0fake-jpeg")
-        assert pub.flush(20)
+        sink: EventSink = pub  # the edge pipeline's sink interface: events with their images
+        images = (
+            EvidenceImage(SnapshotKind.SNAPSHOT, JPEG + b"s"),
+            EvidenceImage(SnapshotKind.CROP, JPEG),
+        )
+        sink.write_many([OutgoingEvent(events[200], images)])
+        sink.write_many([OutgoingEvent(event) for event in events[201:]])
+        assert pub.flush(20)  # everything confirmed stored by the aggregator
         wait_for(lambda: store.count_events() == 300, 20, "300 stored events")
         assert sorted(store.event_ids()) == sorted(event_id(i) for i in range(300))
         wait_for(lambda: store.node_status("hcm-q1", "node-01") is not None, 10, "birth")
@@ -32,10 +37,13 @@ def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore
         assert status is not None and status.online and status.payload["cameras"] == ["cam-1"]
         with store.session() as session:
             wait_for(
-                lambda: session.get(SnapshotRecord, (event_id(0), "crop")) is not None, 10, "snap"
+                lambda: session.get(SnapshotRecord, (event_id(200), "crop")) is not None, 10, "crop"
             )
+            snapshot = session.get(SnapshotRecord, (event_id(200), "snapshot"))
+            assert snapshot is not None and snapshot.content == JPEG + b"s"
+            assert snapshot.node_id == "node-01" and snapshot.camera_id == "cam-1"
         metrics = pub.metrics()
-        assert (metrics.queued, metrics.sent, metrics.dropped) == (0, 301, 0)
+        assert (metrics.queued, metrics.sent, metrics.dropped) == (0, 302, 0)  # 300 + 2 images
     finally:
         pub.close()
 
@@ -66,7 +74,8 @@ def test_message_the_database_refuses_is_dead_lettered(
         wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
         pub.publish_many([make_event(i) for i in range(50)] + poison)
         pub.publish_many([make_event(i) for i in range(50, 100)])
-        assert pub.flush(20)
+        assert pub.flush(30)  # the aggregator confirmed all, the poison as refused
+        assert pub.metrics().dropped == refused  # the node drops what was dead-lettered
         wait_for(lambda: store.count_events() >= 100 + 2 - refused, 20, "valid events")
         wait_for(lambda: store.count_dead_letters() >= refused, 20, "dead letters")
     finally:

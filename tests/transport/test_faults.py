@@ -1,5 +1,6 @@
-"""Fault tests with a real Mosquitto: broker outage, publisher crash, aggregator crash,
-hostile payloads, full outbox. Each asserts exactly-once arrival in the store."""
+"""Fault tests with a real Mosquitto: publisher crash, aggregator crash, hostile payloads,
+full outbox. Each asserts exactly-once arrival in the store. Broker restarts combined with
+node and aggregator restarts: ``test_broker_restarts.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -47,73 +47,6 @@ def _assert_exactly(store: EventStore, count: int) -> None:
     assert set(ids) == {event_id(i) for i in range(count)}, (
         f"missing {count - len(set(ids) & {event_id(i) for i in range(count)})} events"
     )
-
-
-def test_broker_killed_for_15_s(tmp_path: Path, sqlite_store: EventStore):
-    broker = Mosquitto(tmp_path / "broker").start()
-    consumer = ingestor(broker.port, sqlite_store, reconnect_max_s=1)
-    consumer.start()
-    pub = publisher(broker.port, tmp_path / "outbox.sqlite3")
-    pub.start()
-    total, rate = 2000, 100.0
-    queued_during_outage: list[int] = []
-
-    def produce() -> None:
-        for i in range(total):
-            pub.publish(make_event(i))
-            time.sleep(1 / rate)
-
-    producer = threading.Thread(target=produce)
-    try:
-        wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
-        producer.start()
-        time.sleep(2.5)
-        broker.kill(signal.SIGKILL)
-        time.sleep(15)
-        queued_during_outage.append(pub.metrics().queued)
-        assert not consumer.connected  # cleared on disconnect ...
-        broker.start()
-        wait_for(lambda: consumer.connected, 30, "the new SUBACK")  # ... set again on SUBACK
-        producer.join()
-        assert pub.flush(60)
-        wait_for(lambda: sqlite_store.count_events() >= total, 60, f"{total} events")
-    finally:
-        pub.close()
-        consumer.stop()
-        broker.kill(signal.SIGTERM)
-    assert queued_during_outage[0] > 1000  # the outage really held ~15 s of events back
-    _assert_exactly(sqlite_store, total)
-
-
-def test_broker_restart_before_the_aggregator_resubscribes(
-    broker: Mosquitto, sqlite_store: EventStore, tmp_path: Path
-):
-    """Mosquitto 2.0 does not restore shared subscriptions from persistence: after a restart
-    it acknowledges and drops a node's messages until the aggregator subscribes again. The
-    node republishes what it sent around the reconnect once the replay window has passed."""
-    consumer = ingestor(broker.port, sqlite_store, reconnect_max_s=1)
-    consumer.start()
-    pub = publisher(broker.port, tmp_path / "outbox.sqlite3", replay_window_s=4.0)
-    pub.start()
-    try:
-        wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
-        pub.publish_many([make_event(i) for i in range(10)])
-        wait_for(lambda: sqlite_store.count_events() >= 10, 10, "10 events")
-        consumer.stop()  # the aggregator is away when the broker restarts
-        time.sleep(1.5)  # a persistence autosave with the offline session in it
-        broker.kill(signal.SIGKILL)
-        broker.start()
-        wait_for(lambda: pub.connected, 10, "the node's reconnection")
-        pub.publish_many([make_event(i) for i in range(10, 60)])
-        assert pub.flush(10)  # acknowledged by the broker, which had no subscriber for them
-        consumer = ingestor(broker.port, sqlite_store, reconnect_max_s=1)
-        consumer.start()
-        wait_for(lambda: sqlite_store.count_events() >= 60, 30, "60 events after the replay")
-    finally:
-        pub.close()
-        consumer.stop()
-    assert pub.replayed >= 50
-    _assert_exactly(sqlite_store, 60)
 
 
 def test_publisher_sigkilled_mid_stream(broker: Mosquitto, sqlite_store: EventStore, tmp_path):
@@ -157,7 +90,8 @@ def test_one_of_two_aggregators_killed(broker: Mosquitto, tmp_path: Path):
     pub.start()
     total = 3000
     try:
-        wait_for(lambda: log.read_text().count("subscribed to") >= 2, 30, "2 subscriptions")
+        # (the CLI's start-up imports take long on a loaded machine)
+        wait_for(lambda: log.read_text().count("subscribed to") >= 2, 180, "2 subscriptions")
         for i in range(1000):
             pub.publish(make_event(i))
             time.sleep(0.002)
@@ -167,12 +101,12 @@ def test_one_of_two_aggregators_killed(broker: Mosquitto, tmp_path: Path):
         for i in range(1000, total):
             pub.publish(make_event(i))
             time.sleep(0.002)
-        assert pub.flush(30)
         # agg-b carries on with its share. Mosquitto 2.0 keeps agg-a's share (and what agg-a
         # had received but not acknowledged) in agg-a's persistent session ...
         wait_for(lambda: store.count_events() > stored_at_kill + 500, 60, "agg-b carries on")
         # ... until agg-a comes back under its client id, as its supervisor restarts it.
         procs["agg-a"] = _aggregator(broker.port, "agg-a", store.schema, log)
+        assert pub.flush(240)  # every event confirmed stored by one aggregator or the other
         wait_for(lambda: store.count_events() >= total, 60, f"{total} events")
         _assert_exactly(store, total)
     except AssertionError as exc:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from traffic_monitor.contract.acks import DeliveryAck
 from traffic_monitor.contract.commands import CommandName, PingCommand, SignalCommand
 from traffic_monitor.contract.events import SCHEMA_VERSION, Event
 from traffic_monitor.contract.status import NodeStats, NodeStatus
@@ -161,6 +162,15 @@ def decode_stats(payload: bytes) -> NodeStats:
         ContractError: The payload is refused; the message says why.
     """
     return _decode(payload, NodeStats)
+
+
+def decode_ack(payload: bytes) -> DeliveryAck:
+    """Decode and validate an end-to-end delivery acknowledgement (aggregator → node).
+
+    Raises:
+        ContractError: The payload is refused; the message says why.
+    """
+    return _decode(payload, DeliveryAck)
 
 
 def decode_command(name: str, payload: bytes) -> SignalCommand | PingCommand:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from traffic_monitor.contract.acks import DeliveryAck
 from traffic_monitor.contract.commands import PingCommand, SignalCommand
 from traffic_monitor.contract.events import SCHEMA_VERSION, Event
 from traffic_monitor.contract.status import NodeStats, NodeStatus
@@ -23,7 +24,7 @@ SCHEMA_PATH = REPO_ROOT / "docs" / "event-schema.json"
 
 def contract_schema() -> dict[str, Any]:
     """Return the JSON Schema of every wire message (events, status, stats, commands)."""
-    models = (Event, NodeStatus, NodeStats, SignalCommand, PingCommand)
+    models = (Event, NodeStatus, NodeStats, SignalCommand, PingCommand, DeliveryAck)
     _, top = models_json_schema(
         [(model, "validation") for model in models],
         title=f"traffic-monitor wire contract v{SCHEMA_VERSION}",
@@ -36,7 +37,8 @@ def contract_schema() -> dict[str, Any]:
         "description": (
             "Messages on traffic/v1/{site}/{node}/events/{camera}/{type} (Event), "
             "…/status (NodeStatus, retained), …/stats (NodeStats), and inbound "
-            "…/commands/signal_state (SignalCommand) and …/commands/ping (PingCommand). "
+            "…/commands/signal_state (SignalCommand), …/commands/ping (PingCommand) and "
+            "…/acks (DeliveryAck: what the aggregator stored). "
             "Consumers ignore unknown fields and refuse other schema_version values."
         ),
         "oneOf": [{"$ref": f"#/$defs/{name}"} for name in names],

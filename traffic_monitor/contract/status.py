@@ -54,7 +54,7 @@ class OutboxMetrics(_Wire):
 
     queued: NonNegativeInt = Field(default=0, description="Messages waiting in the outbox.")
     sent: NonNegativeInt = Field(
-        default=0, description="Messages acknowledged by the broker since start."
+        default=0, description="Messages the aggregator confirmed stored since start."
     )
     dropped: NonNegativeInt = Field(
         default=0, description="Messages dropped by the full-outbox policy since start."

@@ -12,6 +12,7 @@ Topic                                                          QoS      Ret.   P
 ``traffic/v1/{site}/{node}/status``                            1        yes    NodeStatus
 ``traffic/v1/{site}/{node}/stats``                             1        no     NodeStats
 ``traffic/v1/{site}/{node}/commands/{name}``                   1        no     JSON (in)
+``traffic/v1/{site}/{node}/acks``                              1        no     DeliveryAck (in)
 =============================================================  =======  =====  ==========
 """
 
@@ -37,6 +38,7 @@ class TopicKind(StrEnum):
     STATUS = "status"
     STATS = "stats"
     COMMANDS = "commands"
+    ACKS = "acks"
 
 
 class SnapshotKind(StrEnum):
@@ -110,6 +112,11 @@ def command_topic(site_id: str, node_id: str, name: str) -> str:
     return f"{node_prefix(site_id, node_id)}/commands/{check_segment(name, 'command')}"
 
 
+def ack_topic(site_id: str, node_id: str) -> str:
+    """Return the inbound topic of a node's end-to-end delivery acknowledgements."""
+    return f"{node_prefix(site_id, node_id)}/acks"
+
+
 def subscription_filters(share_group: str | None = None) -> list[str]:
     """Return the topic filters an aggregator subscribes to.
 
@@ -134,6 +141,7 @@ _SHAPES = {
     TopicKind.STATUS: 5,
     TopicKind.STATS: 5,
     TopicKind.COMMANDS: 6,
+    TopicKind.ACKS: 5,
 }
 
 
@@ -155,7 +163,7 @@ def parse_topic(topic: str) -> ParsedTopic:
         raise TopicError(f"{kind.value} topic must have {_SHAPES[kind]} levels, got {len(parts)}")
     for index, what in ((2, "site"), (3, "node")):
         check_segment(parts[index], what)
-    if kind in (TopicKind.STATUS, TopicKind.STATS):
+    if kind in (TopicKind.STATUS, TopicKind.STATS, TopicKind.ACKS):
         return ParsedTopic(kind, parts[2], parts[3])
     if kind is TopicKind.COMMANDS:
         return ParsedTopic(kind, parts[2], parts[3], leaf=check_segment(parts[5], "command"))

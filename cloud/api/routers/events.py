@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
 
 from cloud.api.accounts import as_utc, audit
 from cloud.api.deps import Db, Operator, Viewer
@@ -133,16 +134,53 @@ def get_event(event_id: uuid.UUID, db: Db, who: Viewer) -> EventOut:
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def get_evidence(event_id: uuid.UUID, kind: str, db: Db, who: Operator) -> Response:
-    """Return an evidence image (operators and admins); every view is audited."""
+    """Return an evidence image (operators and admins); every view is audited.
+
+    Images are taken when an incident starts: for a later event of the same incident (an
+    update or its end: same camera, rule, type and track) the incident's image is served.
+    The event the image belongs to is in the ``X-Event-Id`` header.
+    """
     if kind not in EVIDENCE_KINDS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such evidence kind")
-    record = db.get(SnapshotRecord, (event_id, kind))
+    record = db.get(SnapshotRecord, (event_id, kind)) or _incident_evidence(db, event_id, kind)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such evidence image")
-    audit(db, who.name, "evidence.view", f"event:{event_id}", kind)
+    detail = kind if record.event_id == event_id else f"{kind} for event:{event_id}"
+    audit(db, who.name, "evidence.view", f"event:{record.event_id}", detail)
     db.commit()
     return Response(
         record.content,
         media_type="image/jpeg",
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Event-Id": str(record.event_id),
+        },
     )
+
+
+def _incident_evidence(db: Session, event_id: uuid.UUID, kind: str) -> SnapshotRecord | None:
+    """The latest image of the incident ``event_id`` belongs to, taken at or before it."""
+    event = db.get(EventRecord, event_id)
+    if event is None:
+        return None
+    same_track = (
+        EventRecord.track_id.is_(None)
+        if event.track_id is None
+        else EventRecord.track_id == event.track_id
+    )
+    return db.scalars(
+        select(SnapshotRecord)
+        .join(EventRecord, EventRecord.event_id == SnapshotRecord.event_id)
+        .where(
+            SnapshotRecord.kind == kind,
+            EventRecord.site_id == event.site_id,
+            EventRecord.camera_id == event.camera_id,
+            EventRecord.type == event.type,
+            EventRecord.rule == event.rule,
+            EventRecord.time <= event.time,
+            same_track,
+        )
+        .order_by(EventRecord.time.desc())
+        .limit(1)
+    ).first()
