@@ -31,6 +31,7 @@ from edge.detector import Detector, DetectorConfig
 from edge.detector.model import ModelError
 from edge.ingest import CaptureWorker, SourceConfig
 from edge.pipeline.runner import Pipeline
+from edge.pipeline.sink import OutgoingEvent
 from edge.scene import SceneConfig
 from traffic_monitor.contract import Event, encode
 
@@ -127,6 +128,11 @@ class EncodingSink:
         encode(event)
         self.events += 1
 
+    def write_many(self, items: Sequence[OutgoingEvent]) -> None:
+        """Encode one round's events (the pipeline's sink call)."""
+        for item in items:
+            self.write(item.event)
+
     def close(self) -> None:
         """Nothing to flush."""
 
@@ -146,20 +152,29 @@ class _Counters:
 
 
 def detector_for(
-    scene: SceneConfig, model: Path, providers: Sequence[str], backend: str = "onnxruntime"
+    scene: SceneConfig,
+    model: Path,
+    providers: Sequence[str],
+    backend: str = "onnxruntime",
+    imgsz: int | None = None,
 ) -> Detector:
     """The detector as ``edge run`` builds it: the scene's thresholds, the given model file.
 
     The scene's class filter is dropped when the model lacks one of its classes (a model
-    with its own class list, such as vn-vehicles).
+    with its own class list, such as vn-vehicles); a fixed-size model runs at its own input
+    size whatever the scene's ``imgsz``.
 
     Args:
-        scene: The scene (its detector section gives thresholds and classes).
+        scene: The scene (its detector section gives thresholds, classes and input size).
         model: The ONNX file.
         providers: ONNX Runtime providers (for the onnxruntime back-end).
         backend: One of :data:`BACKENDS`.
+        imgsz: Input long side for a dynamic-size model (default: the scene's).
     """
-    config = backend_config(scene.detector, backend, providers).model_copy(update={"model": model})
+    update: dict[str, Any] = {"model": model}
+    if imgsz is not None:
+        update["imgsz"] = imgsz
+    config = backend_config(scene.detector, backend, providers).model_copy(update=update)
     try:
         return Detector(config)
     except ModelError as exc:

@@ -54,6 +54,7 @@ from benchmarks.openvino_compare import letterboxed_blobs, openvino_version
 from benchmarks.pipelined import run_pipelined, session_variants
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig, OpenVinoYoloModel
+from edge.detector.resolve import bundled_model
 from edge.tracking import ByteTracker
 from traffic_monitor.contract import encode
 from traffic_monitor.errors import UserFacingError
@@ -103,11 +104,15 @@ ALL_MODELS = (
     "yolov8n-rect@320",
     "yolo11n-rect@320",
     "vn-vehicles-rect@416",
+    "coco-yolov8n@640",
+    "coco-yolov8n@960",
+    "coco-yolov8n@1280",
 )
 """Model labels ``name@size``. ``-int8``: static INT8 of the float model; ``-dyn``: dynamic
-batch; ``-rect``: the input fitted to the bench video's frames (``models export
---frame-size``), e.g. 640 x 384 for the 854 x 480 overpass clip: the shape Ultralytics' PyTorch
-path letterboxes the same frames to."""
+batch; ``coco-yolov8n``: the bundled dynamic-size model (the configs' default), fitted to
+each frame at the given long side; ``-rect``: the input fitted to the bench video's frames
+(``models export --frame-size``), e.g. 640 x 384 for the 854 x 480 overpass clip: the shape
+Ultralytics' PyTorch path letterboxes the same frames to."""
 
 
 @dataclass
@@ -173,6 +178,8 @@ def resolve_model(label: str, cache: Path, video: Path | None = None) -> ModelCa
         return _fitted_export(label, imgsz, cache, video or sample_video(0))
     if base == "vn-vehicles":
         return ModelCase(label, VN_MODEL, imgsz) if VN_MODEL.is_file() else None
+    if base == "coco-yolov8n":
+        return ModelCase(label, bundled_model(base), imgsz)
     if name.endswith("-dyn"):
         dynamic = _dynamic_export(shared_path("models", f"{base}.pt"), imgsz, cache)
         return None if dynamic is None else ModelCase(label, dynamic, imgsz)
@@ -515,7 +522,9 @@ def run_model(case: ModelCase, config: BenchConfig) -> tuple[list[dict[str, Any]
 
 def _detectors(case: ModelCase, config: BenchConfig) -> tuple[dict[str, Detector], dict[str, str]]:
     """A detector per configured back-end; OpenVINO ones left out when it is not installed."""
-    base = DetectorConfig(model=case.path, tensorrt_cache_dir=config.cache / "tensorrt")
+    base = DetectorConfig(
+        model=case.path, imgsz=case.imgsz, tensorrt_cache_dir=config.cache / "tensorrt"
+    )
     detectors: dict[str, Detector] = {}
     left_out: dict[str, str] = {}
     for backend in config.backends:
@@ -541,7 +550,7 @@ def _add_capacity(
     scene = _scene()
     if scene is None:
         return
-    live = detector_for(scene, case.path, config.providers, search.backend)
+    live = detector_for(scene, case.path, config.providers, search.backend, case.imgsz)
     row = rows.setdefault(search.backend, _row(case, search.backend, live))
     row["capacity"] = search_capacity(live, scene, config.video, search)
 

@@ -37,7 +37,15 @@ def add_detect_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--conf", type=float, default=0.25, help="minimum score (0.25)")
     parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (0.45)")
     parser.add_argument(
-        "--classes", help="comma-separated class names to keep, e.g. car,motorcycle"
+        "--classes",
+        help="comma-separated class names to keep, e.g. car,motorcycle; 'all' for every class "
+        "(default: the road users the model has: person, bicycle, car, motorcycle, bus, truck)",
+    )
+    parser.add_argument(
+        "--imgsz",
+        type=int,
+        default=None,
+        help="input long side for a dynamic-size model, e.g. 960 (default: the model's)",
     )
     parser.add_argument("--min-size", type=float, default=0.0, help="minimum box side in pixels")
     parser.add_argument("--max-fps", type=float, help="process at most this many frames per second")
@@ -108,6 +116,7 @@ def _configs(args: argparse.Namespace) -> tuple[DetectorConfig, SourceConfig]:
             iou=args.iou,
             classes=_split(args.classes),
             min_box_size=args.min_size,
+            imgsz=args.imgsz,
             providers=_split(args.providers) or ["cpu"],
             runtime=args.runtime,
             intra_op_threads=args.threads,

@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser("models", help="evaluate, export and quantise detectors")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     _register_eval(sub)
+    _register_loso(sub)
     _register_export(sub)
     _register_quantize(sub)
     _register_train(sub)
@@ -68,6 +69,85 @@ def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
     parser.set_defaults(handler=_run_eval)
+
+
+def _register_loso(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser(
+        "loso",
+        help="leave-one-site-out accuracy: pooled, per scene type and per camera (site)",
+        description="Accuracy as on unseen cameras (models/crossval.py). A model not trained "
+        "on the set scores every site as unseen; models trained fold by fold are given with "
+        "--fold, one per fold, each scored on the sites its training left out.",
+    )
+    parser.add_argument("model", type=Path, nargs="?", help="ONNX model (omit with --fold)")
+    parser.add_argument("--preset", default="vn-vehicles", help="labelled set (its sites.yaml)")
+    parser.add_argument(
+        "--fold", type=Path, action="append", default=[], help="fold model, in fold order"
+    )
+    parser.add_argument("--imgsz", type=int, default=None, help="input long side (dynamic model)")
+    parser.add_argument("--merge-riders", action="store_true", help="fold riders into bikes")
+    parser.add_argument(
+        "--tiles", type=frame_size, default=None, metavar="CxR", help="tile grid, e.g. 2x2"
+    )
+    parser.add_argument("--tile-imgsz", type=int, default=None, help="tile input long side")
+    parser.add_argument(
+        "--part", choices=("dev", "holdout", "all"), default="dev", help="dev: tuning part"
+    )
+    parser.add_argument(
+        "--sites", nargs="+", default=None, help="only these sites (e.g. a fold's held-out site)"
+    )
+    parser.add_argument(
+        "--as-stored",
+        action="store_true",
+        help="detect on the images as stored (the road set's are 16:9 frames squeezed to "
+        "640 x 640; by default they are given the frame_aspect of sites.yaml back)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="report JSON")
+    parser.add_argument(
+        "--predictions", type=Path, default=None, help="also save the per-image predictions"
+    )
+    parser.set_defaults(handler=_run_loso)
+
+
+def _run_loso(args: argparse.Namespace) -> int:
+    from models.loso import LosoOptions, run_loso
+
+    if (args.model is None) == (not args.fold):
+        raise UserFacingError("give one MODEL, or --fold once per fold (not both)")
+    options = LosoOptions(
+        preset=args.preset,
+        models=[args.model] if args.model else list(args.fold),
+        imgsz=args.imgsz,
+        merge_riders=args.merge_riders,
+        tiles=args.tiles,
+        tile_imgsz=args.tile_imgsz,
+        part=args.part,
+        sites=args.sites,
+        as_stored=args.as_stored,
+    )
+    report = run_loso(options, args.predictions)
+    print(format_loso(report))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def format_loso(report: dict[str, Any]) -> str:
+    """The report as a short table: pooled, per type, per site (AP50 per class)."""
+    classes = list(report["pooled"]["classes"])
+    lines = [
+        f"{'slice':<28} {'imgs':>5} {'mAP50':>6} " + " ".join(f"{c[:10]:>10}" for c in classes)
+    ]
+    rows = [("pooled", report["pooled"])]
+    rows += [(f"type {k}", v) for k, v in report["types"].items()]
+    rows += [(f"  {k}", v) for k, v in report["sites"].items()]
+    for label, figures in rows:
+        cells = [figures["classes"].get(c, {}).get("ap50") for c in classes]
+        text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in cells)
+        lines.append(f"{label[:28]:<28} {figures['images']:>5} {figures['map50']:6.3f} {text}")
+    return "\n".join(lines)
 
 
 def frame_size(text: str) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from pydantic import ValidationError
 
@@ -23,6 +24,7 @@ from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
 from edge.detector.classes import product_name
 from edge.detector.config import OpenVinoPrecision, RuntimeName
+from edge.detector.tiling import TilingConfig
 from models.dataset import YoloDataset
 from models.metrics import EvalResult, ImageBoxes, evaluate
 from traffic_monitor.errors import UserFacingError, first_field_error
@@ -165,6 +167,9 @@ def evaluate_model(
     providers: Sequence[str] = ("cpu",),
     runtime: RuntimeName = "onnxruntime",
     openvino_precision: OpenVinoPrecision = "f32",
+    imgsz: int | None = None,
+    tiles: TilingConfig | None = None,
+    aspect: float | None = None,
 ) -> EvalRun:
     """Run the edge :class:`Detector` over the set and compute COCO-style mAP.
 
@@ -179,6 +184,12 @@ def evaluate_model(
         runtime: ``onnxruntime`` or ``openvino`` (the edge detector's ``runtime``).
         openvino_precision: Arithmetic of the openvino runtime (``f32``, ``bf16``, ``f16``,
             ``auto``), to measure what a faster precision costs in accuracy.
+        imgsz: Input long side of a dynamic-size model (the detector's ``imgsz``).
+        tiles: Sliced inference (the detector's ``tiles``).
+        aspect: Width / height of the camera frames the set's images were squeezed from
+            (the shared road set stretched 16:9 frames to 640 x 640): each image is given
+            that shape back before detection, as the camera delivers it, and the boxes are
+            mapped back onto the stored image. None: detect on the image as stored.
 
     Returns:
         The result with per-image boxes (for cross-checks), and the precision that ran.
@@ -194,6 +205,8 @@ def evaluate_model(
             runtime=runtime,
             openvino_precision=openvino_precision,
             providers=list(providers),  # type: ignore[arg-type]
+            imgsz=imgsz,
+            tiles=tiles,
         )
     except ValidationError as exc:
         raise UserFacingError(f"invalid detector option {first_field_error(exc)}") from exc
@@ -206,7 +219,7 @@ def evaluate_model(
     images: list[ImageBoxes] = []
     start = time.perf_counter()
     for image, labels in dataset:
-        detections = detector.detect_one(image)
+        detections = _detect_at_aspect(detector, image, aspect)
         if merge is not None:
             detections = merge_riders(detections, detector.names, merge)
         images.append(to_image_boxes(detections, mapping, labels.xyxy, labels.class_id))
@@ -220,6 +233,17 @@ def evaluate_model(
         runtime=runtime,
         precision=str(precision),
     )
+
+
+def _detect_at_aspect(detector: Detector, image: Any, aspect: float | None) -> Detections:
+    """Detect on the image restored to the camera's aspect ratio, boxes in stored pixels."""
+    height, width = image.shape[:2]
+    if aspect is None or abs(width / height - aspect) < 0.01:
+        return detector.detect_one(image)
+    restored = cv2.resize(image, (round(height * aspect), height), interpolation=cv2.INTER_LINEAR)
+    found = detector.detect_one(restored)
+    scale = np.array([width / restored.shape[1], 1.0, width / restored.shape[1], 1.0], np.float32)
+    return Detections(found.xyxy * scale, found.confidence, found.class_id, found.tracker_id)
 
 
 def coco_crosscheck(images: Sequence[ImageBoxes], class_names: Sequence[str]) -> dict[str, float]:

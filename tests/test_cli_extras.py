@@ -97,3 +97,23 @@ def test_check_config_runs_without_the_extras(tmp_path) -> None:
     result = _run("edge", "check-config", str(DEFAULT_CONFIGS[0]), "--output", str(out))
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 0
+
+
+def test_a_stop_while_the_command_loads_exits_0_before_it_starts(monkeypatch) -> None:
+    import os
+    import signal
+
+    from traffic_monitor import cli
+
+    started: list[str] = []
+    register = cli._register
+
+    def register_then_signal(command, subparsers) -> None:
+        register(command, subparsers)  # the command's modules are loading …
+        os.kill(os.getpid(), signal.SIGTERM)  # … when the service manager stops the box
+        subparsers.choices[command.name].set_defaults(handler=lambda _: started.append("x"))
+
+    monkeypatch.setattr(cli, "_register", register_then_signal)
+    assert cli.main(["edge", "run", "config.yaml"]) == 0
+    assert started == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the default is back

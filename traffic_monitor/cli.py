@@ -10,10 +10,13 @@ extras, and a command whose extra is missing says which one to install.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +112,29 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[list[int]]:
+    """Record SIGINT/SIGTERM instead of dying while the parser and its modules load.
+
+    Yields the list the signals received are appended to; the previous handlers are back
+    once the block ends. Outside the main thread (tests calling :func:`main`) nothing is
+    installed.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        sig: signal.signal(sig, lambda signum, _: received.append(signum)) for sig in wanted
+    }
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _chosen_command(argv: Sequence[str] | None) -> str | None:
     """The first argument that is a command word (options such as ``-v`` come before it)."""
     names = {command.name for command in COMMANDS}
@@ -146,14 +172,23 @@ def _missing_extra(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit status."""
+    """Run the command line; returns the process exit status.
+
+    A SIGINT or SIGTERM that arrives while the command's modules load (seconds on a busy
+    box) ends the process with status 0 before the command starts; from then on the
+    command's own handling applies (``edge run`` installs its stop handlers first thing).
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    try:
-        parser = build_parser(arguments)
-    except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    args = parser.parse_args(arguments)
+    with _stop_requests() as stop_requested:
+        try:
+            parser = build_parser(arguments)
+        except UserFacingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        args = parser.parse_args(arguments)
+    if stop_requested:
+        logger.info("stopped before the command started (signal %s)", stop_requested[0])
+        return 0
     configure_logging(-1 if args.quiet else args.verbose)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

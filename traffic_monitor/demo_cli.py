@@ -2,7 +2,10 @@
 
 Mosquitto on a free loopback port, one edge pipeline per camera config publishing over MQTT,
 the aggregator's consumer storing into SQLite, and the HTTP API with the operations-centre
-page. Prints the URL and a generated admin login; Ctrl-C (or SIGTERM) stops everything.
+page. Prints the URL and a generated admin login; Ctrl-C (or SIGTERM) stops everything, in
+order: the web page, then the edge pipeline (open incidents ended, partial counts and the
+outbox flushed), then the aggregator, then the broker. The broker runs in a session of its
+own, so a terminal's Ctrl-C reaches only the demo, which stops the broker last.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ DEFAULT_CONFIGS = [REPO / "configs" / "vn_nga_ba_hue_overpass.yaml"]
 DEMO_NODE = "demo-node"
 """The node id of the demo's edge pipeline (its site is each camera's scene site)."""
 MOSQUITTO = Path("/usr/sbin/mosquitto")
+EDGE_STOP_TIMEOUT_S = 60
+"""Longest wait for the pipeline to end its incidents and flush (the publisher's own flush is
+bounded); only then do the aggregator and the broker stop."""
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -84,8 +90,11 @@ def start_mosquitto(workdir: Path, stack: contextlib.ExitStack) -> int:
         f"{run_as}listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n",
         encoding="utf-8",
     )
-    proc = subprocess.Popen(
-        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    proc = subprocess.Popen(  # own session: Ctrl-C must not stop it before the pipeline
+        [binary, "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     stack.callback(_stop_process, proc)
     _wait_port(port)
@@ -103,6 +112,15 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    restore = _stop_on_signals(stop)  # before the slow start-up: a stop then is clean too
+    try:
+        return _demo(args, stop)
+    finally:
+        restore()
+
+
+def _demo(args: argparse.Namespace, stop: threading.Event) -> int:
     import uvicorn
 
     from cloud.api import ApiSettings, create_app
@@ -124,7 +142,9 @@ def _run_demo(args: argparse.Namespace) -> int:
         )
         ingestor.start()
         stack.callback(ingestor.stop)
-        pipeline = _start_edge(args, workdir, broker_port, stack)
+        if stop.is_set():
+            return 0
+        pipeline = _start_edge(args, workdir, broker_port, stack, stop)
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(settings, store), host="127.0.0.1", port=args.port, log_level="warning"
@@ -138,16 +158,21 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"operations centre: http://127.0.0.1:{args.port}/")
         print(f"admin login: admin / {password}   (generated for this run)")
         print("Ctrl-C stops the demo")
-        _wait_until_done(pipeline, args.max_frames is not None, args.duration)
+        _wait_until_done(pipeline, stop, args.duration)
     print("demo stopped")
     return 0
 
 
 def _start_edge(
-    args: argparse.Namespace, workdir: Path, broker_port: int, stack: contextlib.ExitStack
+    args: argparse.Namespace,
+    workdir: Path,
+    broker_port: int,
+    stack: contextlib.ExitStack,
+    stop: threading.Event,
 ) -> Any:
-    from edge.ingest import CaptureWorker, SourceConfig
-    from edge.pipeline.commands import build_detectors, load_run_config, resolve_uri
+    from edge.evidence import EvidenceConfig
+    from edge.ingest import CaptureWorker
+    from edge.pipeline.commands import build_detectors, capture_config, load_run_config
     from edge.pipeline.runner import Pipeline
     from edge.rules import ExternalSignalStates
     from edge.transport.config import MqttConfig
@@ -159,13 +184,7 @@ def _start_edge(
         scenes += [(scene, base) for scene in loaded]
     sources = {
         scene.camera.id: CaptureWorker(
-            SourceConfig(
-                uri=resolve_uri(scene.source.uri, base),
-                camera_id=scene.camera.id,
-                realtime=True,
-                max_fps=scene.source.max_fps,
-                loop=args.max_frames is None,
-            )
+            capture_config(scene, base, realtime=True, loop=args.max_frames is None)
         )
         for scene, base in scenes
     }
@@ -191,17 +210,21 @@ def _start_edge(
         only_scenes,
         build_detectors(only_scenes),
         sources,
-        PerSiteSink(publishers),  # the pipeline closes its sink when it ends
-        evidence_dir=workdir / "evidence",
+        PerSiteSink(publishers),  # the pipeline closes its sinks (flushing the outboxes)
+        evidence=EvidenceConfig(),  # images travel with their events to the aggregator
         external_signals=signals,
+        detector_factory=_detector_factory(),
+        stop_event=stop,
         node_id=DEMO_NODE,
     )
-    thread = threading.Thread(
-        target=pipeline.run, kwargs={"max_frames": args.max_frames}, name="demo-edge", daemon=True
-    )
+
+    def run_edge() -> None:
+        stats = pipeline.run(max_frames=args.max_frames)
+        logger.info("edge pipeline ended: %d frames, %d events", stats.frames, stats.events)
+
+    thread = threading.Thread(target=run_edge, name="demo-edge", daemon=True)
     thread.start()
-    stack.callback(thread.join, 30)
-    stack.callback(pipeline.stop)
+    stack.callback(_stop_edge, pipeline, thread)
     return thread
 
 
@@ -226,17 +249,35 @@ class PerSiteSink:
             publisher.close()
 
 
-def _wait_until_done(edge: threading.Thread, finite: bool, duration: float | None) -> None:
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def _detector_factory() -> Any:
+    from edge.detector import Detector
+
+    return Detector
+
+
+def _stop_edge(pipeline: Any, thread: threading.Thread) -> None:
+    """Stop the pipeline and wait for its flush (before the aggregator and broker stop)."""
+    pipeline.stop()
+    thread.join(EDGE_STOP_TIMEOUT_S)
+    if thread.is_alive():
+        logger.warning("edge pipeline still flushing after %d s; going on", EDGE_STOP_TIMEOUT_S)
+
+
+def _stop_on_signals(stop: threading.Event) -> Any:
+    """SIGINT and SIGTERM set ``stop``; returns a function that puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+
+
+def _wait_until_done(edge: threading.Thread, stop: threading.Event, duration: float | None) -> None:
+    """Until a signal, ``--duration`` seconds, or the end of a finite run (``--max-frames``)."""
     deadline = time.monotonic() + duration if duration is not None else float("inf")
-    try:
-        while not stop.is_set() and time.monotonic() < deadline:
-            if finite and not edge.is_alive():
-                time.sleep(2.0)  # let the last events reach the store
-                return
-            stop.wait(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    while not stop.is_set() and edge.is_alive() and time.monotonic() < deadline:
+        stop.wait(min(0.5, max(deadline - time.monotonic(), 0.0)))
+    if not stop.is_set() and not edge.is_alive():
+        time.sleep(2.0)  # a finite run: let the last events reach the store

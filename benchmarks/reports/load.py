@@ -38,8 +38,8 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from cloud.reports.correlate import CameraSite
-from cloud.reports.evaluation import load_tsv
 from cloud.reports.intake import ReportsConfig, ReportsService, Submission
+from cloud.reports.training.corpus import CORPUS, read_rows
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from cloud.store.models import EventRecord
@@ -49,8 +49,8 @@ logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULT = ROOT / "benchmarks" / "results" / "reports_load.json"
-DATA = ROOT / "tests" / "reports" / "data"
 ENV_DB = "REPORTS_BENCH_DB"
+ENV_SCHEMA = "REPORTS_BENCH_SCHEMA"
 CENTRE = (21.0285, 105.8542)  # Hoàn Kiếm, Hà Nội
 EVENT_TYPES = ("congestion", "stopped_vehicle", "illegal_stop", "wrong_way", "red_light")
 PATH = "/open311/v2/requests.json"
@@ -74,15 +74,19 @@ def create_app() -> FastAPI:
     from cloud.api import ApiSettings
     from cloud.api import create_app as create_aggregator
 
-    settings = ApiSettings(database_url=os.environ[ENV_DB], reports=UNLIMITED)
+    settings = ApiSettings(
+        database_url=os.environ[ENV_DB],
+        database_schema=os.environ.get(ENV_SCHEMA) or None,
+        reports=UNLIMITED,
+    )
     return create_aggregator(settings)
 
 
-def seed(url: str) -> None:
+def seed(url: str, schema: str | None = None) -> None:
     """Create the schema (migrations), register the cameras, add 5 recent events per camera."""
     from cloud.migrations import upgrade
 
-    store = EventStore(url)
+    store = EventStore(url, schema)
     upgrade(store)
     now = datetime.now(UTC)
     positions = [
@@ -115,7 +119,8 @@ def seed(url: str) -> None:
 
 
 def _texts() -> list[str]:
-    return [r.text for f in sorted(DATA.glob("reports_*.tsv")) for r in load_tsv(f)]
+    """Report texts as citizens write them: the training corpus (every style and category)."""
+    return [r.text for r in read_rows(CORPUS) if len(r.text.strip()) >= 3]  # intake minimum
 
 
 def _forms(count: int, seed_: int = 7) -> list[dict[str, str]]:
@@ -133,9 +138,9 @@ def _forms(count: int, seed_: int = 7) -> list[dict[str, str]]:
     ]
 
 
-def service_cost(url: str, reports: int = 1000) -> dict[str, float]:
+def service_cost(url: str, schema: str | None = None, reports: int = 1000) -> dict[str, float]:
     """Milliseconds per report of ``ReportsService.submit`` alone (no HTTP), in this process."""
-    store = EventStore(url)
+    store = EventStore(url, schema)
     service = ReportsService(sessionmaker(store.engine), cameras(), UNLIMITED)
     subs = [
         Submission(
@@ -273,13 +278,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--out", type=Path, default=RESULT, help="JSON result file")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test); a fresh "
+        "schema is made and dropped. Default: a SQLite WAL file in a temporary folder.",
+    )
     args = parser.parse_args(argv)
+    schema = f"reports_bench_{uuid.uuid4().hex[:10]}" if args.database_url else None
     with tempfile.TemporaryDirectory(prefix="reports-bench-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'reports.sqlite3'}"
-        seed(url)
-        in_process = service_cost(url)
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'reports.sqlite3'}"
+        seed(url, schema)
+        in_process = service_cost(url, schema)
         port = free_port()
-        env = {**os.environ, ENV_DB: url}
+        env = {**os.environ, ENV_DB: url, ENV_SCHEMA: schema or ""}
         cmd = [sys.executable, "-m", "uvicorn", "benchmarks.reports.load:create_app"]
         cmd += ["--factory", "--port", str(port), "--log-level", "warning", "--no-access-log"]
         cmd += ["--workers", str(args.workers)]
@@ -294,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             server.wait(timeout=20)
+            if schema is not None:
+                dropped = EventStore(url, schema)
+                dropped.drop()
+                dropped.dispose()
     result |= {
         "target_rate_per_s": args.rate,
         "duration_s": args.seconds,
@@ -304,8 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         "server_cpu_ms_per_report": round(1000 * server_cpu / result["requests"], 3),
         "server": (
             f"aggregator app (cloud.api.create_app), uvicorn {args.workers} process(es), "
-            "SQLite WAL file; raw asyncio HTTP/1.1 client on the same machine"
+            f"{'PostgreSQL' if schema else 'SQLite WAL file'}; raw asyncio HTTP/1.1 client on "
+            "the same machine"
         ),
+        "classifier": "learned (cloud/reports/model.npz), emergency safety net",
         "cpu_count": os.cpu_count(),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in load_after],

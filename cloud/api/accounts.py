@@ -130,6 +130,26 @@ def create_api_key(session: Session, name: str, role: Role) -> str:
     return key
 
 
+def revoke_api_key(session: Session, name: str) -> bool:
+    """Revoke an API key by name (it stops working at once); False when there is none."""
+    record = session.scalars(select(ApiKeyRecord).where(ApiKeyRecord.name == name)).first()
+    if record is None:
+        return False
+    record.revoked = True
+    return True
+
+
+def end_sessions(session: Session, user: UserRecord) -> int:
+    """Delete every session of a user (logged out everywhere at once); return how many."""
+    result = session.execute(delete(SessionRecord).where(SessionRecord.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def find_user(session: Session, username: str) -> UserRecord | None:
+    """The user of that name, or None."""
+    return session.scalars(select(UserRecord).where(UserRecord.username == username)).first()
+
+
 def principal_from_api_key(session: Session, key: str) -> Principal | None:
     """Return the principal of an unrevoked API key, else None."""
     record = session.get(ApiKeyRecord, token_hash(key))

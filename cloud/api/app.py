@@ -11,14 +11,29 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
+from cloud.api import middleware
 from cloud.api.deps import AppState
-from cloud.api.routers import admin, alerts, auth, cameras, events, live, opendata, reports
+from cloud.api.livefeed import AlertFeed
+from cloud.api.routers import (
+    admin,
+    alerts,
+    auth,
+    cameras,
+    events,
+    false_alarms,
+    live,
+    opendata,
+    plots,
+    reports,
+)
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
 from cloud.reports.intake import ReportsService
+from cloud.reports.photos import shared_redactor
 from cloud.reports.router import build_router as build_open311_router
 from cloud.store import EventStore
+from cloud.web.pages import mount_pages
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +62,8 @@ def create_app(
         title="Traffic monitor aggregator",
         version="0.1.0",
         description="Events, alerts, cameras and open data of the city's traffic cameras.",
+        docs_url=None,  # served offline by cloud.web.pages (no CDN, no inline script)
+        redoc_url=None,
     )
     sessions = sessionmaker(store.engine, expire_on_commit=False)
     intake = ReportsService(
@@ -57,12 +74,18 @@ def create_app(
         store=store,
         limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
         reports=intake,
+        feed=AlertFeed(store, settings.live_poll_s),
+        redactor=shared_redactor(),
     )
     # the citizens' intake first: the busiest path (up to hundreds of reports per second)
     # should not be matched against every operator route before its own
     app.include_router(build_open311_router(intake), prefix="/open311/v2")
+    # the citizens' open-data page and tables (public), before the export folder's mount
+    mount_pages(app, {})  # the security headers come from cloud.api.middleware
+    app.include_router(opendata.public_router)
     routers = (auth.router, events.router, alerts.router, admin.router, live.router)
-    for router in (*routers, cameras.router, opendata.router, reports.router):
+    page_routers = (plots.router, false_alarms.router)
+    for router in (*routers, cameras.router, opendata.router, *page_routers, reports.router):
         app.include_router(router)
     for router in extra_routers:
         app.include_router(router)
@@ -70,26 +93,18 @@ def create_app(
         # The published export (``cloud export-open-data --out``): public, no login.
         Path(settings.open_data_dir).mkdir(parents=True, exist_ok=True)
         app.mount("/open-data", StaticFiles(directory=settings.open_data_dir), name="open-data")
-    _mount_web(app, settings.map_tile_origin)
+    _mount_web(app)
+    # security headers on every response (CSP with the map's tile server, and only it),
+    # request bodies capped, 422 answers that never echo the refused input
+    middleware.install(
+        app, settings.map_tile_origin, settings.max_body_bytes, settings.reports.max_photo_bytes
+    )
     return app
 
 
-def _mount_web(app: FastAPI, tile_origin: str | None) -> None:
+def _mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers=_page_headers(tile_origin))
-
-
-def _page_headers(tile_origin: str | None) -> dict[str, str]:
-    # images from the map's tile server only when one is configured (no wildcard)
-    tiles = f" {tile_origin}" if tile_origin else ""
-    return {
-        "Content-Security-Policy": (
-            f"default-src 'self'; img-src 'self' blob: data:{tiles}; object-src 'none'; "
-            "base-uri 'none'; frame-ancestors 'none'"
-        ),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
+        return FileResponse(WEB_DIR / "index.html")

@@ -21,6 +21,9 @@ from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE_S = 5
+"""On SIGTERM, open requests (live streams) get this long before they are closed."""
+
 
 def register_api_commands(group: argparse._SubParsersAction[Any]) -> None:
     """Add ``serve``, ``create-admin`` and ``export-open-data`` to the ``cloud`` group."""
@@ -117,6 +120,8 @@ def positions_from_scenes(
                 site_id=cam.site,
                 node_id=node_id,
                 name=cam.name,
+                name_vi=cam.name_vi,
+                name_en=cam.name_en,
                 lat=loc.lat if loc else None,
                 lon=loc.lon if loc else None,
                 heading_deg=loc.heading_deg if loc else None,
@@ -182,7 +187,13 @@ def run_serve(args: argparse.Namespace) -> int:
         count = len(register_camera_configs(store, args.camera_config))
         print(f"registered {count} camera position(s)")
     print(f"operations centre: http://{args.host}:{args.port}/")
-    uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, store),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open live streams never end by themselves
+    )
     store.dispose()
     return 0
 

@@ -10,10 +10,12 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from cloud.api.accounts import Principal, principal_from_api_key, principal_from_session
+from cloud.api.livefeed import AlertFeed
 from cloud.api.models import Role
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.reports.intake import ReportsService
+from cloud.reports.photos import PhotoRedactor
 from cloud.store import EventStore
 
 SESSION_COOKIE = "tm_session"
@@ -22,12 +24,14 @@ API_KEY_HEADER = "X-API-Key"
 
 @dataclass
 class AppState:
-    """What every request can reach: settings, the store, the login limiter, the reports."""
+    """What every request can reach: settings, store, login limiter, reports, live feed."""
 
     settings: ApiSettings
     store: EventStore
     limiter: LoginRateLimiter
     reports: ReportsService
+    feed: AlertFeed
+    redactor: PhotoRedactor
 
 
 def get_state(request: Request) -> AppState:
@@ -60,8 +64,7 @@ def credential(request: Request) -> tuple[str, str] | None:
     return ("session", cookie) if cookie else None
 
 
-def get_principal(request: Request, db: Db) -> Principal:
-    """Return who is calling; 401 when nobody valid is."""
+def _principal(request: Request, db: Session) -> Principal:
     found = credential(request)
     principal: Principal | None = None
     if found is not None:
@@ -79,6 +82,11 @@ def get_principal(request: Request, db: Db) -> Principal:
     return principal
 
 
+def get_principal(request: Request, db: Db) -> Principal:
+    """Return who is calling; 401 when nobody valid is."""
+    return _principal(request, db)
+
+
 def require(role: Role) -> Callable[[Principal], Principal]:
     """Return a dependency that lets through principals with at least ``role`` (else 403)."""
 
@@ -90,6 +98,20 @@ def require(role: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+def live_viewer(request: Request, state: State) -> Principal:
+    """A viewer checked with a session closed at once: for streams that stay open for hours.
+
+    (The ``Db`` dependency lives as long as the response, so a stream that used it would
+    hold a pooled connection for as long as the page stays open.)
+    """
+    with state.store.session() as db:
+        principal = _principal(request, db)
+    if not principal.allows(Role.VIEWER):  # pragma: no cover - every role is a viewer
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {Role.VIEWER} role")
+    return principal
+
+
+LiveViewer = Annotated[Principal, Depends(live_viewer)]
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.store.models import Base, Id, UtcDateTime
@@ -125,3 +125,34 @@ class CounterRecord(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FalseAlarmRecord(Base):
+    """Why an operator marked an alert a false alarm (read back to tune the rules)."""
+
+    __tablename__ = "api_false_alarms"
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("api_alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    site_id: Mapped[str] = mapped_column(String(64))
+    camera_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(128), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    time: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RedactedPhotoRecord(Base):
+    """A report photo with heads and plates pixelated: what operators are shown (made once)."""
+
+    __tablename__ = "api_report_photos_redacted"
+
+    ticket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    heads: Mapped[int] = mapped_column(Integer)
+    plates: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -84,10 +84,11 @@ class LoginRateLimiter:
             times.popleft()
         return times
 
-    def blocked(self, key: str) -> bool:
-        """Return True while the key has used up its failures in the window."""
+    def blocked(self, key: str, limit: int | None = None) -> bool:
+        """Return True while the key has used up its failures (``limit`` or the default)."""
         with self._lock:
-            return len(self._prune(key, time.monotonic())) >= self.max_failures
+            failures = len(self._prune(key, time.monotonic()))
+            return failures >= (self.max_failures if limit is None else limit)
 
     def failure(self, key: str) -> None:
         """Record one failed login for the key."""

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cloud.reports.intake import ReportsConfig
-from traffic_monitor.contract import Severity
 from traffic_monitor.errors import UserFacingError
 
 ENV_PREFIX = "TM_API_"
@@ -35,14 +34,20 @@ class ApiSettings(BaseModel):
     login_max_failures: int = Field(
         default=5, ge=1, le=100, description="Failed logins allowed per user and address."
     )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Failed logins allowed per address, whatever the user names (spraying).",
+    )
     login_window_s: int = Field(
         default=300, ge=1, le=86400, description="Window of the failed-login rate limit."
     )
-    alert_min_severity: Severity = Field(
-        default=Severity.MEDIUM, description="Events at or above this severity become alerts."
-    )
-    alert_group_window_s: int = Field(
-        default=300, ge=0, le=86400, description="Same camera+rule within this window: one card."
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body (413 above); report photos have their own limit.",
     )
     live_poll_s: float = Field(
         default=0.3, gt=0.0, le=10.0, description="How often the live stream polls the store."

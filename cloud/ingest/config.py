@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.services.alerting import AlertPolicy
 from cloud.store.store import DEFAULT_URL
 from traffic_monitor.contract.events import SEGMENT_PATTERN
 from traffic_monitor.contract.mqtt_client import PASSWORD_ENV, TlsConfig, read_password
@@ -59,6 +60,10 @@ class IngestConfig(BaseModel):
     )
     queue_size: int = Field(
         default=10_000, ge=1, description="Received but not yet stored messages at most."
+    )
+    alerts: AlertPolicy = Field(
+        default_factory=AlertPolicy,
+        description="Which committed events become alert cards, and how they are grouped.",
     )
     camera_registry_ttl_s: float = Field(
         default=30.0,

@@ -33,6 +33,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from cloud.ingest.config import IngestConfig
 from cloud.ingest.origins import CameraRegistry, Sorted, check_origins
 from cloud.ingest.validate import classify
+from cloud.services.alerting import AlertGrouper
 from cloud.store.store import Batch, EventStore, Rejected, WriteResult
 from traffic_monitor.contract import (
     DeliveryAck,
@@ -109,6 +110,7 @@ class Ingestor:
         self.metrics = IngestMetrics()
         self.reasons: Counter[str] = Counter()
         self._on_commit = on_commit
+        self.alerts = AlertGrouper(self.store, config.alerts)  # alert cards at ingest
         self.cameras = CameraRegistry(self.store, config.camera_registry_ttl_s)
         self._queue: queue.Queue[_Received] = queue.Queue(maxsize=config.queue_size)
         self._generation = 0
@@ -129,6 +131,7 @@ class Ingestor:
     def start(self) -> None:
         """Create the tables, connect, subscribe and start storing."""
         self.store.create()
+        self.alerts.catch_up()  # events stored while no consumer ran
         cfg = self.config
         props = connect_properties(cfg.session_expiry_s, cfg.receive_maximum)
         self._client.connect_async(
@@ -288,6 +291,7 @@ class Ingestor:
         m.duplicates += result.duplicates
         m.dead_letters += result.dead_letters
         m.commits += 1
+        self.alerts.after_commit(e for e, _ in batch.events)
         if self._on_commit is not None and batch.events:
             self._on_commit([e for e, _ in batch.events], committed)
 

@@ -1,5 +1,11 @@
 """Open data: aggregated, privacy-safe statistics (CSV, JSON) with DCAT metadata."""
 
-from cloud.opendata.export import OpenDataQuery, aggregate, dcat_metadata, write_open_data
+from cloud.opendata.export import (
+    OpenDataQuery,
+    aggregate,
+    camera_sites,
+    dcat_metadata,
+    write_open_data,
+)
 
-__all__ = ["OpenDataQuery", "aggregate", "dcat_metadata", "write_open_data"]
+__all__ = ["OpenDataQuery", "aggregate", "camera_sites", "dcat_metadata", "write_open_data"]

@@ -18,6 +18,7 @@ row), since percentiles do not combine exactly from summaries.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from cloud.store import EventStore
-from cloud.store.models import EventRecord
+from cloud.store.models import CameraRecord, EventRecord
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +49,29 @@ class _SpeedSum:
         self.samples = 0
         self.mean_sum = 0.0
         self.p85_sum = 0.0
+        self.p50_samples = 0  # only count events that carry a median (newer edges)
+        self.p50_sum = 0.0
 
-    def add(self, samples: int, mean: float, p85: float) -> None:
+    def add(self, samples: int, mean: float, p85: float, p50: float | None = None) -> None:
         self.samples += samples
         self.mean_sum += samples * mean
         self.p85_sum += samples * p85
+        if p50 is not None:
+            self.p50_samples += samples
+            self.p50_sum += samples * p50
 
     def merge(self, other: _SpeedSum) -> None:
         self.samples += other.samples
         self.mean_sum += other.mean_sum
         self.p85_sum += other.p85_sum
+        self.p50_samples += other.p50_samples
+        self.p50_sum += other.p50_sum
+
+    def p50(self) -> float | None:
+        """The median, when every count event of the row carried one."""
+        if self.samples == 0 or self.p50_samples != self.samples:
+            return None
+        return round(self.p50_sum / self.samples, 1)
 
 
 class _LineSeries:
@@ -74,8 +88,12 @@ class _LineSeries:
                 self.counts[bucket, cls, direction] += int(value)
         samples = int(measures.get("speed_samples", 0))
         if samples > 0 and "speed_mean_kmh" in measures and "speed_p85_kmh" in measures:
+            p50 = measures.get("speed_p50_kmh")
             self.speeds[bucket].add(
-                samples, float(measures["speed_mean_kmh"]), float(measures["speed_p85_kmh"])
+                samples,
+                float(measures["speed_mean_kmh"]),
+                float(measures["speed_p85_kmh"]),
+                None if p50 is None else float(p50),
             )
 
 
@@ -139,11 +157,13 @@ def _finest(
     return counts, speeds
 
 
-def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[str, Any]]]:
+def aggregate(
+    store: EventStore, query: OpenDataQuery, camera_id: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Return the three open-data tables: ``counts``, ``speeds``, ``events``.
 
     Counts and speeds come from ``count`` events only (see the module docstring); speeds
-    carried by single events (``speeding``) are ignored.
+    carried by single events (``speeding``) are ignored. ``camera_id`` keeps one camera.
     """
     start, end = query.start.astimezone(UTC), query.end.astimezone(UTC)
     series: dict[tuple[Series, float], _LineSeries] = defaultdict(_LineSeries)
@@ -157,7 +177,11 @@ def aggregate(store: EventStore, query: OpenDataQuery) -> dict[str, list[dict[st
                 EventRecord.time,
                 EventRecord.type,
                 EventRecord.payload,
-            ).where(EventRecord.time >= start, EventRecord.time < end)
+            ).where(
+                EventRecord.time >= start,
+                EventRecord.time < end,
+                *([EventRecord.camera_id == camera_id] if camera_id is not None else []),
+            )
         )
         for site, camera, time, type_, payload in rows:
             key = (site, camera, _bucket(_utc(time), query))
@@ -213,6 +237,7 @@ def _speed_rows(
         row |= {
             "speed_samples": _suppress(sums.samples, query.k),
             "mean_speed_kmh": round(sums.mean_sum / sums.samples, 1) if enough else None,
+            "p50_speed_kmh": sums.p50() if enough else None,
             "p85_speed_kmh": round(sums.p85_sum / sums.samples, 1) if enough else None,
             "congestion_level": CONGESTION_ORDER[congestion[key]] if key in congestion else None,
         }
@@ -231,55 +256,134 @@ def _type_rows(
     return out
 
 
-def dcat_metadata(query: OpenDataQuery, tables: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Return a DCAT-style (JSON-LD) description of an export."""
-    cameras = sorted({(r["site_id"], r["camera_id"]) for rows in tables.values() for r in rows})
+def camera_sites(
+    store: EventStore, tables: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Where each camera of the tables stands: site, camera, names and WGS84 coordinates.
+
+    Every registered camera is listed (a site with no published row yet still has a place),
+    under the site its events carry (the registered one when it has none); a camera seen only
+    in events has empty names and coordinates.
+    """
+    with store.session() as db:
+        registered = {r.camera_id: r for r in db.scalars(select(CameraRecord))}
+    seen: dict[str, set[str]] = defaultdict(set)
+    for rows in tables.values():
+        for r in rows:
+            seen[r["camera_id"]].add(r["site_id"])
+    out = []
+    for camera in sorted(set(seen) | set(registered)):
+        record = registered.get(camera)
+        for site in sorted(seen.get(camera) or {record.site_id if record else ""}):
+            out.append(
+                {
+                    "site_id": site,
+                    "camera_id": camera,
+                    "name_vi": (record.name_vi or record.name) if record else "",
+                    "name_en": (record.name_en or record.name) if record else "",
+                    "lat": record.lat if record else None,
+                    "lon": record.lon if record else None,
+                }
+            )
+    return out
+
+
+def _location(site: dict[str, Any]) -> dict[str, Any]:
+    place: dict[str, Any] = {
+        "@type": "dct:Location",
+        "dct:identifier": f"{site['site_id']}/{site['camera_id']}",
+    }
+    if site["lat"] is not None and site["lon"] is not None:
+        place["dcat:centroid"] = f"POINT({site['lon']} {site['lat']})"  # WKT: longitude first
+    return place
+
+
+def dcat_metadata(
+    query: OpenDataQuery,
+    tables: dict[str, list[dict[str, Any]]],
+    sites: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Return a DCAT-style (JSON-LD) description of an export.
+
+    ``dct:spatial`` holds one location per camera (with its WGS84 centroid when the camera's
+    position is registered); without ``sites``, only the cameras' identifiers.
+    """
+    if sites is None:
+        cameras = sorted({(r["site_id"], r["camera_id"]) for rows in tables.values() for r in rows})
+        sites = [{"site_id": s, "camera_id": c, "lat": None, "lon": None} for s, c in cameras]
+    names = [*tables, "sites"]
     return {
         "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
         "@type": "dcat:Dataset",
-        "dct:title": "Thống kê giao thông theo camera / Traffic statistics per camera",
-        "dct:description": (
-            "Aggregated counts by class and direction, mean and 85th-percentile speeds of "
-            "the vehicles crossing counting lines (calibrated cameras; the 85th percentile "
-            "is a sample-weighted mean of per-line, per-interval percentiles), congestion "
-            f"level and event counts per camera per {query.interval_min} minutes. "
-            f"Values below k={query.k} are suppressed (empty). No track ids, images or "
-            "individual timestamps."
-        ),
+        "dct:title": [
+            {"@language": "vi", "@value": "Thống kê giao thông theo camera"},
+            {"@language": "en", "@value": "Traffic statistics per camera"},
+        ],
+        "dct:description": [
+            {
+                "@language": "vi",
+                "@value": (
+                    "Lượt xe theo loại và hướng, tốc độ trung bình, trung vị và phân vị 85 của "
+                    "các xe qua vạch đếm (camera đã hiệu chuẩn; các phân vị là trung bình có "
+                    "trọng số của phân vị từng vạch, từng khoảng), mức ùn tắc và số sự kiện "
+                    f"theo camera mỗi {query.interval_min} phút. Số nhỏ hơn k={query.k} được "
+                    "để trống. Không có mã theo vết, hình ảnh hay thời điểm của từng xe."
+                ),
+            },
+            {
+                "@language": "en",
+                "@value": (
+                    "Aggregated counts by class and direction, mean, median and 85th-percentile "
+                    "speeds of the vehicles crossing counting lines (calibrated cameras; the "
+                    "percentiles are sample-weighted means of per-line, per-interval "
+                    "percentiles), congestion level and event counts per camera per "
+                    f"{query.interval_min} minutes. Values below k={query.k} are suppressed "
+                    "(empty). No track ids, images or individual timestamps."
+                ),
+            },
+        ],
         "dct:license": LICENCE,
         "dct:temporal": {
             "dcat:startDate": query.start.astimezone(UTC).isoformat(),
             "dcat:endDate": query.end.astimezone(UTC).isoformat(),
         },
-        "dct:spatial": [f"{site}/{camera}" for site, camera in cameras],
+        "dct:spatial": [_location(site) for site in sites],
         "dct:accrualPeriodicity": "http://purl.org/cld/freq/daily",
         "dct:issued": datetime.now(UTC).isoformat(timespec="seconds"),
         "dcat:distribution": [
             {"dct:title": name, "dcat:mediaType": media, "dcat:downloadURL": f"{name}.{ext}"}
-            for name in tables
+            for name in names
             for ext, media in (("csv", "text/csv"), ("json", "application/json"))
         ],
         "suppression_k": query.k,
     }
 
 
+def table_csv(rows: list[dict[str, Any]]) -> str:
+    """One table as CSV text (header from the first row; empty text for no row)."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def write_open_data(store: EventStore, query: OpenDataQuery, out: Path) -> list[Path]:
     """Write ``<table>.csv``, ``<table>.json`` and ``metadata.json`` to ``out``."""
     tables = aggregate(store, query)
+    sites = camera_sites(store, tables)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, rows in tables.items():
+    for name, rows in {**tables, "sites": sites}.items():
         csv_path, json_path = out / f"{name}.csv", out / f"{name}.json"
-        with csv_path.open("w", newline="", encoding="utf-8") as fh:
-            if rows:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
+        csv_path.write_text(table_csv(rows), encoding="utf-8")
         json_path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
         paths += [csv_path, json_path]
     meta = out / "metadata.json"
     meta.write_text(
-        json.dumps(dcat_metadata(query, tables), ensure_ascii=False, indent=1), encoding="utf-8"
+        json.dumps(dcat_metadata(query, tables, sites), ensure_ascii=False, indent=1),
+        encoding="utf-8",
     )
     logger.info("open data written to %s", out)
     return [*paths, meta]

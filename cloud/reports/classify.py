@@ -1,26 +1,29 @@
-"""Report classifier: category, urgency and emergency cues, from Vietnamese or English text.
+"""Report classifier: category, urgency and emergency kinds, from Vietnamese or English text.
 
-A weighted keyword/rule model over the normalised views of :mod:`cloud.reports.normalize`
-(lexicon in :mod:`cloud.reports.lexicon`). Chosen over a sentence-embedding model because it
-runs offline in microseconds (the intake must reply to 200 reports/s on two shared cores),
-explains itself (the matched phrases are shown to operators), and meets the quality bar on
-the project's test set; see ``docs/reports.md`` for the measurement.
+The learned model (:mod:`cloud.reports.model`, trained on the committed corpus) reads the
+category, the urgency (high: a danger or an obstruction now; normal: habitual, past, a
+request), the emergency probability and kinds, and the subtype (what exactly: a fallen tree or
+a pothole, a wrong-way or a speeding driver). The explicit phrases of
+:mod:`cloud.reports.lexicon` are a safety net for emergencies only.
 
-Emergency detection is tuned for recall: a false alarm costs one extra line with the
-emergency numbers in the reply, a miss could cost a life.
+Emergency detection is tuned for recall: a report is an emergency when the model's emergency
+probability reaches a low threshold (chosen in cross-validation, see ``docs/reports.md``) *or*
+a non-negated safety-net phrase matches. A false alarm costs one line with the emergency
+number; a miss could cost a life.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Final
 
-from cloud.reports.lexicon import CATEGORY_RULES, EMERGENCY_RULES, NEGATIONS, View
+from cloud.reports.lexicon import EMERGENCY_RULES, NEGATIONS, View
+from cloud.reports.model import FloatArray, IntArray, ReportModel, default_model
 from cloud.reports.normalize import Language, NormalizedText, normalize
 
 logger = logging.getLogger(__name__)
@@ -58,31 +61,24 @@ class EmergencyKind(StrEnum):
 EMERGENCY_NUMBERS: Final[Mapping[EmergencyKind, tuple[str, ...]]] = {
     EmergencyKind.INJURY: ("115",),
     EmergencyKind.FIRE: ("114",),
-    EmergencyKind.TRAPPED: ("114", "115"),
+    EmergencyKind.TRAPPED: ("114",),
     EmergencyKind.VIOLENCE: ("113",),
 }
-"""Vietnam's numbers: 113 police, 114 fire and rescue, 115 ambulance."""
+"""Vietnam's numbers: 113 police, 114 fire and rescue (also people trapped), 115 ambulance."""
 
-HIGH_URGENCY: Final = frozenset(
-    {
-        Category.ACCIDENT,
-        Category.DANGEROUS_DRIVING,
-        Category.SIGNAL_FAULT,
-        Category.ROAD_HAZARD,
-    }
+KIND_PRIORITY: Final = (
+    EmergencyKind.FIRE,
+    EmergencyKind.TRAPPED,
+    EmergencyKind.INJURY,
+    EmergencyKind.VIOLENCE,
 )
-"""Categories that are a danger to others right now (urgency ``high`` unless emergency)."""
+"""Whose number comes first: fire and rescue reach a fire or a trapped person (and call the
+ambulance themselves), the ambulance an injury, the police violence."""
 
-TIE_ORDER: Final = (
-    Category.ACCIDENT,
-    Category.SIGNAL_FAULT,
-    Category.DANGEROUS_DRIVING,
-    Category.ROAD_HAZARD,
-    Category.ILLEGAL_PARKING,
-    Category.CONGESTION,
-    Category.OTHER,
-)
-"""On equal scores the more safety-relevant category wins."""
+UNCLEAR_CONFIDENCE: Final = 0.35
+"""Below this category probability the reply asks for more detail."""
+KNOWN_WORDS_MIN: Final = 0.5
+"""A report read as ``other`` whose words are mostly unknown to the model is noise: ask."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +91,11 @@ class Classification:
     emergencies: tuple[EmergencyKind, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)
     matched: tuple[str, ...] = ()
+    subtype: str = "-"
+    confidence: float = 1.0
+    needs_detail: bool = False
+    features: tuple[IntArray, FloatArray] | None = field(default=None, compare=False, repr=False)
+    """The model's sparse feature vector of the text (duplicate checks compare them)."""
 
     @property
     def emergency(self) -> bool:
@@ -102,37 +103,42 @@ class Classification:
         return bool(self.emergencies)
 
     @property
+    def primary_emergency(self) -> EmergencyKind | None:
+        """The kind whose number comes first (see :data:`KIND_PRIORITY`)."""
+        return next((k for k in KIND_PRIORITY if k in self.emergencies), None)
+
+    @property
     def emergency_numbers(self) -> tuple[str, ...]:
-        """The numbers to call, sorted and without repeats (empty when not an emergency)."""
-        numbers = {n for kind in self.emergencies for n in EMERGENCY_NUMBERS[kind]}
-        if EmergencyKind.INJURY in self.emergencies and self.category is Category.ACCIDENT:
-            numbers.add("113")
-        return tuple(sorted(numbers))
+        """The numbers to call, the one that fits best first (see :func:`emergency_numbers`)."""
+        return emergency_numbers(self.emergencies, self.category)
+
+
+def emergency_numbers(kinds: Iterable[EmergencyKind], category: Category) -> tuple[str, ...]:
+    """The numbers to call for some emergency kinds, the one that fits best first.
+
+    115 for injuries, 114 for fire or people trapped (with 115: a trapped person is often
+    hurt), 113 for violence; an accident with injuries also names 113 (the police records
+    it), after 115. Empty when there is no emergency.
+    """
+    kinds = set(kinds)
+    numbers = [n for kind in KIND_PRIORITY if kind in kinds for n in EMERGENCY_NUMBERS[kind]]
+    if EmergencyKind.TRAPPED in kinds:
+        numbers.append("115")
+    if EmergencyKind.INJURY in kinds and category is Category.ACCIDENT:
+        numbers.append("113")
+    return tuple(dict.fromkeys(numbers))
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
-    label: str
+class _Rule:
+    kind: str
     view: View
     regex: re.Pattern[str]
-    weight: float
-
-
-def _compile(rules: tuple[tuple[str, View, str, float], ...]) -> tuple[_Compiled, ...]:
-    return tuple(
-        _Compiled(label, view, re.compile(rf"\b(?:{pattern})\b"), weight)
-        for label, view, pattern, weight in rules
-    )
 
 
 @lru_cache(maxsize=1)
-def _category_rules() -> tuple[_Compiled, ...]:
-    return _compile(CATEGORY_RULES)
-
-
-@lru_cache(maxsize=1)
-def _emergency_rules() -> tuple[_Compiled, ...]:
-    return _compile(EMERGENCY_RULES)
+def _rules() -> tuple[_Rule, ...]:
+    return tuple(_Rule(k, v, re.compile(rf"\b(?:{p})\b")) for k, v, p in EMERGENCY_RULES)
 
 
 @lru_cache(maxsize=1)
@@ -140,82 +146,103 @@ def _negation() -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(NEGATIONS) + r")\b")
 
 
-def _text(norm: NormalizedText, view: View) -> str:
-    return norm.ascii if view == "a" else norm.accented
+def _without_negations(norm: NormalizedText) -> dict[View, str]:
+    """Both views with the negated phrases blanked (found on the ascii view)."""
+    ascii_text, accented = norm.ascii, norm.accented
+    spans = [m.span() for m in _negation().finditer(ascii_text)]
+    if not spans:
+        return {"a": ascii_text, "v": accented}
+    aligned = len(accented) == len(ascii_text)  # NFC: one letter per letter, marks or not
+    a_chars, v_chars = list(ascii_text), list(accented)
+    for start, end in spans:
+        a_chars[start:end] = " " * (end - start)
+        if aligned:
+            v_chars[start:end] = " " * (end - start)
+    return {"a": "".join(a_chars), "v": "".join(v_chars)}
 
 
-def _score(norm: NormalizedText) -> tuple[dict[str, float], list[str]]:
-    scores: dict[str, float] = {}
-    matched: list[str] = []
-    for rule in _category_rules():
-        found = rule.regex.search(_text(norm, rule.view))
-        if found is not None:
-            scores[rule.label] = scores.get(rule.label, 0.0) + rule.weight
-            matched.append(found.group(0))
-    cue = scores.pop("signal_cue", 0.0)
-    if Category.SIGNAL_FAULT.value in scores:
-        scores[Category.SIGNAL_FAULT.value] += cue
-    return scores, matched
-
-
-def _pick(scores: Mapping[str, float]) -> Category:
-    best = Category.OTHER
-    best_score = 0.0
-    for category in TIE_ORDER:
-        score = scores.get(category.value, 0.0)
-        if score > best_score:
-            best, best_score = category, score
-    return best
-
-
-def detect_emergencies(norm: NormalizedText) -> tuple[EmergencyKind, ...]:
-    """Find injury, fire, trapped or violence cues, ignoring negated ones ("không ai bị thương").
+def detect_emergencies(norm: NormalizedText) -> tuple[tuple[EmergencyKind, ...], tuple[str, ...]]:
+    """The safety net: explicit injury, fire, trapped or violence phrases, negations removed.
 
     Args:
         norm: The normalised report text.
 
     Returns:
-        The kinds found, in :class:`EmergencyKind` order (empty if none).
+        The kinds found, in :class:`EmergencyKind` order, and the phrases that matched.
     """
-    negation = _negation()
-    views: dict[View, str] = {
-        "a": negation.sub(" ", norm.ascii),
-        "v": negation.sub(" ", norm.accented) if norm.accented != norm.ascii else "",
-    }
+    views = _without_negations(norm)
     found: set[str] = set()
-    for rule in _emergency_rules():
-        if rule.label not in found and rule.regex.search(views[rule.view]):
-            found.add(rule.label)
-    return tuple(kind for kind in EmergencyKind if kind.value in found)
+    matched: list[str] = []
+    for rule in _rules():
+        hit = rule.regex.search(views[rule.view])
+        if hit is not None:
+            found.add(rule.kind)
+            matched.append(hit.group(0))
+    return tuple(k for k in EmergencyKind if k.value in found), tuple(matched)
 
 
-def classify(text: str) -> Classification:
+def _best(probs: Mapping[str, float]) -> tuple[str, float]:
+    label = max(probs, key=probs.__getitem__)
+    return label, probs[label]
+
+
+def _emergency_kinds(
+    probs: Mapping[str, Mapping[str, float]], rule_kinds: tuple[EmergencyKind, ...], cut: float
+) -> tuple[EmergencyKind, ...]:
+    """Emergency kinds from the model (probability ≥ ``cut``) and the safety net together."""
+    if probs["emergency"]["emergency"] < cut and not rule_kinds:
+        return ()
+    kind_probs = probs["kinds"]
+    kinds = {EmergencyKind(k) for k, p in kind_probs.items() if p >= 0.5} | set(rule_kinds)
+    if not kinds:  # an emergency by the model, no kind above one half: the likeliest one
+        kinds = {EmergencyKind(_best(kind_probs)[0])}
+    return tuple(k for k in EmergencyKind if k in kinds)
+
+
+def classify(text: str, model: ReportModel | None = None) -> Classification:
     """Classify one citizen report.
 
     Args:
-        text: The report text (Vietnamese with or without diacritics, or English).
+        text: The report text (Vietnamese with or without diacritics, teencode, or English).
+        model: The learned model (default: the packaged one).
 
     Returns:
-        Category, urgency, language, emergency kinds and the phrases that decided.
+        Category, urgency, language, emergency kinds, subtype, confidence, and whether to
+        ask the citizen for more detail.
     """
+    model = model or default_model()
     norm = normalize(text)
-    scores, matched = _score(norm)
-    category = _pick(scores)
-    emergencies = detect_emergencies(norm)
-    if category is Category.OTHER and EmergencyKind.FIRE in emergencies:
-        category = Category.ACCIDENT  # a vehicle on fire is handled as an incident
+    features = model.vectorise(norm)
+    probs = model.predict_vector(*features)
+    label, confidence = _best(probs["category"])
+    category = Category(label)
+    rule_kinds, matched = detect_emergencies(norm)
+    emergencies = _emergency_kinds(probs, rule_kinds, float(model.meta["emergency_threshold"]))
+    bodily = {EmergencyKind.INJURY, EmergencyKind.FIRE, EmergencyKind.TRAPPED}
+    if category in (Category.OTHER, Category.CONGESTION) and bodily & set(emergencies):
+        category = Category.ACCIDENT  # a person hurt or a vehicle burning is an incident
     if emergencies:
         urgency = Urgency.EMERGENCY
-    elif category in HIGH_URGENCY:
-        urgency = Urgency.HIGH
     else:
-        urgency = Urgency.NORMAL
-    logger.debug("report classified as %s/%s (scores %s)", category, urgency, scores)
+        urgency = (
+            Urgency.HIGH
+            if probs["urgency"]["high"] >= probs["urgency"]["normal"]
+            else Urgency.NORMAL
+        )
+    subtype, _ = _best(probs["subtype"])
+    noise = subtype == "unclear" or model.known_share(norm) < KNOWN_WORDS_MIN
+    unclear = (category is Category.OTHER and noise) or confidence < UNCLEAR_CONFIDENCE
+    needs_detail = unclear and not emergencies
+    logger.debug("report classified as %s/%s (p=%.2f)", category, urgency, confidence)
     return Classification(
         category=category,
         urgency=urgency,
         language=norm.language,
         emergencies=emergencies,
-        scores=scores,
-        matched=tuple(matched),
+        scores=dict(probs["category"]),
+        matched=matched,
+        subtype=subtype,
+        confidence=confidence,
+        needs_detail=needs_detail,
+        features=features,
     )

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo
 from typing import Final
 
-from cloud.reports.classify import Category, Classification, Urgency
+from cloud.reports.classify import Category, Classification, EmergencyKind, Urgency
 from cloud.reports.correlate import CameraEvidence, NearbyCamera
+from cloud.reports.dispatch import DispatchTarget
 from cloud.reports.normalize import Language
 
 logger = logging.getLogger(__name__)
@@ -24,8 +25,10 @@ logger = logging.getLogger(__name__)
 VIETNAM_TZ: Final = timezone(timedelta(hours=7), "ICT")
 """Times in replies are local (Vietnam has no daylight saving time)."""
 
-MAX_CITED_EVENTS: Final = 3
-"""At most this many camera events in a reply (short replies; the rest are in the ticket)."""
+MAX_CITED_EVENTS: Final = 6
+"""At most this many camera events cited in a reply (summarised per camera)."""
+MAX_CAMERAS_NAMED: Final = 3
+"""At most this many cameras named in one reply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class Handling:
 
 HANDLING: Final[Mapping[Category, Handling]] = {
     Category.ACCIDENT: Handling(15, "CSGT và lực lượng cứu hộ", "traffic police and rescue"),
+    # handler names are who handles the category in the operations centre's workflow; the
+    # reply names a forwarding only when a dispatch target is configured (see compose_reply)
     Category.CONGESTION: Handling(
         30, "Trung tâm điều hành giao thông", "the traffic control centre"
     ),
@@ -86,6 +91,19 @@ NUMBER_NAMES: Final[Mapping[str, tuple[str, str]]] = {
     "115": ("cấp cứu", "ambulance"),
 }
 
+EMERGENCY_OPENING: Final[Mapping[EmergencyKind, tuple[str, str]]] = {
+    EmergencyKind.INJURY: ("Có người bị thương", "Someone is hurt"),
+    EmergencyKind.FIRE: ("Có cháy", "There is a fire"),
+    EmergencyKind.TRAPPED: ("Có người mắc kẹt", "Someone is trapped"),
+    EmergencyKind.VIOLENCE: ("Có bạo lực hoặc đe dọa", "There is violence or a threat"),
+}
+
+QUEUE_LINE: Final = (
+    "Phiếu đã vào hàng chờ của Trung tâm điều hành giao thông",
+    "Your ticket is in the queue of the traffic operations centre",
+)
+"""Said when no dispatch target is configured for the category: nothing was sent anywhere."""
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -96,52 +114,111 @@ class Reply:
     cited_event_ids: tuple[uuid.UUID, ...]
 
 
-def _duration(minutes: int, lang: Language) -> str:
+def duration(minutes: int, lang: Language) -> str:
+    """A handling time as people say it ("4 tiếng", "30 phút", "3 ngày"; "4 hours")."""
     if minutes < 60:
         return f"{minutes} phút" if lang == "vi" else f"{minutes} minutes"
     if minutes < 1440:
         hours = minutes // 60
-        return f"{hours} giờ" if lang == "vi" else f"{hours} hour{'s' * (hours > 1)}"
+        return f"{hours} tiếng" if lang == "vi" else f"{hours} hour{'s' * (hours > 1)}"
     days = minutes // 1440
     return f"{days} ngày" if lang == "vi" else f"{days} day{'s' * (days > 1)}"
 
 
+def _refs(events: Sequence[CameraEvidence]) -> str:
+    return ", ".join(str(ev.event_id)[:8] for ev in events)
+
+
+def _camera_summary(events: Sequence[CameraEvidence], lang: Language, tz: tzinfo) -> str:
+    """One sentence for one camera: what it recorded, how often, when, with the event ids."""
+    vi = lang == "vi"
+    name = events[0].camera_label(lang)
+    kinds = list(dict.fromkeys(ev.type for ev in events))
+    what = (" và " if vi else " and ").join(
+        EVENT_NAMES.get(k, (k, k))[0 if vi else 1] for k in kinds
+    )
+    times = sorted(ev.time.astimezone(tz) for ev in events)
+    first, last = times[0].strftime("%H:%M"), times[-1].strftime("%H:%M")
+    if len(events) == 1:
+        when = f"lúc {first}" if vi else f"at {first}"
+    else:
+        count = f"{len(events)} lần " if vi else f"{len(events)} times "
+        when = (f"{count}từ {first} đến {last}") if vi else f"{count}between {first} and {last}"
+    word = "mã sự kiện" if vi else "event" + "s" * (len(events) > 1)
+    if vi:
+        return f"Camera {name} đã ghi nhận {what} {when} ({word} {_refs(events)})."
+    return f"Camera {name} recorded {what} {when} ({word} {_refs(events)})."
+
+
 def _camera_lines(
-    evidence: Sequence[CameraEvidence], nearby: Sequence[NearbyCamera], lang: Language, tz: tzinfo
+    evidence: Sequence[CameraEvidence],
+    nearby: Sequence[NearbyCamera],
+    lang: Language,
+    tz: tzinfo,
+    can_corroborate: bool,
 ) -> list[str]:
     vi = lang == "vi"
     if evidence:
-        lines = []
+        per_camera: dict[str, list[CameraEvidence]] = {}
         for ev in evidence:
-            what = EVENT_NAMES.get(ev.type, (ev.type, ev.type))[0 if vi else 1]
-            at = ev.time.astimezone(tz).strftime("%H:%M")
-            ref = str(ev.event_id)[:8]
-            lines.append(
-                f"Camera {ev.camera_name} đã ghi nhận {what} lúc {at} (mã sự kiện {ref})."
-                if vi
-                else f"Camera {ev.camera_name} recorded {what} at {at} (event {ref})."
-            )
-        return lines
-    if nearby:
-        names = ", ".join(c.name for c in nearby[:3])
+            per_camera.setdefault(ev.camera_id, []).append(ev)
+        return [_camera_summary(evs, lang, tz) for evs in per_camera.values()]
+    if nearby and can_corroborate:
+        names = ", ".join(c.label(lang) for c in nearby[:MAX_CAMERAS_NAMED])
         return [
             f"Camera gần vị trí này ({names}) chưa ghi nhận sự việc tương ứng."
             if vi
             else f"Cameras near this place ({names}) have not recorded a matching event."
         ]
-    return [
-        "Hiện chưa có camera nào bao quát vị trí này."
-        if vi
-        else "No camera covers this place at the moment."
-    ]
+    if not nearby:
+        return [
+            "Hiện chưa có camera nào bao quát vị trí này."
+            if vi
+            else "No camera covers this place at the moment."
+        ]
+    return []  # cameras nearby, but none can see this kind of problem: nothing to claim
 
 
-def _emergency_line(numbers: Sequence[str], lang: Language) -> str:
+def _emergency_line(classification: Classification, lang: Language) -> str:
+    """The number that fits first ("Có người bị thương: hãy gọi ngay 115 (cấp cứu)")."""
     vi = lang == "vi"
+    numbers = classification.emergency_numbers
     named = ", ".join(f"{n} ({NUMBER_NAMES[n][0 if vi else 1]})" for n in numbers)
+    primary = classification.primary_emergency or classification.emergencies[0]
+    why = EMERGENCY_OPENING[primary][0 if vi else 1]
     if vi:
-        return f"Nếu có người bị thương hoặc cháy nổ, hãy gọi ngay {named}."
-    return f"If anyone is hurt or there is a fire, call {named} now."
+        return f"KHẨN CẤP – {why}: hãy gọi ngay {named}."
+    return f"EMERGENCY – {why}: call {named} now."
+
+
+def _detail_line(lang: Language) -> str:
+    if lang == "vi":
+        return (
+            "Chúng tôi chưa hiểu rõ nội dung phản ánh. Vui lòng gửi thêm chi tiết: chuyện gì "
+            "đang xảy ra, ở đâu (tên đường, ngã tư), từ lúc nào, và ảnh nếu có."
+        )
+    return (
+        "We could not understand the report. Please send more detail: what is happening, "
+        "where (street, junction), since when, and a photo if you can."
+    )
+
+
+def _handling_line(category: Category, lang: Language, target: DispatchTarget | None) -> str:
+    vi = lang == "vi"
+    when = duration(HANDLING[category].minutes, lang)
+    if target is not None:
+        who = target.name_vi if vi else target.name_en
+        return (
+            f"Phiếu đang được chuyển tới {who}, thời gian xử lý dự kiến: {when}."
+            if vi
+            else f"It is being forwarded to {who}; expected handling time: {when}."
+        )
+    queue = QUEUE_LINE[0 if vi else 1]
+    return (
+        f"{queue}, thời gian xử lý dự kiến: {when}."
+        if vi
+        else f"{queue}; expected handling time: {when}."
+    )
 
 
 def compose_reply(
@@ -151,16 +228,26 @@ def compose_reply(
     evidence: Sequence[CameraEvidence],
     *,
     duplicate_of: str | None = None,
+    dispatch: DispatchTarget | None = None,
+    can_corroborate: bool = True,
     tz: tzinfo = VIETNAM_TZ,
 ) -> Reply:
     """Write the automatic reply to one report.
+
+    Every sentence is true of the stored data: emergencies open with the number that fits;
+    camera events are only those passed in (matching the report's kind), one sentence per
+    camera, the camera named in the reply's language; a forwarding is named only when a
+    dispatch target is configured, otherwise the ticket is said to be in the queue.
 
     Args:
         ticket: The ticket number given to the report.
         classification: What the classifier understood (decides the language).
         nearby: Cameras within the search radius (may be empty).
-        evidence: Stored events from those cameras that match the category, newest first.
+        evidence: Stored events from those cameras that match the report, newest first.
         duplicate_of: The existing ticket this report was linked to, if any.
+        dispatch: The target the ticket is being sent to, if one is configured.
+        can_corroborate: Whether any camera event type can show this kind of report (if not,
+            nothing is said about the nearby cameras).
         tz: Time zone of the times quoted in the reply.
 
     Returns:
@@ -169,35 +256,32 @@ def compose_reply(
     lang = classification.language
     vi = lang == "vi"
     cited = list(evidence[:MAX_CITED_EVENTS])
-    handling = HANDLING[classification.category]
-    what = CATEGORY_NAMES[classification.category][0 if vi else 1]
-    urgency = URGENCY_NAMES[classification.urgency][0 if vi else 1]
-    lines = [
+    lines = []
+    if classification.emergency_numbers:
+        lines.append(_emergency_line(classification, lang))
+    lines.append(
         f"Cảm ơn bạn đã phản ánh. Mã phiếu: {ticket}."
         if vi
         else f"Thank you for your report. Ticket number: {ticket}."
-    ]
-    if classification.emergency_numbers:
-        lines.append(_emergency_line(classification.emergency_numbers, lang))
-    lines.append(
-        f"Chúng tôi hiểu đây là: {what} (mức độ: {urgency})."
-        if vi
-        else f"We understood: {what} (urgency: {urgency})."
     )
+    if classification.needs_detail:
+        lines.append(_detail_line(lang))
+    else:
+        what = CATEGORY_NAMES[classification.category][0 if vi else 1]
+        urgency = URGENCY_NAMES[classification.urgency][0 if vi else 1]
+        lines.append(
+            f"Chúng tôi hiểu đây là: {what} (mức độ: {urgency})."
+            if vi
+            else f"We understood: {what} (urgency: {urgency})."
+        )
     if duplicate_of is not None:
         lines.append(
             f"Sự việc này đã được phản ánh; phiếu của bạn được gộp vào phiếu {duplicate_of}."
             if vi
             else f"This was already reported; your report is linked to ticket {duplicate_of}."
         )
-    lines.extend(_camera_lines(cited, nearby, lang, tz))
-    handler = handling.handler_vi if vi else handling.handler_en
-    lines.append(
-        f"Phiếu đã được chuyển tới {handler}, thời gian xử lý dự kiến: "
-        f"{_duration(handling.minutes, lang)}. Trân trọng."
-        if vi
-        else f"It has been passed to {handler}; expected handling time: "
-        f"{_duration(handling.minutes, lang)}. Kind regards."
-    )
+    lines.extend(_camera_lines(cited, nearby, lang, tz, can_corroborate))
+    lines.append(_handling_line(classification.category, lang, dispatch))
+    lines.append("Trân trọng." if vi else "Kind regards.")
     logger.debug("reply for ticket %s cites %d events", ticket, len(cited))
     return Reply(lang, " ".join(lines), tuple(ev.event_id for ev in cited))

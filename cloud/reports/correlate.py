@@ -27,28 +27,55 @@ EARTH_RADIUS_M: Final = 6_371_008.8
 """Mean Earth radius (IUGG), metres."""
 
 MATCHING_EVENT_TYPES: Final[Mapping[Category, tuple[EventType, ...]]] = {
-    Category.ACCIDENT: (
-        EventType.STOPPED_VEHICLE,
-        EventType.CONGESTION,
-        EventType.PEDESTRIAN_ON_CARRIAGEWAY,
-    ),
-    Category.CONGESTION: (EventType.CONGESTION, EventType.STOPPED_VEHICLE),
-    Category.SIGNAL_FAULT: (EventType.RED_LIGHT, EventType.CONGESTION),
+    Category.ACCIDENT: (EventType.STOPPED_VEHICLE,),
+    Category.CONGESTION: (EventType.CONGESTION,),
+    Category.SIGNAL_FAULT: (),
     Category.ILLEGAL_PARKING: (EventType.ILLEGAL_STOP, EventType.STOPPED_VEHICLE),
-    Category.DANGEROUS_DRIVING: (EventType.WRONG_WAY, EventType.SPEEDING, EventType.RED_LIGHT),
-    Category.ROAD_HAZARD: (EventType.STOPPED_VEHICLE, EventType.CONGESTION),
+    Category.DANGEROUS_DRIVING: (),
+    Category.ROAD_HAZARD: (),
     Category.OTHER: (),
 }
-"""Which camera event types can corroborate a report of each category."""
+"""Which camera event types show what a report of each category says happened.
+
+Only events of the same nature are cited: a crash shows as a vehicle stopped on the road (the
+cameras have no crash detector), a jam as congestion, parking as an illegal or long stop.
+A broken signal, a pothole or a question has no camera event that shows it. Dangerous driving
+depends on what the driver did (:data:`DRIVING_EVENT_TYPES`).
+"""
+
+DRIVING_EVENT_TYPES: Final[Mapping[str, tuple[EventType, ...]]] = {
+    "wrong_way": (EventType.WRONG_WAY,),
+    "red_light": (EventType.RED_LIGHT,),
+    "speeding": (EventType.SPEEDING,),
+    "racing": (EventType.SPEEDING,),
+}
+"""Dangerous-driving subtype → the event type that records that behaviour (others: none)."""
+
+
+def matching_event_types(category: Category, subtype: str = "-") -> tuple[EventType, ...]:
+    """The camera event types that can corroborate a report.
+
+    Args:
+        category: The report's category.
+        subtype: What exactly (from the classifier), e.g. ``wrong_way``.
+
+    Returns:
+        The event types; empty when no camera event shows what the report says.
+    """
+    if category is Category.DANGEROUS_DRIVING:
+        return DRIVING_EVENT_TYPES.get(subtype, ())
+    return MATCHING_EVENT_TYPES[category]
 
 
 @dataclass(frozen=True, slots=True)
 class CameraSite:
-    """Where a camera is and what people call the place."""
+    """Where a camera is and what people call the place (in Vietnamese and English if known)."""
 
     lat: float
     lon: float
     name: str
+    name_vi: str | None = None
+    name_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +85,13 @@ class NearbyCamera:
     camera_id: str
     name: str
     distance_m: float
+    name_vi: str | None = None
+    name_en: str | None = None
+
+    def label(self, language: str) -> str:
+        """The camera's name in a reply's language (the configured name when none is given)."""
+        named = self.name_vi if language == "vi" else self.name_en
+        return named or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +105,12 @@ class CameraEvidence:
     type: str
     severity: str
     time: datetime
+    camera: NearbyCamera | None = None
+    """The camera as found near the report (its names per language)."""
+
+    def camera_label(self, language: str) -> str:
+        """The camera's name in a reply's language."""
+        return self.camera.label(language) if self.camera is not None else self.camera_name
 
 
 def check_coordinates(lat: float, lon: float) -> None:
@@ -128,7 +168,13 @@ def nearby_cameras(
     d_lat = math.degrees(radius_m / EARTH_RADIUS_M) * 1.01
     d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
     found = [
-        NearbyCamera(cam_id, site.name, haversine_m(lat, lon, site.lat, site.lon))
+        NearbyCamera(
+            cam_id,
+            site.name,
+            haversine_m(lat, lon, site.lat, site.lon),
+            site.name_vi,
+            site.name_en,
+        )
         for cam_id, site in cameras.items()
         if abs(site.lat - lat) <= d_lat and abs(site.lon - lon) <= d_lon
     ]
@@ -166,16 +212,18 @@ def recent_events(
     category: Category,
     now: datetime,
     *,
+    subtype: str = "-",
     window: timedelta = timedelta(minutes=30),
     limit: int = 5,
 ) -> list[CameraEvidence]:
-    """Recent stored events of the kinds that match ``category`` on the given cameras.
+    """Recent stored events of the kinds that match the report on the given cameras.
 
     Args:
         session: An open SQLAlchemy session on the aggregator store.
         cameras: Cameras near the report (from :func:`nearby_cameras`).
-        category: The report's category (decides the event types).
+        category: The report's category (with ``subtype``, decides the event types).
         now: Reference time (timezone-aware).
+        subtype: What exactly the report describes (see :func:`matching_event_types`).
         window: How far back to look.
         limit: At most this many events, newest first.
 
@@ -184,7 +232,7 @@ def recent_events(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    types = [t.value for t in MATCHING_EVENT_TYPES[category]]
+    types = [t.value for t in matching_event_types(category, subtype)]
     by_id = {c.camera_id: c for c in cameras}
     if not types or not by_id:
         return []
@@ -210,6 +258,7 @@ def recent_events(
                 type=type_,
                 severity=severity,
                 time=_aware(time),
+                camera=camera,
             )
         )
     logger.debug("%d matching events near the report", len(evidence))

@@ -66,8 +66,16 @@ class StoredCameras:
     def _read(self) -> dict[str, CameraSite]:
         with self._sessions() as session:
             positions = camera_positions(session)
+        # name_vi / name_en come with the camera registry's multilingual names; a registry
+        # without them (older store) gives None and the replies use the configured name
         sites = {
-            p.camera_id: CameraSite(p.lat, p.lon, p.name or p.camera_id)
+            p.camera_id: CameraSite(
+                p.lat,
+                p.lon,
+                p.name or p.camera_id,
+                getattr(p, "name_vi", None) or None,
+                getattr(p, "name_en", None) or None,
+            )
             for p in positions
             if p.lat is not None and p.lon is not None
         }

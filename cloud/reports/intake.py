@@ -12,22 +12,33 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.reports.classify import HIGH_URGENCY, Category, Classification, Urgency, classify
+from cloud.reports.classify import (
+    Category,
+    Classification,
+    EmergencyKind,
+    Urgency,
+    classify,
+    emergency_numbers,
+)
 from cloud.reports.compose import CATEGORY_NAMES, HANDLING, compose_reply
 from cloud.reports.correlate import (
     EARTH_RADIUS_M,
     CameraSite,
     check_coordinates,
     haversine_m,
+    matching_event_types,
     nearby_cameras,
     recent_events,
 )
 from cloud.reports.directory import CameraLookup, fixed_cameras
+from cloud.reports.dispatch import Dispatcher, DispatchJob, DispatchTarget, Poster, post_json
+from cloud.reports.duplicates import SimilarityCache, same_incident
 from cloud.reports.errors import RefusedError
+from cloud.reports.model import default_model
 from cloud.reports.open311 import RequestCreated, Service, ServiceRequest
 from cloud.reports.photos import CleanPhoto, clean_photo
 from cloud.reports.tables import TICKET_STATUSES, ReportContact, ReportMedia, ReportTicket
@@ -37,13 +48,22 @@ from cloud.store.models import EventRecord, SnapshotRecord
 logger = logging.getLogger(__name__)
 
 
+SERVICE_CODE_CONFIDENCE = 0.6
+"""Below this confidence in ``other``, a citizen's chosen category is taken instead."""
+
 MAX_DUPLICATE_CANDIDATES = 50
 """Bound of the rows examined per duplicate check (oldest first: the ticket to link to)."""
 
 # The intake's statements, built once (per report only parameters change): building a
 # statement costs more than running it on SQLite (profiled: ~1 ms per ORM query).
 _DUPLICATE_CANDIDATES = (
-    select(ReportTicket.id, ReportTicket.lat, ReportTicket.lon)
+    select(
+        ReportTicket.id,
+        ReportTicket.lat,
+        ReportTicket.lon,
+        ReportTicket.subtype,
+        ReportTicket.description,
+    )
     .where(ReportTicket.category == bindparam("category"))
     .where(ReportTicket.requested_at >= bindparam("since"))
     .where(ReportTicket.duplicate_of.is_(None))
@@ -84,6 +104,18 @@ class ReportsConfig(BaseModel):
     max_clients_tracked: int = Field(
         default=100_000, gt=0, description="Bound of the rate limiter's table (oldest pruned)."
     )
+    dispatch: dict[str, DispatchTarget] = Field(
+        default_factory=dict,
+        description="Category → where its tickets are forwarded (none: the operations queue).",
+    )
+
+    @field_validator("dispatch")
+    @classmethod
+    def _known_categories(cls, value: dict[str, DispatchTarget]) -> dict[str, DispatchTarget]:
+        unknown = sorted(set(value) - {c.value for c in Category})
+        if unknown:
+            raise ValueError(f"dispatch: unknown categories {unknown}")
+        return value
 
 
 class RateLimiter:
@@ -153,10 +185,15 @@ class ReportsService:
         sessions: sessionmaker[Session],
         cameras: Mapping[str, CameraSite] | CameraLookup,
         config: ReportsConfig | None = None,
+        *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        post: Poster = post_json,
     ) -> None:
         self.config = config or ReportsConfig()
+        self._dispatcher = Dispatcher(sessions, post)
+        self._similar = SimilarityCache()
+        default_model()  # loaded at start-up (a fraction of a second), not on the first report
         self._sessions = sessions
         self._cameras: CameraLookup = (
             fixed_cameras(cameras) if isinstance(cameras, Mapping) else cameras
@@ -166,6 +203,14 @@ class ReportsService:
         self._limiter = RateLimiter(
             cfg.rate_limit, cfg.rate_window_s, cfg.max_clients_tracked, monotonic
         )
+
+    def close(self) -> None:
+        """Stop the dispatch thread after the tickets already queued (bounded wait)."""
+        self._dispatcher.close()
+
+    def wait_dispatched(self) -> None:
+        """Block until every queued forwarding has been tried (tests)."""
+        self._dispatcher.join()
 
     def cameras_changed(self) -> None:
         """Re-read camera positions on the next report (after cameras were registered)."""
@@ -192,7 +237,9 @@ class ReportsService:
     def _row_id(self, ticket: str) -> int | None:
         prefix = self.config.ticket_prefix
         digits = ticket.removeprefix(prefix)
-        return int(digits) if ticket.startswith(prefix) and digits.isdigit() else None
+        # ASCII digits only ("²".isdigit() is True, int("²") fails) and below 2**63
+        valid = ticket.startswith(prefix) and digits.isascii() and digits.isdigit()
+        return int(digits) if valid and len(digits) <= 18 else None
 
     def _validate(self, sub: Submission) -> tuple[Category, str, float | None, float | None]:
         cfg = self.config
@@ -222,9 +269,14 @@ class ReportsService:
         return category, text, lat, lon
 
     def _duplicate(
-        self, session: Session, category: Category, lat: float | None, lon: float | None
+        self, session: Session, understood: Classification, lat: float | None, lon: float | None
     ) -> int | None:
-        """Row id of an open report of the same kind close by and recent, if any."""
+        """Row id of an open report of the same incident: close, recent, and of the same meaning.
+
+        Same category, within ``duplicate_radius_m`` and ``duplicate_window_min``, and either
+        the same subtype (a fallen tree is not a pothole) or similar wording
+        (:func:`cloud.reports.duplicates.same_incident`).
+        """
         if lat is None or lon is None:
             return None
         since = self._now() - timedelta(minutes=self.config.duplicate_window_min)
@@ -234,7 +286,7 @@ class ReportsService:
         candidates = session.connection().execute(
             _DUPLICATE_CANDIDATES,
             {
-                "category": category.value,
+                "category": understood.category.value,
                 "since": since,
                 "lat_min": lat - d_lat,
                 "lat_max": lat + d_lat,
@@ -242,10 +294,13 @@ class ReportsService:
                 "lon_max": lon + d_lon,
             },
         )
-        for row_id, row_lat, row_lon in candidates:
+        for row_id, row_lat, row_lon, subtype, description in candidates:
             if row_lat is None or row_lon is None:
                 continue
-            if haversine_m(lat, lon, row_lat, row_lon) <= self.config.duplicate_radius_m:
+            if haversine_m(lat, lon, row_lat, row_lon) > self.config.duplicate_radius_m:
+                continue
+            other = self._similar.features(int(row_id), description)
+            if same_incident(understood, subtype, other):
                 return int(row_id)
         return None
 
@@ -262,58 +317,106 @@ class ReportsService:
             RefusedError: With the 4xx status and the reason.
         """
         category, text, lat, lon = self._validate(sub)
+        if not self._limiter.allow(sub.client):  # before any photo is decoded
+            raise RefusedError(429, "too many reports from this client, try again later")
         photo = (
             clean_photo(sub.photo, self.config.max_photo_bytes, keep_location=sub.location_consent)
             if sub.photo
             else None
         )
-        if not self._limiter.allow(sub.client):
-            raise RefusedError(429, "too many reports from this client, try again later")
         understood = classify(text)
-        if understood.category is Category.OTHER:
-            understood = _with_category(understood, category)
+        if _says_nothing(understood) and category is not Category.OTHER:
+            understood = replace(understood, category=category)
         now = self._now()
         near = (
             nearby_cameras(lat, lon, self._cameras(), self.config.camera_radius_m)
             if lat is not None and lon is not None
             else []
         )
-        window = timedelta(minutes=self.config.evidence_window_min)
+        target = self.config.dispatch.get(understood.category.value)
         with self._sessions() as session:
             # reads first (no write lock held meanwhile), then two small writes, one commit
-            duplicate = self._duplicate(session, understood.category, lat, lon)
-            found = recent_events(session, near, understood.category, now, window=window)
-            conn = session.connection()
-            row_id = conn.execute(
-                _INSERT_TICKET,
-                {
-                    "service_code": category.value,
-                    "category": understood.category.value,
-                    "urgency": understood.urgency.value,
-                    "language": understood.language,
-                    "description": text,
-                    "lat": lat,
-                    "lon": lon,
-                    "address": sub.address_string or None,
-                    "status": "open",
-                    "reply": "",
-                    "evidence_event_ids": [],
-                    "client": sub.client[:64],
-                    "requested_at": now,
-                    "updated_at": now,
-                    "duplicate_of": duplicate,
-                    "has_media": photo is not None,
-                },
-            ).scalar_one()
+            duplicate = self._duplicate(session, understood, lat, lon)
+            found = recent_events(
+                session,
+                near,
+                understood.category,
+                now,
+                subtype=understood.subtype,
+                window=timedelta(minutes=self.config.evidence_window_min),
+            )
+            row_id = self._insert(
+                session,
+                sub,
+                understood=understood,
+                text=text,
+                where=(lat, lon),
+                now=now,
+                duplicate=duplicate,
+                target=target,
+            )
             ticket = self.ticket(row_id)
-            dup_ticket = self.ticket(duplicate) if duplicate is not None else None
-            reply = compose_reply(ticket, understood, near, found, duplicate_of=dup_ticket)
+            reply = compose_reply(
+                ticket,
+                understood,
+                near,
+                found,
+                duplicate_of=self.ticket(duplicate) if duplicate is not None else None,
+                dispatch=target,
+                can_corroborate=bool(matching_event_types(understood.category, understood.subtype)),
+            )
             cited = [str(i) for i in reply.cited_event_ids]
+            conn = session.connection()
             conn.execute(_SET_REPLY, {"row_id": row_id, "reply": reply.text, "cited": cited})
             self._store_private(session, row_id, sub, photo)
             session.commit()
+        if understood.features is not None:
+            self._similar.remember(row_id, understood.features)
+        if target is not None:
+            payload = _dispatch_payload(
+                ticket, understood, sub=sub, text=text, where=(lat, lon), now=now, reply=reply.text
+            )
+            self._dispatcher.enqueue(DispatchJob(row_id, target, payload))
         logger.info("report %s: %s/%s", ticket, understood.category, understood.urgency)
         return RequestCreated(service_request_id=ticket, service_notice=reply.text)
+
+    @staticmethod
+    def _insert(
+        session: Session,
+        sub: Submission,
+        *,
+        understood: Classification,
+        text: str,
+        where: tuple[float | None, float | None],
+        now: datetime,
+        duplicate: int | None,
+        target: DispatchTarget | None,
+    ) -> int:
+        kinds = ",".join(k.value for k in understood.emergencies) or None
+        values: dict[str, object] = {
+            "service_code": sub.service_code,
+            "category": understood.category.value,
+            "urgency": understood.urgency.value,
+            "language": understood.language,
+            "description": text,
+            "lat": where[0],
+            "lon": where[1],
+            "address": sub.address_string or None,
+            "status": "open",
+            "reply": "",
+            "evidence_event_ids": [],
+            "client": sub.client[:64],
+            "requested_at": now,
+            "updated_at": now,
+            "duplicate_of": duplicate,
+            "has_media": sub.photo is not None,
+            "subtype": understood.subtype,
+            "emergency_kinds": kinds,
+            "needs_detail": understood.needs_detail,
+            "dispatch_target": target.name_en[:64] if target is not None else None,
+            "dispatch_status": "pending" if target is not None else None,
+        }
+        return int(session.connection().execute(_INSERT_TICKET, values).scalar_one())
 
     @staticmethod
     def _store_private(
@@ -475,6 +578,44 @@ class ReportsService:
         with self._sessions() as session:
             return self._views(session, [self._load(session, ticket)], with_contact)[0]
 
+    def emergencies(self, include_acknowledged: bool = True, limit: int = 100) -> list[ReportView]:
+        """Open emergency reports for the operations page: unacknowledged first, newest first.
+
+        Args:
+            include_acknowledged: Also list those an operator has acknowledged.
+            limit: At most this many.
+        """
+        query = (
+            select(ReportTicket)
+            .where(ReportTicket.urgency == Urgency.EMERGENCY.value)
+            .where(ReportTicket.status != "closed")
+            .order_by(ReportTicket.acknowledged_at.is_not(None), ReportTicket.requested_at.desc())
+            .limit(limit)
+        )
+        if not include_acknowledged:
+            query = query.where(ReportTicket.acknowledged_at.is_(None))
+        with self._sessions() as session:
+            return self._views(session, list(session.scalars(query)), with_contact=False)
+
+    def acknowledge(self, ticket: str, who: str) -> ReportView:
+        """An operator has seen an emergency report: the page's alarm stops for it.
+
+        Acknowledging twice keeps the first time and operator.
+
+        Raises:
+            RefusedError: 404 for an unknown ticket, 400 when it is not an emergency.
+        """
+        with self._sessions() as session:
+            row = self._load(session, ticket)
+            if row.urgency != Urgency.EMERGENCY.value:
+                raise RefusedError(400, f"{ticket[:32]} is not an emergency report")
+            if row.acknowledged_at is None:
+                row.acknowledged_at = self._now()
+                row.acknowledged_by = who[:64]
+                row.updated_at = row.acknowledged_at
+                session.commit()
+            return self._views(session, [row], with_contact=False)[0]
+
     def photo(self, ticket: str) -> bytes:
         """The stored (re-encoded) photo of a report.
 
@@ -522,6 +663,16 @@ class ReportsService:
             duplicate_of=self.ticket(row.duplicate_of) if row.duplicate_of else None,
             has_media=row.has_media,
             evidence=[evidence[i] for i in row.evidence_event_ids if i in evidence],
+            subtype=row.subtype,
+            emergency_kinds=[k.value for k in _kinds(row.emergency_kinds)],
+            emergency_numbers=list(
+                emergency_numbers(_kinds(row.emergency_kinds), _category(row.category))
+            ),
+            needs_detail=bool(row.needs_detail),
+            acknowledged_at=_utc(row.acknowledged_at) if row.acknowledged_at else None,
+            acknowledged_by=row.acknowledged_by,
+            dispatch_target=row.dispatch_target,
+            dispatch_status=row.dispatch_status,
             contact=ContactView(
                 email=contact.email,
                 first_name=contact.first_name,
@@ -559,9 +710,49 @@ def _evidence(session: Session, ids: set[str]) -> dict[str, EvidenceView]:
     return out
 
 
-def _with_category(understood: Classification, category: Category) -> Classification:
-    """Use the citizen's chosen category when the text alone says nothing."""
-    urgency = understood.urgency
-    if urgency is not Urgency.EMERGENCY:
-        urgency = Urgency.HIGH if category in HIGH_URGENCY else Urgency.NORMAL
-    return replace(understood, category=category, urgency=urgency)
+def _says_nothing(understood: Classification) -> bool:
+    """The text alone names no category: the citizen's chosen ``service_code`` is used."""
+    unsure = understood.needs_detail or understood.confidence < SERVICE_CODE_CONFIDENCE
+    return understood.category is Category.OTHER and unsure
+
+
+def _dispatch_payload(
+    ticket: str,
+    understood: Classification,
+    *,
+    sub: Submission,
+    text: str,
+    where: tuple[float | None, float | None],
+    now: datetime,
+    reply: str,
+) -> dict[str, object]:
+    """What a dispatch target receives (no contact details of the citizen)."""
+    return {
+        "ticket": ticket,
+        "category": understood.category.value,
+        "subtype": understood.subtype,
+        "urgency": understood.urgency.value,
+        "emergency_kinds": [k.value for k in understood.emergencies],
+        "emergency_numbers": list(understood.emergency_numbers),
+        "description": text,
+        "lat": where[0],
+        "lon": where[1],
+        "address": sub.address_string or None,
+        "requested_at": now.isoformat(),
+        "reply": reply,
+    }
+
+
+def _category(value: str) -> Category:
+    try:
+        return Category(value)
+    except ValueError:
+        return Category.OTHER
+
+
+def _kinds(value: str | None) -> list[EmergencyKind]:
+    return [
+        EmergencyKind(k)
+        for k in (value or "").split(",")
+        if k in EmergencyKind.__members__.values()
+    ]

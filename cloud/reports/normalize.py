@@ -70,10 +70,53 @@ ABBREVIATIONS: Final[dict[str, str]] = {
     "plz": "please",
     "asap": "as soon as possible",
     "ppl": "people",
+    "tnạn": "tai nạn",
+    "tnan": "tai nạn",
+    "bj": "bây giờ",
+    "bjo": "bây giờ",
+    "bjờ": "bây giờ",
+    "bh": "bây giờ",
+    "lun": "luôn",
+    "nhìu": "nhiều",
+    "wá": "quá",
+    "qá": "quá",
+    "dag": "đang",
+    "đag": "đang",
+    "trc": "trước",
+    "ik": "đi",
+    "dz": "vậy",
+    "zậy": "vậy",
+    "ngta": "người ta",
+    "thg": "thằng",
+    "ae": "anh em",
+    "khum": "không",
+    "k0": "không",
+    "kh": "không",
+    "hk": "không",
+    "hem": "không",
+    "đk": "được",
+    "dk": "được",
+    "ngừi": "người",
+    "mng": "mọi người",
+    "bít": "biết",
+    "bik": "biết",
+    "sđt": "số điện thoại",
+    "rùi": "rồi",
+    "thui": "thôi",
+    "júp": "giúp",
+    "zúp": "giúp",
+    "giùm": "giúp",
+    "vl": "",
+    "vcl": "",
+    "vkl": "",
+    "cmnr": "",
+    "ad": "admin",
 }
 """Token → expansion. Single tokens only (matched after tokenisation)."""
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
+_CLAUSE = re.compile(r"[,.;:!?…()\[\]\n\r]+|\s[-–—]+\s")
+"""Where a clause ends: a negation ("không ai bị thương") does not reach past it."""
 _SPACES = re.compile(r"\s+")
 _REPEATS = re.compile(r"(\w)([\u0300-\u036f]*)(?:\1[\u0300-\u036f]*){2,}", re.UNICODE)
 """A letter typed three or more times ("quáaaa"), matched in NFD so marks do not hide it."""
@@ -105,6 +148,8 @@ class NormalizedText:
     accented: str
     ascii: str
     language: Language
+    clauses: tuple[str, ...] = ()
+    """The ascii view cut at punctuation (the learned model's word features read these)."""
 
 
 def strip_diacritics(text: str) -> str:
@@ -160,9 +205,11 @@ def normalize(text: str) -> NormalizedText:
     """
     cut = unicodedata.normalize("NFD", text[:MAX_TEXT_CHARS]).lower()
     cut = unicodedata.normalize("NFC", _REPEATS.sub(r"\1\2", cut))
-    cleaned = _SPACES.sub(" ", _PUNCT.sub(" ", cut.replace("_", " "))).strip()
-    accented = " ".join(_expand(cleaned.split()))
+    pieces = [_expand(_PUNCT.sub(" ", p.replace("_", " ")).split()) for p in _CLAUSE.split(cut)]
+    accented = " ".join(token for piece in pieces for token in piece)
+    ascii_text = strip_diacritics(accented)
     language = detect_language(accented)
+    clauses = tuple(strip_diacritics(" ".join(piece)) for piece in pieces if piece)
     return NormalizedText(
-        original=text, accented=accented, ascii=strip_diacritics(accented), language=language
+        original=text, accented=accented, ascii=ascii_text, language=language, clauses=clauses
     )

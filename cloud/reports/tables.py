@@ -1,4 +1,4 @@
-"""Report tables, on the store's metadata (created by the Alembic migrations, revision 0002).
+"""Report tables, on the store's metadata (Alembic migrations 0002 and 0100_reports).
 
 Contact details live in their own table, joined only for operators; photos in another, after
 re-encoding (see :mod:`cloud.reports.photos`).
@@ -41,8 +41,21 @@ class ReportTicket(Base):
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     has_media: Mapped[bool] = mapped_column(default=False)
+    subtype: Mapped[str | None] = mapped_column(String(32))
+    emergency_kinds: Mapped[str | None] = mapped_column(String(64))
+    """Comma-separated :class:`~cloud.reports.classify.EmergencyKind` values (None: none)."""
+    needs_detail: Mapped[bool | None] = mapped_column()
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    dispatch_target: Mapped[str | None] = mapped_column(String(64))
+    dispatch_status: Mapped[str | None] = mapped_column(String(16))
+    """``pending``, ``sent`` or ``failed`` when a dispatch target is configured; else None."""
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_report_tickets_category_time", "category", "requested_at"),)
+    __table_args__ = (
+        Index("ix_report_tickets_category_time", "category", "requested_at"),
+        Index("ix_report_tickets_urgency_status", "urgency", "status"),
+    )
 
 
 class ReportContact(Base):

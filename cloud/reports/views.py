@@ -60,6 +60,24 @@ class ReportView(BaseModel):
     contact: ContactView | None = Field(
         default=None, description="Contact details (operators only; absent for viewers)."
     )
+    subtype: str | None = Field(default=None, description="What exactly (e.g. wrong_way, tree).")
+    emergency_kinds: list[str] = Field(
+        default_factory=list, description="injury, fire, trapped, violence (empty: none)."
+    )
+    emergency_numbers: list[str] = Field(
+        default_factory=list, description="Numbers the reply told the caller, best first."
+    )
+    needs_detail: bool = Field(default=False, description="The reply asked for more detail.")
+    acknowledged_at: datetime | None = Field(
+        default=None, description="When an operator acknowledged the emergency (UTC)."
+    )
+    acknowledged_by: str | None = Field(default=None, description="Who acknowledged it.")
+    dispatch_target: str | None = Field(
+        default=None, description="Where the ticket was forwarded (None: operations queue)."
+    )
+    dispatch_status: str | None = Field(
+        default=None, description="pending, sent or failed (None: not forwarded)."
+    )
 
 
 class StatusIn(BaseModel):

@@ -34,6 +34,8 @@ class CameraPosition(BaseModel):
         "or bind the first node seen).",
     )
     name: str = Field(default="", max_length=200, description="Human-readable place name.")
+    name_vi: str = Field(default="", max_length=200, description="Vietnamese place name.")
+    name_en: str = Field(default="", max_length=200, description="English place name.")
     lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, WGS84.")
     lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, WGS84.")
     heading_deg: float | None = Field(
@@ -59,6 +61,7 @@ def upsert_cameras(session: Session, cameras: Iterable[CameraPosition]) -> int:
         if cam.node_id is not None:
             record.node_id = cam.node_id
         record.name = cam.name
+        record.name_vi, record.name_en = cam.name_vi, cam.name_en
         record.lat, record.lon, record.heading_deg = cam.lat, cam.lon, cam.heading_deg
         record.updated_at = now
         session.add(record)
@@ -78,6 +81,8 @@ def camera_positions(session: Session) -> list[CameraPosition]:
             site_id=r.site_id,
             node_id=r.node_id,
             name=r.name,
+            name_vi=r.name_vi,
+            name_en=r.name_en,
             lat=r.lat,
             lon=r.lon,
             heading_deg=r.heading_deg,

@@ -138,6 +138,8 @@ class CameraRecord(Base):
     node_id: Mapped[str | None] = mapped_column(String(64))
     """The edge node allowed to publish for the camera: registered, or the first one seen."""
     name: Mapped[str] = mapped_column(String(200), default="")
+    name_vi: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    name_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     heading_deg: Mapped[float | None] = mapped_column(Float)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import time
@@ -30,7 +31,7 @@ from cloud.store.models import (
     NodeStatusRecord,
     SnapshotRecord,
 )
-from traffic_monitor.contract import Event, NodeStats, NodeStatus
+from traffic_monitor.contract import Event, NodeStats, NodeStatus, encode, event_topic
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -172,27 +173,57 @@ class EventStore:
     def write(self, batch: Batch) -> WriteResult:
         """Store a batch in one transaction; events already stored are skipped.
 
+        A redelivered event (same id, same content) is a duplicate and skipped; an event whose
+        id is already stored (or earlier in the batch) with different content is refused as a
+        dead letter, with the reason.
+
         Returns:
             How many events were new, how many were duplicates, how many dead letters.
         """
         with self.engine.begin() as conn:
-            inserted = self._write_events(conn, batch.events)
+            inserted, conflicts = self._write_events(conn, batch.events)
             self._write_bindings(conn, batch.bindings)
             self._write_snapshots(conn, batch.snapshots)
             self._write_statuses(conn, batch.statuses)
             self._write_stats(conn, batch.stats)
-            self._write_dead_letters(conn, batch.rejected)
-        return WriteResult(inserted, len(batch.events) - inserted, len(batch.rejected))
+            self._write_dead_letters(conn, [*batch.rejected, *conflicts])
+        duplicates = len(batch.events) - inserted - len(conflicts)
+        return WriteResult(inserted, duplicates, len(batch.rejected) + len(conflicts))
 
-    def _write_events(self, conn: Connection, events: list[tuple[Event, datetime]]) -> int:
+    def _write_events(
+        self, conn: Connection, events: list[tuple[Event, datetime]]
+    ) -> tuple[int, list[Rejected]]:
+        """Insert the new events; return how many and the conflicting ones as dead letters."""
         unique: dict[uuid.UUID, tuple[Event, datetime]] = {}
+        conflicts: list[Rejected] = []
         for ev, received_at in events:
-            unique.setdefault(ev.event_id, (ev, received_at))
+            first, _ = unique.setdefault(ev.event_id, (ev, received_at))
+            if first != ev:
+                conflicts.append(_conflict(ev, received_at))
         if not unique:
-            return 0
+            return 0, conflicts
+        for event_id, payload in self._stored_payloads(conn, list(unique)):
+            ev, received_at = unique[event_id]
+            if payload != _payload(ev):
+                conflicts.append(_conflict(ev, received_at))
+            del unique[event_id]  # stored already: a duplicate or a conflict, never inserted
+        if not unique:
+            return 0, conflicts
         if self.dialect == "postgresql":
-            return self._write_events_pg(conn, list(unique.values()))
-        return self._write_events_sqlite(conn, list(unique.values()))
+            return self._write_events_pg(conn, list(unique.values())), conflicts
+        return self._write_events_sqlite(conn, list(unique.values())), conflicts
+
+    @staticmethod
+    def _stored_payloads(
+        conn: Connection, event_ids: list[uuid.UUID]
+    ) -> list[tuple[uuid.UUID, Any]]:
+        """(event id, stored payload) of those ids already stored (one indexed query)."""
+        rows = conn.execute(
+            select(EventRecord.event_id, EventRecord.payload).where(
+                EventRecord.event_id.in_(event_ids)
+            )
+        ).all()
+        return [(event_id, payload) for event_id, payload in rows]
 
     def _write_events_sqlite(self, conn: Connection, events: list[tuple[Event, datetime]]) -> int:
         """One ``executemany`` of a constant ``INSERT … ON CONFLICT DO NOTHING``.
@@ -416,6 +447,19 @@ def _pg_events_insert(table: str) -> str:
         f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) "
         "ON CONFLICT (event_id) DO NOTHING"
     )
+
+
+def _payload(ev: Event) -> Any:
+    """The event as its ``payload`` column holds it (JSON, None fields left out)."""
+    return json.loads(ev.model_dump_json(exclude_none=True))
+
+
+def _conflict(ev: Event, received_at: datetime) -> Rejected:
+    """A dead letter for an event whose id is taken by an event with other content."""
+    logger.warning("event %s: id already stored with different content (dead letter)", ev.event_id)
+    topic = event_topic(ev.site_id, ev.node_id, ev.camera_id, ev.type.value)
+    reason = f"duplicate: event id {ev.event_id} is already stored with different content"
+    return Rejected(topic, reason, encode(ev), received_at)
 
 
 def _event_columns(events: list[tuple[Event, datetime]]) -> tuple[list[Any], ...]:

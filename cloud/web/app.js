@@ -1,69 +1,35 @@
-// Operations-centre page: login, live alert cards (SSE), workflow buttons, audit, camera grid.
-// Every event- or user-provided string is inserted with textContent, never as HTML.
+// Operations-centre page: login, emergency reports with an alarm, live alert cards (SSE) with
+// their measurement and evidence, workflow buttons, the camera map and plots, citizen reports.
+// Words come from the catalogues (i18n.js); data strings are inserted as text only.
 "use strict";
-const TZ = "Asia/Ho_Chi_Minh";
-const T = {
-  vi: {title: "Trung tâm điều hành giao thông", username: "Tên đăng nhập", password: "Mật khẩu",
-    login: "Đăng nhập", logout: "Đăng xuất", alerts: "Cảnh báo", cameras: "Camera",
-    audit: "Nhật ký", acknowledge: "Xác nhận", resolve: "Đã xử lý", dismiss: "Báo nhầm",
-    evidence: "Xem ảnh", live: "Trực tiếp", offline: "Mất kết nối", events: "sự kiện",
-    new: "mới", acknowledged: "đã xác nhận", resolved: "đã xử lý", dismissed: "báo nhầm",
-    badlogin: "Sai tên đăng nhập hoặc mật khẩu", history: "Lịch sử",
-    vehicles: "Lượt xe mỗi 15 phút (6 giờ qua)", speed: "Tốc độ trung bình / P85 (km/h)",
-    online: "trực tuyến", offline_node: "ngoại tuyến", degraded: "suy giảm", unknown: "chưa rõ",
-    reports: "Phản ánh của người dân", status: "Trạng thái", all: "Tất cả", open: "mới",
-    confirmed: "đã xác minh", closed: "đã đóng", emergency: "khẩn cấp", high: "cao",
-    normal: "bình thường", autoreply: "Trả lời tự động", answer: "Trả lời của cán bộ",
-    save: "Lưu", merge: "Gộp vào phiếu", duplicate: "Trùng với phiếu", photo: "Xem ảnh gửi kèm",
-    latest: "Ảnh mới nhất", camera_evidence: "Bằng chứng camera", no_evidence: "Không có sự kiện camera",
-    accident: "tai nạn", congestion: "ùn tắc", signal_fault: "đèn tín hiệu hỏng",
-    illegal_parking: "dừng đỗ sai", dangerous_driving: "lái xe nguy hiểm",
-    road_hazard: "hư hỏng đường / vật cản", other: "khác"},
-  en: {title: "Traffic operations centre", username: "User name", password: "Password",
-    login: "Log in", logout: "Log out", alerts: "Alerts", cameras: "Cameras",
-    audit: "Audit log", acknowledge: "Acknowledge", resolve: "Resolve", dismiss: "False positive",
-    evidence: "View image", live: "Live", offline: "Disconnected", events: "events",
-    new: "new", acknowledged: "acknowledged", resolved: "resolved", dismissed: "dismissed",
-    badlogin: "Wrong user name or password", history: "History",
-    vehicles: "Vehicles per 15 minutes (last 6 hours)", speed: "Mean / P85 speed (km/h)",
-    online: "online", offline_node: "offline", degraded: "degraded", unknown: "unknown",
-    reports: "Citizen reports", status: "Status", all: "All", open: "open",
-    confirmed: "confirmed", closed: "closed", emergency: "emergency", high: "high",
-    normal: "normal", autoreply: "Automatic reply", answer: "Operator's answer",
-    save: "Save", merge: "Merge into ticket", duplicate: "Duplicate of", photo: "View attached photo",
-    latest: "Latest snapshot", camera_evidence: "Camera evidence", no_evidence: "No camera event",
-    accident: "accident", congestion: "congestion", signal_fault: "signal fault",
-    illegal_parking: "illegal parking", dangerous_driving: "dangerous driving",
-    road_hazard: "road hazard", other: "other"},
-};
-let lang = localStorage.getItem("lang") || "vi";
+const ALARM_EVERY_MS = 1500;
+const SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"];
+const STATE_ORDER = ["new", "acknowledged", "resolved", "dismissed"];
+const FALSE_ALARM_REASONS = ["wrong_object", "wrong_class", "zone_geometry", "speed_measurement",
+  "allowed_here", "camera_view", "duplicate", "other"];
 let me = null;
+let settings = {timezone: I18N.tz, tile_url: null, roads_url: "", open_data_k: 5};
 let source = null;
-const cards = new Map();
-const images = new Map();  // alert id -> object URL of the evidence image shown
-const reports = new Map();  // ticket -> report shown (re-rendered only when it changed)
+let cameraShown = null;
+const cards = new Map();  // alert id -> alert
+const events = new Map();  // event id -> event (the measurement a card shows)
+const thumbs = new Map();  // event id -> object URL of its evidence image, "" when none (yet)
+const THUMB_TRIES = 6;  // images travel apart from their event: ask again, 10 s apart
+const thumbTries = new Map();  // event id -> attempts so far
+const falseAlarms = new Map();  // alert id -> false-alarm record
+const cams = new Map();  // camera id -> camera
+const reports = new Map();  // ticket -> report shown
+let emergencies = [];
+let audio = null;
+let alarmTimer = null;
 const $ = (id) => document.getElementById(id);
-const t = (key) => (T[lang] && T[lang][key]) || key;
 
-function el(tag, attrs, text) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = String(text);
-  return node;
+function cameraName(c) {
+  const name = I18N.lang === "vi" ? (c.name_vi || c.name || c.name_en) : (c.name_en || c.name || c.name_vi);
+  return name || t("ui.camera_unknown", {id: c.camera_id});
 }
 
-function fmt(iso) {
-  return new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", {timeZone: TZ});
-}
-
-function applyLang() {
-  document.documentElement.lang = lang;
-  $("lang").value = lang;
-  document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
-  for (const a of cards.values()) renderCard(a);
-  for (const r of reports.values()) renderReport(r);
-  $("live-text").textContent = source && source.readyState === 1 ? t("live") : t("offline");
-}
+function cameraOf(id) { return cameraName(cams.get(id) || {camera_id: id}); }
 
 async function api(path, options) {
   const res = await fetch(path, Object.assign({credentials: "same-origin"}, options || {}));
@@ -71,243 +37,413 @@ async function api(path, options) {
   return res.status === 204 ? null : res.json();
 }
 
+function post(path, body) {
+  return api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
+}
+
 async function login(ev) {
   ev.preventDefault();
   $("login-error").textContent = "";
+  audio = audio || new AudioContext();  // created inside the click: browsers allow sound after it
   try {
-    await api("/api/auth/login", {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({username: $("username").value, password: $("password").value})});
-    await start();
+    await post("/api/auth/login", {username: $("username").value, password: $("password").value});
   } catch (e) {
-    $("login-error").textContent = t("badlogin");
+    $("login-error").textContent = t("ui.badlogin");
+    return;
   }
+  await start();
 }
 
 async function start() {
   me = await api("/api/auth/me");
-  $("who").textContent = me.name + " (" + me.role + ")";
+  settings = await api("/api/ui-settings");
+  I18N.tz = settings.timezone;
   $("login").hidden = true;
   $("board").hidden = false;
   $("logout").hidden = false;
+  renderWho();
+  for (const f of await api("/api/false-alarms?limit=500")) falseAlarms.set(f.alert_id, f);
+  await refreshCameras();  // first: the cards name their cameras
   for (const a of (await api("/api/alerts")).reverse()) upsert(a, false);
-  await drawMap();
-  await drawNodes();
-  await loadReports();
-  setInterval(drawNodes, 10000);
-  setInterval(drawMap, 10000);
+  await redrawMap();
+  await Promise.all([loadEmergencies(), loadReports(), drawNodes(), drawCityPlot()]);
+  setInterval(loadEmergencies, 3000);
   setInterval(loadReports, 3000);
+  setInterval(refreshCameras, 10000);
+  setInterval(drawNodes, 10000);
+  setInterval(retryThumbs, 10000);
+  setInterval(drawCityPlot, 60000);
   connect();
+}
+
+function renderWho() {
+  if (me) $("who").textContent = t("ui.who", {name: me.name, role: t("ui.role." + me.role)});
 }
 
 function connect() {
   let after = 0;
   for (const a of cards.values()) after = Math.max(after, a.updated_seq);
   source = new EventSource("/api/live?after=" + after);
-  source.onopen = () => { $("live-dot").className = "on"; $("live-text").textContent = t("live"); };
-  source.onerror = () => { $("live-dot").className = ""; $("live-text").textContent = t("offline"); };
+  source.onopen = () => { $("live-dot").className = "on"; renderLive(); };
+  source.onerror = () => { $("live-dot").className = ""; renderLive(); };
   source.addEventListener("alert", (msg) => {
     const alert = JSON.parse(msg.data);
     upsert(alert, !cards.has(alert.id));
-    drawMap();
+    redrawMap();
   });
 }
+
+function renderLive() {
+  $("live-text").textContent = source && source.readyState === 1 ? t("ui.live") : t("ui.disconnected");
+}
+
+// ---- alert cards ------------------------------------------------------------------------
 
 function upsert(alert, fresh) {
   cards.set(alert.id, alert);
   const card = renderCard(alert);
+  sortCards();
   if (fresh) {
     card.classList.add("flash");
-    if (["high", "critical"].includes(alert.severity)) beep();
+    if (["high", "critical"].includes(alert.severity)) tone([880], 0.2);
   }
 }
 
-function beep() {
-  try {
-    const ctx = new AudioContext();
-    const osc = ctx.createOscillator();
-    osc.connect(ctx.destination);
-    osc.start();
-    osc.stop(ctx.currentTime + 0.2);
-  } catch (e) { /* no audio: the visual cue remains */ }
+function rank(a) {
+  return STATE_ORDER.indexOf(a.state) * 10 + SEVERITY_ORDER.indexOf(a.severity);
+}
+
+function sortCards() {
+  const list = [...cards.values()].sort((a, b) => rank(a) - rank(b) || Date.parse(b.last_time) - Date.parse(a.last_time));
+  const box = $("alerts");
+  for (const a of list) box.append(document.querySelector('[data-alert="' + a.id + '"]'));
+  $("no-alerts").hidden = list.length > 0;
 }
 
 function renderCard(a) {
   let card = document.querySelector('[data-alert="' + a.id + '"]');
   if (!card) {
     card = el("article", {"data-alert": String(a.id)});
-    $("alerts").prepend(card);
+    $("alerts").append(card);
   }
   card.className = "card sev-" + a.severity + " state-" + a.state + (card.classList.contains("flash") ? " flash" : "");
+  const ev = events.get(a.latest_event_id);
+  if (ev === undefined) loadEvent(a);
   card.replaceChildren();
-  card.append(el("div", {class: "state"}, t(a.state) + " · " + a.severity));
-  card.append(el("div", {class: "camera"}, a.camera_id + " @ " + a.site_id));
-  card.append(el("div", {class: "rule"}, a.type + (a.rule ? " / " + a.rule : "")));
-  card.append(el("div", {class: "time"}, fmt(a.last_time) + " · " + a.event_count + " " + t("events")));
-  if (a.acknowledged_by) card.append(el("div", {class: "by"}, "✔ " + a.acknowledged_by));
-  const actions = {new: ["acknowledge", "resolve", "dismiss"], acknowledged: ["resolve", "dismiss"]};
-  if (me && me.role !== "viewer") {
-    for (const action of actions[a.state] || []) {
-      const b = el("button", {"data-action": action}, t(action));
-      b.onclick = () => act(a.id, action);
-      card.append(b);
-    }
-    const ev = el("button", {"data-action": "evidence"}, t("evidence"));
-    ev.onclick = () => showEvidence(a);
-    card.append(ev);
-  }
-  if (images.has(a.id)) card.append(el("img", {alt: "evidence", src: images.get(a.id)}));
-  const h = el("button", {"data-action": "history"}, t("history"));
-  h.onclick = () => showAudit(a.id);
-  card.append(h);
+  const head = el("div", {class: "head"});
+  head.append(el("span", {class: "type"}, t("event_type." + a.type)),
+    el("span", {class: "sev sev-" + a.severity}, t("severity." + a.severity)),
+    el("span", {class: "state"}, t("alert_state." + a.state)));
+  card.append(head);
+  const zone = ev && ev.payload.geometry && ev.payload.geometry.zone;
+  card.append(el("div", {class: "where"}, zone ? t("ui.where", {camera: cameraOf(a.camera_id), zone: t("ui.zone", {zone: zoneName(zone)})}) : cameraOf(a.camera_id)));
+  const measure = ev ? measurement(ev) : [];
+  if (measure.length) card.append(el("div", {class: "measure"}, measure.join(" · ")));
+  const when = a.first_time === a.last_time ? dateTime(a.last_time) : t("ui.first_last", {first: dateTime(a.first_time), last: clock(a.last_time)});
+  card.append(el("div", {class: "time"}, when + " · " + eventsN(a.event_count)));
+  if (a.type !== a.rule && a.rule) card.append(el("div", {class: "rule"}, ruleName(a.rule)));
+  card.append(evidence(a));
+  card.append(...closedLines(a));
+  card.append(actions(a));
   return card;
 }
 
-async function act(id, action) {
-  upsert(await api("/api/alerts/" + id + "/" + action, {method: "POST",
-    headers: {"Content-Type": "application/json"}, body: "{}"}), false);
-  await showAudit(id);
+function zoneName(zone) {
+  // Zone, lane and line names of the scene configs: words in the catalogue, else the name
+  return I18N.has("zone." + zone) ? t("zone." + zone) : zone.replaceAll("_", " ");
 }
 
+function eventsN(n) { return n === 1 ? t("ui.events_one") : t("ui.events_n", {n: num(n)}); }
+
+function ruleName(rule) { return I18N.has("rule." + rule) ? t("rule." + rule) : t("rule.other", {rule: rule}); }
+
+function closedLines(a) {
+  const out = [];
+  if (a.acknowledged_by) out.push(el("div", {class: "by"}, t("ui.acknowledged_by", {name: a.acknowledged_by, time: clock(a.acknowledged_at)})));
+  if (a.closed_by) out.push(el("div", {class: "by"}, t("ui.closed_by", {name: a.closed_by, time: clock(a.closed_at)})));
+  const fa = falseAlarms.get(a.id);
+  if (fa) out.push(el("div", {class: "false-alarm"}, t("ui.false_alarm_was", {reason: t("false_alarm." + fa.reason)})));
+  if (a.note) out.push(el("div", {class: "note"}, t("ui.note", {note: a.note})));
+  return out;
+}
+
+async function loadEvent(a) {
+  events.set(a.latest_event_id, null);  // asked for once
+  try {
+    events.set(a.latest_event_id, await api("/api/events/" + a.latest_event_id));
+  } catch (e) { return; }
+  if (cards.get(a.id) && cards.get(a.id).latest_event_id === a.latest_event_id) renderCard(cards.get(a.id));
+}
+
+function measurement(ev) {
+  // The figure that matters for each type, in words and units
+  const p = ev.payload, m = p.measurements || {}, at = p.attributes || {}, out = [];
+  if (p.object_class) out.push(className(p.object_class));
+  switch (p.type) {
+    case "speeding":
+      if (m.speed_kmh !== undefined && m.limit_kmh !== undefined) {
+        out.push(t("measure.speeding", {speed: unit.kmh(m.speed_kmh), limit: unit.kmh(m.limit_kmh), over: unit.kmh(m.speed_kmh - m.limit_kmh)}));
+      } else if (m.speed_kmh !== undefined) out.push(t("measure.speed", {speed: unit.kmh(m.speed_kmh)}));
+      break;
+    case "congestion":
+      if (at.level) out.push(t("measure.congestion", {level: t("level." + at.level)}));
+      if (m.queue_m !== undefined) out.push(t("measure.queue", {length: unit.m(m.queue_m)}));
+      if (m.vehicles !== undefined) out.push(t("measure.vehicles", {n: num(m.vehicles)}));
+      if (m.mean_speed_kmh !== undefined) out.push(t("measure.mean_speed", {speed: unit.kmh(m.mean_speed_kmh)}));
+      break;
+    case "wrong_way":
+      if (at.lane) out.push(t("measure.lane", {lane: zoneName(String(at.lane))}));
+      break;
+    case "red_light":
+      if (at.stop_line) out.push(t("measure.stop_line", {line: zoneName(String(at.stop_line)), signal: t("signal." + (at.signal_state || "unknown"))}));
+      break;
+    case "no_helmet":
+      if (m.riders !== undefined) out.push(t("measure.helmet", {bare: num(m.riders_without_helmet || 0), riders: num(m.riders)}));
+      break;
+    case "camera_health":
+      if (at.condition) out.push(t("condition." + at.condition));
+      break;
+    case "zone_occupancy":
+      if (m.count !== undefined) out.push(t("measure.occupancy", {n: num(m.count), dwell: unit.duration(m.max_dwell_s || 0)}));
+      break;
+    case "count":
+      if (m.count !== undefined) out.push(t("measure.count", {n: num(m.count)}));
+      break;
+    default:
+      if (m.speed_kmh !== undefined) out.push(t("measure.speed", {speed: unit.kmh(m.speed_kmh)}));
+  }
+  if (m.duration_s >= 1) out.push(t("measure.duration", {duration: unit.duration(m.duration_s)}));
+  if (p.phase && p.phase !== "instant") out.push(t("phase." + p.phase));
+  return out;
+}
+
+function evidence(a) {
+  // Operators see the (blurred) evidence image inline; viewers are told why they do not
+  const box = el("div", {class: "evidence"});
+  if (!me || me.role === "viewer") {
+    box.append(el("span", {class: "muted"}, t("ui.evidence_viewer")));
+    return box;
+  }
+  const url = thumbs.get(a.latest_event_id);
+  if (url === undefined) {
+    box.append(el("span", {class: "muted"}, t("ui.evidence_loading")));
+    loadThumb(a);
+  } else if (url === "") {
+    box.append(el("span", {class: "muted"}, t("ui.evidence_none")));
+  } else {
+    const img = el("img", {class: "thumb", alt: t("ui.evidence_alt"), src: url});
+    img.onclick = () => img.classList.toggle("big");
+    box.append(img);
+  }
+  return box;
+}
+
+async function loadThumb(a) {
+  const id = a.latest_event_id;
+  thumbs.set(id, null);
+  thumbTries.set(id, (thumbTries.get(id) || 0) + 1);
+  let url = "";
+  for (const kind of ["snapshot", "crop"]) {
+    const res = await fetch("/api/events/" + id + "/evidence/" + kind, {credentials: "same-origin"});
+    if (res.ok) { url = URL.createObjectURL(await res.blob()); break; }
+  }
+  thumbs.set(id, url);
+  if (cards.get(a.id)) renderCard(cards.get(a.id));
+}
+
+function retryThumbs() {
+  // Evidence images arrive after their event (a separate message): ask again a few times
+  if (!me || me.role === "viewer") return;
+  for (const a of cards.values()) {
+    const id = a.latest_event_id;
+    if (thumbs.get(id) === "" && (thumbTries.get(id) || 0) < THUMB_TRIES) loadThumb(a);
+  }
+}
+
+function actions(a) {
+  const box = el("div", {class: "actions"});
+  if (me && me.role !== "viewer" && (a.state === "new" || a.state === "acknowledged")) {
+    if (a.state === "new") box.append(button("acknowledge", t("action.acknowledge"), () => act(a.id, "acknowledge")));
+    box.append(button("resolve", t("action.resolve"), () => act(a.id, "resolve")));
+    const reason = el("select", {name: "reason", "aria-label": t("ui.false_alarm_reason")});
+    for (const r of FALSE_ALARM_REASONS) reason.append(el("option", {value: r}, t("false_alarm." + r)));
+    box.append(button("false-alarm", t("action.false_alarm"), () => falseAlarm(a.id, reason.value)), reason);
+  }
+  box.append(button("history", t("ui.history"), () => showAudit(a.id)));
+  return box;
+}
+
+function button(action, label, onclick) {
+  const b = el("button", {type: "button", "data-action": action}, label);
+  b.onclick = onclick;
+  return b;
+}
+
+async function act(id, action) {
+  upsert(await post("/api/alerts/" + id + "/" + action, {}), false);
+  await showAudit(id);
+  redrawMap();
+}
+
+async function falseAlarm(id, reason) {
+  const alert = await post("/api/false-alarms", {alert_id: id, reason: reason});
+  const a = cards.get(id);
+  falseAlarms.set(id, {alert_id: id, reason: reason, rule: a.rule, type: a.type});
+  upsert(alert, false);
+  await showAudit(id);
+  redrawMap();
+}
+
+let auditShown = null;
+
 async function showAudit(id) {
+  auditShown = id;
   const list = $("audit");
   list.replaceChildren();
   for (const line of await api("/api/alerts/" + id + "/audit")) {
-    list.append(el("li", {}, fmt(line.time) + " " + line.actor + " " + line.action + " " + line.detail));
+    const action = I18N.has("audit." + line.action) ? t("audit." + line.action) : line.action;
+    list.append(el("li", {}, t("audit.line", {time: dateTime(line.time), actor: line.actor, action: action})));
   }
 }
 
-async function showEvidence(a) {
-  const url = "/api/events/" + a.latest_event_id + "/evidence/snapshot";
-  const res = await fetch(url, {credentials: "same-origin"});
-  if (!res.ok) return;
-  images.set(a.id, URL.createObjectURL(await res.blob()));
-  renderCard(cards.get(a.id));
+// ---- emergencies --------------------------------------------------------------------------
+
+async function loadEmergencies() {
+  emergencies = await api("/api/reports/emergencies");
+  renderEmergencies();
 }
 
-const TILE = 256, TILE_MARGIN = 24, TILE_MAX_ZOOM = 18;
-let tileUrl;  // the map_tile_url setting: undefined until read, null for the grid
-
-function mercator(lat, lon, z) {
-  // Web-Mercator "world pixel" of a position at zoom z (the slippy-map tile scheme)
-  const size = TILE * 2 ** z, s = Math.sin(Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI / 180);
-  return [(lon + 180) / 360 * size, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * size];
-}
-
-function drawTiles(map, box, w, h, fullH) {
-  // The highest zoom where the cameras' box fits in w x h inside the margin, centred there;
-  // tiles cover w x fullH. Returns the projection of a position to the map element's pixels.
-  let z = TILE_MAX_ZOOM, nw, se;
-  for (; z >= 0; z--) {
-    nw = mercator(box[2], box[1], z); se = mercator(box[0], box[3], z);
-    if (se[0] - nw[0] <= w - 2 * TILE_MARGIN && se[1] - nw[1] <= h - 2 * TILE_MARGIN) break;
-  }
-  z = Math.max(z, 0);
-  nw = mercator(box[2], box[1], z); se = mercator(box[0], box[3], z);
-  const ox = (nw[0] + se[0] - w) / 2, oy = (nw[1] + se[1] - h) / 2, n = 2 ** z;
-  for (let ty = Math.max(0, Math.floor(oy / TILE)); ty < n && ty * TILE < oy + fullH; ty++) {
-    for (let tx = Math.floor(ox / TILE); tx * TILE < ox + w; tx++) {
-      const x = ((tx % n) + n) % n;
-      const src = tileUrl.replaceAll("{z}", z).replaceAll("{x}", x).replaceAll("{y}", ty);
-      const img = el("img", {class: "tile", alt: "", src: src, "data-tile": z + "/" + x + "/" + ty});
-      img.style.left = Math.round(tx * TILE - ox) + "px";
-      img.style.top = Math.round(ty * TILE - oy) + "px";
-      img.onerror = () => img.remove();  // tile server unreachable: the grid shows through
-      map.append(img);
+function renderEmergencies() {
+  const box = $("emergencies");
+  box.replaceChildren();
+  for (const e of emergencies) {
+    const item = el("article", {class: "emergency" + (e.acknowledged_by ? " taken" : " ringing"), "data-emergency": e.ticket});
+    item.append(el("div", {class: "title"}, t("ui.emergency_title") + " · " + e.ticket + " · " + t("category." + e.category)));
+    const where = e.address || (e.lat !== null ? t("ui.coords", {lat: e.lat.toFixed(5), lon: e.lon.toFixed(5)}) : t("ui.no_place"));
+    item.append(el("div", {class: "where"}, t("ui.emergency_at", {time: dateTime(e.requested_at), where: where})));
+    item.append(el("p", {class: "text"}, e.description));
+    if ((e.emergency_numbers || []).length) item.append(el("div", {class: "numbers"}, t("ui.emergency_numbers", {numbers: e.emergency_numbers.join(", ")})));
+    if (e.acknowledged_by) {
+      item.append(el("div", {class: "by"}, t("ui.emergency_taken", {name: e.acknowledged_by, time: clock(e.acknowledged_at)})));
+    } else if (me && me.role !== "viewer") {
+      item.append(button("take-emergency", t("ui.emergency_take"), () => takeEmergency(e.ticket)));
     }
+    box.append(item);
   }
-  return (lat, lon) => { const p = mercator(lat, lon, z); return [p[0] - ox, p[1] - oy]; };
+  box.hidden = emergencies.length === 0;
+  alarm(emergencies.some((e) => !e.acknowledged_by));
 }
 
-async function drawMap() {
-  // With the map_tile_url setting: Web-Mercator tiles from the city's tile server under the
-  // cameras. Without (works offline): registered cameras are placed by latitude/longitude
-  // inside the box of all positions, with its corner coordinates written on the grid. Cameras
-  // without a position follow in a row at the bottom. Colour: red while a new alert, else
-  // node state.
-  const map = $("map");
-  if (tileUrl === undefined) tileUrl = (await api("/api/map")).tile_url;
-  const cams = await api("/api/cameras");
-  map.replaceChildren();
-  const alerting = new Set([...cards.values()].filter((a) => a.state === "new").map((a) => a.camera_id));
-  const placed = cams.filter((c) => c.lat !== null && c.lon !== null);
-  const lats = placed.map((c) => c.lat), lons = placed.map((c) => c.lon);
-  const box = placed.length ? [Math.min(...lats), Math.min(...lons), Math.max(...lats), Math.max(...lons)] : null;
-  const fullH = map.clientHeight || 180, w = map.clientWidth || 900, h = tileUrl ? fullH - 30 : 130;
-  const project = tileUrl && box ? drawTiles(map, box, w, h, fullH) : null;
-  map.classList.toggle("tiles", project !== null);
-  if (box) {
-    const nw = el("span", {class: "axis"}, box[2].toFixed(4) + ", " + box[1].toFixed(4));
-    const se = el("span", {class: "axis"}, box[0].toFixed(4) + ", " + box[3].toFixed(4));
-    nw.style.left = "2px"; nw.style.top = "2px"; se.style.right = "2px"; se.style.bottom = "2px";
-    map.append(nw, se);  // CSSOM, not style attributes: the CSP allows no inline styles
+async function takeEmergency(ticket) {
+  await post("/api/reports/" + encodeURIComponent(ticket) + "/acknowledge", {});
+  await loadEmergencies();
+}
+
+function alarm(on) {
+  // A two-tone alarm every ALARM_EVERY_MS while an emergency waits for an operator
+  document.body.dataset.alarm = on ? "on" : "off";
+  if (on && alarmTimer === null) {
+    const ring = () => { tone([988, 740], 0.25); document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1); };
+    ring();
+    alarmTimer = setInterval(ring, ALARM_EVERY_MS);
+  } else if (!on && alarmTimer !== null) {
+    clearInterval(alarmTimer);
+    alarmTimer = null;
   }
-  let row = 0;
-  cams.forEach((c) => {
-    const dot = el("button", {class: "cam state-" + c.state + (alerting.has(c.camera_id) ? " alerting" : ""),
-      "data-camera": c.camera_id, title: (c.name || c.camera_id) + " · " + t(c.state === "offline" ? "offline_node" : c.state)},
-      c.name || c.camera_id);
-    dot.onclick = () => showCamera(c);
-    if (c.lat !== null && c.lon !== null && project) {
-      const [x, y] = project(c.lat, c.lon);  // the dot's centre (CSS translate) on the position
-      dot.classList.add("pin");
-      dot.style.left = Math.round(x) + "px";
-      dot.style.top = Math.round(y) + "px";
-    } else if (c.lat !== null && c.lon !== null && box) {
-      const fx = box[3] > box[1] ? (c.lon - box[1]) / (box[3] - box[1]) : 0.5;
-      const fy = box[2] > box[0] ? (box[2] - c.lat) / (box[2] - box[0]) : 0.5;
-      dot.style.left = Math.round(20 + fx * (w - 200)) + "px";
-      dot.style.top = Math.round(20 + fy * (h - 60)) + "px";
-    } else {
-      dot.style.left = (20 + (row % 6) * 160) + "px";
-      dot.style.top = (h + 10 - 24) + "px";
-      row += 1;
-    }
-    map.append(dot);
-  });
+}
+
+function tone(frequencies, seconds) {
+  try {
+    audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume();
+    frequencies.forEach((f, i) => {
+      const osc = audio.createOscillator();
+      osc.frequency.value = f;
+      osc.connect(audio.destination);
+      osc.start(audio.currentTime + i * seconds);
+      osc.stop(audio.currentTime + (i + 1) * seconds);
+    });
+  } catch (e) { /* no audio device: the flashing banner remains */ }
+}
+
+// ---- map, cameras and plots --------------------------------------------------------------------
+
+async function refreshCameras() {
+  const before = [...cams.values()].map(cameraName).join("|");
+  for (const c of await api("/api/cameras")) cams.set(c.camera_id, c);
+  if ([...cams.values()].map(cameraName).join("|") !== before) for (const a of cards.values()) renderCard(a);
+  await redrawMap();
+}
+
+function redrawMap() {
+  const open = new Map();
+  for (const a of cards.values()) if (a.state === "new" || a.state === "acknowledged") open.set(a.camera_id, (open.get(a.camera_id) || 0) + 1);
+  return drawMap([...cams.values()], open, showCamera);
 }
 
 async function drawNodes() {
   const list = $("nodes");
   list.replaceChildren();
   for (const n of await api("/api/nodes")) {
-    const state = n.state === "offline" ? "offline_node" : n.state;
-    list.append(el("li", {class: n.state}, "● " + n.site_id + "/" + n.node_id + " " + t(state)));
+    list.append(el("li", {class: n.state}, t("node.line", {site: n.site_id, node: n.node_id, state: t("node_state." + n.state)})));
   }
 }
 
+async function drawCityPlot() {
+  const plots = await api("/api/plots/city?hours=24");
+  $("city-empty").hidden = plots.events.length > 0;
+  $("city-chart").parentElement.hidden = plots.events.length === 0;
+  drawCity("city-chart", plots);
+}
+
 async function showCamera(cam) {
-  const cameraId = cam.camera_id;
-  const end = new Date();
-  const start = new Date(end.getTime() - 6 * 3600 * 1000);
-  const q = new URLSearchParams({start: start.toISOString(), end: end.toISOString(),
-    interval_min: "15", camera_id: cameraId});
-  const stats = await api("/api/stats?" + q.toString());
+  cameraShown = cam;
+  const plots = await api("/api/plots/camera/" + encodeURIComponent(cam.camera_id) + "?hours=24");
   $("camera-panel").hidden = false;
-  $("camera-panel").dataset.camera = cameraId;
-  $("camera-title").textContent = (cam.name ? cam.name + " (" + cameraId + ")" : cameraId) + " — " + t("vehicles");
-  const pos = cam.lat !== null ? " · " + cam.lat.toFixed(5) + ", " + cam.lon.toFixed(5) : "";
-  $("camera-state").textContent = t(cam.state === "offline" ? "offline_node" : cam.state) + pos +
-    " · " + cam.events + " " + t("events");
-  $("camera-state").className = "state-" + cam.state;
-  const totals = new Map();
-  for (const r of stats.counts) totals.set(r.interval_start, (totals.get(r.interval_start) || 0) + (r.count || 0));
-  drawBars($("chart"), [...totals.entries()].sort());
-  const speeds = stats.speeds.filter((r) => r.mean_speed_kmh !== null);
-  const last = speeds[speeds.length - 1];
-  $("camera-speed").textContent = t("speed") + ": " + (last ? last.mean_speed_kmh + " / " + last.p85_speed_kmh : "–");
+  $("camera-hint").hidden = true;
+  $("camera-panel").dataset.camera = cam.camera_id;
+  $("camera-title").textContent = cameraName(cam);
+  const state = cam.state in {online: 1, offline: 1, degraded: 1} ? cam.state : "unknown";
+  const params = {state: t("node_state." + state), events: eventsN(cam.events)};
+  $("camera-state").textContent = cam.lat !== null
+    ? t("ui.camera_state", Object.assign(params, {lat: cam.lat.toFixed(5), lon: cam.lon.toFixed(5)}))
+    : t("ui.camera_state_nopos", params);
+  $("camera-state").className = "state-" + state;
+  $("camera-summary").textContent = flowSummary(plots);
+  $("counts-empty").hidden = plots.counts.length > 0;
+  $("speed-empty").hidden = plots.speeds.length > 0;
+  $("counts-chart").parentElement.hidden = plots.counts.length === 0;  // no empty axes
+  $("speed-chart").parentElement.hidden = plots.speeds.length === 0;
+  drawCounts("counts-chart", plots);
+  drawSpeeds("speed-chart", plots);
   await showSnapshot(cam);
 }
 
+function flowSummary(plots) {
+  // Total of the day and the busiest hour, in vehicles per hour
+  let total = 0;
+  const hours = new Map();
+  for (const r of plots.counts) {
+    total += r.count || 0;
+    const h = r.interval_start.slice(0, 13);
+    hours.set(h, (hours.get(h) || 0) + (r.count || 0));
+  }
+  if (!total) return "";
+  const [peakHour, peak] = [...hours.entries()].sort((a, b) => b[1] - a[1])[0];
+  return t("ui.flow_summary", {total: num(total), peak: clock(peakHour + ":00:00Z") + " (" + unit.perHour(peak) + ")"});
+}
+
 async function showSnapshot(cam) {
-  // Operators only (the server refuses viewers and audits every view).
+  // Operators only (the server refuses viewers and audits every view)
   $("camera-snapshot").hidden = true;
   if (!me || me.role === "viewer" || !cam.has_snapshot) return;
   const res = await fetch("/api/cameras/" + encodeURIComponent(cam.camera_id) + "/snapshot", {credentials: "same-origin"});
   if (!res.ok) return;
   $("camera-image").src = URL.createObjectURL(await res.blob());
-  $("camera-image-caption").textContent = t("latest") + " · " + (res.headers.get("X-Event-Id") || "");
   $("camera-snapshot").hidden = false;
 }
+
+// ---- citizen reports -----------------------------------------------------------------------------
 
 async function loadReports() {
   const status = $("report-status").value;
@@ -332,25 +468,26 @@ function renderReport(r) {
   }
   card.className = "report urg-" + r.urgency + " status-" + r.status;
   card.replaceChildren();
-  card.append(el("div", {class: "meta"}, r.ticket + " · " + t(r.category) + " · " + t(r.urgency) + " · " + t(r.status)));
-  card.append(el("div", {class: "time"}, fmt(r.requested_at) + (r.address ? " · " + r.address : "") +
-    (r.lat !== null ? " · " + r.lat.toFixed(5) + ", " + r.lon.toFixed(5) : "")));
+  card.append(el("div", {class: "meta"}, t("ui.report_meta", {ticket: r.ticket, category: t("category." + r.category),
+    urgency: t("urgency." + r.urgency), status: t("report_status." + r.status)})));
+  const where = [dateTime(r.requested_at)];
+  if (r.address) where.push(r.address);
+  if (r.lat !== null) where.push(t("ui.coords", {lat: r.lat.toFixed(5), lon: r.lon.toFixed(5)}));
+  card.append(el("div", {class: "time"}, where.join(" · ")));
   card.append(el("p", {class: "text"}, r.description));
-  card.append(el("div", {class: "reply", title: t("autoreply")}, r.reply));
-  if (r.status_notes) card.append(el("div", {class: "notes"}, t("answer") + ": " + r.status_notes));
-  if (r.duplicate_of) card.append(el("div", {class: "dup"}, t("duplicate") + " " + r.duplicate_of));
+  card.append(el("div", {class: "reply", title: t("ui.autoreply")}, r.reply));
+  if (r.status_notes) card.append(el("div", {class: "notes"}, t("ui.answer") + ": " + r.status_notes));
+  if (r.duplicate_of) card.append(el("div", {class: "dup"}, t("ui.duplicate_of", {ticket: r.duplicate_of})));
   if (r.contact) {
     const c = r.contact;
     card.append(el("div", {class: "contact"}, [c.first_name, c.last_name, c.phone, c.email].filter(Boolean).join(" · ")));
   }
-  const ev = el("ul", {class: "evidence", "aria-label": t("camera_evidence")});
-  if (!r.evidence.length) ev.append(el("li", {}, t("no_evidence")));
+  const ev = el("ul", {class: "evidence", "aria-label": t("ui.camera_evidence")});
+  if (!r.evidence.length) ev.append(el("li", {}, t("ui.no_camera_evidence")));
   for (const e of r.evidence) {
-    const li = el("li", {"data-event": e.event_id}, e.camera_id + " · " + e.type + " · " + fmt(e.time));
+    const li = el("li", {"data-event": e.event_id}, cameraOf(e.camera_id) + " · " + t("event_type." + e.type) + " · " + dateTime(e.time));
     if (me && me.role !== "viewer" && e.has_snapshot) {
-      const b = el("button", {"data-action": "report-evidence"}, t("evidence"));
-      b.onclick = () => showImage(li, "/api/events/" + e.event_id + "/evidence/snapshot");
-      li.append(" ", b);
+      li.append(" ", button("report-evidence", t("ui.view_image"), () => showImage(li, "/api/events/" + e.event_id + "/evidence/snapshot")));
     }
     ev.append(li);
   }
@@ -359,36 +496,30 @@ function renderReport(r) {
 }
 
 function reportControls(card, r) {
-  if (r.has_media) {
-    const p = el("button", {"data-action": "report-photo"}, t("photo"));
-    p.onclick = () => showImage(card, "/api/reports/" + encodeURIComponent(r.ticket) + "/photo");
-    card.append(p);
-  }
+  if (r.has_media) card.append(button("report-photo", t("ui.photo"), () => showImage(card, "/api/reports/" + encodeURIComponent(r.ticket) + "/photo")));
   const form = el("form", {class: "answer"});
-  const select = el("select", {name: "status", "aria-label": t("status")});
+  const select = el("select", {name: "status", "aria-label": t("ui.status")});
   for (const s of ["open", "confirmed", "closed"]) {
-    const o = el("option", {value: s}, t(s));
+    const o = el("option", {value: s}, t("report_status." + s));
     if (s === r.status) o.selected = true;
     select.append(o);
   }
-  const notes = el("textarea", {name: "notes", rows: "2", maxlength: "2000", placeholder: t("answer")});
+  const notes = el("textarea", {name: "notes", rows: "2", maxlength: "2000", placeholder: t("ui.answer")});
   notes.value = r.status_notes || "";
-  const save = el("button", {type: "submit", "data-action": "report-save"}, t("save"));
-  form.append(select, notes, save);
+  form.append(select, notes, el("button", {type: "submit", "data-action": "report-save"}, t("ui.save")));
   form.onsubmit = (ev) => { ev.preventDefault(); reportAction(r.ticket, "status", {status: select.value, notes: notes.value || null}); };
   card.append(form);
   const merge = el("form", {class: "merge"});
-  const into = el("input", {name: "into", size: "10", placeholder: "PA-000001", "aria-label": t("merge")});
-  merge.append(into, el("button", {type: "submit", "data-action": "report-merge"}, t("merge")));
+  const into = el("input", {name: "into", size: "10", placeholder: "PA-000001", "aria-label": t("ui.merge")});
+  merge.append(into, el("button", {type: "submit", "data-action": "report-merge"}, t("ui.merge")));
   merge.onsubmit = (ev) => { ev.preventDefault(); if (into.value) reportAction(r.ticket, "merge", {into: into.value}); };
   card.append(merge);
 }
 
 async function reportAction(ticket, action, body) {
-  await api("/api/reports/" + encodeURIComponent(ticket) + "/" + action, {method: "POST",
-    headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  await post("/api/reports/" + encodeURIComponent(ticket) + "/" + action, body);
   reports.delete(ticket);
-  await loadReports();
+  await Promise.all([loadReports(), loadEmergencies()]);
 }
 
 async function showImage(parent, url) {
@@ -396,41 +527,40 @@ async function showImage(parent, url) {
   if (!res.ok) return;
   const old = parent.querySelector(":scope > img");
   if (old) old.remove();
-  parent.append(el("img", {alt: "evidence", src: URL.createObjectURL(await res.blob())}));
+  parent.append(el("img", {alt: t("ui.evidence_alt"), src: URL.createObjectURL(await res.blob())}));
 }
 
-function drawBars(svg, points) {
-  const ns = "http://www.w3.org/2000/svg";
-  svg.replaceChildren();
-  const max = Math.max(1, ...points.map((p) => p[1]));
-  const width = 720 / Math.max(points.length, 1);
-  points.forEach(([time, value], i) => {
-    const h = Math.round((value / max) * 110);
-    const bar = document.createElementNS(ns, "rect");
-    bar.setAttribute("x", String(i * width + 2));
-    bar.setAttribute("y", String(120 - h));
-    bar.setAttribute("width", String(Math.max(width - 4, 1)));
-    bar.setAttribute("height", String(h));
-    svg.append(bar);
-    const label = document.createElementNS(ns, "text");
-    label.setAttribute("x", String(i * width + 2));
-    label.setAttribute("y", "135");
-    label.textContent = new Date(time).toLocaleTimeString("en-GB",
-      {timeZone: TZ, hour: "2-digit", minute: "2-digit"}) + " " + value;
-    svg.append(label);
-  });
+// ---- language and start-up ----------------------------------------------------------------------
+
+async function setLanguage(lang) {
+  await I18N.load(lang);
+  $("lang").value = lang;
+  translateStatic();
+  document.title = t("ui.title");
+  renderWho();
+  renderLive();
+  for (const a of cards.values()) renderCard(a);
+  for (const r of reports.values()) renderReport(r);
+  if (me) {
+    renderEmergencies();
+    await drawNodes();
+    if (auditShown !== null) await showAudit(auditShown);
+    await redrawMap();
+    await drawCityPlot();
+    if (cameraShown) await showCamera(cams.get(cameraShown.camera_id) || cameraShown);
+  }
 }
 
 async function logout() {
-  await api("/api/auth/logout", {method: "POST"});
+  await post("/api/auth/logout", {});
   location.reload();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   $("login").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
   $("report-status").addEventListener("change", () => { reports.clear(); $("reports").replaceChildren(); loadReports(); });
-  $("lang").addEventListener("change", () => { lang = $("lang").value; localStorage.setItem("lang", lang); applyLang(); });
-  applyLang();
+  $("lang").addEventListener("change", () => setLanguage($("lang").value));
+  await setLanguage(I18N.lang);
   start().catch(() => { /* not logged in yet */ });
 });

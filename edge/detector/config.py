@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from edge.detector.tiling import TilingConfig
+
 ProviderName = Literal["cpu", "cuda", "tensorrt", "openvino"]
 RuntimeName = Literal["onnxruntime", "openvino"]
 OpenVinoPrecision = Literal["f32", "bf16", "f16", "auto"]
@@ -43,7 +45,12 @@ class DetectorConfig(BaseModel):
     )
     classes: list[str] | None = Field(
         default=None,
-        description="Class names to keep (e.g. [car, motorcycle]); empty keeps every class.",
+        description=(
+            "Class names to keep (e.g. [car, motorcycle]); [all] keeps every class of the "
+            "model. Empty: the road users the model has (person, bicycle, car, motorcycle, "
+            "bus, truck; no benches, boats or trains), or every class of a model with none "
+            "of them (the helmet model)."
+        ),
     )
     min_box_size: float = Field(
         default=0.0,
@@ -115,6 +122,25 @@ class DetectorConfig(BaseModel):
             "the short side rounded up to the stride (640 x 384 for 854 x 480 frames), as "
             "Ultralytics does for such models; the same picture with less padding to compute. "
             "Off: the square imgsz. A fixed-size model always runs at its own size."
+        ),
+    )
+    imgsz: int | None = Field(
+        default=None,
+        ge=32,
+        description=(
+            "Long side of the network input, per camera, for a dynamic-size model (models "
+            "export --dynamic; the default model is one): 640, 960, 1280… Each frame is "
+            "fitted to it (1024 x 576 frames at 1024: 1024 x 576, no padding). Larger finds "
+            "more small and distant road users and costs about its area in time. Empty: the "
+            "model's own size. A fixed-size model accepts only its own size."
+        ),
+    )
+    tiles: TilingConfig | None = Field(
+        default=None,
+        description=(
+            "Sliced inference: tiles cut from a region of the frame (the far field) detected "
+            "beside the full frame in the same batch, detections merged (edge/detector/"
+            "tiling.py). Empty: no tiles."
         ),
     )
     device_id: int = Field(default=0, ge=0, description="GPU index for cuda / tensorrt.")

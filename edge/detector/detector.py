@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edge.detections import Detections
-from edge.detector.classes import product_names
+from edge.detector.classes import covered_road_users, product_names
 from edge.detector.config import DetectorConfig
 from edge.detector.hardware import log_bf16_hint
 from edge.detector.model import ModelError, NetworkRunner, YoloOnnxModel
@@ -20,10 +20,14 @@ from edge.detector.openvino_model import OpenVinoYoloModel
 from edge.detector.postprocess import PostprocessParams, decode
 from edge.detector.preprocess import Letterbox, fitted_input_size, letterbox
 from edge.detector.resolve import resolve_model_path
+from edge.detector.tiling import Tile, crop, merge, tile_boxes
 
 logger = logging.getLogger(__name__)
 
 Frame = np.ndarray[Any, Any]
+
+ALL_CLASSES = "all"
+"""``classes: [all]`` keeps every class of the model (the default keeps the road users)."""
 
 
 @dataclass
@@ -82,7 +86,40 @@ class Detector:
         )
         self.timings = StageTimings()
         self.fits_input = self.config.fit_input and self.model.info.dynamic_size
+        self.imgsz = self._checked_imgsz(self.config.imgsz)
+        tiles = self.config.tiles
+        self.tile_imgsz = self._checked_imgsz(tiles.imgsz) if tiles and tiles.imgsz else self.imgsz
         self._fit_checked: tuple[int, int] | None = None
+
+    def _checked_imgsz(self, wanted: int | None) -> int:
+        """The input long side to run at: ``wanted`` on a dynamic-size model, else its own.
+
+        A fixed-size model runs at its own size whatever is asked (said once in the log, with
+        the export that would honour it), so a config written for the default dynamic model
+        still runs with a fixed export given on the command line.
+
+        Raises:
+            ModelError: A size off the stride grid.
+        """
+        own = max(self.input_size)
+        if wanted is None or wanted == own:
+            return own
+        if not self.model.info.dynamic_size:
+            logger.warning(
+                "detector imgsz %d: %s has a fixed %dx%d input and runs at that size; for %d "
+                "use a dynamic-size export (traffic-monitor models export WEIGHTS --dynamic, "
+                "or the bundled coco-yolov8n)",
+                wanted,
+                self.model.path.name,
+                self.input_size[1],
+                self.input_size[0],
+                wanted,
+            )
+            return own
+        stride = self.model.info.stride
+        if wanted % stride:
+            raise ModelError(f"detector imgsz {wanted} is not a multiple of the stride {stride}")
+        return wanted
 
     @property
     def max_batch(self) -> int:
@@ -121,25 +158,58 @@ class Detector:
         if not frames:
             return []
         self._check_fit(frames[0].shape[1], frames[0].shape[0])
-        shapes = [self.input_size_for(frame) for frame in frames]
-        if len(set(shapes)) == 1:
-            results, self.timings = self._detect_at(frames, shapes[0])
-            return results
-        return self._detect_by_shape(frames, shapes)
+        if self.config.tiles is not None:
+            return self._detect_tiled(frames)
+        return self._detect_images(frames, [self.imgsz] * len(frames))
 
-    def input_size_for(self, frame: Frame) -> tuple[int, int]:
-        """The network input ``(height, width)`` a frame is letterboxed to.
+    def input_size_for(self, frame: Frame, imgsz: int | None = None) -> tuple[int, int]:
+        """The network input ``(height, width)`` a frame (or tile) is letterboxed to.
 
-        The model's own size, or with a dynamic-size model (and ``fit_input``) the size fitted
-        to the frame's aspect ratio (:func:`~edge.detector.preprocess.fitted_input_size`).
+        The model's own size; with a dynamic-size model the square ``imgsz`` (default: the
+        configured one), or with ``fit_input`` the size fitted to the frame's aspect ratio at
+        that long side (:func:`~edge.detector.preprocess.fitted_input_size`).
         """
-        if not self.fits_input:
+        if not self.model.info.dynamic_size:
             return self.input_size
+        side = imgsz or self.imgsz
+        if not self.fits_input:
+            return side, side
         height, width = frame.shape[:2]
         try:
-            return fitted_input_size(max(self.input_size), (width, height), self.model.info.stride)
+            return fitted_input_size(side, (width, height), self.model.info.stride)
         except ValueError:  # an imgsz off the stride grid: run it as it is
-            return self.input_size
+            return side, side
+
+    def _detect_images(self, images: Sequence[Frame], sizes: Sequence[int]) -> list[Detections]:
+        """Detect in images, each at its input long side; one batch per input shape."""
+        shapes = [
+            self.input_size_for(image, size) for image, size in zip(images, sizes, strict=True)
+        ]
+        if len(set(shapes)) == 1:
+            results, self.timings = self._detect_at(images, shapes[0])
+            return results
+        return self._detect_by_shape(images, shapes)
+
+    def _detect_tiled(self, frames: Sequence[Frame]) -> list[Detections]:
+        """Full frames and their tiles in one batch, tile boxes moved back and merged."""
+        tiles = self.config.tiles
+        assert tiles is not None
+        images: list[Frame] = []
+        sizes: list[int] = []
+        owners: list[tuple[int, Tile | None]] = []
+        for row, frame in enumerate(frames):
+            if tiles.full_frame:
+                images.append(frame)
+                sizes.append(self.imgsz)
+                owners.append((row, None))
+            for tile in tile_boxes((frame.shape[1], frame.shape[0]), tiles):
+                images.append(crop(frame, tile))
+                sizes.append(self.tile_imgsz)
+                owners.append((row, tile))
+        parts: list[list[Detections]] = [[] for _ in frames]
+        for (row, where), found in zip(owners, self._detect_images(images, sizes), strict=True):
+            parts[row].append(found if where is None else found.shifted(where.x, where.y))
+        return [merge(part, tiles, self.config.max_detections) for part in parts]
 
     def _detect_by_shape(
         self, frames: Sequence[Frame], shapes: list[tuple[int, int]]
@@ -218,8 +288,13 @@ class Detector:
         return decode(output, self._params, transform, (frame.shape[0], frame.shape[1]))
 
     def _class_mask(self, classes: list[str] | None) -> np.ndarray[Any, Any] | None:
-        if not classes:
+        """Which model classes are kept: the configured ones, by default the road users."""
+        if classes == [ALL_CLASSES]:
             return None
+        if not classes:
+            classes = list(covered_road_users(self.names))
+            if not classes:  # a model of other things (riders' heads): all of them
+                return None
         mask = np.zeros(len(self.names), dtype=bool)
         mask[self.class_ids(classes)] = True
         return mask

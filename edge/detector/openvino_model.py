@@ -96,18 +96,36 @@ class OpenVinoYoloModel:
             [TensorSpec(port.get_any_name(), _shape(port)) for port in network.outputs],
             path,
         )
-        _fix_image_size(ov, network, self.info)
-        self.info = replace(self.info, dynamic_size=False)  # pinned to imgsz above
+        if self.info.dynamic_size and config.imgsz:
+            self.info = replace(self.info, input_size=(config.imgsz, config.imgsz))
         self.fused_preprocess = config.openvino_fused_preprocess
-        compiled = core.compile_model(
-            _with_fused_preprocess(ov, network) if self.fused_preprocess else network,
-            "CPU",
-            compile_properties(config),
-        )
-        self.precision = _precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
-        self._compiled = compiled
+        self._core, self._properties = core, compile_properties(config)
+        self._compiled: dict[tuple[int, int], Any] = {}
+        self._compile_lock = threading.Lock()
         self._requests = threading.local()
+        compiled = self._compiled_for(self.info.input_size, network)
+        self.precision = _precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
         _log_loaded(self, config)
+
+    def _compiled_for(self, size: tuple[int, int], network: Any = None) -> Any:
+        """The network compiled for one input ``(height, width)``, compiled on first use.
+
+        OpenVINO compiles static shapes best, so a dynamic-size export (fitted to each camera
+        by the detector) is compiled once per input shape it meets (one per camera aspect
+        ratio and size) instead of being pinned to its square imgsz.
+        """
+        compiled = self._compiled.get(size)
+        if compiled is not None:
+            return compiled
+        with self._compile_lock:
+            if size not in self._compiled:
+                ov = import_openvino()
+                source = network if network is not None else self._core.read_model(str(self.path))
+                _fix_image_size(ov, source, replace(self.info, input_size=size))
+                prepared = _with_fused_preprocess(ov, source) if self.fused_preprocess else source
+                self._compiled[size] = self._core.compile_model(prepared, "CPU", self._properties)
+                logger.info("%s: compiled for input %dx%d", self.path.name, size[1], size[0])
+            return self._compiled[size]
 
     def prepare(self, images: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
         """The network input for letterboxed BGR ``(H, W, 3)`` uint8 images.
@@ -124,10 +142,12 @@ class OpenVinoYoloModel:
 
         Each calling thread has its own infer request; the output is a copy the caller owns.
         """
-        request = getattr(self._requests, "request", None)
+        size = (blob.shape[1], blob.shape[2]) if self.fused_preprocess else blob.shape[2:4]
+        requests: dict[tuple[int, int], Any] = self._requests.__dict__.setdefault("by_size", {})
+        request = requests.get(size)
         if request is None:
-            request = self._compiled.create_infer_request()
-            self._requests.request = request
+            request = self._compiled_for((int(size[0]), int(size[1]))).create_infer_request()
+            requests[size] = request
         dtype = np.uint8 if self.fused_preprocess else np.float32
         results = request.infer({0: np.ascontiguousarray(blob, dtype)}, share_inputs=True)
         return np.asarray(results[0])
@@ -196,7 +216,7 @@ def _shape(port: Any) -> list[Dim]:
 
 
 def _fix_image_size(ov: ModuleType, network: Any, info: ModelInfo) -> None:
-    """Pin a dynamic-size export to its ``imgsz`` (batch stays dynamic where it is)."""
+    """Pin a dynamic-size export to ``info.input_size`` (batch stays dynamic where it is)."""
     shape = network.inputs[0].get_partial_shape()
     if shape.is_static:
         return

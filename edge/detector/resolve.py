@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 MODEL_ENV_VAR = "TRAFFIC_MONITOR_MODEL"
 DEFAULT_SHARED_MODEL = ("models", "yolov8n.onnx")
 BUNDLED_MODELS_DIR = REPO_ROOT / "models" / "weights"
-BUNDLED_MODELS = ("vn-vehicles", "vn-helmet")
+BUNDLED_MODELS = ("coco-yolov8n", "vn-vehicles", "vn-helmet")
 """The project's own models, committed with their model card under ``models/weights/``:
 a config may name them instead of giving a path."""
 

@@ -1,11 +1,12 @@
 """Camera stream ingest: one capture worker per camera feeding a bounded frame queue."""
 
-from edge.ingest.capture import CaptureStats, CaptureWorker, StatusChange
+from edge.ingest.capture import CapturePosition, CaptureStats, CaptureWorker, StatusChange
 from edge.ingest.config import QueuePolicy, SourceConfig
 from edge.ingest.frame import Frame
 from edge.ingest.source import SourceError, SourceKind
 
 __all__ = [
+    "CapturePosition",
     "CaptureStats",
     "CaptureWorker",
     "Frame",

@@ -2,7 +2,9 @@
 
 When detection falls behind, a live camera's oldest queued frame is dropped and counted,
 never an unbounded backlog. A lost or stalled live source is reopened with exponential
-backoff, and each transition between online and offline is reported.
+backoff, and each transition between online and offline is reported. A worker whose thread
+ended on an error can be replaced by :meth:`CaptureWorker.restarted`, which goes on where it
+left off (a file resumes at its next frame, with the same media clock).
 """
 
 from __future__ import annotations
@@ -64,6 +66,23 @@ class CaptureStats:
     decode_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class CapturePosition:
+    """Where a worker stopped, for its replacement to go on from (files only).
+
+    Attributes:
+        next_index: Index the next frame gets (counts skipped frames and earlier loops).
+        loop_start: Index of the first frame of the current pass over a looping file.
+        pts_offset: Media seconds added to the current pass (earlier passes of a loop).
+        epoch: Unix time of media time 0 (None: no frame was delivered yet).
+    """
+
+    next_index: int
+    loop_start: int
+    pts_offset: float
+    epoch: float | None
+
+
 StatusCallback = Callable[[StatusChange], None]
 
 
@@ -78,13 +97,29 @@ class CaptureWorker:
         >>> worker.stop()
     """
 
-    def __init__(self, config: SourceConfig, on_status: StatusCallback | None = None) -> None:
-        """Prepare the worker; nothing is opened until :meth:`start`."""
+    def __init__(
+        self,
+        config: SourceConfig,
+        on_status: StatusCallback | None = None,
+        *,
+        resume: CapturePosition | None = None,
+    ) -> None:
+        """Prepare the worker; nothing is opened until :meth:`start`.
+
+        Args:
+            config: The source.
+            on_status: Called (from the worker's threads) at each online/offline change.
+            resume: Go on from where an earlier worker of the same file stopped.
+        """
         self.config = config
         self.kind = source_kind(config.uri)
         self.live = config.live if config.live is not None else self.kind is not SourceKind.FILE
         self.stats = CaptureStats()
         self.error: SourceError | None = None
+        self.crashed = False
+        """True when the thread ended on an unexpected exception (not a source error)."""
+        self.last_status: StatusChange | None = None
+        """The latest online/offline change (its reason says why a camera is offline)."""
         self.source_fps = 0.0
         self.frame_count = 0
         self.native_size = (0, 0)
@@ -105,10 +140,20 @@ class CaptureWorker:
         self._offline_since: float | None = None
         self._ever_delivered = False
         self._index = -1
+        self._loop_start = 0
         self._pts_offset = 0.0
         self._last_pts = 0.0
+        self._epoch: float | None = None
         self._next_due = 0.0
         self._pace_origin: float | None = None
+        self._resume_at = 0
+        self._resumed = resume is not None
+        if resume is not None and not self.live:
+            self._index = resume.next_index - 1
+            self._loop_start = resume.loop_start
+            self._pts_offset = resume.pts_offset
+            self._epoch = resume.epoch
+            self._resume_at = resume.next_index - resume.loop_start
 
     # -- public API -------------------------------------------------------------------------
 
@@ -142,6 +187,19 @@ class CaptureWorker:
         """Whether the source is currently delivering frames."""
         return self._online
 
+    @property
+    def position(self) -> CapturePosition:
+        """Where this worker is in its source (meaningful for files)."""
+        return CapturePosition(self._index + 1, self._loop_start, self._pts_offset, self._epoch)
+
+    def restarted(self) -> CaptureWorker:
+        """A new, unstarted worker for the same source that goes on where this one stopped.
+
+        A file resumes at the frame after the last one read (the frame being read when the
+        thread crashed is skipped), keeping its media clock; a live source is reopened.
+        """
+        return CaptureWorker(self.config, self._on_status, resume=self.position)
+
     # -- the stall watchdog -----------------------------------------------------------------
 
     def _watch(self) -> None:
@@ -164,9 +222,12 @@ class CaptureWorker:
         except SourceError as exc:
             self.error = exc
             logger.error("camera %s: %s", self.config.camera_id, exc)
-        except Exception:  # the thread must end visibly, not silently
+        except Exception as exc:  # the thread must end visibly, not silently
             logger.exception("camera %s: capture worker crashed", self.config.camera_id)
-            self.error = SourceError(f"capture of {self.config.camera_id} crashed")
+            self.crashed = True
+            self.error = SourceError(
+                f"capture of {self.config.camera_id} crashed: {type(exc).__name__}: {exc}"
+            )
         finally:
             self._set_online(False, "capture stopped")
             self._done.set()
@@ -185,6 +246,7 @@ class CaptureWorker:
                 if not self.config.loop:
                     return
                 self._pts_offset = self._last_pts + self._frame_period()
+                self._loop_start = self._index + 1
                 continue
             self._set_online(False, reason)
             self.stats.reconnects += 1
@@ -208,8 +270,17 @@ class CaptureWorker:
                 delay = min(delay * 2, self.config.reconnect_max_s)
                 continue
             self._read_properties(capture)
+            self._seek_to_resume_point(capture)
             return capture
         return None
+
+    def _seek_to_resume_point(self, capture: cv2.VideoCapture) -> None:
+        """Skip, once, to the frame of a file where the worker this one replaces stopped."""
+        if self._resume_at <= 0:
+            return
+        capture.set(cv2.CAP_PROP_POS_FRAMES, self._resume_at)
+        logger.info("camera %s: resuming at frame %d", self.config.camera_id, self._resume_at)
+        self._resume_at = 0
 
     def _may_retry(self, attempts: int) -> bool:
         if not self.live:
@@ -270,6 +341,14 @@ class CaptureWorker:
         self._next_due = max(self._next_due + period, timestamp + period / 2)
         return False
 
+    def _shown_time(self, timestamp: float) -> float:
+        """Unix time a frame shows: now for a live source, start + media time for a file."""
+        if self.live:
+            return timestamp
+        if self._epoch is None:
+            self._epoch = time.time() - timestamp
+        return self._epoch + timestamp
+
     def _deliver(self, image: np.ndarray[Any, Any], timestamp: float) -> None:
         self._ever_delivered = True
         self._last_frame_at = time.monotonic()
@@ -285,7 +364,7 @@ class CaptureWorker:
             camera_id=self.config.camera_id,
             index=self._index,
             timestamp=timestamp,
-            wall_time=time.time(),
+            wall_time=self._shown_time(timestamp),
             image=image,
             offset=offset,
             native_size=(width, height),
@@ -324,7 +403,8 @@ class CaptureWorker:
     def _check_complete(self) -> None:
         """Report a file that decoded no frame, or far fewer than it announced."""
         seen = self._index + 1
-        if self.stats.frames_read == 0 and self.stats.frames_skipped == 0:
+        nothing = self.stats.frames_read == 0 and self.stats.frames_skipped == 0
+        if nothing and not self._resumed:
             raise SourceError(f"no decodable video frame in {self.config.uri}")
         if (
             self._pts_offset == 0.0
@@ -347,6 +427,7 @@ class CaptureWorker:
             change = self._transition(online, reason)
         if change is None:
             return
+        self.last_status = change
         log = logger.info if online or not self.live else logger.warning
         log("camera %s %s (%s)", change.camera_id, "online" if online else "offline", reason)
         if self._on_status is not None:

@@ -1,9 +1,17 @@
-"""Per-camera analytics: track → rules → evidence, one frame at a time, as named steps."""
+"""Per-camera analytics: track → rules → evidence, one frame at a time, as named steps.
+
+Each rule and the evidence stage run inside an error boundary: a rule that raises loses
+its events of that frame, the other rules and the evidence go on, and the failure is kept
+in :attr:`CameraAnalytics.faults` for the pipeline's supervisor to report (log, metric,
+``camera_status`` event) and, when it repeats, to switch the rule off.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -11,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.detections import Detections
+from edge.pipeline.sink import OutgoingEvent
 from edge.rules import ExternalSignalStates, FrameContext, Rule, RuleSetup, build_rules, kinematics
 from edge.rules.base import WorldTransform
 from edge.rules.red_light import SIGNAL_BOARD
@@ -26,16 +35,38 @@ from traffic_monitor.contract import Event
 logger = logging.getLogger(__name__)
 
 
+MAX_FAULTS_KEPT = 64
+"""Failures kept until they are taken (the oldest go first when nobody takes them)."""
+EVIDENCE_STAGE = "evidence"
+RULE_STAGE_PREFIX = "rule:"
+
+
 class EvidenceHook(Protocol):
-    """Attaches evidence (blurred snapshot and crop) to events that need it."""
+    """Encodes evidence (blurred snapshot and crop) for the events that need it."""
 
-    def set_frame(self, detections: Detections) -> None:
-        """Receive the frame's tracked detections (to blur everyone in it)."""
+    def attach(
+        self,
+        events: Sequence[Event],
+        image: np.ndarray[Any, Any] | None,
+        detections: Detections,
+    ) -> list[OutgoingEvent]:
+        """The events with their images; ``detections``: everyone in the frame, to blur."""
         ...
 
-    def attach(self, events: list[Event], image: np.ndarray[Any, Any] | None) -> list[Event]:
-        """Return the events, with evidence recorded where images were written."""
-        ...
+
+@dataclass(frozen=True)
+class StageFault:
+    """A part of a camera's analytics raised on a frame and the others went on.
+
+    Attributes:
+        stage: ``rule:<name>`` or ``evidence``.
+        error: What it raised.
+        frame_index: The frame it raised on.
+    """
+
+    stage: str
+    error: Exception
+    frame_index: int
 
 
 class CameraAnalytics:
@@ -76,6 +107,9 @@ class CameraAnalytics:
         self.rules: list[Rule] = build_rules(setup)
         warm_up_kernels()
         self.evidence = evidence
+        self.faults: deque[StageFault] = deque(maxlen=MAX_FAULTS_KEPT)
+        """Failures of rules and of the evidence stage since :meth:`take_faults` (a pipeline takes
+        them after every frame; bounded for callers that never do)."""
         self._last: FrameContext | None = None
 
     def process(
@@ -87,7 +121,34 @@ class CameraAnalytics:
         wall_time: float | None = None,
         image: np.ndarray[Any, Any] | None = None,
     ) -> list[Event]:
-        """Run one frame: track, build the rule context, run every rule, attach evidence."""
+        """Run one frame: track, build the rule context, run every rule (events only)."""
+        outgoing = self.process_frame(
+            detections, index=index, timestamp=timestamp, wall_time=wall_time, image=image
+        )
+        return [item.event for item in outgoing]
+
+    def process_frame(
+        self,
+        detections: Detections,
+        *,
+        index: int,
+        timestamp: float,
+        wall_time: float | None = None,
+        image: np.ndarray[Any, Any] | None = None,
+    ) -> list[OutgoingEvent]:
+        """Run one frame: track, build the rule context, run every rule, encode evidence.
+
+        Args:
+            detections: The frame's detections.
+            index: Frame index in the source.
+            timestamp: Seconds on the camera's clock (media time for files).
+            wall_time: Unix time the frame shows (events are stamped with it); default:
+                ``timestamp``.
+            image: The frame (evidence, camera health); None where a caller has none.
+
+        Returns:
+            The frame's events, each with the evidence images encoded for it.
+        """
         inside, outside = self._split_roi(detections)
         tracked = self._track(inside, timestamp)
         frame = self._context(tracked, index, timestamp, wall_time, image)
@@ -95,13 +156,33 @@ class CameraAnalytics:
         return self._attach_evidence(events, _everyone(tracked, outside), image)
 
     def finish(self) -> list[Event]:
-        """End open incidents and flush aggregates (at shutdown)."""
+        """End open incidents and flush aggregates (at shutdown); a rule that raises is skipped."""
         if self._last is None:
             return []
         events: list[Event] = []
         for rule in self.rules:
-            events.extend(rule.finish(self._last))
+            try:
+                events.extend(rule.finish(self._last))
+            except Exception as exc:  # the other rules still end their incidents
+                self._fault(RULE_STAGE_PREFIX + rule.name, exc, self._last.index)
         return events
+
+    def take_faults(self) -> list[StageFault]:
+        """The failures recorded since the last call (and forget them)."""
+        faults = list(self.faults)
+        self.faults.clear()
+        return faults
+
+    def disable_rule(self, name: str) -> bool:
+        """Stop running a rule on this camera (it keeps failing); True if it was running."""
+        kept = [rule for rule in self.rules if rule.name != name]
+        removed = len(kept) != len(self.rules)
+        self.rules = kept
+        return removed
+
+    def disable_evidence(self) -> None:
+        """Stop encoding evidence on this camera (it keeps failing); events go without."""
+        self.evidence = None
 
     def state_sizes(self) -> dict[str, int]:
         """Entries of state held by the tracker and each rule (memory checks, metrics)."""
@@ -151,18 +232,28 @@ class CameraAnalytics:
         return frame
 
     def _run_rules(self, frame: FrameContext) -> list[Event]:
+        """Every rule on the frame; one that raises loses this frame's events, not the others'."""
         events: list[Event] = []
         for rule in self.rules:
-            events.extend(rule.process(frame))
+            try:
+                events.extend(rule.process(frame))
+            except Exception as exc:  # error boundary: recorded, reported by the supervisor
+                self._fault(RULE_STAGE_PREFIX + rule.name, exc, frame.index)
         return events
 
     def _attach_evidence(
-        self, events: list[Event], tracked: Detections, image: np.ndarray[Any, Any] | None
-    ) -> list[Event]:
+        self, events: list[Event], everyone: Detections, image: np.ndarray[Any, Any] | None
+    ) -> list[OutgoingEvent]:
         if self.evidence is None or not events:
-            return events
-        self.evidence.set_frame(tracked)
-        return self.evidence.attach(events, image)
+            return [OutgoingEvent(event) for event in events]
+        try:
+            return self.evidence.attach(events, image, everyone)
+        except Exception as exc:  # the events go without images (their evidence says none)
+            self._fault(EVIDENCE_STAGE, exc, self._last.index if self._last else -1)
+            return [OutgoingEvent(event) for event in events]
+
+    def _fault(self, stage: str, error: Exception, frame_index: int) -> None:
+        self.faults.append(StageFault(stage, error, frame_index))
 
 
 @cache

@@ -11,6 +11,13 @@ tracker sees its frames in order. Without the thread, detection and analysis tak
 one thread (as fast on a 2-core CPU-only box, where the two contend for the same cores:
 ``benchmarks.analysis_overlap``). SIGINT/SIGTERM set a stop flag; detected rounds are
 analysed, in-flight events flushed and open incidents ended.
+
+Each camera is a supervised unit (:mod:`edge.pipeline.supervision`): a failure of its
+capture, analytics, rules, evidence or detector stays with that camera, is reported as a
+``camera_status`` event and in metrics, and the part is restarted with back-off. Each
+detector group is called under a watchdog (:mod:`edge.pipeline.detection`). The sink has
+one error policy (:meth:`Pipeline._emit`): a round the sink refuses is offered again
+without its images, then dropped and counted, and the run goes on.
 """
 
 from __future__ import annotations
@@ -19,22 +26,30 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for_futures
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Protocol
 
 from edge.detections import Detections
+from edge.detector import DetectorConfig
 from edge.evidence import EvidenceConfig, EvidenceWriter
 from edge.ingest import Frame
 from edge.pipeline.analytics import CameraAnalytics
+from edge.pipeline.detection import BatchDetector, DetectorGroup, DetectorStalledError
 from edge.pipeline.metrics import PipelineMetrics
 from edge.pipeline.sink import EventSink, OutgoingEvent
+from edge.pipeline.supervision import (
+    CameraUnit,
+    RestartBudget,
+    SupervisionConfig,
+    describe,
+)
 from edge.rules import ExternalSignalStates
 from edge.scene import SceneConfig
-from traffic_monitor.contract import Event
+from traffic_monitor.contract import Event, EventType, Evidence
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +57,10 @@ ANALYSIS_QUEUE_ROUNDS = 1
 """Detected rounds that may wait for the analysis thread: one is analysed while the next is
 detected; more would only add latency (and memory for their frames)."""
 _PUT_POLL_S = 0.1
+_GET_TIMEOUT_S = 0.05
+_IDLE_WAIT_S = 0.05
 
-
-class BatchDetector(Protocol):
-    """The detector as the pipeline uses it (``edge.detector.Detector`` fits)."""
-
-    names: tuple[str, ...]
-
-    def detect(self, frames: Sequence[np.ndarray[Any, Any]]) -> list[Detections]:
-        """Detect objects in several frames at once."""
-        ...
+__all__ = ["AnalysisWorker", "BatchDetector", "FrameSource", "Pipeline", "Round", "RunStats"]
 
 
 class FrameSource(Protocol):
@@ -75,8 +84,17 @@ class FrameSource(Protocol):
         ...
 
 
-Round = tuple[list[Frame], list[Detections]]
-"""One round of the frame loop: the frames collected and their detections, row for row."""
+@dataclass
+class Round:
+    """One round of the frame loop.
+
+    The frames collected and their detections, row for row, and the ``camera_status``
+    events raised since the last round (emitted first).
+    """
+
+    frames: list[Frame]
+    detections: list[Detections]
+    notices: list[Event] = field(default_factory=list)
 
 
 class AnalysisWorker:
@@ -156,6 +174,12 @@ class RunStats:
     events: int = 0
     batches: int = 0
     seconds: float = 0.0
+    events_dropped: int = 0
+    """Events the sink refused even without their images (see the sink-error policy)."""
+    failed_cameras: list[str] = field(default_factory=list)
+    """Cameras given up by the supervisor."""
+    stopped: bool = False
+    """True when the run ended on :meth:`Pipeline.stop` (a signal) rather than by itself."""
 
 
 class Pipeline:
@@ -170,11 +194,15 @@ class Pipeline:
         *,
         metrics: PipelineMetrics | None = None,
         evidence_dir: Path | None = None,
+        evidence: EvidenceConfig | None = None,
         external_signals: ExternalSignalStates | None = None,
         analysis_thread: bool = True,
+        supervision: SupervisionConfig | None = None,
+        detector_factory: Callable[[DetectorConfig], BatchDetector] | None = None,
+        stop_event: threading.Event | None = None,
         node_id: str = "default",
     ) -> None:
-        """Build one :class:`CameraAnalytics` per scene; sources are keyed by camera id.
+        """Build one supervised :class:`CameraUnit` per scene; sources are keyed by camera id.
 
         Args:
             scenes: One validated scene per camera.
@@ -184,43 +212,66 @@ class Pipeline:
             sources: Frame source per camera id.
             sink: Where events go; closed at shutdown.
             metrics: Prometheus metrics (a private registry by default).
-            evidence_dir: Folder for evidence images; none: events carry no images.
+            evidence_dir: Folder for evidence JPEGs (shorthand for ``evidence`` with only a
+                directory).
+            evidence: Evidence settings; none (and no ``evidence_dir``): events carry no
+                images. Each scene's ``privacy_blur`` decides its blurring.
             external_signals: Shared table of externally pushed signal states.
             analysis_thread: Analyse each round in a thread of its own while the next is
                 detected (:class:`AnalysisWorker`); False: detection and analysis take turns
                 in one thread.
+            supervision: Restart and give-up policy, detector watchdog (defaults).
+            detector_factory: Rebuilds a stuck or broken detector from its camera's
+                ``detector`` config; none: the same object is called again.
+            stop_event: Set to stop the run (e.g. by a signal handler installed before the
+                slow start-up); a fresh one by default. See :meth:`stop`.
             node_id: This edge node's id (``transport.mqtt.node_id``): events carry it.
 
         Raises:
             ValueError: A camera has no frame source or no detector.
         """
         self.detectors = self._per_camera(scenes, detector)
-        self.sources = dict(sources)
+        missing = {scene.camera.id for scene in scenes} - set(sources)
+        if missing:
+            raise ValueError(f"no frame source for camera(s) {', '.join(sorted(missing))}")
         self.sink = sink
         self.metrics = metrics or PipelineMetrics()
         self.external_signals = external_signals or ExternalSignalStates()
         self.analysis_thread = analysis_thread
-        self.stop_event = threading.Event()
-        self.cameras: dict[str, CameraAnalytics] = {}
-        for scene in scenes:
-            names = self.detectors[scene.camera.id].names
-            evidence = None
-            if evidence_dir is not None:
-                config = EvidenceConfig(directory=evidence_dir, blur=scene.privacy_blur)
-                evidence = EvidenceWriter(config, names)
-            self.cameras[scene.camera.id] = CameraAnalytics(
+        self.node_id = node_id
+        self.policy = supervision or SupervisionConfig()
+        self.stop_event = stop_event or threading.Event()
+        if evidence_dir is not None:
+            evidence = (evidence or EvidenceConfig()).model_copy(update={"directory": evidence_dir})
+        self._evidence = evidence
+        self._notices: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.groups = self._groups(scenes, detector_factory)
+        self.units = {
+            scene.camera.id: CameraUnit(
                 scene,
-                names,
-                external_signals=self.external_signals,
-                evidence=evidence,
-                node_id=node_id,
+                sources[scene.camera.id],
+                self._analytics_factory(scene),
+                policy=self.policy,
+                metrics=self.metrics,
+                notify=self._notices.put,
             )
-        missing = set(self.cameras) - set(self.sources)
-        if missing:
-            raise ValueError(f"no frame source for camera(s) {', '.join(sorted(missing))}")
+            for scene in scenes
+        }
+        self._group_budgets = {id(group): RestartBudget(self.policy) for group in self.groups}
         self.stats = RunStats()
         self._last_frame_at: dict[str, float] = {}
         self._fps: dict[str, float] = {}
+        self._sink_failures = 0
+
+    @property
+    def cameras(self) -> dict[str, CameraAnalytics]:
+        """The current analytics of each camera (rebuilt after a crash)."""
+        return {camera_id: unit.analytics for camera_id, unit in self.units.items()}
+
+    @property
+    def sources(self) -> dict[str, FrameSource]:
+        """The current frame source of each camera (replaced after a capture restart)."""
+        return {camera_id: unit.source for camera_id, unit in self.units.items()}
 
     @staticmethod
     def _per_camera(
@@ -233,14 +284,56 @@ class Pipeline:
             raise ValueError(f"no detector for camera(s) {', '.join(sorted(missing))}")
         return dict(detector)
 
+    def _groups(
+        self,
+        scenes: Sequence[SceneConfig],
+        factory: Callable[[DetectorConfig], BatchDetector] | None,
+    ) -> list[DetectorGroup]:
+        """One watched detector group per distinct detector object."""
+        by_detector: dict[int, list[SceneConfig]] = {}
+        for scene in scenes:
+            by_detector.setdefault(id(self.detectors[scene.camera.id]), []).append(scene)
+        groups = []
+        for number, members in enumerate(by_detector.values(), start=1):
+            config = members[0].detector
+            rebuild = None if factory is None else (lambda c=config: factory(c))
+            groups.append(
+                DetectorGroup(
+                    f"group{number}",
+                    self.detectors[members[0].camera.id],
+                    [scene.camera.id for scene in members],
+                    rebuild,
+                )
+            )
+        self._group_of = {camera: group for group in groups for camera in group.cameras}
+        return groups
+
+    def _analytics_factory(self, scene: SceneConfig) -> Callable[[], CameraAnalytics]:
+        names = self._group_of[scene.camera.id].names
+
+        def build() -> CameraAnalytics:
+            evidence = None
+            if self._evidence is not None:
+                evidence = EvidenceWriter(self._evidence, names, blur=scene.privacy_blur)
+            return CameraAnalytics(
+                scene,
+                names,
+                external_signals=self.external_signals,
+                evidence=evidence,
+                node_id=self.node_id,
+            )
+
+        return build
+
     def stop(self) -> None:
         """Ask the loop to finish (safe from a signal handler)."""
         self.stop_event.set()
 
     def run(self, max_frames: int | None = None) -> RunStats:
-        """Run until every source has finished, ``stop()`` or ``max_frames`` frames."""
+        """Run until every camera has finished or failed, ``stop()`` or ``max_frames`` frames."""
         start = time.perf_counter()
-        self._start_sources()
+        for unit in self.units.values():
+            unit.start()
         analysis = AnalysisWorker(self._analyse_round) if self.analysis_thread else None
         try:
             self._detect_loop(analysis, max_frames)
@@ -257,88 +350,146 @@ class Pipeline:
         """Collect and detect rounds, handing each to the analysis thread (if any)."""
         detected = 0
         while not self.stop_event.is_set() and not (analysis is not None and analysis.failed):
+            now = time.monotonic()
+            for unit in self.units.values():
+                unit.supervise(now)
+            if all(unit.done for unit in self.units.values()):
+                return
             frames = self._collect()
             if not frames:
-                if self._all_finished():
-                    return
+                self._idle(analysis, now)
                 continue
-            self._hand_over(analysis, (frames, self._detect_timed(frames)))
+            self._hand_over(analysis, self._detect_round(frames))
             self.stats.batches += 1
             detected += len(frames)
             if max_frames is not None and detected >= max_frames:
                 return
 
-    def _start_sources(self) -> None:
-        for camera_id, source in self.sources.items():
-            source.start()
-            self.metrics.camera_up.labels(camera_id).set(1)
+    def _idle(self, analysis: AnalysisWorker | None, since: float) -> None:
+        """No frame this turn: pass on status events; do not spin when nothing waited."""
+        notices = self._take_notices()
+        if notices:
+            self._hand_over(analysis, Round([], [], notices))
+        elif time.monotonic() - since < _IDLE_WAIT_S / 2:
+            self.stop_event.wait(_IDLE_WAIT_S)
 
     def _collect(self) -> list[Frame]:
         started = time.perf_counter()
         frames = []
-        for camera_id, source in self.sources.items():
-            frame = source.get(timeout=0.05)
-            self.metrics.camera_up.labels(camera_id).set(0 if source.finished else 1)
+        for unit in self.units.values():
+            frame = unit.take(timeout=_GET_TIMEOUT_S)
             if frame is not None:
                 frames.append(frame)
-            dropped = getattr(getattr(source, "stats", None), "dropped", None)
-            if isinstance(dropped, int):
-                self.metrics.dropped.labels(camera_id).set(dropped)
         self.metrics.latency.labels("capture_wait").observe(time.perf_counter() - started)
         return frames
 
+    def _take_notices(self) -> list[Event]:
+        notices = []
+        while True:
+            try:
+                notices.append(self._notices.get_nowait())
+            except queue.Empty:
+                return notices
+
     def _hand_over(self, analysis: AnalysisWorker | None, round_: Round) -> None:
         """Queue a round for the analysis thread (waiting while it is busy), or analyse it here."""
+        round_.notices = self._take_notices() + round_.notices
         if analysis is None:
             self._analyse_round(round_)
             return
         waited = analysis.put(round_)
-        self.metrics.latency.labels("analysis_wait").observe(waited)
+        if round_.frames:
+            self.metrics.latency.labels("analysis_wait").observe(waited)
 
-    def _detect_timed(self, frames: list[Frame]) -> list[Detections]:
+    # -- detection under the watchdog ------------------------------------------------------
+
+    def _detect_round(self, frames: list[Frame]) -> Round:
+        """One batched call per detector group, all at once, under the watchdog's deadline.
+
+        The frames of a group whose call stalled or raised are dropped (counted) and the
+        group is restarted; the other groups' frames go on.
+        """
         started = time.perf_counter()
-        detections = self._detect(frames)
+        members: dict[int, list[int]] = {}
+        for position, frame in enumerate(frames):
+            members.setdefault(id(self._group_of[frame.camera_id]), []).append(position)
+        calls = [
+            (group, positions, group.submit([frames[p].image for p in positions]))
+            for group in self.groups
+            if (positions := members.get(id(group)))
+        ]
+        wait_for_futures([call for _, _, call in calls], timeout=self.policy.detector_timeout_s)
+        results: dict[int, Detections] = {}
+        for group, positions, call in calls:
+            found = self._group_result(group, call, len(positions))
+            if found is None:
+                self._discard(frames[p] for p in positions)
+                continue
+            results.update(zip(positions, found, strict=True))
         self.metrics.latency.labels("detect").observe(time.perf_counter() - started)
-        return detections
+        kept = sorted(results)
+        return Round([frames[p] for p in kept], [results[p] for p in kept])
+
+    def _group_result(
+        self, group: DetectorGroup, call: Future[list[Detections]], expected: int
+    ) -> list[Detections] | None:
+        """The group's detections, or None (and the group restarted) when it failed."""
+        error: Exception
+        if not call.done():
+            error = DetectorStalledError(
+                f"detector {group.name} gave no answer in {self.policy.detector_timeout_s:g} s"
+            )
+        elif (raised := call.exception()) is not None:
+            error = raised if isinstance(raised, Exception) else RuntimeError(repr(raised))
+        elif len(found := call.result()) != expected:
+            error = RuntimeError(f"detector {group.name}: {len(found)} results for {expected}")
+        else:
+            return found
+        self._detector_failed(group, error)
+        return None
+
+    def _detector_failed(self, group: DetectorGroup, error: Exception) -> None:
+        delay = self._group_budgets[id(group)].record(time.monotonic())
+        logger.error("detector %s (cameras %s): %s", group.name, ", ".join(group.cameras), error)
+        units = [self.units[camera] for camera in group.cameras]
+        for unit in units:
+            unit.fault("detector", error, log=False)
+        if delay is None:
+            for unit in units:
+                unit.fail("detector", f"{describe(error)} (too many restarts)")
+            return
+        group.restart()
+        for unit in units:
+            self.metrics.restarts.labels(unit.camera_id, "detector").inc()
+            unit.pause(delay)
+
+    def _discard(self, frames: Iterable[Frame]) -> None:
+        for frame in frames:
+            self.metrics.discarded.labels(frame.camera_id).inc()
+
+    # -- analysis --------------------------------------------------------------------------
 
     def _analyse_round(self, round_: Round) -> None:
         """Track, run the rules and emit the events of one detected round (analysis thread)."""
-        frames, detections = round_
         started = time.perf_counter()
-        events: list[Event] = []
-        for frame, dets in zip(frames, detections, strict=True):
-            events.extend(self._analyse(frame, dets))
+        items = [OutgoingEvent(notice) for notice in round_.notices]
+        for frame, dets in zip(round_.frames, round_.detections, strict=True):
+            items.extend(self._analyse(frame, dets))
         analysed = time.perf_counter()
-        self.metrics.latency.labels("track_rules").observe(analysed - started)
-        self._emit(events)
-        self.metrics.latency.labels("sink").observe(time.perf_counter() - analysed)
+        if round_.frames:
+            self.metrics.latency.labels("track_rules").observe(analysed - started)
+        self._emit(items)
+        if round_.frames:
+            self.metrics.latency.labels("sink").observe(time.perf_counter() - analysed)
 
-    def _detect(self, frames: list[Frame]) -> list[Detections]:
-        """One batched call per detector (model group) for the frames of its cameras."""
-        groups: dict[int, tuple[BatchDetector, list[int]]] = {}
-        for position, frame in enumerate(frames):
-            detector = self.detectors[frame.camera_id]
-            groups.setdefault(id(detector), (detector, []))[1].append(position)
-        results: list[Detections] = [Detections.empty()] * len(frames)
-        for detector, positions in groups.values():
-            found = detector.detect([frames[p].image for p in positions])
-            for position, detections in zip(positions, found, strict=True):
-                results[position] = detections
-        return results
-
-    def _analyse(self, frame: Frame, detections: Detections) -> list[Event]:
-        camera = self.cameras[frame.camera_id]
-        events = camera.process(
-            detections,
-            index=frame.index,
-            timestamp=frame.timestamp,
-            wall_time=frame.wall_time,
-            image=frame.image,
-        )
+    def _analyse(self, frame: Frame, detections: Detections) -> list[OutgoingEvent]:
+        """One frame of one camera, inside the camera's error boundary (its unit)."""
+        unit = self.units[frame.camera_id]
+        events = unit.analyse(frame, detections)
         self.stats.frames += 1
         self.metrics.frames.labels(frame.camera_id).inc()
         self._update_fps(frame.camera_id)
-        self.metrics.tracks.labels(frame.camera_id).set(len(camera.tracker.tracks))
+        self.metrics.tracks.labels(frame.camera_id).set(len(unit.analytics.tracker.tracks))
         return events
 
     def _update_fps(self, camera_id: str) -> None:
@@ -351,22 +502,87 @@ class Pipeline:
             self._fps[camera_id] = 0.9 * previous + 0.1 * rate
             self.metrics.fps.labels(camera_id).set(self._fps[camera_id])
 
-    def _emit(self, events: list[Event]) -> None:
-        if not events:
-            return
-        self.sink.write_many([OutgoingEvent(event) for event in events])
-        for event in events:
-            self.metrics.events.labels(event.type.value).inc()
-        self.stats.events += len(events)
+    # -- the sink and its error policy -----------------------------------------------------
 
-    def _all_finished(self) -> bool:
-        return all(source.finished for source in self.sources.values())
+    def _emit(self, items: list[OutgoingEvent]) -> None:
+        """Hand a round's events to the sink, under the one sink-error policy.
+
+        A round the sink refuses (``OutboxFullError``, a full disk, any error) is offered once
+        more without its evidence images (their events then say they have none); refused
+        again, its events are dropped and counted, except ``camera_status`` events, which are
+        offered again with the next round (a camera's state changes are few, and the sink's
+        own failure must reach the operator once the sink takes events again). Either way the
+        error is logged and counted, the cameras whose events were concerned are marked
+        degraded, and the run goes on.
+        """
+        if not items:
+            return
+        try:
+            self.sink.write_many(items)
+        except Exception as exc:  # the sink-error policy: never stops the cameras
+            items = self._sink_refused(items, exc)
+        for item in items:
+            self.metrics.events.labels(item.event.type.value).inc()
+        self.stats.events += len(items)
+
+    def _sink_refused(self, items: list[OutgoingEvent], error: Exception) -> list[OutgoingEvent]:
+        """Offer the round again without images; return what the sink finally took."""
+        self._count_sink_error(error)
+        images = sum(len(item.images) for item in items)
+        if images:
+            bare = [without_images(item) for item in items]
+            try:
+                self.sink.write_many(bare)
+            except Exception as again:  # refused even without images: dropped below
+                self._count_sink_error(again)
+                error = again
+            else:
+                self.metrics.images_dropped.inc(images)
+                self._sink_degraded(items, error)
+                return bare
+        kept = [item for item in items if item.event.type is EventType.CAMERA_STATUS]
+        for item in kept:  # the failure must become an event: offered again next round
+            self._notices.put(item.event)
+        dropped = [item for item in items if item.event.type is not EventType.CAMERA_STATUS]
+        for item in dropped:
+            self.metrics.events_dropped.labels(item.event.type.value).inc()
+        self.stats.events_dropped += len(dropped)
+        logger.error("sink refused %d events (dropped): %s", len(dropped), describe(error))
+        self._sink_degraded(items, error)
+        return []
+
+    def _count_sink_error(self, error: Exception) -> None:
+        self._sink_failures += 1
+        self.metrics.sink_errors.labels(type(error).__name__).inc()
+        if self._sink_failures == 1:
+            logger.error("the event sink failed", exc_info=error)
+
+    def _sink_degraded(self, items: list[OutgoingEvent], error: Exception) -> None:
+        for camera_id in dict.fromkeys(item.event.camera_id for item in items):
+            unit = self.units.get(camera_id)
+            if unit is not None:
+                unit.fault("sink", error, log=False)
+
+    # -- shutdown --------------------------------------------------------------------------
 
     def _shutdown(self) -> None:
         logger.info("shutting down: ending open incidents, flushing events")
-        for camera in self.cameras.values():
-            self._emit(camera.finish())
-        for camera_id, source in self.sources.items():
-            source.stop()
-            self.metrics.camera_up.labels(camera_id).set(0)
+        final: list[OutgoingEvent] = []
+        for unit in self.units.values():
+            final.extend(unit.finish())
+        self._emit([OutgoingEvent(notice) for notice in self._take_notices()] + final)
+        for unit in self.units.values():
+            unit.stop()
+        for group in self.groups:
+            group.close()
+        self.stats.failed_cameras = [c for c, unit in self.units.items() if unit.failed]
+        self.stats.stopped = self.stop_event.is_set()
         self.sink.close()
+
+
+def without_images(item: OutgoingEvent) -> OutgoingEvent:
+    """The event alone, its ``evidence`` saying that no image came with it."""
+    if not item.images:
+        return item
+    evidence = Evidence(snapshot=False, crop=False, blurred=item.event.evidence.blurred)
+    return OutgoingEvent(item.event.model_copy(update={"evidence": evidence}))

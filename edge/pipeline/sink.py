@@ -78,6 +78,7 @@ class JsonLinesSink:
         lines = "".join(item.event.model_dump_json() + "\n" for item in items)
         with self._lock:
             self._stream.write(lines)
+            self._stream.flush()  # a round at a time: readers see it, a crash loses none of it
             self.written += len(items)
 
     def close(self) -> None:

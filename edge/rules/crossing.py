@@ -228,9 +228,9 @@ class SpeedSamples:
             self.kept[slot] = speed_kmh
 
     def measurements(self) -> dict[str, float]:
-        """``speed_samples``, ``speed_mean_kmh`` and ``speed_p85_kmh`` (empty with no sample).
+        """``speed_samples``, ``speed_mean_kmh``, ``speed_p50_kmh`` and ``speed_p85_kmh``.
 
-        The 85th percentile interpolates linearly between order statistics (rank
+        Empty with no sample. The percentiles interpolate linearly between order statistics (rank
         0.85 × (n - 1)), as the open-data export does.
         """
         if self.count == 0:
@@ -238,5 +238,6 @@ class SpeedSamples:
         return {
             "speed_samples": float(self.count),
             "speed_mean_kmh": round(self.total / self.count, 2),
+            "speed_p50_kmh": round(float(np.percentile(self.kept, 50)), 2),
             "speed_p85_kmh": round(float(np.percentile(self.kept, 85)), 2),
         }

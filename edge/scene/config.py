@@ -62,6 +62,12 @@ class CameraInfo(_Strict):
         default="default", pattern=SEGMENT_PATTERN, description="Site (junction, district)."
     )
     name: str = Field(default="", description="Human-readable name, e.g. 'Ngã ba Huế, north'.")
+    name_vi: str = Field(
+        default="", max_length=200, description="Vietnamese name shown to operators and citizens."
+    )
+    name_en: str = Field(
+        default="", max_length=200, description="English name (the page falls back to name_vi)."
+    )
     location: Location | None = Field(default=None, description="Position and heading.")
     frame_size: tuple[int, int] | None = Field(
         default=None,
@@ -70,7 +76,11 @@ class CameraInfo(_Strict):
 
 
 class SourceSection(_Strict):
-    """Where frames come from (the rest of the capture options use their defaults)."""
+    """Where frames come from and how the capture reads them (``edge.ingest.SourceConfig``).
+
+    No frame crop here: the scene's geometry is drawn in native pixels, and the capture's
+    ``roi`` crop would shift every detection out of it.
+    """
 
     uri: str = Field(
         min_length=1,
@@ -82,6 +92,43 @@ class SourceSection(_Strict):
         default=None, gt=0, description="Process at most this many frames per second."
     )
     loop: bool = Field(default=False, description="Restart a file at its end.")
+    live: bool | None = Field(
+        default=None,
+        description="Treat the source as live (wall-clock time, reopened when it ends). "
+        "Empty: streams and devices are live, files are not (their events carry media time).",
+    )
+    queue_size: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Frames waiting for detection. Small keeps latency low; full means drop.",
+    )
+    queue_policy: Literal["auto", "drop_oldest", "block"] = Field(
+        default="auto",
+        description="When detection falls behind: drop_oldest (count and drop), block (wait, "
+        "nothing lost, for files) or auto (block for unpaced files, drop otherwise).",
+    )
+    stall_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A live source with no frame for this long is reported offline and reopened.",
+    )
+    reconnect_initial_s: float = Field(
+        default=1.0, gt=0, description="First wait before reopening a lost live source."
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, description="Longest wait between reopen attempts (doubles up to it)."
+    )
+    max_open_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="Give up (camera failed) when a source that never delivered a frame fails "
+        "to open this many times. Empty: keep trying (a box that starts before its camera).",
+    )
+
+    def capture_settings(self) -> dict[str, Any]:
+        """The fields as keyword arguments of ``edge.ingest.SourceConfig`` (less ``uri``)."""
+        return self.model_dump(exclude={"uri"})
 
 
 class SpeedLimits(_Strict):

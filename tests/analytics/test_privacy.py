@@ -12,11 +12,12 @@ import pytest
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
 from edge.evidence import EvidenceConfig, EvidenceWriter
+from edge.evidence.writer import encode_bounded
 from edge.privacy import blur_regions, privacy_regions
 from edge.tracking.prefilter import merge_riders, suppress_duplicates
 from tests.analytics.factories import CAR, MOTORCYCLE, NAMES, PERSON, detections
 from tests.conftest import require_shared
-from traffic_monitor.contract import Event, EventType, Geometry, Severity
+from traffic_monitor.contract import Event, EventType, Geometry, Severity, SnapshotKind
 
 
 def coverage(box, regions, shape):
@@ -97,8 +98,7 @@ def test_evidence_is_blurred_bounded_and_recorded(tmp_path, bus_image):
     image = cv2.imread(str(bus_image))
     person = [50, 400, 250, 900]  # a person-sized box on the real photo
     dets = detections([person], [PERSON]).with_tracker_ids(np.array([7]))
-    writer = EvidenceWriter(EvidenceConfig(directory=tmp_path, max_side=400), NAMES)
-    writer.set_frame(dets)
+    writer = EvidenceWriter(EvidenceConfig(max_side=400), NAMES)
     event = Event(
         camera_id="cam1",
         type=EventType.PEDESTRIAN_ON_CARRIAGEWAY,
@@ -106,23 +106,34 @@ def test_evidence_is_blurred_bounded_and_recorded(tmp_path, bus_image):
         track_id=7,
         geometry=Geometry(bbox=tuple(float(v) for v in person)),
     )
-    (out,) = writer.attach([event], image)
-    assert out.evidence.snapshot and out.evidence.crop and out.evidence.blurred
-    snapshot = cv2.imread(str(tmp_path / "cam1" / f"{event.event_id}.jpg"))
+    (out,) = writer.attach([event], image, dets)
+    assert out.event.evidence.snapshot and out.event.evidence.crop and out.event.evidence.blurred
+    images = {item.kind: item.jpeg for item in out.images}
+    snapshot = cv2.imdecode(np.frombuffer(images[SnapshotKind.SNAPSHOT], np.uint8), 1)
     assert max(snapshot.shape[:2]) <= 400
-    protected = writer.protect(image)
+    assert len(images[SnapshotKind.SNAPSHOT]) <= writer.config.max_bytes
+    protected = writer.protect(image, dets)
     head = (slice(400, 550), slice(50, 250))
     assert not np.array_equal(protected[head], image[head])
     assert np.array_equal(protected[0:300], image[0:300])  # nothing else touched
-    open_writer = EvidenceWriter(EvidenceConfig(directory=tmp_path, blur=False), NAMES)
-    open_writer.set_frame(dets)
-    (raw,) = open_writer.attach([event], image)
-    assert raw.evidence.blurred is False
+    crop = cv2.imdecode(np.frombuffer(images[SnapshotKind.CROP], np.uint8), 1)
+    top = crop[: crop.shape[0] // 4]  # the head, in the crop that travels: pixelated
+    assert cv2.Laplacian(top, cv2.CV_64F).var() < cv2.Laplacian(crop, cv2.CV_64F).var()
+    open_writer = EvidenceWriter(EvidenceConfig(), NAMES, blur=False)
+    (raw,) = open_writer.attach([event], image, dets)
+    assert raw.event.evidence.blurred is False
 
 
-def test_count_events_carry_no_evidence(tmp_path):
-    writer = EvidenceWriter(EvidenceConfig(directory=tmp_path), NAMES)
-    writer.set_frame(Detections.empty())
+def test_count_events_carry_no_evidence():
+    writer = EvidenceWriter(EvidenceConfig(), NAMES)
     event = Event(camera_id="cam1", type=EventType.COUNT, severity=Severity.INFO)
-    (out,) = writer.attach([event], np.zeros((10, 10, 3), np.uint8))
-    assert not out.evidence.snapshot
+    (out,) = writer.attach([event], np.zeros((10, 10, 3), np.uint8), Detections.empty())
+    assert not out.event.evidence.snapshot and out.images == ()
+
+
+def test_an_image_too_large_for_its_byte_bound_is_shrunk_or_left_out():
+    noise = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    jpeg = encode_bounded(noise, 960, 95, 40_000)
+    assert jpeg is not None and len(jpeg) <= 40_000  # lower quality, then smaller
+    assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), 1).shape[1] < 960
+    assert encode_bounded(noise, 960, 95, 100) is None  # cannot fit: left out

@@ -143,6 +143,7 @@ def test_roi_is_validated(tmp_path, roi, message):
 
 def test_detections_outside_the_roi_are_not_tracked_or_counted_but_still_blurred():
     from edge.pipeline.analytics import CameraAnalytics
+    from edge.pipeline.sink import OutgoingEvent
     from tests.analytics.factories import NAMES, PERSON, Path, play, scene
 
     line = {"name": "L", "start": [0, 200], "end": [640, 200], "positive": "left"}
@@ -155,11 +156,9 @@ def test_detections_outside_the_roi_are_not_tracked_or_counted_but_still_blurred
         def __init__(self):
             self.boxes = []
 
-        def set_frame(self, detections):
+        def attach(self, events, image, detections):
             self.boxes.append(len(detections))
-
-        def attach(self, events, image):
-            return events
+            return [OutgoingEvent(event) for event in events]
 
     analytics.evidence = seen = Seen()
     inside = Path([(0, 100, 400), (3, 100, 50)])  # crosses the line in the left half

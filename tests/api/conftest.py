@@ -18,6 +18,7 @@ from cloud.api import ApiSettings, create_app
 from cloud.api.accounts import create_api_key, create_user
 from cloud.api.models import Role
 from cloud.migrations import upgrade
+from cloud.services.alerting import AlertGrouper
 from cloud.store import EventStore
 from cloud.store.store import Batch
 from traffic_monitor.contract import Event, EventType, Severity
@@ -54,6 +55,7 @@ class Backend:
         return {"Authorization": f"Bearer {res.json()['token']}"}
 
     def add_events(self, *events: Event, snapshot: bool = False, content: bytes = JPEG) -> None:
+        """Store events and group them into alerts, as the consumer does after each commit."""
         now = datetime.now(UTC)
         batch = Batch(events=[(e, now) for e in events])
         if snapshot:
@@ -70,6 +72,7 @@ class Backend:
                 for e in events
             ]
         self.store.write(batch)
+        AlertGrouper(self.store).after_commit(events)
 
 
 def make_event(

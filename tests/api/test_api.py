@@ -201,8 +201,8 @@ def test_settings_from_file_and_env(tmp_path):
     from traffic_monitor.errors import UserFacingError
 
     path = tmp_path / "api.json"
-    path.write_text('{"session_ttl_s": 600, "alert_min_severity": "high"}', encoding="utf-8")
+    path.write_text('{"session_ttl_s": 600, "open_data_k": 7}', encoding="utf-8")
     settings = load_settings(path, env={"TM_API_SESSION_TTL_S": "900"})
-    assert settings.session_ttl_s == 900 and settings.alert_min_severity == "high"
-    with pytest.raises(UserFacingError, match="alert_min_severity"):
-        load_settings(None, env={"TM_API_ALERT_MIN_SEVERITY": "urgent"})
+    assert settings.session_ttl_s == 900 and settings.open_data_k == 7
+    with pytest.raises(UserFacingError, match="open_data_k"):
+        load_settings(None, env={"TM_API_OPEN_DATA_K": "none"})

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser.demo_page import check_demo_page
 from tests.conftest import require_shared
 from traffic_monitor.net import free_port
 
@@ -65,6 +66,8 @@ def test_demo_serves_events_from_the_edge_and_stops_on_ctrl_c(tmp_path: Path):
             created = client.post("/open311/v2/requests.json", data=report)
             assert created.status_code == 201, created.text
             assert "Ngã ba Huế" in created.json()[0]["service_notice"]  # the registered camera
+        # the page and /docs in Chromium: no request leaves the machine (tests/browser)
+        check_demo_page(f"http://127.0.0.1:{port}", password.group(1))
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out

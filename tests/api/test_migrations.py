@@ -21,7 +21,7 @@ TABLES = {
     "events", "snapshots", "dead_letters", "node_status", "node_stats",
     "api_users", "api_sessions", "api_keys", "api_alerts", "api_alert_events", "api_audit",
     "api_counters", "alembic_version", "cameras", "report_tickets", "report_contacts",
-    "report_media",
+    "report_media", "api_false_alarms", "api_report_photos_redacted",
 }  # fmt: skip
 
 

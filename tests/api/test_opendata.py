@@ -133,13 +133,14 @@ def test_export_cli_writes_csv_json_and_dcat(sqlite_backend: Backend, tmp_path: 
     assert args.handler(args) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "counts.csv", "counts.json", "events.csv", "events.json", "metadata.json",
-        "speeds.csv", "speeds.json",
+        "sites.csv", "sites.json", "speeds.csv", "speeds.json",
     ]  # fmt: skip
     rows = list(csv.DictReader((out / "counts.csv").open(encoding="utf-8")))
     assert {r["count"] for r in rows if r["interval_start"] != T0.isoformat()} == {""}
     assert {"car", "motorcycle"} == {r["object_class"] for r in rows}
     meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
-    assert meta["@type"] == "dcat:Dataset" and meta["dct:spatial"] == ["hcm-q1/cam-1"]
+    assert meta["@type"] == "dcat:Dataset"
+    assert [p["dct:identifier"] for p in meta["dct:spatial"]] == ["hcm-q1/cam-1"]
     assert meta["dct:temporal"]["dcat:startDate"].startswith("2026-11-23T08:00")
 
 

@@ -38,10 +38,21 @@ ENDPOINTS: list[tuple[str, str, object, str]] = [
     ("GET", "/api/users", None, "admin"),
     ("POST", "/api/users", {"username": "x", "password": "0123456789", "role": "viewer"}, "admin"),
     ("POST", "/api/api-keys", {"name": "k", "role": "viewer"}, "admin"),
+    ("GET", "/api/api-keys", None, "admin"),
+    ("DELETE", "/api/api-keys/nope", None, "admin"),
+    ("PATCH", "/api/users/viewer", {"role": "viewer"}, "admin"),
+    ("DELETE", "/api/users/nobody/sessions", None, "admin"),
     ("GET", "/api/audit", None, "admin"),
     ("GET", "/api/live", None, "viewer"),
     ("GET", "/api/open-data?start=2026-01-01T00:00Z&end=2026-01-02T00:00Z", None, "viewer"),
     ("GET", "/api/stats?start=2026-01-01T00:00Z&end=2026-01-02T00:00Z", None, "viewer"),
+    ("GET", "/api/ui-settings", None, "viewer"),
+    ("GET", "/api/plots/camera/cam-1", None, "viewer"),
+    ("GET", "/api/plots/city", None, "viewer"),
+    ("GET", "/api/false-alarms", None, "viewer"),
+    ("POST", "/api/false-alarms", {"alert_id": 1, "reason": "other"}, "operator"),
+    ("GET", "/api/reports/emergencies", None, "viewer"),
+    ("POST", "/api/reports/PA-000001/acknowledge", None, "operator"),
 ]
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 PUBLIC = {"/api/auth/login", "/", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -106,7 +117,10 @@ def test_invalid_or_expired_session_refused(sqlite_backend: Backend):
 
 def test_page_inserts_strings_as_text_only():
     """The page's script never builds HTML from data (escaping is structural)."""
-    script = (WEB_DIR / "app.js").read_text(encoding="utf-8")
+    script = "".join(
+        (WEB_DIR / name).read_text(encoding="utf-8")
+        for name in ("app.js", "i18n.js", "charts.js", "map.js", "open-data.js", "docs.js")
+    )
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
 
@@ -114,7 +128,10 @@ def test_page_inserts_strings_as_text_only():
 def test_page_served_with_csp_and_no_external_urls(sqlite_backend: Backend):
     res = sqlite_backend.client.get("/")
     assert res.status_code == 200 and "default-src 'self'" in res.headers["content-security-policy"]
-    for name in ("index.html", "app.js", "app.css"):
+    for name in (
+        "index.html", "app.js", "app.css", "i18n.js", "charts.js", "map.js", "docs.html",
+        "docs.js", "open-data.html", "open-data.js", "open-data.css",
+    ):  # fmt: skip
         text = Path(WEB_DIR / name).read_text(encoding="utf-8")
         text = text.replace('"http://www.w3.org/2000/svg"', "")  # SVG namespace, not fetched
         assert "http://" not in text and "https://" not in text, name

@@ -175,31 +175,36 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system
             system.edge.publish_snapshot(ev, SnapshotKind.SNAPSHOT, _real_jpeg())
             system.edge.publish(_recent_count())
             card = page.locator("[data-alert]").first
-            expect(card).to_contain_text("cam-live", timeout=5_000)
+            expect(card.locator(".where")).to_contain_text("Ngã ba Huế", timeout=5_000)
             assert system.store.event_ids() and ev.event_id in system.store.event_ids()
             expect(card.locator(".rule")).to_contain_text(SCRIPT_RULE)  # shown as text
             assert page.evaluate("window.__pwned") is None and dialogs == []
-            expect(card.locator(".state")).to_contain_text("mới")  # Vietnamese by default
+            expect(card.locator(".state")).to_have_text("Mới")  # Vietnamese by default
+            expect(card.locator(".type")).to_have_text("Đi ngược chiều")
 
             card.locator("[data-action=acknowledge]").click()
-            expect(card.locator(".state")).to_contain_text("đã xác nhận")
-            expect(page.locator("#audit")).to_contain_text("operator alert.acknowledge")
+            expect(card.locator(".state")).to_have_text("Đã xác nhận")
+            expect(page.locator("#audit")).to_contain_text("operator xác nhận")
             wait_for(lambda: _has_snapshot(system.store, ev), 10, "the stored snapshot")
-            card.locator("[data-action=evidence]").click()
-            expect(card.locator("img")).to_be_visible()
-            card.locator("img").evaluate("i => i.decode()")
-            assert card.locator("img").evaluate("i => i.naturalWidth") == 64
+            # the evidence shows inline once it has arrived (the page asks again, 10 s apart)
+            expect(card.locator("img.thumb")).to_be_visible(timeout=25_000)
+            card.locator("img.thumb").evaluate("i => i.decode()")
+            assert card.locator("img.thumb").evaluate("i => i.naturalWidth") == 64
             assert page.locator("#login").is_hidden()
 
             # the camera page: placed by its registered position, state from the node's birth
             # message, counts chart, latest snapshot (operator)
             wait_for(lambda: len(system.store.event_ids()) == 2, 10, "the count event")
-            page.evaluate("drawMap()")
+            page.evaluate("() => refreshCameras()")
             page.locator("[data-camera=cam-live]").click()
             expect(page.locator("#camera-state")).to_contain_text("trực tuyến")
             expect(page.locator("#camera-state")).to_contain_text("16.06140, 108.17220")
-            expect(page.locator("#chart rect")).to_have_count(1)
-            expect(page.locator("#chart")).to_contain_text(" 12")
+            page.wait_for_function("() => charts.has('counts-chart')")
+            totals = page.evaluate(
+                "() => charts.get('counts-chart').data.datasets"
+                ".map(d => [d.label, d.data.reduce((a, b) => a + b, 0)])"
+            )
+            assert totals == [["ô tô, chiều vào", 12]]
             expect(page.locator("#camera-image")).to_be_visible()
             page.locator("#camera-image").evaluate("i => i.decode()")
             assert page.locator("#camera-image").evaluate("i => i.naturalWidth") == 64
@@ -209,7 +214,7 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system
             report = page.locator(f"[data-report='{ticket}']")
             expect(report.locator(".text")).to_have_text(SCRIPT_REPORT, timeout=10_000)
             expect(report.locator(".meta")).to_contain_text("lái xe nguy hiểm")
-            expect(report.locator(".evidence")).to_contain_text("cam-live · wrong_way")
+            expect(report.locator(".evidence")).to_contain_text("Ngã ba Huế · Đi ngược chiều")
             expect(report.locator(".contact")).to_contain_text("dan@example.vn")
             assert report.locator("img").count() == 0
             assert page.evaluate("window.__pwned") is None and dialogs == []
@@ -229,14 +234,14 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system
             assert shot.stat().st_size > 10_000
 
             page.select_option("#lang", "en")
-            expect(card.locator(".state")).to_contain_text("acknowledged")
+            expect(card.locator(".state")).to_have_text("Acknowledged")
             expect(report.locator(".meta")).to_contain_text("dangerous driving")
 
             viewer = browser.new_page()
             _login(viewer, base, "viewer")
             vcard = viewer.locator("[data-alert]").first
-            expect(vcard).to_contain_text("cam-live")
-            assert vcard.locator("[data-action=evidence]").count() == 0
+            expect(vcard.locator(".where")).to_contain_text("Ngã ba Huế")
+            assert vcard.locator("img").count() == 0
             assert vcard.locator("[data-action=acknowledge]").count() == 0
             vreport = viewer.locator(f"[data-report='{ticket}']")
             expect(vreport.locator(".text")).to_have_text(SCRIPT_REPORT, timeout=10_000)

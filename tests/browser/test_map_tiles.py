@@ -1,4 +1,4 @@
-"""The camera map in Chromium: Web-Mercator tiles from a configured tile server, else a grid.
+"""The camera map in Chromium: Web-Mercator tiles from a configured tile server, else an outline.
 
 A loopback HTTP server plays the city's tile server (PNG tiles at ``/{z}/{x}/{y}.png``); the
 page's CSP must let exactly that origin's images in, and the camera dots must sit on the
@@ -24,7 +24,7 @@ from cloud.migrations import upgrade
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from tests.api.conftest import PASSWORD
-from tests.browser.test_alert_view import ARGS, CHROMIUM, _login
+from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM, _login
 from traffic_monitor.net import free_port
 
 CAMERAS = [
@@ -168,7 +168,9 @@ def test_map_draws_tiles_from_the_configured_server(store: EventStore):
         east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
         west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
         assert east[0] > west[0] and east[1] < west[1]  # east and north of the other
-        assert page.locator("[data-camera=cam-nopos]").is_visible()  # the bottom row
+        assert page.locator("#map-unplaced [data-camera=cam-nopos]").is_visible()  # below
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator("#side-column").screenshot(path=str(ARTIFACTS / "map_tiles_vi.png"))
         assert errors == []
     finally:
         browser.close()
@@ -178,13 +180,15 @@ def test_map_draws_tiles_from_the_configured_server(store: EventStore):
         tiles.close()
 
 
-def test_map_without_tile_url_draws_the_grid(store: EventStore):
+def test_map_without_tile_url_draws_the_offline_outline(store: EventStore):
     base, srv, thread = _serve(ApiSettings(), store)
     pw, browser, page, errors = _open_map(base)
     try:
         assert page.locator("#map img").count() == 0
         assert page.locator("#map.tiles").count() == 0
-        assert page.locator("#map .axis").first.text_content() == "16.0680, 108.1700"
+        assert page.locator("#map svg.roads").count() == 1  # the local GeoJSON's layer
+        expect_text = page.locator("#map-mode").text_content()
+        assert expect_text == "Bản đồ đường phố ngoại tuyến (đường nét)"
         east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
         west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
         assert east[0] > west[0] and east[1] < west[1]
@@ -197,7 +201,7 @@ def test_map_without_tile_url_draws_the_grid(store: EventStore):
         thread.join(timeout=10)
 
 
-def test_unreachable_tile_server_leaves_the_dots_on_the_grid(store: EventStore):
+def test_unreachable_tile_server_leaves_the_dots_in_place(store: EventStore):
     url = f"http://127.0.0.1:{free_port()}/{{z}}/{{x}}/{{y}}.png"  # nothing listens there
     base, srv, thread = _serve(ApiSettings(map_tile_url=url), store)
     pw, browser, page, errors = _open_map(base)

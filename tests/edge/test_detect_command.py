@@ -97,3 +97,20 @@ def test_detect_on_openvino_finds_what_onnxruntime_finds(
         found[runtime] = [sorted(d["class"] for d in r["detections"]) for r in records]
     assert found["openvino"] == found["onnxruntime"]
     assert any(found["openvino"])
+
+
+def test_detect_keeps_road_users_by_default(intersection_video: Path, yolov8n_onnx: Path) -> None:
+    """COCO sees benches and boats at this junction; the default summary counts road users."""
+    summaries = {}
+    for extra in ([], ["--classes", "all"]):
+        result = traffic_monitor(
+            "detect", str(intersection_video), "--model", str(yolov8n_onnx),
+            "--max-fps", "0.5", "--conf", "0.2", "--no-progress", *extra,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        line = next(x for x in result.stdout.splitlines() if x.startswith("detections per class"))
+        summaries[bool(extra)] = json.loads(line.split(":", 1)[1])
+    assert set(summaries[False]) <= {"person", "bicycle", "car", "motorcycle", "bus", "truck"}
+    assert "car" in summaries[False]
+    assert "bench" in summaries[True]
+    assert summaries[False]["car"] == summaries[True]["car"]

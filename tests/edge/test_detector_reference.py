@@ -77,7 +77,8 @@ def as_reference(detections: Detections) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module", params=sorted(REFERENCE["models"]))
 def model_case(request: pytest.FixtureRequest) -> tuple[Detector, dict[str, Any]]:
     path = require_shared("models", request.param)
-    detector = Detector(DetectorConfig(model=path, confidence=CONF, iou=IOU))
+    # every class, as Ultralytics' predict (the detector's default keeps the road users)
+    detector = Detector(DetectorConfig(model=path, confidence=CONF, iou=IOU, classes=["all"]))
     return detector, REFERENCE["models"][request.param]
 
 

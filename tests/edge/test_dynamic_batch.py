@@ -100,13 +100,17 @@ def test_fixed_size_models_are_never_fitted(yolo11n_320_onnx: Path, overpass_vid
     assert detector.input_size_for(_first_frame(overpass_video)) == (320, 320)
 
 
-def test_openvino_pins_a_dynamic_size_model_to_its_imgsz(
-    dynamic_model: Path, overpass_video: Path
+def test_openvino_compiles_each_fitted_shape_of_a_dynamic_size_model(
+    dynamic_model: Path, overpass_video: Path, intersection_video: Path
 ) -> None:
-    """OpenVINO compiles one shape: the detector then letterboxes to the square imgsz."""
+    """OpenVINO compiles one static shape per fitted input: the same boxes as ONNX Runtime."""
     pytest.importorskip("openvino")
-    detector = Detector(DetectorConfig(model=dynamic_model, runtime="openvino"))
-    assert not detector.fits_input
-    frame = _first_frame(overpass_video)
-    assert detector.input_size_for(frame) == (320, 320)
-    assert len(detector.detect_one(frame)) > 0
+    ours = Detector(DetectorConfig(model=dynamic_model, runtime="openvino"))
+    reference = Detector(DetectorConfig(model=dynamic_model))
+    assert ours.fits_input
+    frames = [_first_frame(overpass_video), _first_frame(intersection_video)]
+    assert [ours.input_size_for(f) for f in frames] == [(192, 320), (256, 320)]
+    for mine, theirs in zip(ours.detect(frames), reference.detect(frames), strict=True):
+        assert len(mine) == len(theirs) > 0
+        np.testing.assert_allclose(mine.xyxy, theirs.xyxy, atol=0.5)
+    assert sorted(ours.model._compiled) == [(192, 320), (256, 320), (320, 320)]  # type: ignore[attr-defined]

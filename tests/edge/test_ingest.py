@@ -47,6 +47,55 @@ def test_file_is_read_whole_with_media_timestamps(overpass_video: Path) -> None:
     assert frames[-1].timestamp == pytest.approx(607 / 30, abs=1e-3)
 
 
+def test_file_frames_show_media_time_whatever_the_processing_speed(overpass_video: Path) -> None:
+    """A file's frames are stamped start + media time, not the time they were decoded at: a
+    slow consumer (here 5 ms per frame, slower than the video's 33 ms only in sum) does not
+    stretch the events' clock."""
+    config = SourceConfig(uri=str(overpass_video), camera_id="overpass")
+    worker = CaptureWorker(config)
+    worker.start()
+    frames = []
+    try:
+        while len(frames) < 60:
+            frame = worker.get(timeout=10)
+            assert frame is not None
+            frames.append(frame)
+            time.sleep(0.005)
+    finally:
+        worker.stop()
+    epochs = {round(f.wall_time - f.timestamp, 6) for f in frames}
+    assert len(epochs) == 1, f"frame times drift from media time: {sorted(epochs)[:3]}…"
+    assert abs(epochs.pop() - time.time()) < 600  # the epoch is when the file started
+
+
+def test_a_crashed_capture_is_replaced_where_it_stopped(
+    overpass_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = CaptureWorker._deliver
+    crashed = []
+
+    def deliver(self: CaptureWorker, image: object, timestamp: float) -> None:
+        if self._index == 100 and not crashed:
+            crashed.append(True)
+            raise RuntimeError("decoder bug")
+        original(self, image, timestamp)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CaptureWorker, "_deliver", deliver)
+    first, before = run_file(SourceConfig(uri=str(overpass_video), camera_id="overpass"))
+    assert first.crashed and "decoder bug" in str(first.error)
+    second = first.restarted()
+    second.start()
+    try:
+        after = drain(second)
+    finally:
+        second.stop()
+    assert second.error is None and not second.crashed
+    assert [f.index for f in before + after] == [i for i in range(608) if i != 100]
+    assert after[0].timestamp == pytest.approx(101 / 30, abs=1e-3)  # same media clock
+    epochs = {round(f.wall_time - f.timestamp, 6) for f in before + after}
+    assert len(epochs) == 1
+
+
 def test_frame_rate_limit_and_roi(intersection_video: Path) -> None:
     config = SourceConfig(uri=str(intersection_video), max_fps=10, roi=(100, 50, 320, 240))
     worker, frames = run_file(config)

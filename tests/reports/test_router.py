@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -87,13 +88,20 @@ def env(request, tmp_path):
         )
         s.commit()
 
+    services = []
+
     def make(**cfg):
         service = ReportsService(sessions, CAMERAS, ReportsConfig(**cfg), now=lambda: NOW)
+        services.append(service)
         app = FastAPI()
         app.include_router(build_router(service), prefix="/open311/v2")
-        return TestClient(app)
+        client = TestClient(app)
+        client.service = service  # type: ignore[attr-defined]
+        return client
 
     yield make, sessions, event_id
+    for service in services:
+        service.close()
     store.drop()
     store.dispose()
 
@@ -325,3 +333,112 @@ def test_openapi_documents_the_report_form(env):
         fields = body[kind]["schema"]["properties"]
         assert {"service_code", "description", "lat", "long", "media"} <= set(fields)
         assert "location_consent" in fields
+
+
+class _Receiver:
+    """A dispatch target on loopback: records each JSON body; ``/fail`` answers 500."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                bodies.append((self.path, json.loads(self.rfile.read(length))))
+                self.send_response(500 if self.path == "/fail" else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = _Receiver()
+    yield r
+    r.close()
+
+
+def _ticket_row(sessions, ticket):
+    from cloud.reports.tables import ReportTicket
+
+    with sessions() as s:
+        return s.get(ReportTicket, int(ticket.removeprefix("PA-")))
+
+
+def test_forwarding_is_named_only_when_a_target_exists_and_is_sent(env, receiver):
+    make, sessions, _ = env
+    targets = {
+        "road_hazard": {
+            "url": f"{receiver.url}/roads",
+            "name_vi": "Đội quản lý đường bộ",
+            "name_en": "Road maintenance team",
+        },
+        "illegal_parking": {
+            "kind": "sms_gateway",
+            "url": f"{receiver.url}/sms",
+            "name_vi": "Tổ trật tự đô thị",
+            "name_en": "Urban order team",
+            "recipient": "+84900000000",
+        },
+        "dangerous_driving": {
+            "url": f"{receiver.url}/fail",
+            "name_vi": "Đội CSGT",
+            "name_en": "Traffic police",
+            "attempts": 1,
+        },
+    }
+    client = make(dispatch=targets)
+    tree = _post(
+        client, {"service_code": "other", "description": "cây đổ chắn ngang đường", **HERE}
+    )
+    notice = tree.json()[0]["service_notice"]
+    assert "đang được chuyển tới Đội quản lý đường bộ" in notice
+    jam = _post(client, {"service_code": "other", "description": "kẹt xe cứng ngắc", **HERE})
+    assert "hàng chờ của Trung tâm điều hành" in jam.json()[0]["service_notice"]
+    assert "chuyển tới" not in jam.json()[0]["service_notice"]
+    park = _post(client, {"service_code": "other", "description": "oto dau tren via he", **HERE})
+    wrong = _post(client, {"service_code": "other", "description": "xe di nguoc chieu", **HERE})
+    client.service.wait_dispatched()
+    paths = [path for path, _ in receiver.bodies]
+    assert sorted(paths) == ["/fail", "/roads", "/sms"]  # nothing for the jam
+    body = dict(receiver.bodies)
+    ticket = tree.json()[0]["service_request_id"]
+    assert (body["/roads"]["ticket"], body["/roads"]["category"]) == (ticket, "road_hazard")
+    assert body["/roads"]["reply"] == notice and "email" not in body["/roads"]
+    assert body["/sms"]["to"] == "+84900000000" and body["/sms"]["message"].startswith("[PA-")
+    assert _ticket_row(sessions, ticket).dispatch_status == "sent"
+    assert _ticket_row(sessions, park.json()[0]["service_request_id"]).dispatch_status == "sent"
+    assert _ticket_row(sessions, wrong.json()[0]["service_request_id"]).dispatch_status == "failed"
+    assert _ticket_row(sessions, jam.json()[0]["service_request_id"]).dispatch_status is None
+
+
+def test_duplicates_by_meaning_keep_different_hazards_apart(env):
+    make, _, _ = env
+    client = make()
+    tree = _post(
+        client, {"service_code": "other", "description": "cây đổ chắn ngang đường", **HERE}
+    )
+    tree_ticket = tree.json()[0]["service_request_id"]
+    near = {"lat": "21.0121", "long": "105.8511"}
+    hole = _post(client, {"service_code": "other", "description": "ổ gà to giữa đường", **near})
+    assert "gộp" not in hole.json()[0]["service_notice"]  # a pothole is not the fallen tree
+    again = _post(
+        client, {"service_code": "other", "description": "cay nga giua duong, xe ko qua dc", **near}
+    )
+    assert f"gộp vào phiếu {tree_ticket}" in again.json()[0]["service_notice"]
+    hole2 = _post(client, {"service_code": "road_hazard", "description": "o ga sau lam", **near})
+    hole_ticket = hole.json()[0]["service_request_id"]
+    assert f"gộp vào phiếu {hole_ticket}" in hole2.json()[0]["service_notice"]

@@ -154,7 +154,7 @@ def _mutated(**changes: object) -> bytes:
     ("payload", "refusal"),
     [
         (encode(make_event(3)), None),
-        (_mutated(track_id=5.0), None),  # lax JSON, accepted by the checked path
+        (_mutated(track_id=5.0), "invalid Event: track_id"),  # strict: never converted
         (_mutated(schema_version=1.0), None),
         (_mutated(future=_nested(20)), "nested deeper"),  # in an ignored field too
         (_mutated(padding="x" * 70_000), "exceeds"),

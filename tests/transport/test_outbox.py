@@ -32,7 +32,9 @@ def test_images_are_stored_with_their_event_and_name_it(tmp_path: Path):
         Priority.EVIDENCE,
         Priority.ALERT,
     ]
-    assert [r.seq for r in outbox.get([seqs[2], seqs[0], 999])] == [seqs[0], seqs[2]]
+    first, second = seqs[0], seqs[2]
+    assert first is not None and second is not None
+    assert [r.seq for r in outbox.get([second, first, 999])] == [first, second]
     outbox.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -20,9 +21,15 @@ from traffic_monitor.contract import (
 )
 
 
+@functools.cache
+def _event(index: int) -> Event:
+    """One event per index: a redelivery carries the same content (a new one is a conflict)."""
+    return make_event(index)
+
+
 def _batch(*indices: int) -> Batch:
     now = datetime.now(UTC)
-    return Batch(events=[(make_event(i), now) for i in indices])
+    return Batch(events=[(_event(i), now) for i in indices])
 
 
 def test_events_stored_once(store: EventStore):

@@ -2,7 +2,8 @@
 
 Decoding never trusts the payload: size, UTF-8, JSON, nesting, version and fields are
 checked in that order, and any refusal is a :class:`ContractError` whose message is the
-reason stored in the dead-letter table.
+reason stored in the dead-letter table. Fields are validated strictly (pydantic's strict JSON
+mode): a value of the wrong JSON type is refused, never converted.
 """
 
 from __future__ import annotations
@@ -124,9 +125,11 @@ def _decode(payload: bytes, model: type[ModelT]) -> ModelT:
     fast = _fast_decode(payload, model)
     if fast is not None:
         return fast
-    data = _load(payload)
+    _load(payload)  # size, UTF-8, JSON, nesting and version, each refusal with its reason
     try:
-        return model.model_validate(data)
+        # Strict, from the JSON text: no value is coerced (true or "0.5" as a number, an
+        # epoch integer as a time), and NaN/Infinity are refused by the models.
+        return model.model_validate_json(payload, strict=True)
     except ValidationError as exc:
         where = first_field_error(exc, root="(root)")
         raise ContractError(

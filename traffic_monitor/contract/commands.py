@@ -22,9 +22,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field
 
-from traffic_monitor.contract.events import SCHEMA_VERSION, SEGMENT_PATTERN, SchemaVersion, _Wire
+from traffic_monitor.contract.events import (
+    SCHEMA_VERSION,
+    SEGMENT_PATTERN,
+    SchemaVersion,
+    WireTime,
+    _Wire,
+)
 
 
 class CommandName(StrEnum):
@@ -42,12 +48,7 @@ class _Command(_Wire):
     schema_version: SchemaVersion = Field(
         default=SCHEMA_VERSION, description="Version of this schema."
     )
-    time: AwareDatetime = Field(default_factory=_now, description="When it was issued (UTC).")
-
-    @field_validator("time")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+    time: WireTime = Field(default_factory=_now, description="When it was issued (UTC).")
 
 
 class SignalCommand(_Command):

@@ -11,14 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-)
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 SCHEMA_VERSION: Final = 1
 
@@ -35,6 +28,28 @@ def _refuse_bool(value: object) -> object:
 
 SchemaVersion = Annotated[Literal[1], BeforeValidator(_refuse_bool)]
 """The ``schema_version`` field of every wire message: exactly the integer 1."""
+
+EARLIEST_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME: Final = datetime(2100, 1, 1, tzinfo=UTC)
+"""Wire times lie in [EARLIEST_TIME, LATEST_TIME): wide enough for any real camera (a box
+whose clock reset to 1970 is refused), narrow enough that adding an alert window or a
+time-zone offset to a stored time can never leave Python's datetime range (year 1 to 9999)."""
+
+
+def _checked_utc(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00: before year 1 in UTC
+        raise ValueError("time is outside the representable range") from None
+    if not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise ValueError(
+            f"time {utc.isoformat()} is outside {EARLIEST_TIME.year}..{LATEST_TIME.year - 1}"
+        )
+    return utc
+
+
+WireTime = Annotated[AwareDatetime, AfterValidator(_checked_utc)]
+"""A wire time: ISO 8601 with an offset, converted to UTC, inside the accepted years."""
 
 
 class EventType(StrEnum):
@@ -77,7 +92,8 @@ class EventPhase(StrEnum):
 class _Wire(BaseModel):
     """Base of wire models: immutable, unknown fields ignored (forward compatible)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # allow_inf_nan=False: NaN and ±Infinity are refused, never stored or turned into null
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class Geometry(_Wire):
@@ -124,7 +140,7 @@ class Event(_Wire):
     node_id: str = Field(
         default="default", pattern=SEGMENT_PATTERN, description="Edge node (box) that published it."
     )
-    time: AwareDatetime = Field(
+    time: WireTime = Field(
         default_factory=lambda: datetime.now(UTC), description="When it happened (UTC)."
     )
     type: EventType = Field(description="What happened.")
@@ -146,8 +162,3 @@ class Event(_Wire):
         default_factory=dict, description="Other facts, e.g. direction, line, level."
     )
     evidence: Evidence = Field(default_factory=Evidence, description="Evidence images.")
-
-    @field_validator("time")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, Field, NonNegativeFloat, NonNegativeInt, field_validator
+from pydantic import Field, NonNegativeFloat, NonNegativeInt
 
-from traffic_monitor.contract.events import SCHEMA_VERSION, SEGMENT_PATTERN, SchemaVersion, _Wire
+from traffic_monitor.contract.events import (
+    SCHEMA_VERSION,
+    SEGMENT_PATTERN,
+    SchemaVersion,
+    WireTime,
+    _Wire,
+)
 
 
 def _now() -> datetime:
@@ -26,7 +32,7 @@ class NodeStatus(_Wire):
     site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")
     node_id: str = Field(pattern=SEGMENT_PATTERN, description="The node.")
     online: bool = Field(description="True on connect; false in the last will or on shutdown.")
-    time: AwareDatetime = Field(default_factory=_now, description="When it was published (UTC).")
+    time: WireTime = Field(default_factory=_now, description="When it was published (UTC).")
     software_version: str = Field(
         default="", max_length=64, description="traffic-monitor version on the node."
     )
@@ -34,18 +40,13 @@ class NodeStatus(_Wire):
         default_factory=list, max_length=256, description="Camera ids the node serves."
     )
     model: str | None = Field(default=None, max_length=128, description="Detector model name.")
-    started_at: AwareDatetime | None = Field(
+    started_at: WireTime | None = Field(
         default=None, description="When the node process started (UTC)."
     )
     uptime_s: NonNegativeFloat = Field(default=0.0, description="Seconds since the process start.")
     reason: str = Field(
         default="", max_length=256, description="Why it went offline (shutdown, last will)."
     )
-
-    @field_validator("time", "started_at")
-    @classmethod
-    def _to_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
 
 
 class OutboxMetrics(_Wire):
@@ -74,7 +75,7 @@ class NodeStats(_Wire):
     )
     site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")
     node_id: str = Field(pattern=SEGMENT_PATTERN, description="The node.")
-    time: AwareDatetime = Field(default_factory=_now, description="End of the period (UTC).")
+    time: WireTime = Field(default_factory=_now, description="End of the period (UTC).")
     period_s: NonNegativeFloat = Field(default=0.0, description="Length of the period in seconds.")
     events_by_type: dict[str, NonNegativeInt] = Field(
         default_factory=dict, description="Events published in the period, per event type."
@@ -83,8 +84,3 @@ class NodeStats(_Wire):
         default_factory=dict, description="Other counters (frames, vehicles per class, …)."
     )
     outbox: OutboxMetrics = Field(default_factory=OutboxMetrics, description="Outbox state.")
-
-    @field_validator("time")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
 from cloud.api.accounts import as_utc
-from cloud.api.alerts import TRANSITIONS, TransitionError, sync_alerts, transition
-from cloud.api.deps import Db, Operator, State, Viewer
+from cloud.api.alerts import TRANSITIONS, TransitionError, transition
+from cloud.api.deps import Db, Operator, Viewer
 from cloud.api.models import AlertRecord, AlertState, AuditRecord
 from cloud.api.routers.schemas import ActionIn, AlertOut, AuditOut
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Alert id.")]
+"""An alert id: a positive 64-bit integer (a larger one is a 422, not a database error)."""
 
 
 def alert_out(record: AlertRecord) -> AlertOut:
@@ -31,14 +34,12 @@ def alert_out(record: AlertRecord) -> AlertOut:
 def list_alerts(
     *,
     db: Db,
-    state: State,
     who: Viewer,
     alert_state: Annotated[list[AlertState] | None, Query(alias="state")] = None,
     camera_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertOut]:
-    """List alerts, latest first (new events are grouped into alerts first)."""
-    sync_alerts(db, state.settings.alert_min_severity, state.settings.alert_group_window_s)
+    """List alerts, latest first (cards are made at ingest: this only reads)."""
     stmt = select(AlertRecord)
     if alert_state:
         stmt = stmt.where(AlertRecord.state.in_([s.value for s in alert_state]))
@@ -48,7 +49,7 @@ def list_alerts(
     return [alert_out(r) for r in db.scalars(stmt)]
 
 
-def _get(db: Db, alert_id: int) -> AlertRecord:
+def _get(db: Db, alert_id: AlertId) -> AlertRecord:
     record = db.get(AlertRecord, alert_id)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
@@ -56,13 +57,13 @@ def _get(db: Db, alert_id: int) -> AlertRecord:
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
-def get_alert(alert_id: int, db: Db, who: Viewer) -> AlertOut:
+def get_alert(alert_id: AlertId, db: Db, who: Viewer) -> AlertOut:
     """Return one alert."""
     return alert_out(_get(db, alert_id))
 
 
 @router.post("/{alert_id}/{action}", response_model=AlertOut)
-def act(alert_id: int, action: str, body: ActionIn, db: Db, who: Operator) -> AlertOut:
+def act(alert_id: AlertId, action: str, body: ActionIn, db: Db, who: Operator) -> AlertOut:
     """Acknowledge, resolve or dismiss (false positive, kept) an alert; 409 when not allowed."""
     if action not in TRANSITIONS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown action")
@@ -76,7 +77,7 @@ def act(alert_id: int, action: str, body: ActionIn, db: Db, who: Operator) -> Al
 
 
 @router.get("/{alert_id}/audit", response_model=list[AuditOut])
-def alert_audit(alert_id: int, db: Db, who: Viewer) -> list[AuditOut]:
+def alert_audit(alert_id: AlertId, db: Db, who: Viewer) -> list[AuditOut]:
     """Return the audit lines of one alert, oldest first."""
     _get(db, alert_id)
     rows = db.scalars(

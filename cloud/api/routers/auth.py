@@ -16,14 +16,22 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 @router.post("/login", response_model=LoginOut)
 def login(body: LoginIn, request: Request, response: Response, db: Db, state: State) -> LoginOut:
-    """Open a session; too many failures per user and address answer 429."""
+    """Open a session; every failure is audited.
+
+    Too many failures per user and address, or per address whatever the user names
+    (password spraying), answer 429 until the window has passed.
+    """
     address = request.client.host if request.client else "?"
-    key = f"{body.username}|{address}"
-    if state.limiter.blocked(key):
+    key, by_address = f"{body.username}|{address}", f"address|{address}"
+    limits = state.settings.login_max_failures_per_address
+    if state.limiter.blocked(key) or state.limiter.blocked(by_address, limits):
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins")
     user = authenticate(db, body.username, body.password)
     if user is None:
         state.limiter.failure(key)
+        state.limiter.failure(by_address)
+        audit(db, "anonymous", "auth.login_failed", f"user:{body.username}", address)
+        db.commit()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     state.limiter.success(key)
     ttl = state.settings.session_ttl_s

@@ -69,6 +69,8 @@ def list_cameras(db: Db, who: Viewer) -> list[CameraOut]:
                 site_id=pos.site_id if pos else site,
                 camera_id=cam,
                 name=pos.name if pos else "",
+                name_vi=pos.name_vi if pos else "",
+                name_en=pos.name_en if pos else "",
                 lat=pos.lat if pos else None,
                 lon=pos.lon if pos else None,
                 heading_deg=pos.heading_deg if pos else None,

@@ -33,7 +33,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         time_s, id_s = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return as_utc(datetime.fromisoformat(time_s)), uuid.UUID(id_s)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor") from exc
 
 
@@ -107,8 +107,11 @@ def _in_box(stmt: Select[Any], box: tuple[float | None, ...]) -> Select[Any]:
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "times need a UTC offset")
-    return value.astimezone(UTC)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "times need a UTC offset")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "time out of range") from None
 
 
 def _event_out(record: EventRecord) -> EventOut:

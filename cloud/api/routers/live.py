@@ -3,63 +3,63 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
-from cloud.api.alerts import sync_alerts
-from cloud.api.deps import AppState, State, Viewer
-from cloud.api.models import AlertRecord
-from cloud.api.routers.alerts import alert_out
+from cloud.api.deps import LiveViewer, State
+from cloud.api.livefeed import AlertFeed
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["live"])
 
 HEARTBEAT_S = 15.0
+"""A comment line after this long without changes keeps proxies from closing the stream."""
+MAX_SEQ = 2**62
+"""Largest change sequence number a client may name."""
+CHECK_S = 1.0
+"""How often a quiet stream checks whether its client has gone."""
 
 
-def _changes(state: AppState, after_seq: int) -> list[str]:
-    """Group new events into alerts and return the alerts changed after ``after_seq`` as JSON."""
-    with state.store.session() as db:
-        sync_alerts(db, state.settings.alert_min_severity, state.settings.alert_group_window_s)
-        rows = db.scalars(
-            select(AlertRecord)
-            .where(AlertRecord.updated_seq > after_seq)
-            .order_by(AlertRecord.updated_seq)
-            .limit(200)
-        ).all()
-        return [alert_out(r).model_dump_json() for r in rows]
-
-
-async def _stream(request: Request, state: AppState, after_seq: int) -> AsyncIterator[str]:
+async def _stream(request: Request, feed: AlertFeed, after: int) -> AsyncIterator[str]:
     yield "retry: 2000\n\n"
-    idle = 0.0
-    while not await request.is_disconnected():
-        changed = await run_in_threadpool(_changes, state, after_seq)
-        for body in changed:
-            after_seq = max(after_seq, int(json.loads(body)["updated_seq"]))
-            yield f"id: {after_seq}\nevent: alert\ndata: {body}\n\n"
-        idle = 0.0 if changed else idle + state.settings.live_poll_s
-        if idle >= HEARTBEAT_S:
-            idle = 0.0
-            yield ": heartbeat\n\n"
-        await asyncio.sleep(state.settings.live_poll_s)
+    clock = asyncio.get_running_loop().time
+    async with feed.listening():
+        sent = clock()
+        while not await request.is_disconnected():
+            changes = await feed.after(after)
+            for seq, body in changes:
+                after = seq
+                yield f"id: {seq}\nevent: alert\ndata: {body}\n\n"
+            if changes:
+                sent = clock()
+                continue
+            await feed.wait(CHECK_S)
+            if clock() - sent >= HEARTBEAT_S:
+                sent = clock()
+                yield ": heartbeat\n\n"
 
 
 @router.get("/live")
-async def live(request: Request, state: State, who: Viewer, after: int = 0) -> StreamingResponse:
-    """Stream ``alert`` events (JSON alert cards) changed after sequence ``after``."""
-    last_id = request.headers.get("Last-Event-ID")
-    if last_id is not None and last_id.isdigit():
-        after = int(last_id)
+async def live(
+    request: Request,
+    state: State,
+    who: LiveViewer,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+) -> StreamingResponse:
+    """Stream ``alert`` events (JSON alert cards) changed after sequence ``after``.
+
+    The stream holds no database connection while it is open (see :mod:`cloud.api.livefeed`).
+    """
+    last_id = request.headers.get("Last-Event-ID", "")
+    if last_id.isascii() and last_id.isdigit() and len(last_id) < 19:
+        after = min(int(last_id), MAX_SEQ)
     return StreamingResponse(
-        _stream(request, state, after),
+        _stream(request, state.feed, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

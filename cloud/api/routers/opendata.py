@@ -1,17 +1,35 @@
-"""Open data and statistics over HTTP: the aggregated tables for authenticated clients."""
+"""Open data over HTTP: the citizens' public tables and the authenticated clients' view.
+
+Public (no login), at ``/open-data/latest/``: the published tables of the last 24 hours, or of
+one day in the city's time zone (``?day=YYYY-MM-DD``), as CSV and JSON, the camera sites with
+their coordinates, and the DCAT metadata; every count below ``open_data_k`` is empty. The
+page that shows them is ``/open-data/`` (:mod:`cloud.web.pages`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import ValidationError
 
 from cloud.api.deps import State, Viewer
-from cloud.opendata import OpenDataQuery, aggregate, dcat_metadata
+from cloud.opendata import OpenDataQuery, aggregate, camera_sites, dcat_metadata
+from cloud.opendata.export import table_csv
 
 router = APIRouter(prefix="/api", tags=["open data"])
+public_router = APIRouter(prefix="/open-data", tags=["open data (public)"])
+
+TABLES = ("counts", "speeds", "events", "sites")
+PUBLIC_CACHE_S = 60.0
+"""How long one published period is reused before it is aggregated again."""
+_cache: dict[tuple[int, datetime, datetime, int], tuple[float, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
 
 
 @router.get("/open-data")
@@ -31,7 +49,8 @@ def open_data(
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
     tables = aggregate(state.store, query)
-    return {"metadata": dcat_metadata(query, tables), **tables}
+    sites = camera_sites(state.store, tables)
+    return {"metadata": dcat_metadata(query, tables, sites), **tables, "sites": sites}
 
 
 @router.get("/stats")
@@ -49,9 +68,58 @@ def statistics(
         query = OpenDataQuery(start=start, end=end, interval_min=interval_min, k=1)
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+    return aggregate(state.store, query, camera_id)
+
+
+def public_period(day: date | None, tz: str, now: datetime | None = None) -> OpenDataQuery:
+    """One local day of the city, or the last 24 hours up to the current 15-minute bucket."""
+    if day is not None:
+        start = datetime.combine(day, datetime.min.time(), ZoneInfo(tz))
+        return OpenDataQuery(start=start, end=start + timedelta(days=1), interval_min=15)
+    width = 15 * 60
+    stamp = (now or datetime.now(UTC)).timestamp()
+    end = datetime.fromtimestamp((stamp // width + 1) * width, UTC)
+    return OpenDataQuery(start=end - timedelta(days=1), end=end, interval_min=15)
+
+
+def _published(state: State, day: date | None) -> dict[str, Any]:
+    """The public tables, sites and metadata of a period, reused for ``PUBLIC_CACHE_S``."""
+    base = public_period(day, state.settings.timezone)
+    query = base.model_copy(update={"k": state.settings.open_data_k})
+    key = (id(state.store), query.start, query.end, query.k)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < PUBLIC_CACHE_S:
+            return hit[1]
     tables = aggregate(state.store, query)
-    if camera_id is not None:
-        tables = {
-            name: [r for r in rows if r["camera_id"] == camera_id] for name, rows in tables.items()
-        }
-    return tables
+    sites = camera_sites(state.store, tables)
+    metadata = dcat_metadata(query, tables, sites) | {"time_zone": state.settings.timezone}
+    body = {**tables, "sites": sites, "metadata": metadata}
+    with _cache_lock:
+        for stale in [k for k, (t, _) in _cache.items() if time.monotonic() - t >= PUBLIC_CACHE_S]:
+            del _cache[stale]
+        _cache[key] = (time.monotonic(), body)
+    return body
+
+
+@public_router.get("/latest/{name}")
+def published_table(
+    name: str,
+    state: State,
+    day: Annotated[date | None, Query(description="A local day (YYYY-MM-DD)")] = None,
+) -> Response:
+    """A published table as ``counts|speeds|events|sites`` + ``.csv|.json``, or metadata.json."""
+    table, _, ext = name.rpartition(".")
+    if name == "metadata.json":
+        body = _published(state, day)["metadata"]
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/ld+json")
+    if table not in TABLES or ext not in ("csv", "json"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such table")
+    rows = _published(state, day)[table]
+    if ext == "json":
+        return Response(json.dumps(rows, ensure_ascii=False), media_type="application/json")
+    return Response(
+        table_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{table}.csv"'},
+    )

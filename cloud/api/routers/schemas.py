@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cloud.api.models import Role
+from cloud.services.alerting import as_utc
+
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+"""Every time the API returns is aware UTC (SQLite hands naive ones back), so it is written
+with its offset (``Z``): a browser then shows it in the operator's zone, never 7 hours off."""
 
 
 class _Out(BaseModel):
@@ -51,8 +56,8 @@ class EventOut(_Out):
     type: str = Field(description="Event type.")
     phase: str = Field(description="Lifecycle phase.")
     severity: str = Field(description="Severity.")
-    time: datetime = Field(description="When it happened (UTC).")
-    received_at: datetime = Field(description="When the aggregator stored it (UTC).")
+    time: UtcTime = Field(description="When it happened (UTC).")
+    received_at: UtcTime = Field(description="When the aggregator stored it (UTC).")
     rule: str = Field(description="Rule that raised it.")
     object_class: str | None = Field(description="Road-user class.")
     confidence: float | None = Field(description="Confidence.")
@@ -76,15 +81,15 @@ class AlertOut(_Out):
     rule: str = Field(description="Rule.")
     severity: str = Field(description="Highest severity of the grouped events.")
     state: str = Field(description="new, acknowledged, resolved or dismissed.")
-    first_time: datetime = Field(description="First grouped event (UTC).")
-    last_time: datetime = Field(description="Latest grouped event (UTC).")
+    first_time: UtcTime = Field(description="First grouped event (UTC).")
+    last_time: UtcTime = Field(description="Latest grouped event (UTC).")
     event_count: int = Field(description="How many events the card groups.")
     latest_event_id: uuid.UUID = Field(description="Latest grouped event.")
     updated_seq: int = Field(description="Change sequence number (live stream cursor).")
     acknowledged_by: str | None = Field(description="Who acknowledged.")
-    acknowledged_at: datetime | None = Field(description="When (UTC).")
+    acknowledged_at: UtcTime | None = Field(description="When (UTC).")
     closed_by: str | None = Field(description="Who resolved or dismissed.")
-    closed_at: datetime | None = Field(description="When (UTC).")
+    closed_at: UtcTime | None = Field(description="When (UTC).")
     note: str | None = Field(description="Resolution note.")
 
 
@@ -100,7 +105,7 @@ class AuditOut(_Out):
     """One audit log line."""
 
     id: int = Field(description="Sequence.")
-    time: datetime = Field(description="When (UTC).")
+    time: UtcTime = Field(description="When (UTC).")
     actor: str = Field(description="Who.")
     action: str = Field(description="What.")
     target: str = Field(description="On which object.")
@@ -135,6 +140,31 @@ class ApiKeyIn(BaseModel):
     role: Role = Field(description="Role granted to the key.")
 
 
+class ApiKeyInfo(_Out):
+    """An API key as listed (never the key)."""
+
+    name: str = Field(description="Name of the client.")
+    role: str = Field(description="Role granted to the key.")
+    created_at: UtcTime = Field(description="When it was created (UTC).")
+    revoked: bool = Field(description="Revoked keys no longer authenticate.")
+
+
+class UserChange(BaseModel):
+    """A change to a user: deactivate / reactivate, change role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = Field(default=None, description="False: may no longer log in.")
+    role: Role | None = Field(default=None, description="New role.")
+
+
+class SessionsEnded(_Out):
+    """How many sessions of a user were ended."""
+
+    username: str = Field(description="The user.")
+    ended: int = Field(description="Sessions deleted.")
+
+
 class ApiKeyOut(_Out):
     """A new API key, shown once."""
 
@@ -149,7 +179,7 @@ class NodeOut(_Out):
     site_id: str = Field(description="Site.")
     node_id: str = Field(description="Node.")
     state: str = Field(description="online, offline or degraded (no stats lately).")
-    last_seen: datetime | None = Field(description="Latest status or stats message (UTC).")
+    last_seen: UtcTime | None = Field(description="Latest status or stats message (UTC).")
 
 
 class CameraOut(_Out):
@@ -158,6 +188,8 @@ class CameraOut(_Out):
     site_id: str = Field(description="Site.")
     camera_id: str = Field(description="Camera.")
     name: str = Field(default="", description="Place name (registered cameras).")
+    name_vi: str = Field(default="", description="Vietnamese place name (registered cameras).")
+    name_en: str = Field(default="", description="English place name (registered cameras).")
     lat: float | None = Field(default=None, description="Latitude, WGS84 (registered cameras).")
     lon: float | None = Field(default=None, description="Longitude, WGS84.")
     heading_deg: float | None = Field(default=None, description="Compass heading of the view.")
@@ -166,7 +198,7 @@ class CameraOut(_Out):
     )
     node_id: str | None = Field(default=None, description="Edge node serving it, if known.")
     events: int = Field(description="Stored events.")
-    last_event: datetime | None = Field(description="Latest event (UTC).")
+    last_event: UtcTime | None = Field(description="Latest event (UTC).")
     has_snapshot: bool = Field(default=False, description="Whether an evidence image is stored.")
 
 

@@ -1,0 +1,1 @@
+"""Services of the aggregator that run where events are committed (alerting)."""

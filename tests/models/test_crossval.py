@@ -1,0 +1,91 @@
+"""Leave-one-site-out evaluation: the site tables, the folds and the report's slices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.crossval import (
+    SCENE_TYPES,
+    load_sites,
+    operating_point,
+    photo_sites,
+    site_folds,
+    site_report,
+)
+from models.dataset import DatasetError
+from models.metrics import ImageBoxes
+from models.train import PRESETS
+from tests.conftest import require_shared
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_scene_of_the_committed_split_has_one_site(preset: str) -> None:
+    table = load_sites(preset)
+    scenes = (Path("models/splits") / preset / "scenes.txt").read_text().split("\n")
+    assert len(table.site_of) == len([line for line in scenes if line.strip()])
+    assert {site.kind for site in table.sites.values()} <= set(SCENE_TYPES)
+    assert set(table.images("dev")) | set(table.images("holdout")) == set(table.images())
+    assert not set(table.images("dev")) & set(table.images("holdout"))
+
+
+def test_road_set_keeps_untouched_cameras_of_every_type() -> None:
+    table = load_sites("vn-vehicles")
+    held = {table.kind_of(name) for name in table.images("holdout")}
+    assert held == set(SCENE_TYPES)
+    assert table.aspect == pytest.approx(16 / 9)
+
+
+def test_a_scene_without_a_site_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "scenes.txt").write_text("a.jpg 0\nb.jpg 1\n")
+    (folder / "sites.yaml").write_text("sites:\n  one: {type: overpass, scenes: [0]}\n")
+    with pytest.raises(DatasetError, match="scene 1"):
+        load_sites("p", tmp_path)
+    (folder / "sites.yaml").write_text("sites:\n  one: {type: rooftop, scenes: [0, 1]}\n")
+    with pytest.raises(DatasetError, match="rooftop"):
+        load_sites("p", tmp_path)
+
+
+def test_folds_never_split_a_site_and_spread_the_types() -> None:
+    table = load_sites("vn-vehicles")
+    folds = site_folds(table, 3)
+    dealt = [site for fold in folds for site in fold]
+    assert sorted(dealt) == sorted({table.site_of[n] for n in table.images("dev")})
+    for fold in folds:
+        assert {table.sites[s].kind for s in fold} >= {"high_cctv"}
+
+
+def test_copies_of_one_web_photo_are_one_site() -> None:
+    table = photo_sites(require_shared("data", "helmet_web"))
+    assert 700 <= len(table.sites) <= 800  # ~747 photos in 1,793 augmented copies
+    copies = [n for n in table.site_of if n.startswith("train_images-9-_jpg.rf.")]
+    assert len(copies) > 1 and len({table.site_of[n] for n in copies}) == 1
+
+
+def test_report_slices_by_type_and_site() -> None:
+    table = load_sites("vn-vehicles")
+    names = table.images("dev")
+    box = np.array([[10.0, 10.0, 50.0, 50.0]])
+    images = {
+        name: ImageBoxes(box, np.array([0]), box if i % 2 == 0 else np.empty((0, 4)),
+                         np.array([0.9]) if i % 2 == 0 else np.empty(0),
+                         np.array([0]) if i % 2 == 0 else np.empty(0, np.int64))
+        for i, name in enumerate(names)
+    }  # fmt: skip
+    report = site_report(images, table, ("car", "motorcycle"), "dev")
+    assert report["pooled"]["images"] == len(names)
+    assert 0.4 < report["pooled"]["classes"]["car"]["ap50"] < 0.6
+    assert sum(t["images"] for t in report["types"].values()) == len(names)
+    assert set(report["sites"]) == {table.site_of[n] for n in names}
+
+
+def test_operating_point_counts_only_confident_boxes() -> None:
+    gt = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
+    pred = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [50.0, 50.0, 60.0, 60.0]])
+    image = ImageBoxes(gt, np.array([1, 1]), pred, np.array([0.9, 0.1, 0.8]), np.array([1, 1, 1]))
+    recall, precision = operating_point([image], 1, 0.25)
+    assert (recall, precision) == (0.5, 0.5)
