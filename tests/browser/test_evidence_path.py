@@ -32,7 +32,6 @@ from cloud.api.accounts import create_user
 from cloud.api.models import AuditRecord, Role
 from cloud.migrations import upgrade
 from cloud.store import EventRecord, EventStore, SnapshotRecord
-from edge.pipeline import commands as edge_commands
 from tests.api.conftest import PASSWORD
 from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM
 from tests.conftest import require_shared
@@ -101,10 +100,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def system(tmp_path: Path) -> Iterator[Path3]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    if not hasattr(edge_commands, "resolve_evidence"):
-        # Until the edge-runtime branch is merged the evidence stage writes files on the box
-        # and hands the sink no image: remove this guard with that merge.
-        pytest.skip("the evidence stage does not hand images to the sink yet (edge-runtime)")
     video = require_shared("data", "videos", "vn_nga_ba_hue_overpass_20s.mp4")
     model = require_shared("models", "yolo11n_320.onnx")
     broker = Mosquitto(tmp_path / "broker").start()
