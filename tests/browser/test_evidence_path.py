@@ -161,35 +161,41 @@ def test_operator_clicks_an_alert_and_sees_its_blurred_evidence(system: Path3):
 
     events, snapshots = _stored(system.store)
     alerts = [e for e in events if e.type == "wrong_way" and e.phase == "start"]
-    assert alerts, "the reversed lane raised no wrong-way alert"
+    assert alerts, "the reversed lanes raised no wrong-way alert"
     assert {(e.site_id, e.node_id, e.camera_id) for e in events} == {(SITE, NODE, CAMERA)}
     assert all("evidence_path" not in e.payload.get("attributes", {}) for e in events)
-    by_event = {s.event_id: s for s in snapshots if s.kind == "snapshot"}
-    assert {e.event_id for e in alerts if e.payload["evidence"]["snapshot"]} <= set(by_event)
+    by_event = {str(s.event_id): s for s in snapshots if s.kind == "snapshot"}
+    assert {str(e.event_id) for e in alerts if e.payload["evidence"]["snapshot"]} <= set(by_event)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             page = browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            _login(page, system.base, "operator")
-            card = page.locator("[data-alert]", has_text="wrong_way").first
-            expect(card).to_contain_text(CAMERA, timeout=30_000)
-            served: list[APIResponse] = []
+            served: dict[str, APIResponse] = {}  # event id in the URL -> what the server sent
 
             def keep(route: Route) -> None:  # the page's own request, passed through as is
-                served.append(route.fetch())
-                route.fulfill(response=served[-1])
+                response = route.fetch()
+                served[route.request.url.split("/")[-3]] = response
+                route.fulfill(response=response)
 
-            page.route(re.compile(r"/evidence/snapshot$"), keep)
-            card.locator("[data-action=evidence]").click()
-            image = card.locator("img")
-            expect(image).to_be_visible()
+            page.route(re.compile(r"/evidence/(snapshot|crop)$"), keep)
+            _login(page, system.base, "operator")
+            card = page.locator("[data-alert]", has_text="Đi ngược chiều").first  # wrong way
+            expect(card).to_contain_text("evidence path test", timeout=30_000)  # the camera
+            image = card.locator("img.thumb")
+            expect(image).to_be_visible(timeout=30_000)
+            image.click()  # the operator opens the image
+            expect(image).to_have_class(re.compile(r"\bbig\b"))
             image.evaluate("i => i.decode()")
-            assert len(served) == 1 and served[0].status == 200
-            event_id = served[0].headers["x-event-id"]
-            stored = next(s for s in by_event.values() if str(s.event_id) == event_id)
-            assert served[0].body() == stored.content  # the image that came through MQTT
+            alert_id = card.get_attribute("data-alert")
+            listed = page.evaluate("fetch('/api/alerts').then(r => r.json())")
+            latest = next(a["latest_event_id"] for a in listed if str(a["id"]) == alert_id)
+            response = served[latest]
+            assert response.status == 200
+            event_id = response.headers["x-event-id"]  # the incident's start event
+            stored = by_event[event_id]
+            assert response.body() == stored.content  # the image that came through MQTT
             decoded = cv2.imdecode(np.frombuffer(stored.content, np.uint8), cv2.IMREAD_COLOR)
             assert image.evaluate("i => i.naturalWidth") == decoded.shape[1]
             origin = next(e for e in events if str(e.event_id) == event_id)
@@ -201,13 +207,14 @@ def test_operator_clicks_an_alert_and_sees_its_blurred_evidence(system: Path3):
 
             viewer = browser.new_page()
             _login(viewer, system.base, "viewer")
-            vcard = viewer.locator("[data-alert]", has_text="wrong_way").first
-            expect(vcard).to_contain_text(CAMERA, timeout=30_000)
-            assert vcard.locator("[data-action=evidence]").count() == 0
+            vcard = viewer.locator("[data-alert]", has_text="Đi ngược chiều").first
+            expect(vcard).to_contain_text("evidence path test", timeout=30_000)
+            assert vcard.locator("img").count() == 0
             url = f"/api/events/{event_id}/evidence/snapshot"
             assert viewer.evaluate(f"fetch('{url}').then(r => r.status)") == 403
         finally:
             browser.close()
     with system.store.session() as db:
         views = db.scalars(select(AuditRecord).where(AuditRecord.action == "evidence.view")).all()
-    assert [(v.actor, v.target) for v in views] == [("operator", f"event:{event_id}")]
+    assert views and {v.actor for v in views} == {"operator"}  # every view audited, none 403'd
+    assert f"event:{event_id}" in {v.target for v in views}
