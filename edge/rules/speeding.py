@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field
 
 from edge.detections import Detections
@@ -55,17 +56,30 @@ class SpeedingParams(IncidentParams):
         ge=0,
         description="Position error of the calibration in metres; empty: the scene's value.",
     )
+    max_metres_per_px: float = Field(
+        default=0.3,
+        gt=0,
+        description="No speed where one pixel at the anchor is more than this many metres of "
+        "road (far from the camera, towards the horizon): there a box's pixel of jitter is "
+        "metres, and a flat-road calibration is least true. Lower measures a shorter, nearer "
+        "stretch of road.",
+    )
 
 
 @register_rule
 class SpeedingRule(TrackIncidentRule):
-    """``speeding`` with the measured speed and its uncertainty (needs a calibration)."""
+    """``speeding`` with the measured speed and its uncertainty (needs a calibration).
+
+    Every event of an incident carries the highest speed measured while the vehicle was
+    over the limit (``peak_measurement``): never a speed below limit + tolerance.
+    """
 
     name = "speeding"
     Params = SpeedingParams
     event_type = EventType.SPEEDING
     severity = Severity.MEDIUM
     default_classes = ("car", "bus", "truck", "motorcycle")
+    peak_measurement = "speed_kmh"
 
     def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
         """Check that a calibration and zones with speed limits exist."""
@@ -94,6 +108,8 @@ class SpeedingRule(TrackIncidentRule):
             if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
                 return Verdict(condition=False, zone=zone.name)
             bottom_px = height - self.p.edge_margin_px
+        if self._scale(tracked.xyxy[row]) > self.p.max_metres_per_px:
+            return Verdict(condition=False, zone=zone.name)
         estimate = shared_world_speed(
             frame,
             track,
@@ -121,3 +137,10 @@ class SpeedingRule(TrackIncidentRule):
             },
             severity=Severity.HIGH if speed > limit + 20 else None,
         )
+
+    def _scale(self, box: np.ndarray) -> float:  # type: ignore[type-arg]
+        """Metres of road per pixel at the box's anchor (the larger of row and column steps)."""
+        x, y = (float(box[0]) + float(box[2])) / 2, float(box[3])
+        points = np.array([[x, y], [x + 1, y], [x, y + 1]], dtype=np.float64)
+        world = np.asarray(self.transform.image_to_world(points), dtype=np.float64)
+        return float(np.max(np.hypot(*(world[1:] - world[0]).T)))
