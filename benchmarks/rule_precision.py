@@ -53,7 +53,8 @@ from traffic_monitor.shared_data import REPO_ROOT, shared_path
 
 logger = logging.getLogger(__name__)
 
-TRUTH_DIR = REPO_ROOT / "tests" / "analytics" / "event_truth"
+TRUTH_DIR = Path(__file__).resolve().parent.parent / "tests" / "analytics" / "event_truth"
+"""Beside this file, so a run against another checkout's code (``PYTHONPATH``) judges by it."""
 RESULTS = Path(__file__).parent / "results"
 ALERT_SEVERITIES = {Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL}
 NOT_ALERTS = {EventType.COUNT, EventType.ZONE_OCCUPANCY, EventType.LINE_CROSSING}
@@ -459,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--detector", action="append", default=[], help="KEY=VALUE over the scene's detector"
     )
-    parser.add_argument("--cache", type=Path, default=Path(".cache/rule_precision"))
+    parser.add_argument("--cache", type=Path, default=Path("var/cache/rule_precision"))
     parser.add_argument("--demo-loops", type=int, default=30, help="0: no demo")
     parser.add_argument("--demo-stride", type=int, default=2, help="process every Nth frame")
     parser.add_argument("--out", type=Path, default=None, help="results JSON")
