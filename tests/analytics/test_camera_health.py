@@ -70,7 +70,7 @@ def test_healthy_view_with_noise_raises_nothing():
 
 def shifted(image, dx, dy):
     """The view moved by (dx, dy) pixels, the uncovered border filled by edge pixels."""
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    matrix = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
     return cv2.warpAffine(image, matrix, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
 
 

@@ -334,7 +334,8 @@ class _RoadCar:
         self.metres_at, self.seconds, self.x_m = metres_at, seconds, x_m
         self.class_id, self.score = CAR, 0.9
         self.matrix = cv2.getPerspectiveTransform(
-            np.float32(PERSPECTIVE["world_points"]), np.float32(PERSPECTIVE["image_points"])
+            np.array(PERSPECTIVE["world_points"], dtype=np.float32),
+            np.array(PERSPECTIVE["image_points"], dtype=np.float32),
         )
 
     def box_at(self, t):
