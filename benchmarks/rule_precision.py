@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,23 @@ class TruthEvent:
 
 
 @dataclass
+class Probe:
+    """A recall check: the clip with some zone kinds removed, one rule, its true events."""
+
+    name: str
+    rule: str
+    remove_zone_kinds: list[str]
+    events: list[TruthEvent]
+
+
+@dataclass
 class Truth:
-    """The truth of one clip: every judged rule's events."""
+    """The truth of one clip: every judged rule's events, and recall probes."""
 
     clip: str
     frames: int
     rules: dict[str, list[TruthEvent]] = field(default_factory=dict)
+    probes: list[Probe] = field(default_factory=list)
 
 
 def load_truth(path: Path) -> Truth:
@@ -141,23 +152,38 @@ def load_truth(path: Path) -> Truth:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     truth = Truth(clip=raw["clip"], frames=int(raw["frames"]))
     for rule, section in raw["rules"].items():
-        events = []
-        for item in section.get("events") or []:
-            first, last = item["frames"]
-            events.append(
-                TruthEvent(
-                    id=str(item["id"]),
-                    rule=rule,
-                    frames=(int(first), int(last)),
-                    boxes={int(k): tuple(v) for k, v in (item.get("boxes") or {}).items()},
-                    attributes=dict(item.get("attributes") or {}),
-                    zone=item.get("zone"),
-                    required=bool(item.get("required", True)),
-                    what=str(item.get("what", "")),
-                )
-            )
-        truth.rules[rule] = events
+        truth.rules[rule] = _events(rule, section.get("events"))
+    for name, section in (raw.get("probes") or {}).items():
+        rule = section["rule"]
+        kinds = list(section.get("remove_zone_kinds") or [])
+        truth.probes.append(Probe(name, rule, kinds, _events(rule, section.get("events"))))
     return truth
+
+
+def _events(rule: str, items: list[dict[str, Any]] | None) -> list[TruthEvent]:
+    events = []
+    for item in items or []:
+        first, last = item["frames"]
+        events.append(
+            TruthEvent(
+                id=str(item["id"]),
+                rule=rule,
+                frames=(int(first), int(last)),
+                boxes={int(k): tuple(v) for k, v in (item.get("boxes") or {}).items()},
+                attributes=dict(item.get("attributes") or {}),
+                zone=item.get("zone"),
+                required=bool(item.get("required", True)),
+                what=str(item.get("what", "")),
+            )
+        )
+    return events
+
+
+def probe_scene(scene: SceneConfig, probe: Probe) -> SceneConfig:
+    """The scene with the probe's zone kinds removed and only the probe's rule."""
+    zones = [zone for zone in scene.zones if zone.kind.value not in probe.remove_zone_kinds]
+    rules = {probe.rule: scene.rules.get(probe.rule) or {}}
+    return scene.model_copy(update={"zones": zones, "rules": rules})
 
 
 # ---- detection (cached) -----------------------------------------------------------------------
@@ -221,18 +247,21 @@ def _load_detections(path: Path) -> list[Detections]:
     ]
 
 
-def frames_of(video: Path) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
-    """Every frame of a video with its index."""
+def frames_of(
+    video: Path, wanted: Callable[[int], bool] = lambda index: True
+) -> Iterator[tuple[int, np.ndarray[Any, Any]]]:
+    """The frames of a video whose index is ``wanted``, with their index (others skipped)."""
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
         raise FileNotFoundError(f"cannot open {video}")
     index = 0
     try:
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                return
-            yield index, image
+        while capture.grab():
+            if wanted(index):
+                ok, image = capture.retrieve()
+                if not ok:
+                    return
+                yield index, image
             index += 1
     finally:
         capture.release()
@@ -260,11 +289,10 @@ def replay(
     events: list[tuple[int, int, Event]] = []
     count = len(detections)
     for loop in range(loops):
-        for index, image in frames_of(video):
+        kept = lambda index, loop=loop: (loop * count + index) % stride == 0  # noqa: E731
+        for index, image in frames_of(video, kept):
             if index >= count:
                 break
-            if (loop * count + index) % stride:
-                continue
             timestamp = (loop * count + index) / fps
             found = analytics.process(
                 detections[index],
@@ -577,6 +605,12 @@ def main(argv: list[str] | None = None) -> int:
             "frames": len(detections),
             "detector": scene.detector.model_dump(mode="json"),
             "rules": judge(alerts, truth),
+            "probes": {
+                probe.name: _judge_rule(
+                    replay(probe_scene(scene, probe), names, detections, video), probe.events
+                )
+                for probe in truth.probes
+            },
         }
         if name == "overpass" and args.demo_loops > 0:
             looped = replay(
@@ -613,6 +647,12 @@ def summary(report: dict[str, Any]) -> str:
                 continue
             lines.append(
                 f"{clip:13} {rule:26} {r['alerts']:6} {r['true']:4} {r['duplicates']:3} "
+                f"{r['false']:5} {_fmt(r['precision']):>9} {_fmt(r['recall']):>6} "
+                f"({r['found']}/{r['required']})"
+            )
+        for probe, r in result.get("probes", {}).items():
+            lines.append(
+                f"{clip:13} probe {probe:20} {r['alerts']:6} {r['true']:4} {r['duplicates']:3} "
                 f"{r['false']:5} {_fmt(r['precision']):>9} {_fmt(r['recall']):>6} "
                 f"({r['found']}/{r['required']})"
             )

@@ -12,6 +12,9 @@ from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
 from traffic_monitor.contract import EventType, Severity
 
+RIDER_CLASS = {"person": "motorcycle"}
+"""A person at a vehicle's speed rides: the limit of the class they ride."""
+
 
 class SpeedingParams(IncidentParams):
     """Parameters of the speeding rule."""
@@ -72,13 +75,17 @@ class SpeedingRule(TrackIncidentRule):
 
     Every event of an incident carries the highest speed measured while the vehicle was
     over the limit (``peak_measurement``): never a speed below limit + tolerance.
+
+    ``person`` tracks are checked too, against the motorcycle limit: nobody on foot reaches a
+    speed limit, and a motorcyclist seen from in front or behind is often boxed as a person
+    in most frames (``edge.rules.riders``), which would hide them from a vehicle rule.
     """
 
     name = "speeding"
     Params = SpeedingParams
     event_type = EventType.SPEEDING
     severity = Severity.MEDIUM
-    default_classes = ("car", "bus", "truck", "motorcycle")
+    default_classes = ("car", "bus", "truck", "motorcycle", "person")
     peak_measurement = "speed_kmh"
 
     def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
@@ -124,7 +131,8 @@ class SpeedingRule(TrackIncidentRule):
             return Verdict(condition=False, zone=zone.name)
         speed = estimate.speed * MPS_TO_KMH
         sigma = estimate.uncertainty * MPS_TO_KMH
-        limit = zone.speed_limit.for_class(frame.class_name(track.class_id))
+        class_name = frame.class_name(track.class_id)
+        limit = zone.speed_limit.for_class(RIDER_CLASS.get(class_name, class_name))
         judged = speed - sigma if self.p.use_uncertainty else speed
         over = judged > limit + self.p.tolerance_kmh and speed <= self.p.max_plausible_kmh
         return Verdict(

@@ -362,6 +362,16 @@ def test_no_speed_is_measured_where_a_pixel_is_metres_of_road(max_metres_per_px,
     assert events[0].measurements["speed_kmh"] == pytest.approx(72, abs=6)
 
 
+def test_a_motorcyclist_boxed_as_a_person_is_checked_against_the_motorcycle_limit():
+    a = analytics(zones=[LIMITED], calibration=CALIBRATION, rules={"speeding": {"on_s": 0.3}})
+    rider = _kmh(200, 470, 60.0, 2.5)  # boxed as a person: 60 km/h, motorcycle limit 40
+    walker = _kmh(450, 470, 6.0, 2.5)
+    events = of(play(a, [rider, walker], 2.5, jitter=1.0), EventType.SPEEDING, EventPhase.START)
+    assert [e.geometry.point[0] for e in events] == [pytest.approx(200, abs=4)]
+    assert events[0].measurements["limit_kmh"] == 40
+    assert events[0].measurements["speed_kmh"] == pytest.approx(60, abs=5)
+
+
 def test_speeding_needs_calibration():
     with pytest.raises(UserFacingError, match=r"rules.speeding: .*calibration"):
         analytics(zones=[LIMITED], rules={"speeding": {}})
