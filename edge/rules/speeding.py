@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
 from edge.detections import Detections
-from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
+from edge.rules.base import FrameContext, RuleParams, RuleSetup, WorldTransform, register_rule
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
@@ -115,7 +116,7 @@ class SpeedingRule(TrackIncidentRule):
             if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
                 return Verdict(condition=False, zone=zone.name)
             bottom_px = height - self.p.edge_margin_px
-        if self._scale(tracked.xyxy[row]) > self.p.max_metres_per_px:
+        if self._scales(frame, tracked)[row] > self.p.max_metres_per_px:
             return Verdict(condition=False, zone=zone.name)
         estimate = shared_world_speed(
             frame,
@@ -146,9 +147,27 @@ class SpeedingRule(TrackIncidentRule):
             severity=Severity.HIGH if speed > limit + 20 else None,
         )
 
-    def _scale(self, box: np.ndarray) -> float:  # type: ignore[type-arg]
-        """Metres of road per pixel at the box's anchor (the larger of row and column steps)."""
-        x, y = (float(box[0]) + float(box[2])) / 2, float(box[3])
-        points = np.array([[x, y], [x + 1, y], [x, y + 1]], dtype=np.float64)
-        world = np.asarray(self.transform.image_to_world(points), dtype=np.float64)
-        return float(np.max(np.hypot(*(world[1:] - world[0]).T)))
+    def _scales(self, frame: FrameContext, tracked: Detections) -> list[float]:
+        """Metres of road per pixel at each row's anchor of ``tracked``, once per frame."""
+        key = ("metres_per_px", self.scope, id(self.transform))
+        return frame.cached(key, lambda: metres_per_px(self.transform, tracked.bottom_center))
+
+
+def metres_per_px(
+    transform: WorldTransform, anchors: npt.NDArray[np.float32] | npt.NDArray[np.float64]
+) -> list[float]:
+    """Road metres of one pixel at each anchor ``(N, 2)``: the larger of a row and a column step.
+
+    One transform call for every anchor and its two neighbours.
+    """
+    count = len(anchors)
+    if count == 0:
+        return []
+    points = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    right, down = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    steps = np.concatenate([points, points + right, points + down])
+    world = np.asarray(transform.image_to_world(steps), dtype=np.float64)
+    across = np.hypot(*(world[count : 2 * count] - world[:count]).T)
+    along = np.hypot(*(world[2 * count :] - world[:count]).T)
+    scale: list[float] = np.maximum(across, along).tolist()
+    return scale
