@@ -3,9 +3,10 @@
 COCO detectors box a motorcyclist seen from in front or from behind as one ``person`` (the
 motorbike hidden under its rider) about as often as a person plus a motorcycle; the rider
 merge before tracking (``edge.tracking.prefilter``) can only fuse the two boxes when both are
-found. On the overpass clip every one of 36 ``person`` tracks the pedestrian rule raised was
-such a motorcyclist, most of them never boxed as a motorcycle at all. A rule about people on
-foot therefore asks :class:`RiderJudge`, which calls a person track a rider when
+found. On the overpass clip every one of the 36 ``person`` tracks the pedestrian rule raised
+was such a motorcyclist, boxed as a person in most of their frames (some in every frame). A
+rule about people on foot therefore asks :class:`RiderJudge`, which calls a person track a
+rider when
 
 1. its box overlaps a two-wheeler box of the same frame (a pair the merge did not fuse);
 2. at least ``vote_share`` of its detections (by summed confidence) were a two-wheeler or
