@@ -467,7 +467,7 @@ def test_evidence_goes_where_it_can_and_nowhere_else(tmp_path):
 
     config, _, _ = load_run_config(write_run(tmp_path, None))
     assert resolve_evidence(config) is None  # JSON lines keep no images: off by default
-    mqtt_section = {"type": "mqtt", "mqtt": {"site_id": "s1", "node_id": "n1"}}
+    mqtt_section = {"type": "mqtt", "mqtt": {"site_id": "default", "node_id": "n1"}}
     config, _, _ = load_run_config(write_run(tmp_path, mqtt_section))
     evidence = resolve_evidence(config)
     assert evidence is not None and evidence.directory is None  # on: images travel
