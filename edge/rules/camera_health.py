@@ -1,4 +1,11 @@
-"""Camera health from cheap image statistics: dark, blurred, blocked view, sudden view change."""
+"""Camera health from cheap image statistics: dark, blurred, blocked view, sudden view change.
+
+The view check compares the frame's edge map with a slowly learnt reference of the healthy
+view. A camera that sways on its pole, or a hand-held one that drifts by a few pixels, still
+shows the same view: the comparison is the best correlation over shifts of up to
+``max_shift_fraction`` of the frame (OpenCV's normalised template matching of the centre of
+the frame in the reference), so only a larger shift or a different picture is a change.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 CONDITIONS = ("dark", "blurred", "blocked", "view_changed")
 _THUMB = (160, 120)
+_EDGE_SIGMA = 2.0
+"""Blur of the edge maps compared, thumbnail pixels: a box edge that moved by a pixel or two
+(jitter, compression) still overlaps itself."""
 
 
 class CameraHealthParams(RuleParams):
@@ -42,8 +52,19 @@ class CameraHealthParams(RuleParams):
         ge=-1,
         le=1,
         description=(
-            "Correlation of the edge map with the reference below this is 'view_changed' "
-            "(camera knocked or turned). Lower tolerates more scene change (traffic, light)."
+            "Correlation of the edge map with the reference (the best over the shifts "
+            "max_shift_fraction allows) below this is 'view_changed' (camera knocked or "
+            "turned). Lower tolerates more scene change (traffic, light)."
+        ),
+    )
+    max_shift_fraction: float = Field(
+        default=0.08,
+        ge=0,
+        le=0.25,
+        description=(
+            "The view may shift by up to this fraction of the frame's width and height and "
+            "still be the same view (pole sway, a hand-held camera's drift). Larger tolerates "
+            "more movement and notices a camera knocked by a little later."
         ),
     )
     reference_alpha: float = Field(
@@ -73,23 +94,52 @@ class HealthStats:
     std: float
     laplacian: float
     view_corr: float | None
+    view_shift: tuple[float, float] | None = None
+    """Shift (x, y) of the view against the reference, in frame pixels."""
 
 
 def frame_stats(
-    image: np.ndarray[Any, Any], reference: np.ndarray[Any, Any] | None
+    image: np.ndarray[Any, Any],
+    reference: np.ndarray[Any, Any] | None,
+    max_shift_fraction: float = 0.0,
 ) -> tuple[HealthStats, np.ndarray[Any, Any]]:
-    """Compute the statistics of a BGR frame and its edge map (for the view reference)."""
+    """Compute the statistics of a BGR frame and its edge map (for the view reference).
+
+    Args:
+        image: The BGR frame.
+        reference: The reference edge map (None: no view comparison).
+        max_shift_fraction: Shifts of the view (fraction of width and height) searched for
+            the best correlation with the reference.
+    """
     grey = cv2.cvtColor(cv2.resize(image, _THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
     laplacian = cv2.Laplacian(grey, cv2.CV_32F)
-    edges = cv2.GaussianBlur(np.abs(laplacian), (5, 5), 0)
-    corr = None
+    edges = cv2.GaussianBlur(np.abs(laplacian), (0, 0), _EDGE_SIGMA)
+    corr = shift = None
     if reference is not None:
-        a = edges - edges.mean()
-        b = reference - reference.mean()
-        denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-        corr = float((a * b).sum() / denom) if denom > 0 else 0.0
-    stats = HealthStats(float(grey.mean()), float(grey.std()), float(laplacian.var()), corr)
+        corr, (dx, dy) = view_match(edges, reference, max_shift_fraction)
+        scale_x, scale_y = image.shape[1] / _THUMB[0], image.shape[0] / _THUMB[1]
+        shift = (dx * scale_x, dy * scale_y)
+    stats = HealthStats(float(grey.mean()), float(grey.std()), float(laplacian.var()), corr, shift)
     return stats, edges
+
+
+def view_match(
+    edges: np.ndarray[Any, Any], reference: np.ndarray[Any, Any], max_shift_fraction: float
+) -> tuple[float, tuple[int, int]]:
+    """Best normalised correlation of ``edges`` with ``reference`` over small shifts.
+
+    The centre of ``edges`` (a margin of ``max_shift_fraction`` cut on every side) is slid
+    over ``reference``; returns the best correlation and the shift (x, y) in thumbnail
+    pixels where it was found (positive: the picture moved right/down). A flat map correlates 0.
+    """
+    height, width = edges.shape[:2]
+    mx, my = round(max_shift_fraction * width), round(max_shift_fraction * height)
+    centre = np.ascontiguousarray(edges[my : height - my, mx : width - mx], dtype=np.float32)
+    if float(centre.std()) == 0.0 or float(reference.std()) == 0.0:
+        return 0.0, (0, 0)
+    scores = cv2.matchTemplate(reference.astype(np.float32), centre, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (x, y) = cv2.minMaxLoc(scores)
+    return float(best), (mx - x, my - y)
 
 
 @register_rule
@@ -113,7 +163,7 @@ class CameraHealthRule(Rule):
         """Check the frame (one in ``every_n_frames``)."""
         if frame.image is None or frame.index % self.p.every_n_frames:
             return []
-        stats, edges = frame_stats(frame.image, self.reference)
+        stats, edges = frame_stats(frame.image, self.reference, self.p.max_shift_fraction)
         self.last_stats = stats
         active = self._active(stats)
         if not active:
@@ -193,6 +243,9 @@ class CameraHealthRule(Rule):
         }
         if stats.view_corr is not None:
             measurements["view_correlation"] = round(stats.view_corr, 3)
+        if stats.view_shift is not None:
+            measurements["view_shift_x_px"] = round(stats.view_shift[0], 1)
+            measurements["view_shift_y_px"] = round(stats.view_shift[1], 1)
         return make_event(
             frame,
             self.name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ClassVar, NamedTuple
 
@@ -76,11 +76,21 @@ class _Timer:
 
 
 class TrackIncidentRule(Rule):
-    """Base of rules that raise a lasting event about one track (start/update/end)."""
+    """Base of rules that raise a lasting event about one track (start/update/end).
+
+    An incident starts on a frame where the condition holds, once it has held for ``on_s``
+    (gaps shorter than ``min(off_s, on_s / 2)`` bridged), so its start carries what was
+    measured when it was judged; it ends when the condition has been absent for ``off_s``.
+    A rule that sets ``peak_measurement`` reports, in every event of an incident, the
+    measurements (and severity) of the sighting where that measurement was highest while the
+    condition held (a speeding incident carries the speed that broke the limit, not the
+    speed it slowed down to).
+    """
 
     event_type: EventType
     severity: Severity = Severity.MEDIUM
     default_classes: tuple[str, ...] = ()
+    peak_measurement: ClassVar[str | None] = None
 
     def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
         """Set up the timers and the lifecycle table."""
@@ -91,6 +101,7 @@ class TrackIncidentRule(Rule):
         self.lifecycle = Lifecycle(params.update_interval_s)
         self._timers: dict[int, _Timer] = {}
         self._last: dict[int, _Sighting] = {}
+        self._peak: dict[int, Verdict] = {}
         self._scope = frozenset(self.classes) if self.classes else None
         self._masks_of: FrameContext | None = None  # the frame _masks belong to
         self._masks: dict[int, list[bool]] = {}  # zone masks of that frame by polygon id
@@ -108,12 +119,7 @@ class TrackIncidentRule(Rule):
             track_id = int(tracked.tracker_id[row])
             verdict = self.evaluate(frame, tracked, row)
             timer = self._timers.setdefault(track_id, _Timer())
-            if verdict.condition:
-                if timer.first_true is None:
-                    timer.first_true = now - verdict.backdate_s
-                timer.last_true = now
-            elif timer.last_true is not None and now - timer.last_true > self.timing.off_s:
-                timer.first_true = timer.last_true = None
+            self._time(track_id, timer, now, verdict)
             open_ = track_id in self.lifecycle
             if not (verdict.condition or open_ or timer.first_true is not None):
                 continue  # nothing to remember or emit
@@ -125,6 +131,36 @@ class TrackIncidentRule(Rule):
                 events.append(event)
         events.extend(self._end_gone(frame))
         return events
+
+    def _time(self, track_id: int, timer: _Timer, now: float, verdict: Verdict) -> None:
+        """Advance a track's condition timer (and its peak) with this frame's verdict."""
+        if verdict.condition:
+            if timer.first_true is None:
+                timer.first_true = now - verdict.backdate_s
+            timer.last_true = now
+            self._note_peak(track_id, verdict)
+            return
+        if timer.last_true is None:
+            return
+        gap = now - timer.last_true
+        open_ = track_id in self.lifecycle
+        if gap > self.timing.off_s or (not open_ and gap > self._start_gap_s):
+            timer.first_true = timer.last_true = None
+            if not open_:
+                self._peak.pop(track_id, None)
+
+    @property
+    def _start_gap_s(self) -> float:
+        """Longest gap in the condition bridged before an incident has started."""
+        return min(self.timing.off_s, self.timing.on_s / 2)
+
+    def _note_peak(self, track_id: int, verdict: Verdict) -> None:
+        key = self.peak_measurement
+        if key is None or verdict.measurements is None or key not in verdict.measurements:
+            return
+        best = self._peak.get(track_id)
+        if best is None or verdict.measurements[key] > (best.measurements or {})[key]:
+            self._peak[track_id] = verdict
 
     @property
     def scope(self) -> frozenset[str] | None:
@@ -158,21 +194,30 @@ class TrackIncidentRule(Rule):
         """
         open_ = track_id in self.lifecycle
         if (
-            timer.first_true is not None
+            sighting.verdict.condition
             and not open_
+            and timer.first_true is not None
             and now - timer.first_true >= self.timing.on_s
         ):
             return self.lifecycle.start(track_id, now, self._build(sighting))
         if open_ and timer.first_true is None:
             self._last.pop(track_id, None)
-            return self.lifecycle.end(track_id, now, self._build(sighting))
+            event = self.lifecycle.end(track_id, now, self._build(sighting))
+            self._peak.pop(track_id, None)
+            return event
         if open_ and self.lifecycle.due(track_id, now):
             return self.lifecycle.update(track_id, now, self._build(sighting))
         return None
 
     def _build(self, sighting: _Sighting, time: datetime | None = None) -> Event:
-        """The event about one sighting (at ``time`` instead of its frame's, if given)."""
+        """The event about one sighting (at ``time`` instead of its frame's, if given).
+
+        Measurements and severity are the track's peak ones where the rule keeps a peak.
+        """
         frame, tracked, row, verdict = sighting
+        peak = self._peak.get(int(tracked.tracker_id[row]))
+        if peak is not None:
+            verdict = replace(verdict, measurements=peak.measurements, severity=peak.severity)
         return make_event(
             frame,
             self.name,
@@ -195,6 +240,8 @@ class TrackIncidentRule(Rule):
             del self._timers[track_id]
         for track_id in [t for t in self._last if t not in frame.tracks]:
             del self._last[track_id]
+        for track_id in [t for t in self._peak if t not in frame.tracks]:
+            del self._peak[track_id]
         return events
 
     def finish(self, frame: FrameContext) -> list[Event]:
@@ -205,11 +252,12 @@ class TrackIncidentRule(Rule):
         """The end of an open incident, built from its last sighting at ``frame``'s time."""
         assert isinstance(key, int)
         last = self._build(self._last.pop(key), frame.time)
+        self._peak.pop(key, None)
         return self.lifecycle.end(key, frame.timestamp, last)
 
     def state_size(self) -> int:
-        """Per-track timers, last sightings and open incidents."""
-        return len(self._timers) + len(self._last) + len(self.lifecycle)
+        """Per-track timers, last sightings, peaks and open incidents."""
+        return len(self._timers) + len(self._last) + len(self._peak) + len(self.lifecycle)
 
 
 class StandingParams(IncidentParams):

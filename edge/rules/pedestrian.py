@@ -1,4 +1,4 @@
-"""Pedestrian on the carriageway outside crosswalks; riders of two-wheelers are not counted."""
+"""Pedestrian on the carriageway outside crosswalks and sidewalks; riders are not pedestrians."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pydantic import Field
 from edge.detections import Detections
 from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
+from edge.rules.riders import RiderJudge, RiderSettings
 from edge.rules.zones import select_zones
 from edge.scene import ZoneKind
 from traffic_monitor.contract import EventType, Severity
-
-TWO_WHEELERS = ("motorcycle", "bicycle")
 
 
 class PedestrianParams(IncidentParams):
@@ -34,11 +33,47 @@ class PedestrianParams(IncidentParams):
             "area is a rider. Lower excludes more riders and some pedestrians beside bikes."
         ),
     )
+    rider_vote_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description=(
+            "A person track whose detections were a two-wheeler or a vehicle for at least "
+            "this share (summed confidence) is a rider whose motorbike the detector saw at "
+            "times. Lower excludes more riders, and pedestrians a box once mistook."
+        ),
+    )
+    max_walking_kmh: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "With a calibration: a person faster than this on the road plane rides (a "
+            "motorcyclist boxed as a person). Higher keeps joggers, and passes slow riders."
+        ),
+    )
+    max_walking_heights_s: float = Field(
+        default=1.5,
+        gt=0,
+        description=(
+            "Without a calibration: a person whose feet move faster than this many of their "
+            "box heights per second rides. Weak along the line of sight (few pixels per metre)."
+        ),
+    )
+    speed_window_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds of track history a person's speed is fitted on.",
+    )
 
 
 @register_rule
 class PedestrianOnCarriagewayRule(TrackIncidentRule):
-    """``pedestrian_on_carriageway`` for a person (not a rider) on the road outside crosswalks."""
+    """``pedestrian_on_carriageway``: a person on foot on the road outside crosswalks.
+
+    The person must be known to be on foot: not riding (``edge.rules.riders``: on or over a
+    two-wheeler, voted a vehicle, or ever faster than walking) and with a measured speed at
+    walking pace, so a new track is judged only once its speed is known.
+    """
 
     name = "pedestrian_on_carriageway"
     Params = PedestrianParams
@@ -47,48 +82,41 @@ class PedestrianOnCarriagewayRule(TrackIncidentRule):
     default_classes = ("person",)
 
     def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
-        """Resolve zones."""
+        """Resolve zones and set up the rider judge."""
         super().__init__(params, setup)
         assert isinstance(params, PedestrianParams)
         self.p = params
         self.zones = select_zones(setup.scene, params.zones, [ZoneKind.CARRIAGEWAY])
         self.crosswalks = setup.scene.zones_of(ZoneKind.CROSSWALK, ZoneKind.SIDEWALK)
+        settings = RiderSettings(
+            overlap=params.rider_overlap,
+            vote_share=params.rider_vote_share,
+            max_walking_kmh=params.max_walking_kmh,
+            max_walking_heights_s=params.max_walking_heights_s,
+            window_s=params.speed_window_s,
+        )
+        self.riders = RiderJudge(settings, setup.transform)
+        self.unit = "kmh" if setup.transform is not None else "heights_s"
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
-        """On the carriageway, not on a crosswalk, not riding."""
+        """On the carriageway, not on a crosswalk or sidewalk, on foot at walking pace."""
         zone = next((z for z in self.zones if self.anchor_in(frame, z.polygon, row)), None)
         if zone is None:  # most people: on the pavement, no other test needed
             return Verdict(condition=False)
         on_crosswalk = any(self.anchor_in(frame, walk.polygon, row) for walk in self.crosswalks)
         if on_crosswalk or self._riders(frame, tracked)[row]:
             return Verdict(condition=False)
-        return Verdict(condition=True, zone=zone.name)
+        speed = self.riders.walking_speed(frame, frame.tracks[int(tracked.tracker_id[row])])
+        if speed is None:  # too young a track to tell a walker from a rider
+            return Verdict(condition=False, zone=zone.name)
+        return Verdict(
+            condition=True, zone=zone.name, measurements={f"speed_{self.unit}": round(speed, 2)}
+        )
 
     def _riders(self, frame: FrameContext, tracked: Detections) -> npt.NDArray[np.bool_]:
-        """Which rows of ``tracked`` (the rule's classes) ride a two-wheeler, once per frame."""
-        key = ("riders", self.scope, self.p.rider_overlap)
-        return frame.cached(key, lambda: _riding(tracked.xyxy, frame, self.p.rider_overlap))
+        """Which rows of ``tracked`` (the rule's classes) ride, judged once per frame."""
+        return frame.cached(("riders", id(self)), lambda: self.riders.riding(frame, tracked))
 
-
-def _riding(
-    boxes: npt.NDArray[np.float32], frame: FrameContext, min_overlap: float
-) -> npt.NDArray[np.bool_]:
-    """Rows of ``boxes`` overlapping a two-wheeler box by ``min_overlap`` of their own area."""
-    bikes = _two_wheeler_boxes(frame)
-    if len(bikes) == 0 or len(boxes) == 0:
-        return np.zeros(len(boxes), dtype=bool)
-    x1 = np.maximum(bikes[None, :, 0], boxes[:, None, 0])
-    y1 = np.maximum(bikes[None, :, 1], boxes[:, None, 1])
-    x2 = np.minimum(bikes[None, :, 2], boxes[:, None, 2])
-    y2 = np.minimum(bikes[None, :, 3], boxes[:, None, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
-    riding: npt.NDArray[np.bool_] = np.any(inter / area[:, None] >= min_overlap, axis=1)
-    return riding
-
-
-def _two_wheeler_boxes(frame: FrameContext) -> np.ndarray:  # type: ignore[type-arg]
-    """Boxes of every detection (tracked or not) of a two-wheeler class (its own class)."""
-    dets = frame.detections
-    names = [frame.class_name(int(c)) for c in dets.class_id]
-    return dets.xyxy[[name in TWO_WHEELERS for name in names]]
+    def state_size(self) -> int:
+        """Per-track timers, sightings, open incidents and remembered riders."""
+        return super().state_size() + self.riders.state_size()

@@ -22,6 +22,7 @@ _SUPPORT_MODULES = {
     "lifecycle",
     "motion",
     "registry",
+    "riders",
     "signals",
     "zones",
 }

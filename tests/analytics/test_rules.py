@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from edge.pipeline.analytics import CameraAnalytics
-from tests.analytics.factories import MOTORCYCLE, NAMES, PERSON, TRUCK, Path, play, scene
+from tests.analytics.factories import CAR, MOTORCYCLE, NAMES, PERSON, TRUCK, Path, play, scene
 from traffic_monitor.contract import EventPhase, EventType
 from traffic_monitor.errors import UserFacingError
 
@@ -218,15 +219,84 @@ def test_pedestrian_on_carriageway_but_not_riders_or_crosswalk():
     assert events[0].geometry.point[0] < 200
 
 
-# ---- speeding -------------------------------------------------------------------------------
-
-# 10 px = 1 m: image (x, y) -> world (x / 10, y / 10).
+# 10 px = 1 m on the road (image (x, y) -> world (x / 10, y / 10)); the speeding tests use it too.
 CALIBRATION = {
     "image_points": [[0, 0], [640, 0], [640, 480], [0, 480]],
     "world_points": [[0, 0], [64, 0], [64, 48], [0, 48]],
     "error_m": 0.2,
 }
+
+
+def _kmh(x, y0, kmh, seconds, w=14, h=40):
+    """A person boxed alone moving up the image at ``kmh`` on the 10 px/m calibration."""
+    return Path(
+        [(0, x, y0), (seconds, x, y0 - kmh / 3.6 * 10 * seconds)], w=w, h=h, class_id=PERSON
+    )
+
+
+@pytest.mark.parametrize(
+    ("kmh", "alerts"),
+    [(4.0, 1), (7.0, 1), (25.0, 0), (45.0, 0)],
+)
+def test_a_person_at_vehicle_speed_is_a_rider_not_a_pedestrian(kmh, alerts):
+    # The detector boxes a motorcyclist seen from behind as one ``person`` (no motorbike box):
+    # on a calibrated camera their speed tells them from people on foot.
+    a = analytics(
+        zones=[ROAD], calibration=CALIBRATION, rules={"pedestrian_on_carriageway": {"on_s": 1}}
+    )
+    events = play(a, [_kmh(300, 470, kmh, 3.0)], 3.0)
+    starts = of(events, EventType.PEDESTRIAN_ON_CARRIAGEWAY, EventPhase.START)
+    assert len(starts) == alerts
+    if alerts:
+        assert starts[0].measurements["speed_kmh"] == pytest.approx(kmh, abs=2.0)
+
+
+def test_a_rider_who_stops_stays_a_rider_and_a_walker_stays_a_pedestrian():
+    a = analytics(
+        zones=[ROAD], calibration=CALIBRATION, rules={"pedestrian_on_carriageway": {"on_s": 1}}
+    )
+    # 30 km/h for 2 s (a motorcyclist boxed as a person), then waiting at a light for 4 s
+    rider = Path([(0, 150, 470), (2, 150, 303), (6, 150, 303)], w=14, h=40, class_id=PERSON)
+    walker = Path([(0, 450, 300), (6, 450, 220)], w=14, h=40, class_id=PERSON)  # 4.8 km/h
+    events = of(play(a, [rider, walker], 6), EventType.PEDESTRIAN_ON_CARRIAGEWAY)
+    assert events and all(e.geometry.point[0] == pytest.approx(450, abs=4) for e in events)
+
+
+def test_riders_without_a_calibration_by_box_heights_per_second():
+    a = analytics(zones=[ROAD], rules={"pedestrian_on_carriageway": {"on_s": 1}})
+    fast = Path([(0, 150, 470), (3, 150, 170)], w=14, h=40, class_id=PERSON)  # 2.5 heights/s
+    slow = Path([(0, 450, 300), (3, 450, 260)], w=14, h=40, class_id=PERSON)  # 0.33 heights/s
+    events = of(play(a, [fast, slow], 3), EventType.PEDESTRIAN_ON_CARRIAGEWAY, EventPhase.START)
+    assert [e.geometry.point[0] for e in events] == [pytest.approx(450, abs=4)]
+    assert events[0].measurements["speed_heights_s"] == pytest.approx(0.33, abs=0.1)
+
+
+def test_a_person_sometimes_boxed_as_a_motorbike_is_a_rider():
+    # A motorcyclist waiting at a light, boxed as a person in most frames and as a motorcycle
+    # in some: the motorcycle votes make the track a rider although it stands still.
+    a = analytics(
+        zones=[ROAD], calibration=CALIBRATION, rules={"pedestrian_on_carriageway": {"on_s": 1}}
+    )
+    rider = Path([(0, 200, 300), (4, 200, 300)], w=16, h=40, class_id=PERSON)
+    as_bike = Path([(0, 200, 300), (4, 200, 300)], w=16, h=40, class_id=MOTORCYCLE, score=0.8)
+    walker = Path([(0, 450, 300), (4, 450, 250)], w=14, h=40, class_id=PERSON)
+    hide = lambda k, t: (k == 0 and int(t * 30) % 3 == 0) or (k == 1 and int(t * 30) % 3 != 0)  # noqa: E731
+    events = of(
+        play(a, [rider, as_bike, walker], 4, hide=hide), EventType.PEDESTRIAN_ON_CARRIAGEWAY
+    )
+    assert events and {round(e.geometry.point[0]) for e in events} == {450}
+
+
+# ---- speeding -------------------------------------------------------------------------------
+
 LIMITED = {**ROAD, "speed_limit": {"default": 50, "per_class": {"motorcycle": 40}}}
+# A camera looking along a road 20 m wide: 0.03 m per pixel at the bottom, 0.26 at row 200,
+# over 1 m at row 120 (world metres 70) and beyond.
+PERSPECTIVE = {
+    "image_points": [[0, 480], [640, 480], [360, 100], [280, 100]],
+    "world_points": [[0, 0], [20, 0], [20, 100], [0, 100]],
+    "error_m": 0.2,
+}
 
 
 def test_speeding_with_measured_speed_and_uncertainty():
@@ -242,6 +312,64 @@ def test_speeding_with_measured_speed_and_uncertainty():
     assert 0 < car.measurements["speed_uncertainty_kmh"] < 10
     assert car.measurements["limit_kmh"] == 50
     assert starts["motorcycle"].measurements["limit_kmh"] == 40
+
+
+def test_speeding_events_carry_the_speed_over_the_limit_never_a_lower_one():
+    # 65 km/h for 1.5 s, then braking to 20 km/h: every event of the incident (start, end)
+    # carries the speed that broke the limit, never the one the car slowed down to.
+    a = analytics(
+        zones=[LIMITED], calibration=CALIBRATION, rules={"speeding": {"on_s": 0.3, "off_s": 0.5}}
+    )
+    braking = Path([(0, 100, 470), (1.5, 100, 199), (4.0, 100, 60)])  # 65 km/h, then 20 km/h
+    events = of(play(a, [braking], 4.0, jitter=1.0), EventType.SPEEDING)
+    assert [e.phase for e in events] == [EventPhase.START, EventPhase.END]
+    assert all(e.measurements["speed_kmh"] > 50 + 5 for e in events)  # limit + tolerance
+    assert events[0].measurements["speed_kmh"] == pytest.approx(65, abs=5)
+
+
+class _RoadCar:
+    """A car 1.6 m high at road-plane (x_m, metres_at(t)) on PERSPECTIVE, boxed to scale."""
+
+    def __init__(self, metres_at, seconds, x_m=10.0):
+        self.metres_at, self.seconds, self.x_m = metres_at, seconds, x_m
+        self.class_id, self.score = CAR, 0.9
+        self.matrix = cv2.getPerspectiveTransform(
+            np.array(PERSPECTIVE["world_points"], dtype=np.float32),
+            np.array(PERSPECTIVE["image_points"], dtype=np.float32),
+        )
+
+    def box_at(self, t):
+        if t > self.seconds:
+            return None
+        y = self.metres_at(t)
+        world = np.float32([[self.x_m, y], [self.x_m + 1.0, y]]).reshape(-1, 1, 2)
+        (x0, y0), (x1, _) = cv2.perspectiveTransform(world, self.matrix).reshape(-1, 2)
+        px_per_m = float(x1 - x0)
+        return (x0 - 0.9 * px_per_m, y0 - 1.6 * px_per_m, x0 + 0.9 * px_per_m, y0)
+
+
+@pytest.mark.parametrize(("max_metres_per_px", "far_alerts"), [(0.3, 0), (5.0, 1)])
+def test_no_speed_is_measured_where_a_pixel_is_metres_of_road(max_metres_per_px, far_alerts):
+    a = analytics(
+        zones=[{**ROAD, "speed_limit": {"default": 50}}],
+        calibration=PERSPECTIVE,
+        rules={"speeding": {"on_s": 0.3, "max_metres_per_px": max_metres_per_px}},
+    )
+    near = _RoadCar(lambda t: 2.0 + 20.0 * t, 1.4)  # 72 km/h over metres 2-30 (<= 0.3 m/px)
+    far = _RoadCar(lambda t: 45.0 + 20.0 * t, 2.4)  # 72 km/h over metres 45-93 (> 0.5 m/px)
+    events = of(play(a, [near, far], 2.4), EventType.SPEEDING, EventPhase.START)
+    assert len(events) == 1 + far_alerts
+    assert events[0].measurements["speed_kmh"] == pytest.approx(72, abs=6)
+
+
+def test_a_motorcyclist_boxed_as_a_person_is_checked_against_the_motorcycle_limit():
+    a = analytics(zones=[LIMITED], calibration=CALIBRATION, rules={"speeding": {"on_s": 0.3}})
+    rider = _kmh(200, 470, 60.0, 2.5)  # boxed as a person: 60 km/h, motorcycle limit 40
+    walker = _kmh(450, 470, 6.0, 2.5)
+    events = of(play(a, [rider, walker], 2.5, jitter=1.0), EventType.SPEEDING, EventPhase.START)
+    assert [e.geometry.point[0] for e in events] == [pytest.approx(200, abs=4)]
+    assert events[0].measurements["limit_kmh"] == 40
+    assert events[0].measurements["speed_kmh"] == pytest.approx(60, abs=5)
 
 
 def test_speeding_needs_calibration():
