@@ -386,7 +386,7 @@ class EventStore:
 def _add_camera_node_column(conn: Connection, schema: str | None) -> None:
     """Give a ``cameras`` table made before camera binding its ``node_id`` column.
 
-    ``cloud ingest`` creates tables but runs no migrations; migration 0300 adds the same
+    ``cloud ingest`` creates tables but runs no migrations; migration 0003 adds the same
     column only where it is missing, so both orders work.
     """
     columns = {c["name"] for c in inspect(conn).get_columns("cameras", schema=schema)}

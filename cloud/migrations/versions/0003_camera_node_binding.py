@@ -1,7 +1,7 @@
 """The node each camera belongs to (a node may publish only for its own cameras).
 
-Revision ID: 0300
-Revises: 0200
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0300"
-down_revision = "0200"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
