@@ -28,6 +28,7 @@ from cloud.api.cli import register_camera_configs
 from cloud.api.models import Role
 from cloud.ingest.validate import classify
 from cloud.migrations import upgrade
+from cloud.services.alerting import AlertGrouper
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from cloud.store.store import Batch
@@ -153,6 +154,7 @@ def _ingest(store: EventStore, events: list[Event], speeding: Event) -> None:
     assert classify(status_topic(SITE, NODE), birth.model_dump_json().encode(), now, batch) is None
     result = store.write(batch)
     assert result.inserted == len(events) and result.dead_letters == 0
+    AlertGrouper(store).after_commit(events)  # the consumer's post-commit step
 
 
 @pytest.fixture(scope="module")
