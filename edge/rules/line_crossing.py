@@ -50,6 +50,17 @@ class LineCrossingParams(RuleParams):
     emit_crossings: bool = Field(
         default=False, description="Also emit one line_crossing event per crossing (chatty)."
     )
+    class_settle_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description=(
+            "A crossing's class is the track's class vote this many seconds after the crossing "
+            "(or when the track ends, if sooner), so the views after the line count too: an "
+            "approaching motorbike is often called a car or a person until it is near. Count "
+            "and crossing events come this much later. 0: the vote at the crossing."
+        ),
+    )
     extrapolate_s: float = Field(
         default=0.5,
         ge=0,
@@ -115,12 +126,29 @@ class LineCrossingParams(RuleParams):
     )
 
 
+DEFAULT_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
+"""What a line without ``classes`` counts: vehicles. Pedestrians only where a line lists
+``person`` (a rider detected without their bike must not count as a pedestrian)."""
+
+
 @dataclass(frozen=True)
 class _Crossing:
     track_id: int
     timestamp: float
     point: tuple[float, float]
     direction: str
+
+
+@dataclass
+class _Pending:
+    """A crossing waiting for its track's class to settle."""
+
+    crossing: _Crossing
+    class_name: str
+    """The track's class at the crossing (used if the track is gone by then)."""
+    speed_kmh: float | None
+    event: Event | None
+    """Its ``line_crossing`` event (``emit_crossings``), class filled in when settled."""
 
 
 def _rows(
@@ -137,6 +165,7 @@ def _rows(
     ]
 
 
+_TWO_WHEELERS = {"motorcycle", "bicycle"}
 RECENT_S = 10.0
 """Crossings remembered per line, seconds (to not count a fragmented track twice)."""
 
@@ -153,6 +182,7 @@ class _Line:
         self, line: CountingLine, dead_band_px: float, band_fraction: float, intervals: list[int]
     ) -> None:
         self.config = line
+        self.classes = set(line.classes if line.classes is not None else DEFAULT_CLASSES)
         self.sides = SideTracker(
             line.start,
             line.end,
@@ -160,27 +190,54 @@ class _Line:
             dead_band_px=dead_band_px,
             dead_band_fraction=band_fraction,
         )
-        self.buckets: dict[int, _Bucket | None] = dict.fromkeys(intervals)
-        self.totals: Counter[tuple[str, str]] = Counter()
+        self.buckets: dict[int, dict[float, _Bucket]] = {interval: {} for interval in intervals}
+        """Open buckets per interval by start time (more than one while crossings settle)."""
+        self.first_start: float | None = None
+        self.settled: Counter[tuple[str, str]] = Counter()
+        self.pending: deque[_Pending] = deque()
         self.recent: deque[_Crossing] = deque()
 
-    def add(
-        self,
-        class_name: str,
-        direction: str,
-        crossing: _Crossing,
-        speed_kmh: float | None = None,
-    ) -> None:
-        """Count one crossing (and its speed, if measured) in the totals and every open bucket."""
-        self.totals[class_name, direction] += 1
-        for bucket in self.buckets.values():
-            if bucket is not None:
-                bucket.counts[class_name, direction] += 1
-                if speed_kmh is not None:
-                    bucket.speeds.add(speed_kmh)
+    @property
+    def totals(self) -> Counter[tuple[str, str]]:
+        """Settled counts, plus the crossings still settling with their class at the line."""
+        totals = Counter(self.settled)
+        for waiting in self.pending:
+            totals[waiting.class_name, waiting.crossing.direction] += 1
+        return totals
+
+    def note(self, crossing: _Crossing) -> None:
+        """Remember a crossing for :meth:`crossed_near` (the last ``RECENT_S`` seconds)."""
         self.recent.append(crossing)
         while self.recent and crossing.timestamp - self.recent[0].timestamp > RECENT_S:
             self.recent.popleft()
+
+    def add(self, class_name: str, crossing: _Crossing, speed_kmh: float | None = None) -> None:
+        """Count one settled crossing (and its speed) in the totals and its buckets."""
+        self.settled[class_name, crossing.direction] += 1
+        for interval, open_buckets in self.buckets.items():
+            bucket = self._bucket_of(interval, open_buckets, crossing.timestamp)
+            if bucket is not None:
+                bucket.counts[class_name, crossing.direction] += 1
+                if speed_kmh is not None:
+                    bucket.speeds.add(speed_kmh)
+
+    def _bucket_of(
+        self, interval: int, open_buckets: dict[float, _Bucket], timestamp: float
+    ) -> _Bucket | None:
+        """The open bucket holding ``timestamp`` (the earliest open one if that closed)."""
+        if not open_buckets:
+            return None
+        start = max((timestamp // interval) * interval, self.first_start or 0.0)
+        return open_buckets.get(start) or open_buckets[min(open_buckets)]
+
+    def open_buckets(self, now: float, capacity: int) -> None:
+        """Open each interval's bucket holding ``now`` (the first one starts at ``now``)."""
+        if self.first_start is None:
+            self.first_start = now
+        for interval, open_buckets in self.buckets.items():
+            start = max((now // interval) * interval, self.first_start)
+            if start not in open_buckets:
+                open_buckets[start] = _Bucket(start, SpeedSamples(capacity))
 
     def crossed_near(self, crossing: _Crossing, since: float, radius: float) -> bool:
         """Whether another track crossed the same way near ``crossing.point`` after ``since``."""
@@ -223,34 +280,75 @@ class LineCrossingRule(Rule):
         return {line.config.name: line.totals for line in self.lines}
 
     def process(self, frame: FrameContext) -> list[Event]:
-        """Update sides with this frame's tracked anchors; emit counts at interval ends."""
-        events = self._close_buckets(frame, final=False)
+        """Update sides with this frame's tracked anchors; emit counts at interval ends.
+
+        Steps: the crossings of this frame's tracks, the extrapolated crossings of the
+        tracks that ended, the crossings whose class has settled, the buckets that closed.
+        """
         tracked = frame.tracked()
         rows = _rows(frame, tracked)
         ended = [t for t in self._lost if t not in frame.tracks]
+        events: list[Event] = []
         for line in self.lines:
-            for row, (track_id, class_name, anchor, height) in enumerate(rows):
-                if line.config.classes is not None and class_name not in line.config.classes:
-                    continue
-                if not line.sides.knows(track_id):
-                    # Arm with the first detection, seen while the track was still tentative.
-                    first = frame.tracks[track_id].history[0]
-                    line.sides.update(track_id, (first.x, first.y))
-                direction = line.sides.update(track_id, anchor, height)
-                if direction is None:
-                    continue
-                line.add(
-                    class_name,
-                    direction,
-                    _Crossing(track_id, frame.timestamp, anchor, direction),
-                    self._crossing_speed(frame, tracked, row, class_name),
-                )
-                if self.p.emit_crossings:
-                    events.append(self._crossing_event(frame, tracked, row, line, direction))
+            line.open_buckets(frame.timestamp, self.p.max_speed_samples)
+            self._cross(frame, tracked, rows, line)
             for track_id in ended:
-                events.extend(self._extrapolate(frame, line, track_id))
+                self._extrapolate(frame, line, track_id)
             line.sides.prune(set(frame.tracks))
+            events += self._settle(frame, line, final=False)
         self._remember_lost(frame, ended)
+        return events + self._close_buckets(frame, final=False)
+
+    def _cross(
+        self,
+        frame: FrameContext,
+        tracked: Detections,
+        rows: list[tuple[int, str, tuple[float, float], float]],
+        line: _Line,
+    ) -> None:
+        """Queue the crossings of this frame's tracked rows (they settle later)."""
+        for row, (track_id, class_name, anchor, height) in enumerate(rows):
+            if class_name not in line.classes and not self._may_settle_into(line, track_id):
+                continue
+            if not line.sides.knows(track_id):
+                # Arm with the first detection, seen while the track was still tentative.
+                first = frame.tracks[track_id].history[0]
+                line.sides.update(track_id, (first.x, first.y))
+            direction = line.sides.update(track_id, anchor, height)
+            if direction is None:
+                continue
+            crossing = _Crossing(track_id, frame.timestamp, anchor, direction)
+            line.note(crossing)
+            event = None
+            if self.p.emit_crossings:
+                event = self._crossing_event(frame, tracked, row, line, direction)
+            speed = self._crossing_speed(frame, tracked, row, class_name)
+            line.pending.append(_Pending(crossing, class_name, speed, event))
+
+    def _may_settle_into(self, line: _Line, track_id: int) -> bool:
+        """Whether a track of a class the line does not count may still become one it does.
+
+        A track voted ``person`` may turn out to be a rider (the vote settles later): it is
+        followed by lines that count two-wheelers, and counted only if it settles on one.
+        """
+        return self.p.class_settle_s > 0 and bool(line.classes & _TWO_WHEELERS)
+
+    def _settle(self, frame: FrameContext, line: _Line, *, final: bool) -> list[Event]:
+        """Count the crossings whose class has settled: now the track's vote decides."""
+        events: list[Event] = []
+        while line.pending:
+            waiting = line.pending[0]
+            track = frame.tracks.get(waiting.crossing.track_id)
+            due = waiting.crossing.timestamp + self.p.class_settle_s <= frame.timestamp
+            if not (final or due or track is None):
+                break
+            line.pending.popleft()
+            class_name = waiting.class_name if track is None else frame.class_name(track.class_id)
+            if class_name not in line.classes:
+                continue
+            line.add(class_name, waiting.crossing, waiting.speed_kmh)
+            if waiting.event is not None:
+                events.append(waiting.event.model_copy(update={"object_class": class_name}))
         return events
 
     def _crossing_speed(
@@ -304,42 +402,46 @@ class LineCrossingRule(Rule):
             elif track_id not in self._lost or self._lost[track_id].last_seen != track.last_seen:
                 self._lost[track_id] = lost_path(track, self.p.extrapolate_s)
 
-    def _extrapolate(self, frame: FrameContext, line: _Line, track_id: int) -> list[Event]:
-        """Count an ended track whose last motion carried it across the line."""
+    def _extrapolate(self, frame: FrameContext, line: _Line, track_id: int) -> None:
+        """Queue the crossing of an ended track whose last motion carried it across the line.
+
+        Its class is final (the track has ended): it settles at once.
+        """
         path = self._lost[track_id]
         class_name = frame.class_name(path.class_id)
-        if path.speed_heights < self.p.extrapolate_min_speed or (
-            line.config.classes is not None and class_name not in line.config.classes
-        ):
-            return []
+        if path.speed_heights < self.p.extrapolate_min_speed or class_name not in line.classes:
+            return
         found = line.sides.crossing_of(path.anchor, path.heading_to, track_id)
         if found is None:
-            return []
+            return
         direction, point, fraction = found
         when = path.last_seen + fraction * self.p.extrapolate_s
         if when > frame.timestamp:
-            return []  # it would cross later (at shutdown): that has not happened yet
+            return  # it would cross later (at shutdown): that has not happened yet
         crossing = _Crossing(track_id, when, point, direction)
         if line.crossed_near(crossing, since=path.last_seen - 1.0, radius=1.5 * path.height):
-            return []  # the road user came back as another track and was counted
-        line.add(class_name, direction, crossing)
+            return  # the road user came back as another track and was counted
+        line.note(crossing)
         logger.debug("track %s counted on %s by extrapolation", track_id, line.config.name)
-        if not self.p.emit_crossings:
-            return []
-        return [self._extrapolated_event(frame, line, crossing, class_name)]
+        event = None
+        if self.p.emit_crossings:
+            event = self._extrapolated_event(frame, line, crossing, class_name)
+        line.pending.append(_Pending(crossing, class_name, None, event))
 
     def finish(self, frame: FrameContext) -> list[Event]:
         """Count lost tracks that were crossing as they went, then emit the partial buckets."""
         events: list[Event] = []
         for line in self.lines:
             for track_id in self._lost:
-                events.extend(self._extrapolate(frame, line, track_id))
+                self._extrapolate(frame, line, track_id)
+            events += self._settle(frame, line, final=True)
         self._lost.clear()
         return events + self._close_buckets(frame, final=True)
 
     def state_size(self) -> int:
-        """Per-track side entries and lost-track paths held."""
-        return sum(len(line.sides) for line in self.lines) + len(self._lost)
+        """Per-track side entries, lost-track paths and crossings settling, held."""
+        held = sum(len(line.sides) + len(line.pending) for line in self.lines)
+        return held + len(self._lost)
 
     def _crossing_event(
         self, frame: FrameContext, tracked: Detections, row: int, line: _Line, direction: str
@@ -364,6 +466,7 @@ class LineCrossingRule(Rule):
             EventType.LINE_CROSSING,
             zone=line.config.name,
             attributes={**attributes, "extrapolated": True},
+            time=frame.time_at(crossing.timestamp),
         )
         geometry = event.geometry.model_copy(update={"point": crossing.point})
         return event.model_copy(
@@ -371,23 +474,19 @@ class LineCrossingRule(Rule):
         )
 
     def _close_buckets(self, frame: FrameContext, final: bool) -> list[Event]:
+        """Emit the buckets that ended ``class_settle_s`` ago (every open one when final)."""
         events: list[Event] = []
+        settled_until = frame.timestamp - self.p.class_settle_s
         for line in self.lines:
-            for interval, bucket in line.buckets.items():
-                start = (frame.timestamp // interval) * interval
-                if bucket is None:
-                    line.buckets[interval] = self._bucket(frame.timestamp)
-                    continue
-                if final or start > bucket.start:
-                    end = frame.timestamp if final else start
-                    events.append(
-                        self._count_event(frame, line, interval, bucket, end=end, partial=final)
-                    )
-                    line.buckets[interval] = self._bucket(start)
+            for interval, open_buckets in line.buckets.items():
+                for start in sorted(open_buckets):
+                    end = (start // interval + 1) * interval
+                    if not final and end > settled_until:
+                        break
+                    bucket = open_buckets.pop(start)
+                    end = min(end, frame.timestamp)
+                    events.append(self._count_event(frame, line, interval, bucket, end=end))
         return events
-
-    def _bucket(self, start: float) -> _Bucket:
-        return _Bucket(start, SpeedSamples(self.p.max_speed_samples))
 
     def _count_event(
         self,
@@ -397,7 +496,6 @@ class LineCrossingRule(Rule):
         bucket: _Bucket,
         *,
         end: float,
-        partial: bool,
     ) -> Event:
         measurements: dict[str, float] = {"count": float(sum(bucket.counts.values()))}
         for direction in ("in", "out"):
@@ -420,6 +518,6 @@ class LineCrossingRule(Rule):
                 "interval_s": interval,
                 "period_start": start_time.isoformat(),
                 "period_s": round((end - bucket.start), 3),
-                "partial": partial or end - bucket.start < interval - 1e-6,
+                "partial": end - bucket.start < interval - 1e-6,
             },
         )

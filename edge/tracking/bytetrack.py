@@ -28,7 +28,7 @@ from edge.detections import NO_TRACK, Detections
 from edge.tracking.config import TrackerConfig
 from edge.tracking.kalman import KalmanNoise
 from edge.tracking.recovery import RecoveryGate, match_lost
-from edge.tracking.track import Track, TrackState
+from edge.tracking.track import ClassVote, Track, TrackState
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,17 @@ def _enlarged(boxes: FloatArray, buffer: float) -> FloatArray:
     return grown
 
 
+def _class_vote(config: TrackerConfig, class_names: Sequence[str]) -> ClassVote:
+    """The tracks' vote policy for these class names."""
+    names = list(class_names)
+    return ClassVote(
+        by_area=config.vote_by_area,
+        rider_share=config.rider_vote_share,
+        person=names.index("person") if "person" in names else -1,
+        two_wheelers=tuple(names.index(n) for n in ("motorcycle", "bicycle") if n in names),
+    )
+
+
 class ByteTracker:
     """Assigns persistent ids to the detections of one camera, frame after frame.
 
@@ -138,6 +149,7 @@ class ByteTracker:
         self.noise = noise or KalmanNoise()
         self._group_of = self._class_groups(class_names)
         self._group_table = np.array([self._group(c) for c in range(len(class_names))], dtype=int)
+        self._vote = _class_vote(self.config, class_names)
         self._tracks: dict[int, Track] = {}
         self._corrections: list[tuple[Track, FloatArray]] = []  # emptied by every update
         self._next_id = 1
@@ -410,6 +422,7 @@ class ByteTracker:
             timestamp=timestamp,
             history_length=self.config.history_length,
             noise=self.noise,
+            vote=self._vote,
         )
         self._next_id += 1
         if self.config.min_hits <= 1:

@@ -148,6 +148,26 @@ class TrackerConfig(BaseModel):
             "a motorbike and its rider are one road user (counted once, not a pedestrian)."
         ),
     )
+    vote_by_area: bool = Field(
+        default=True,
+        description=(
+            "Weight each detection's class vote by its box area as well as its confidence: "
+            "near, large views decide the class, so an approaching road user's first far "
+            "detections (often the wrong class) do not outvote the near ones. Off: summed "
+            "confidence."
+        ),
+    )
+    rider_vote_share: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A track voted 'person' is a motorcycle (or bicycle) when that class holds at "
+            "least this share of the person votes: a rider seen without their bike is "
+            "detected as a person, a pedestrian is never detected as a motorbike. Higher "
+            "needs more bike evidence (more riders counted as pedestrians); 0: off."
+        ),
+    )
     class_groups: list[list[str]] = Field(
         default_factory=lambda: [list(group) for group in DEFAULT_CLASS_GROUPS],
         description=(
