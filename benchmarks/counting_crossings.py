@@ -137,7 +137,8 @@ def counted_crossings(
             where = segment_parameter(start, end, as_points(event.geometry.point))
             length = float(np.hypot(line.end[0] - line.start[0], line.end[1] - line.start[1]))
             position = round(float(where[0]) * length, 1)
-        extrapolated = " extrapolated" if event.attributes.get("extrapolated") else ""
+        traced = event.attributes.get("traced")
+        extrapolated = f" traced at its {traced}" if traced else ""
         found.append(
             Crossing(
                 line=name,

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from edge.detections import Detections
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
-from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, lost_path
+from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, birth_path, lost_path
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
 from edge.scene import CountingLine
-from edge.tracking import TrackState
+from edge.tracking import Track, TrackState
 from traffic_monitor.contract import Event, EventType
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,36 @@ class LineCrossingParams(RuleParams):
     )
     emit_crossings: bool = Field(
         default=False, description="Also emit one line_crossing event per crossing (chatty)."
+    )
+    birth_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=3,
+        description=(
+            "A track first seen just past a line and moving away from it is counted, with "
+            "its direction, when its first motion traced back this many seconds crosses the "
+            "line (the detector found the road user only after the line: small or dense "
+            "traffic), unless another track crossed there just before (the same road user, "
+            "lost and found again). Needs extrapolate_min_speed. 0: off."
+        ),
+    )
+    birth_window_s: float = Field(
+        default=0.4,
+        gt=0,
+        le=3,
+        description=(
+            "Seconds of a young track's first anchors its first motion is fitted on; the "
+            "check is made once the track is this old."
+        ),
+    )
+    min_detections: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "A crossing counts only if its track was detected at least this many times by "
+            "the time its class settles: a track of one or two frames that crosses (a part of "
+            "a road user given a box of its own, a flicker) is not a road user."
+        ),
     )
     class_settle_s: float = Field(
         default=1.0,
@@ -144,8 +174,10 @@ class _Pending:
     """A crossing waiting for its track's class to settle."""
 
     crossing: _Crossing
+    track: Track
+    """The track (kept until the crossing settles, even after it ended)."""
     class_name: str
-    """The track's class at the crossing (used if the track is gone by then)."""
+    """The track's class at the crossing."""
     speed_kmh: float | None
     event: Event | None
     """Its ``line_crossing`` event (``emit_crossings``), class filled in when settled."""
@@ -165,7 +197,6 @@ def _rows(
     ]
 
 
-_TWO_WHEELERS = {"motorcycle", "bicycle"}
 RECENT_S = 10.0
 """Crossings remembered per line, seconds (to not count a fragmented track twice)."""
 
@@ -196,6 +227,8 @@ class _Line:
         self.settled: Counter[tuple[str, str]] = Counter()
         self.pending: deque[_Pending] = deque()
         self.recent: deque[_Crossing] = deque()
+        self.young: set[int] = set()
+        """Tracks first seen by this line whose birth is not checked yet (pruned)."""
 
     @property
     def totals(self) -> Counter[tuple[str, str]]:
@@ -295,6 +328,7 @@ class LineCrossingRule(Rule):
             for track_id in ended:
                 self._extrapolate(frame, line, track_id)
             line.sides.prune(set(frame.tracks))
+            line.young.intersection_update(frame.tracks)
             events += self._settle(frame, line, final=False)
         self._remember_lost(frame, ended)
         return events + self._close_buckets(frame, final=False)
@@ -308,43 +342,71 @@ class LineCrossingRule(Rule):
     ) -> None:
         """Queue the crossings of this frame's tracked rows (they settle later)."""
         for row, (track_id, class_name, anchor, height) in enumerate(rows):
-            if class_name not in line.classes and not self._may_settle_into(line, track_id):
-                continue
+            if class_name not in line.classes and self.p.class_settle_s <= 0:
+                continue  # the class cannot change before it is counted
+            track = frame.tracks[track_id]
             if not line.sides.knows(track_id):
                 # Arm with the first detection, seen while the track was still tentative.
-                first = frame.tracks[track_id].history[0]
+                first = track.history[0]
                 line.sides.update(track_id, (first.x, first.y))
+                line.young.add(track_id)
             direction = line.sides.update(track_id, anchor, height)
             if direction is None:
+                self._born_past(frame, line, track, class_name)
                 continue
+            line.young.discard(track_id)
             crossing = _Crossing(track_id, frame.timestamp, anchor, direction)
             line.note(crossing)
             event = None
             if self.p.emit_crossings:
                 event = self._crossing_event(frame, tracked, row, line, direction)
             speed = self._crossing_speed(frame, tracked, row, class_name)
-            line.pending.append(_Pending(crossing, class_name, speed, event))
+            line.pending.append(_Pending(crossing, track, class_name, speed, event))
 
-    def _may_settle_into(self, line: _Line, track_id: int) -> bool:
-        """Whether a track of a class the line does not count may still become one it does.
+    def _born_past(self, frame: FrameContext, line: _Line, track: Track, class_name: str) -> None:
+        """Count a young track whose first motion, traced back, crosses the line.
 
-        A track voted ``person`` may turn out to be a rider (the vote settles later): it is
-        followed by lines that count two-wheelers, and counted only if it settles on one.
+        Checked once, when the track is ``birth_window_s`` old.
         """
-        return self.p.class_settle_s > 0 and bool(line.classes & _TWO_WHEELERS)
+        if track.track_id not in line.young or frame.timestamp - track.first_seen < (
+            self.p.birth_window_s
+        ):
+            return
+        line.young.discard(track.track_id)
+        if self.p.birth_s <= 0:
+            return
+        path = birth_path(track, self.p.birth_s, self.p.birth_window_s)
+        if path is None or path.speed_heights < self.p.extrapolate_min_speed:
+            return
+        found = line.sides.born_across(track.track_id, path.came_from, path.anchor)
+        if found is None:
+            return
+        direction, point, fraction = found
+        when = path.first_seen - (1 - fraction) * self.p.birth_s
+        if line.first_start is None or when < line.first_start:
+            return  # it crossed before the camera was watched (already past at the start)
+        crossing = _Crossing(track.track_id, when, point, direction)
+        if line.crossed_near(crossing, since=when - 1.0, radius=1.5 * path.height):
+            return  # the road user was counted as another track (lost and found again)
+        line.note(crossing)
+        logger.debug("track %s counted on %s at its birth", track.track_id, line.config.name)
+        event = None
+        if self.p.emit_crossings:
+            event = self._extrapolated_event(frame, line, crossing, class_name, "birth")
+        line.pending.append(_Pending(crossing, track, class_name, None, event))
 
     def _settle(self, frame: FrameContext, line: _Line, *, final: bool) -> list[Event]:
         """Count the crossings whose class has settled: now the track's vote decides."""
         events: list[Event] = []
         while line.pending:
             waiting = line.pending[0]
-            track = frame.tracks.get(waiting.crossing.track_id)
+            ended = waiting.crossing.track_id not in frame.tracks
             due = waiting.crossing.timestamp + self.p.class_settle_s <= frame.timestamp
-            if not (final or due or track is None):
+            if not (final or due or ended):
                 break
             line.pending.popleft()
-            class_name = waiting.class_name if track is None else frame.class_name(track.class_id)
-            if class_name not in line.classes:
+            class_name = frame.class_name(waiting.track.class_id)
+            if class_name not in line.classes or waiting.track.hits < self.p.min_detections:
                 continue
             line.add(class_name, waiting.crossing, waiting.speed_kmh)
             if waiting.event is not None:
@@ -425,8 +487,8 @@ class LineCrossingRule(Rule):
         logger.debug("track %s counted on %s by extrapolation", track_id, line.config.name)
         event = None
         if self.p.emit_crossings:
-            event = self._extrapolated_event(frame, line, crossing, class_name)
-        line.pending.append(_Pending(crossing, class_name, None, event))
+            event = self._extrapolated_event(frame, line, crossing, class_name, "end")
+        line.pending.append(_Pending(crossing, path.track, class_name, None, event))
 
     def finish(self, frame: FrameContext) -> list[Event]:
         """Count lost tracks that were crossing as they went, then emit the partial buckets."""
@@ -440,7 +502,7 @@ class LineCrossingRule(Rule):
 
     def state_size(self) -> int:
         """Per-track side entries, lost-track paths and crossings settling, held."""
-        held = sum(len(line.sides) + len(line.pending) for line in self.lines)
+        held = sum(len(line.sides) + len(line.pending) + len(line.young) for line in self.lines)
         return held + len(self._lost)
 
     def _crossing_event(
@@ -457,9 +519,10 @@ class LineCrossingRule(Rule):
         )
 
     def _extrapolated_event(
-        self, frame: FrameContext, line: _Line, crossing: _Crossing, class_name: str
+        self, frame: FrameContext, line: _Line, crossing: _Crossing, class_name: str, how: str
     ) -> Event:
-        attributes = {"line": line.config.name, "direction": crossing.direction}
+        """A crossing not seen but traced: at a track's ``end`` or its ``birth``."""
+        attributes = {"line": line.config.name, "direction": crossing.direction, "traced": how}
         event = make_event(
             frame,
             self.name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DEFAULT_CLASS_GROUPS = [["person", "bicycle", "motorcycle", "car", "bus", "truck"]]
+DEFAULT_CLASS_GROUPS = [["person", "bicycle", "motorcycle"], ["car", "bus", "truck"]]
 
 
 class TrackerConfig(BaseModel):
@@ -36,6 +36,26 @@ class TrackerConfig(BaseModel):
         ge=0.0,
         le=1.0,
         description="Minimum score to start a new track. Higher suppresses flicker tracks.",
+    )
+    line_new_track_threshold: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Near a counting line (line_margin) a detection this strong may start a track, "
+            "and a young track there may go on with such detections: a road user found only "
+            "faintly before the line still gets a track that sees it cross. Lower catches "
+            "more faint road users near the lines, at the risk of ghost tracks there."
+        ),
+    )
+    line_margin: float = Field(
+        default=1.5,
+        ge=0.0,
+        le=10.0,
+        description=(
+            "How close to a counting line, in box heights (anchor to segment), the weaker "
+            "line_new_track_threshold applies. 0: nowhere."
+        ),
     )
     match_iou: float = Field(
         default=0.2,
@@ -171,11 +191,32 @@ class TrackerConfig(BaseModel):
     class_groups: list[list[str]] = Field(
         default_factory=lambda: [list(group) for group in DEFAULT_CLASS_GROUPS],
         description=(
-            "A detection matches only tracks whose voted class is in the same group. The "
-            "default puts all road users in one group (class-agnostic, as in ByteTrack): a "
-            "small motorbike the detector calls 'car' in one frame keeps its track and the "
-            "class vote settles the class. Split groups where classes never mix. Classes in "
-            "no group form a group of their own."
+            "A detection takes a track of its own class group (the track's voted class) when "
+            "the boxes' sizes agree within max_size_ratio, and a track of another group only "
+            "within cross_group_size_ratio. The default keeps two-wheelers (with their "
+            "riders) apart from four-wheelers: a car's box never takes a motorbike's id, while "
+            "a small motorbike the detector calls 'car' in one frame (a box of the same size) "
+            "keeps its track and the class vote settles the class. Classes in no group form "
+            "a group of their own."
+        ),
+    )
+    max_size_ratio: float = Field(
+        default=2.0,
+        ge=1.0,
+        description=(
+            "Largest ratio between a detection's box width (and height) and its track's last "
+            "box: no identity hop between boxes of very different size. Lower refuses more "
+            "hops and breaks more tracks whose box changes fast (a rider merged with their "
+            "bike or not, a vehicle entering the frame)."
+        ),
+    )
+    cross_group_size_ratio: float = Field(
+        default=1.3,
+        ge=1.0,
+        description=(
+            "The same for a detection of another class group than its track: only a box of "
+            "nearly the same size (one road user given two classes) may cross groups. 1: "
+            "only the same size; large: any (one group)."
         ),
     )
 

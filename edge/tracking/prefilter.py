@@ -26,6 +26,15 @@ TWO_WHEELERS = ("motorcycle", "bicycle")
 VEHICLES = ("car", "bus", "truck")
 NARROW_RATIO = 1.6
 """A vehicle box at most this many times the person's width may carry them as a rider."""
+SEAT_DEPTH = 0.0
+"""A rider's box reaches at least this far (in bike box heights) into the bike's box: the
+rider of the bike behind in single file, whose feet end above the box in front, is not
+this bike's rider."""
+TWIN_SHARE = 0.5
+"""Two two-wheeler boxes with the smaller this much inside the larger, and bottoms within
+:data:`TWIN_BOTTOM` of the larger's height, are one road user (the detector's bike box and
+its rider-and-bike box, which NMS keeps as their IoU is low)."""
+TWIN_BOTTOM = 0.4
 _MARGIN_PX = 0.01
 """Slack in the rider-merge meeting test, above the float32 rounding of a seat top."""
 
@@ -72,10 +81,44 @@ def merge_riders(
         keep[row] = False
         if bike not in grown:
             grown.append(bike)
+    if grown:
+        _fold_twins(xyxy, confidence, keep, np.flatnonzero(is_wheel))
     merged = Detections(
         xyxy, confidence, detections.class_id, detections.tracker_id, dict(detections.data)
     )
     return merged[keep]
+
+
+def _fold_twins(
+    xyxy: np.ndarray,  # type: ignore[type-arg]
+    confidence: np.ndarray,  # type: ignore[type-arg]
+    keep: np.ndarray,  # type: ignore[type-arg]
+    wheels: np.ndarray,  # type: ignore[type-arg]
+) -> None:
+    """Fold two-wheeler boxes that are one road user into one (union box, higher score).
+
+    After the rider merge a bike's box and its rider-and-bike box often overlap far more
+    than the detector's NMS let through. Bikes in single file do not fold: the one behind
+    ends a bike length higher (:data:`TWIN_BOTTOM`). Modifies the arrays in place.
+    """
+    order = sorted((int(w) for w in wheels), key=lambda r: -float(confidence[r]))
+    for rank, row in enumerate(order):
+        if not keep[row]:
+            continue
+        for other in order[rank + 1 :]:
+            if keep[other] and _twins(xyxy[row], xyxy[other]):
+                xyxy[row, :2] = np.minimum(xyxy[row, :2], xyxy[other, :2])
+                xyxy[row, 2:] = np.maximum(xyxy[row, 2:], xyxy[other, 2:])
+                keep[other] = False
+
+
+def _twins(a: np.ndarray, b: np.ndarray) -> bool:  # type: ignore[type-arg]
+    """Whether two boxes are one two-wheeler (see :data:`TWIN_SHARE`)."""
+    inter, _, area_b = box_overlap(a, b)
+    area_a = float((a[2] - a[0]) * (a[3] - a[1]))
+    smaller = max(min(area_a, float(area_b)), 1e-9)
+    taller = max(float(a[3] - a[1]), float(b[3] - b[1]))
+    return inter / smaller >= TWIN_SHARE and abs(float(a[3] - b[3])) <= TWIN_BOTTOM * taller
 
 
 def _rider_overlaps(
@@ -86,12 +129,15 @@ def _rider_overlaps(
     """``[p, b]``: fraction of person box p inside bike box b grown upwards by its height.
 
     Zero where the bike cannot carry the person: a "car" more than ``NARROW_RATIO`` times
-    as wide as the person is a car, not a misnamed motorbike.
+    as wide as the person is a car, not a misnamed motorbike; a person whose box ends
+    above ``SEAT_DEPTH`` of the bike's box sits on another bike (the one behind).
     """
     widths = persons[:, 2] - persons[:, 0]
     fits = wheel[None, :] | (
         bikes[None, :, 2] - bikes[None, :, 0] <= NARROW_RATIO * widths[:, None]
     )
+    seat_line = bikes[:, 1] + SEAT_DEPTH * (bikes[:, 3] - bikes[:, 1])
+    fits &= persons[:, None, 3] >= seat_line[None, :]
     seat = bikes.copy()
     seat[:, 1] -= bikes[:, 3] - bikes[:, 1]  # the rider sits above the bike
     x1 = np.maximum(seat[None, :, 0], persons[:, None, 0])
