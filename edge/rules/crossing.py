@@ -150,12 +150,20 @@ class SideTracker:
         self._crossed: dict[int, set[str]] = {}
 
     def update(
-        self, track_id: int, anchor: tuple[float, float], box_height: float = 0.0
+        self,
+        track_id: int,
+        anchor: tuple[float, float],
+        box_height: float = 0.0,
+        velocity: tuple[float, float] | None = None,
     ) -> Direction | None:
         """Feed a track's anchor; return 'in'/'out' when this update completes a crossing.
 
         The dead band is the larger of ``dead_band_px`` and ``dead_band_fraction`` ×
-        ``box_height`` (detector boxes of near objects wobble by several pixels).
+        ``box_height`` (detector boxes of near objects wobble by several pixels). With the
+        track's recent ``velocity`` (pixels per second), an anchor that lands across the
+        line while the track moves the other way is no crossing: its box changed (a rider
+        detected without their bike puts the anchor a seat higher), the road user did not
+        turn back.
         """
         distance = self._signed_distance(anchor)
         if distance == 0:
@@ -168,6 +176,8 @@ class SideTracker:
             self._sides[track_id] = _Side(side, side, anchor)
             return None
         crossed = side != state.current and (beyond or state.current == state.armed)
+        if crossed and velocity is not None and self._heading(velocity) == -side:
+            return None  # the anchor jumped across against the motion: not a crossing
         previous = state.point
         if crossed:
             state.current = side
@@ -177,6 +187,12 @@ class SideTracker:
         if not crossed:
             return None
         return self._count(track_id, previous, anchor, side)
+
+    def _heading(self, velocity: tuple[float, float]) -> int:
+        """The side (+1/-1) a velocity heads for across the line; 0 along it or standing."""
+        (dx, dy) = self._direction
+        across = dy * velocity[0] - dx * velocity[1]
+        return 0 if across == 0 else (1 if across > 0 else -1)
 
     def _signed_distance(self, point: tuple[float, float]) -> float:
         """``signed_distance`` of one point, in plain floats (same operations, no arrays)."""

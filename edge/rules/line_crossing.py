@@ -15,6 +15,7 @@ from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
 from edge.scene import CountingLine
 from edge.tracking import Track, TrackState
+from edge.tracking.recovery import anchor_line
 from traffic_monitor.contract import Event, EventType
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,17 @@ class LineCrossingParams(RuleParams):
         description=(
             "Seconds of a young track's first anchors its first motion is fitted on; the "
             "check is made once the track is this old."
+        ),
+    )
+    motion_window_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=3,
+        description=(
+            "A crossing counts only in the direction the track moves, fitted over this many "
+            "seconds of its anchors: an anchor that jumps back over the line because the box "
+            "changed (a rider detected without their bike, a box cut by an occluder) is not a "
+            "crossing back. 0: any anchor across the line counts."
         ),
     )
     min_detections: int = Field(
@@ -350,7 +362,7 @@ class LineCrossingRule(Rule):
                 first = track.history[0]
                 line.sides.update(track_id, (first.x, first.y))
                 line.young.add(track_id)
-            direction = line.sides.update(track_id, anchor, height)
+            direction = line.sides.update(track_id, anchor, height, self._motion(track))
             if direction is None:
                 self._born_past(frame, line, track, class_name)
                 continue
@@ -362,6 +374,13 @@ class LineCrossingRule(Rule):
                 event = self._crossing_event(frame, tracked, row, line, direction)
             speed = self._crossing_speed(frame, tracked, row, class_name)
             line.pending.append(_Pending(crossing, track, class_name, speed, event))
+
+    def _motion(self, track: Track) -> tuple[float, float] | None:
+        """The track's anchor velocity over ``motion_window_s`` (None: not used)."""
+        if self.p.motion_window_s <= 0:
+            return None
+        vx, vy = anchor_line(track, self.p.motion_window_s).velocity
+        return float(vx), float(vy)
 
     def _born_past(self, frame: FrameContext, line: _Line, track: Track, class_name: str) -> None:
         """Count a young track whose first motion, traced back, crosses the line.

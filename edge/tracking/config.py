@@ -212,11 +212,11 @@ class TrackerConfig(BaseModel):
     )
     cross_group_size_ratio: float = Field(
         default=1.3,
-        ge=1.0,
+        ge=0.0,
         description=(
             "The same for a detection of another class group than its track: only a box of "
-            "nearly the same size (one road user given two classes) may cross groups. 1: "
-            "only the same size; large: any (one group)."
+            "nearly the same size (one road user given two classes) may cross groups. Below "
+            "1: never; large: any size (the groups are one)."
         ),
     )
 
