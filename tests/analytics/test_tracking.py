@@ -326,7 +326,7 @@ def test_rider_and_passenger_merge_into_their_motorbike():
     assert merged.confidence[0] == pytest.approx(0.8)
 
 
-def test_rider_merge_on_crowded_random_frames_keeps_rows_in_order():
+def test_rider_merge_on_crowded_random_frames_only_drops_rows_and_grows_boxes():
     names = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
     rng = np.random.default_rng(11)
     merged_any = 0
@@ -338,9 +338,10 @@ def test_rider_merge_on_crowded_random_frames_keeps_rows_in_order():
         class_ids = rng.choice([0, 0, 1, 2, 3, 3, 5], size=count)
         dets = Detections(boxes, rng.uniform(0.3, 1, count).astype(np.float32), class_ids)
         got = prefilter.merge_riders(dets, names)
-        kept_others = got.class_id[~np.isin(got.class_id, [0, 1, 3])]
-        assert kept_others.tolist() == class_ids[~np.isin(class_ids, [0, 1, 3])].tolist()
         merged_any += len(dets) - len(got)
-        # every box that is left grew, never shrank: merged boxes are unions
-        assert len(got) <= len(dets)
-    assert merged_any > 100  # riders were merged
+        for box, class_id in zip(got.xyxy, got.class_id, strict=True):
+            # each row left is an input row of its class, its box grown (a union) or unchanged
+            same = boxes[class_ids == class_id]
+            inside = (same[:, :2] >= box[:2]).all(axis=1) & (same[:, 2:] <= box[2:]).all(axis=1)
+            assert inside.any()
+    assert merged_any > 100  # riders and twins were merged
