@@ -83,7 +83,9 @@ class Crossing:
 
 
 def load_truth(path: Path) -> list[Crossing]:
-    """Read a truth CSV (``line,direction,class,frame,position,required,note``; ``#`` lines skipped).
+    """Read a truth CSV (``line,direction,class,frame,position,required,note``).
+
+    Lines starting with ``#`` are comments.
 
     Raises:
         ValueError: A row with a bad direction, class or frame (the row number is named).
@@ -257,14 +259,11 @@ def class_counts(truth: Sequence[Crossing], counted: Sequence[Crossing]) -> dict
     """Hand count and count per class (all lines and directions), and the relative error."""
     hand = Counter(c.object_class for c in truth if c.required)
     got = Counter(c.object_class for c in counted)
-    return {
-        name: {
-            "truth": hand[name],
-            "counted": got[name],
-            "relative_error": round((got[name] - hand[name]) / hand[name], 3) if hand[name] else None,
-        }
-        for name in sorted(set(hand) | set(got))
-    }
+    result: dict[str, Any] = {}
+    for name in sorted(set(hand) | set(got)):
+        error = round((got[name] - hand[name]) / hand[name], 3) if hand[name] else None
+        result[name] = {"truth": hand[name], "counted": got[name], "relative_error": error}
+    return result
 
 
 def score(truth: Sequence[Crossing], counted: Sequence[Crossing]) -> dict[str, Any]:
@@ -356,7 +355,9 @@ def detect_clip(
     return fps, kept, names
 
 
-def _write_cache(path: Path, fps: float, per_frame: Sequence[Detections], names: Sequence[str]) -> None:
+def _write_cache(
+    path: Path, fps: float, per_frame: Sequence[Detections], names: Sequence[str]
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = np.array([len(d) for d in per_frame], dtype=np.int64)
     xyxy = [d.xyxy for d in per_frame]

@@ -209,6 +209,8 @@ def _rows(
     ]
 
 
+_UNKNOWN = (float("nan"), float("nan"))
+"""Motion not known yet (see ``LineCrossingRule._motion``)."""
 RECENT_S = 10.0
 """Crossings remembered per line, seconds (to not count a fragmented track twice)."""
 
@@ -362,7 +364,10 @@ class LineCrossingRule(Rule):
                 first = track.history[0]
                 line.sides.update(track_id, (first.x, first.y))
                 line.young.add(track_id)
-            direction = line.sides.update(track_id, anchor, height, self._motion(track))
+            motion = self._motion(track)
+            if motion is _UNKNOWN:
+                continue  # too young to tell its motion: its side is compared when it is not
+            direction = line.sides.update(track_id, anchor, height, motion)
             if direction is None:
                 self._born_past(frame, line, track, class_name)
                 continue
@@ -376,9 +381,15 @@ class LineCrossingRule(Rule):
             line.pending.append(_Pending(crossing, track, class_name, speed, event))
 
     def _motion(self, track: Track) -> tuple[float, float] | None:
-        """The track's anchor velocity over ``motion_window_s`` (None: not used)."""
+        """The track's anchor velocity over ``motion_window_s``.
+
+        None: not used; :data:`_UNKNOWN`: fewer than three anchors yet (a track's first
+        boxes often jump between a rider's and a rider-and-bike box).
+        """
         if self.p.motion_window_s <= 0:
             return None
+        if len(track.history) < 3:
+            return _UNKNOWN
         vx, vy = anchor_line(track, self.p.motion_window_s).velocity
         return float(vx), float(vy)
 

@@ -217,7 +217,7 @@ class ByteTracker:
             for i in range(len(detections))
             if self.config.low_threshold <= scores[i] < self.config.high_threshold
         ]
-        near = self._focus.near(detections.xyxy)
+        near = self._focus.near(detections.xyxy.astype(np.float64))
         active = [t for t, tr in self._tracks.items() if tr.state != TrackState.TENTATIVE]
         first = self._associate(active, high, predicted, detections, self.config.match_iou)
         self._apply(first, detections, timestamp, assigned)
@@ -450,10 +450,11 @@ class ByteTracker:
     ) -> npt.NDArray[np.bool_]:
         """``(tracks, rows)``: whether each row may take each track, by class group and size.
 
-        A row may take a track of its class group when its box width and height are each
-        within ``max_size_ratio`` of the track's last box, and a track of another group only
-        within ``cross_group_size_ratio`` (the same small box called 'car' in one frame and
-        'motorcycle' in the next is one road user; a car's box next to a motorbike's is not).
+        A row may take a track when its box width and height are each within
+        ``max_size_ratio`` of the track's last box, and a track of another class group only
+        if the two boxes' shapes (width / height) also agree within
+        ``cross_group_shape_ratio`` (the narrow box of a motorbike called 'car' in one frame
+        and 'motorcycle' in the next is one road user; a car's wide box is not a motorbike).
         """
         track_groups = self._groups(np.array([self._tracks[t].class_id for t in track_ids]))
         row_groups = self._groups(detections.class_id[rows])
@@ -463,12 +464,14 @@ class ByteTracker:
         ratio = np.maximum(track_sizes[:, None, :], row_sizes[None, :, :]) / np.minimum(
             track_sizes[:, None, :], row_sizes[None, :, :]
         )
-        worst = ratio.max(axis=2)
-        result: npt.NDArray[np.bool_] = np.where(
-            same,
-            worst <= self.config.max_size_ratio,
-            worst <= self.config.cross_group_size_ratio,
+        sized = ratio.max(axis=2) <= self.config.max_size_ratio
+        track_shape = track_sizes[:, 0] / track_sizes[:, 1]
+        row_shape = row_sizes[:, 0] / row_sizes[:, 1]
+        shape = np.maximum(track_shape[:, None], row_shape[None, :]) / np.minimum(
+            track_shape[:, None], row_shape[None, :]
         )
+        alike = shape <= self.config.cross_group_shape_ratio
+        result: npt.NDArray[np.bool_] = sized & (same | alike)
         return result
 
     def _groups(self, class_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

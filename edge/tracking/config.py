@@ -193,11 +193,11 @@ class TrackerConfig(BaseModel):
         description=(
             "A detection takes a track of its own class group (the track's voted class) when "
             "the boxes' sizes agree within max_size_ratio, and a track of another group only "
-            "within cross_group_size_ratio. The default keeps two-wheelers (with their "
-            "riders) apart from four-wheelers: a car's box never takes a motorbike's id, while "
-            "a small motorbike the detector calls 'car' in one frame (a box of the same size) "
-            "keeps its track and the class vote settles the class. Classes in no group form "
-            "a group of their own."
+            "if their shapes agree too (cross_group_shape_ratio). The default keeps "
+            "two-wheelers (with their riders) apart from four-wheelers: a car's wide box "
+            "never takes a motorbike's id, while a small motorbike the detector calls 'car' "
+            "in one frame (a narrow box) keeps its track and the class vote settles the "
+            "class. Classes in no group form a group of their own."
         ),
     )
     max_size_ratio: float = Field(
@@ -210,13 +210,14 @@ class TrackerConfig(BaseModel):
             "bike or not, a vehicle entering the frame)."
         ),
     )
-    cross_group_size_ratio: float = Field(
-        default=1.3,
+    cross_group_shape_ratio: float = Field(
+        default=2.0,
         ge=0.0,
         description=(
-            "The same for a detection of another class group than its track: only a box of "
-            "nearly the same size (one road user given two classes) may cross groups. Below "
-            "1: never; large: any size (the groups are one)."
+            "A detection of another class group than its track takes it only if the boxes' "
+            "shapes (width / height) agree within this factor: one road user given two "
+            "classes keeps its shape (a narrow motorbike box called 'car'), a car's wide box "
+            "is not a motorbike's. Below 1: never across groups; large: the groups are one."
         ),
     )
 

@@ -67,7 +67,9 @@ def merge_riders(
     xyxy = detections.xyxy.copy()
     confidence = detections.confidence.copy()
     keep = np.ones(len(detections), dtype=bool)
-    persons = np.flatnonzero(is_person) if is_person is not None else np.zeros(0, dtype=int)
+    persons: list[int] = []
+    if is_person is not None and len(bikes):
+        persons = np.flatnonzero(is_person).tolist()
     # Overlaps with the bikes' own boxes, not with boxes grown by a rider already taken: a
     # grown box would reach the rider of the bike behind, and the next one (a single file
     # of bikes would become one box). A passenger sits on the bike's own seat region too.
