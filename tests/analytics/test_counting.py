@@ -172,9 +172,7 @@ def test_a_crossing_takes_the_class_the_track_settles_on_after_the_line():
 def test_weak_boxes_start_a_track_near_a_line_but_not_elsewhere():
     # A half-hidden motorbike the detector scores 0.2 (under new_track_threshold 0.45).
     def faint(x: float) -> FrameBoxes:
-        return lambda index: [
-            (moving_box(x, 260 - 120 * index / FPS, 24, 40), MOTORCYCLE, 0.2)
-        ]
+        return lambda index: [(moving_box(x, 260 - 120 * index / FPS, 24, 40), MOTORCYCLE, 0.2)]
 
     camera = analytics()
     assert crossings(run(camera, 60, faint(300))) == [("motorcycle", "in")]
@@ -265,9 +263,10 @@ def test_a_rider_of_the_bike_behind_is_not_merged_into_the_bike_in_front():
     dets = detections([b for b, _, _ in frame], [c for _, c, _ in frame], [s for _, _, s in frame])
     merged = merge_riders(dets, NAMES)
     assert int((merged.class_id == PERSON).sum()) == 1  # bike 1's rider stays on its own
-    heights = merged.xyxy[merged.class_id == MOTORCYCLE, 3] - merged.xyxy[
-        merged.class_id == MOTORCYCLE, 1
-    ]
+    heights = (
+        merged.xyxy[merged.class_id == MOTORCYCLE, 3]
+        - merged.xyxy[merged.class_id == MOTORCYCLE, 1]
+    )
     assert heights.max() < 80  # no box grew over two bikes
 
 
