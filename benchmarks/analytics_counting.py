@@ -24,7 +24,7 @@ from typing import Any
 
 from edge.pipeline.analytics import CameraAnalytics
 from edge.pipeline.replay import line_counts, replay
-from edge.scene import load_scene
+from edge.scene import SceneConfig, load_scene
 from traffic_monitor.contract import Event, EventType
 from traffic_monitor.shared_data import REPO_ROOT, shared_path
 
@@ -104,13 +104,24 @@ def counting_errors(counted: Counts, truth: Counts) -> dict[str, Any]:
     }
 
 
+def crossing_scene(path: Path) -> SceneConfig:
+    """A clip's scene with the line-crossing rule emitting one event per crossing.
+
+    The events change nothing in the counts; they let each crossing be matched to the truth.
+    """
+    scene = load_scene(path)
+    rules = {name: dict(params) for name, params in scene.rules.items()}
+    rules.setdefault("line_crossing", {})["emit_crossings"] = True
+    return scene.model_copy(update={"rules": rules})
+
+
 def run_clip(
     clip: Clip, model: Path | None = None, video: Path | None = None
 ) -> tuple[CameraAnalytics, list[Event]]:
-    """Replay a clip through its scene's detector, tracker and rules."""
+    """Replay a clip through its scene's detector, tracker and rules (crossings emitted)."""
     from edge.detector import Detector
 
-    scene = load_scene(clip.config)
+    scene = crossing_scene(clip.config)
     detector_config = scene.detector
     if model is not None:
         detector_config = detector_config.model_copy(update={"model": model})

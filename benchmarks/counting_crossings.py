@@ -15,7 +15,7 @@ never lets a weaker box remove a stronger one) are kept there, so tracker change
 measured in seconds. Run (writes ``benchmarks/results/counting_crossings.json``)::
 
     python -m benchmarks.counting_crossings [--clips overpass intersection] \
-        [--model M.onnx] [--cache DIR] [--label NAME] [--out PATH]
+        [--model M.onnx] [--cache DIR --setting NAME] [--label NAME] [--out PATH]
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from benchmarks.analytics_counting import CLIPS, Clip
+from benchmarks.analytics_counting import CLIPS, Clip, crossing_scene
 from edge.detections import Detections
 from edge.pipeline.analytics import CameraAnalytics
 from edge.pipeline.replay import DEFAULT_EPOCH
-from edge.scene import SceneConfig, load_scene
+from edge.scene import SceneConfig
 from edge.scene.geometry import as_points, segment_parameter
 from traffic_monitor.contract import Event, EventType
 from traffic_monitor.shared_data import shared_path
@@ -299,12 +299,15 @@ def score(truth: Sequence[Crossing], counted: Sequence[Crossing]) -> dict[str, A
     }
 
 
-def crossing_scene(path: Path) -> SceneConfig:
-    """A clip's scene with the line-crossing rule emitting one event per crossing."""
-    scene = load_scene(path)
-    rules = {name: dict(params) for name, params in scene.rules.items()}
-    rules.setdefault("line_crossing", {})["emit_crossings"] = True
-    return scene.model_copy(update={"rules": rules})
+def video_fps(video: Path) -> float:
+    """The video's frame rate (30 where the file does not say)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    try:
+        return float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
+    finally:
+        capture.release()
 
 
 def video_frames(video: Path) -> tuple[float, Iterable[np.ndarray[Any, Any]]]:
@@ -399,13 +402,16 @@ def replay_detections(
 
 
 def evaluate_clip(
-    name: str, model: Path | None = None, cache: Path | None = None, label: str = "scene"
+    name: str, model: Path | None = None, cache: Path | None = None, setting: str = "scene"
 ) -> dict[str, Any]:
-    """Detect (or read cached detections), track, count and match one clip."""
+    """Detect (or read cached detections), track, count and match one clip.
+
+    ``setting`` names the detector setting in the cache (``<clip>_<setting>.npz``).
+    """
     clip: Clip = CLIPS[name]
     scene = crossing_scene(clip.config)
     fps, per_frame, names = detect_clip(
-        scene, shared_path(*clip.video), model, cache, f"{name}_{label}"
+        scene, shared_path(*clip.video), model, cache, f"{name}_{setting}"
     )
     _, events = replay_detections(scene, names, per_frame, fps)
     counted = counted_crossings(events, scene, fps)
@@ -419,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="+", default=["overpass", "intersection"])
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (scene default)")
     parser.add_argument("--cache", type=Path, default=None, help="folder of cached detections")
-    parser.add_argument("--label", default="scene", help="name of this setting in the results")
+    parser.add_argument("--setting", default="scene", help="detector setting's cache name")
+    parser.add_argument("--label", default="scene", help="name of this run in the results")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (merged)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -427,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         report = json.loads(args.out.read_text(encoding="utf-8"))
     for name in args.clips:
-        result = evaluate_clip(name, args.model, args.cache, args.label)
+        result = evaluate_clip(name, args.model, args.cache, args.setting)
         report.setdefault(args.label, {})[name] = result
         print(
             f"{args.label} {name}: truth {result['truth_total']} counted "

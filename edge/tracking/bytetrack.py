@@ -170,6 +170,10 @@ class ByteTracker:
         self._group_of = self._class_groups(class_names)
         self._group_table = np.array([self._group(c) for c in range(len(class_names))], dtype=int)
         self._vote = _class_vote(self.config, class_names)
+        names = list(class_names)
+        self._weak_classes = {
+            names.index(n) for n in self.config.line_new_track_classes if n in names
+        }
         self._tracks: dict[int, Track] = {}
         self._corrections: list[tuple[Track, FloatArray]] = []  # emptied by every update
         self._next_id = 1
@@ -306,7 +310,11 @@ class ByteTracker:
             score = float(detections.confidence[row])
             if score >= self.config.new_track_threshold:
                 self._start_row(row, detections, timestamp, assigned)
-            elif near[row] and score >= self.config.line_new_track_threshold:
+            elif (
+                near[row]
+                and score >= self.config.line_new_track_threshold
+                and int(detections.class_id[row]) in self._weak_classes
+            ):
                 weak.append(row)
         if not weak:
             return
