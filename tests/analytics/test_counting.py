@@ -150,6 +150,15 @@ def test_a_pedestrian_counts_only_on_a_line_that_asks_for_pedestrians():
     assert crossings(play(footpath, [walker], 5)) == [("person", "in")]
 
 
+def test_a_rider_whose_bike_is_never_detected_counts_as_a_motorcycle():
+    # Only the rider's box (person) is ever seen, at riding pace: 150 px/s, 4 box heights/s.
+    rider = Path([(0, 320, 300), (3, 320, -150)], w=16, h=38, class_id=PERSON)
+    assert crossings(play(analytics(), [rider], 4)) == [("motorcycle", "in")]
+    # At walking pace on the same line it is a pedestrian, and not counted there.
+    walker = Path([(0, 320, 240), (4, 320, 160)], w=16, h=38, class_id=PERSON)
+    assert crossings(play(analytics(), [walker], 5)) == []
+
+
 def far_car_then_near_motorbike(index: int) -> list[tuple[Box, int, float]]:
     """Far away (small) the detector calls the motorbike a car for a long time, near it a
     motorcycle: a vote by count or by confidence alone stays on 'car'."""
