@@ -13,6 +13,7 @@ import pytest
 
 from edge.detections import Detections
 from edge.pipeline.analytics import CameraAnalytics
+from edge.rules.line_crossing import LineCrossingRule
 from tests.analytics.factories import (
     BICYCLE,
     CAR,
@@ -24,10 +25,10 @@ from tests.analytics.factories import (
     play,
     scene,
 )
-from traffic_monitor.contract import EventType
+from traffic_monitor.contract import Event, EventType
 
 FPS = 30.0
-LINE = {"name": "L1", "start": [0, 200], "end": [640, 200], "positive": "left"}
+LINE: dict[str, object] = {"name": "L1", "start": [0, 200], "end": [640, 200], "positive": "left"}
 """A horizontal line at y = 200; moving up the image crosses it 'in'."""
 
 Box = tuple[float, float, float, float]
@@ -35,12 +36,14 @@ FrameBoxes = Callable[[int], list[tuple[Box, int, float]]]
 """Frame index → the frame's (box, class id, score) rows."""
 
 
-def analytics(line: dict[str, object] = LINE, **sections: object) -> CameraAnalytics:
-    rules = {"line_crossing": {"intervals_s": [60], "emit_crossings": True}}
-    return CameraAnalytics(scene(lines=[line], rules=rules, **sections), NAMES)
+def analytics(
+    line: dict[str, object] = LINE, rule: dict[str, object] | None = None, **sections: object
+) -> CameraAnalytics:
+    params = {"intervals_s": [60], "emit_crossings": True, **(rule or {})}
+    return CameraAnalytics(scene(lines=[line], rules={"line_crossing": params}, **sections), NAMES)
 
 
-def run(camera: CameraAnalytics, frames: int, rows: FrameBoxes) -> list:
+def run(camera: CameraAnalytics, frames: int, rows: FrameBoxes) -> list[Event]:
     """Feed ``frames`` frames of hand-made rows; ``finish`` at the end; return the events."""
     events = []
     for index in range(frames):
@@ -179,8 +182,7 @@ def test_the_class_vote_is_decided_by_the_near_views(by_area, counted):
 def test_a_crossing_takes_the_class_the_track_settles_on_after_the_line():
     # At the line the vote still says car (settle 0), a second later it says motorcycle.
     for settle, counted in [(0.0, "car"), (1.0, "motorcycle")]:
-        camera = analytics()
-        camera.rules[0].p = camera.rules[0].p.model_copy(update={"class_settle_s": settle})
+        camera = analytics(rule={"class_settle_s": settle})
         events = run(camera, 100, far_car_then_near_motorbike)
         assert crossings(events) == [(counted, "out")], settle
 
@@ -324,5 +326,6 @@ def test_the_line_rule_keeps_no_state_for_tracks_that_ended():
     ]
     play(camera, paths, 6, finish=False)
     (rule,) = camera.rules
+    assert isinstance(rule, LineCrossingRule)
     assert rule.state_size() == 0  # every track ended and every crossing settled
     assert sum(rule.totals["L1"].values()) == 8
