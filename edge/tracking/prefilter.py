@@ -38,6 +38,9 @@ TWIN_SHARE = 0.5
 :data:`TWIN_BOTTOM` of the larger's height, are one road user (the detector's bike box and
 its rider-and-bike box, which NMS keeps as their IoU is low)."""
 TWIN_BOTTOM = 0.4
+TWIN_WIDTH = 1.8
+"""... and widths within this factor: a box as wide as two bikes side by side (the detector
+gives one now and then) holds two road users, not a twin of either."""
 
 
 def merge_riders(
@@ -129,7 +132,12 @@ def _twins(a: np.ndarray, b: np.ndarray) -> bool:  # type: ignore[type-arg]
     area_a = float((a[2] - a[0]) * (a[3] - a[1]))
     smaller = max(min(area_a, float(area_b)), 1e-9)
     taller = max(float(a[3] - a[1]), float(b[3] - b[1]))
-    return inter / smaller >= TWIN_SHARE and abs(float(a[3] - b[3])) <= TWIN_BOTTOM * taller
+    widths = sorted([max(float(a[2] - a[0]), 1e-9), max(float(b[2] - b[0]), 1e-9)])
+    return (
+        inter / smaller >= TWIN_SHARE
+        and abs(float(a[3] - b[3])) <= TWIN_BOTTOM * taller
+        and widths[1] <= TWIN_WIDTH * widths[0]
+    )
 
 
 def _rider_overlaps(

@@ -315,6 +315,19 @@ def test_twin_boxes_of_one_motorbike_are_one_road_user():
     np.testing.assert_array_equal(merged.xyxy[0], [701, 390, 742, 470])
 
 
+def test_a_box_over_two_bikes_side_by_side_does_not_fold_them_into_one():
+    # At 1280 the detector gave one wide 'motorcycle' box over two bikes side by side and
+    # the left bike's own box (overpass frame 371): the wide box is no twin of that bike.
+    from edge.tracking.prefilter import merge_riders
+
+    dets = Detections(
+        np.array([[779, 397, 807, 431], [777, 362, 832, 430]], np.float32),
+        np.array([0.32, 0.2], np.float32),
+        np.array([MOTORCYCLE, MOTORCYCLE]),
+    )
+    assert len(merge_riders(dets, NAMES)) == 2
+
+
 # ---- bounded state -------------------------------------------------------------------------
 
 
