@@ -102,7 +102,9 @@ class CameraAnalytics:
         self.signals = SignalBoard(scene.signals, external_signals)
         shared = {**(services or {}), SIGNAL_BOARD: self.signals}
         setup = RuleSetup(scene, self.class_names, transform, shared)
-        self.tracker = ByteTracker(scene.tracker, self.class_names)
+        self.tracker = ByteTracker(
+            scene.tracker, self.class_names, lines=[(line.start, line.end) for line in scene.lines]
+        )
         self._roi = as_points(scene.roi) if scene.roi is not None else None
         self.rules: list[Rule] = build_rules(setup)
         warm_up_kernels()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -34,6 +34,7 @@ class LostPath:
         speed_heights: Speed of the anchor in box heights per second.
         height: Last box height, pixels.
         class_id: Voted class of the track.
+        track: The track itself (its class vote and detection count, after it ended).
     """
 
     last_seen: float
@@ -42,6 +43,7 @@ class LostPath:
     speed_heights: float
     height: float
     class_id: int
+    track: Track = field(repr=False, compare=False)
 
 
 def lost_path(track: Track, horizon_s: float, window_s: float = 0.5) -> LostPath:
@@ -61,6 +63,55 @@ def lost_path(track: Track, horizon_s: float, window_s: float = 0.5) -> LostPath
         speed_heights=distance / max(horizon_s, 1e-9) / height,
         height=height,
         class_id=track.class_id,
+        track=track,
+    )
+
+
+@dataclass(frozen=True)
+class BirthPath:
+    """Where a young track came from: its first anchor traced back along its first motion.
+
+    Attributes:
+        first_seen: Time of the track's first detection.
+        anchor: Its first observed anchor.
+        came_from: The anchor extrapolated ``horizon_s`` before ``first_seen``.
+        speed_heights: Speed of the anchor in box heights per second.
+        height: Box height at the first detection, pixels.
+    """
+
+    first_seen: float
+    anchor: tuple[float, float]
+    came_from: tuple[float, float]
+    speed_heights: float
+    height: float
+
+
+def birth_path(track: Track, horizon_s: float, window_s: float) -> BirthPath | None:
+    """Trace a young track's first anchor ``horizon_s`` back along its first ``window_s``.
+
+    A least-squares line through the anchors observed in the first ``window_s`` seconds;
+    None with fewer than three of them or no time span.
+    """
+    first = track.history[0]
+    points = [p for p in track.history if p.timestamp - first.timestamp <= window_s]
+    if len(points) < 3:
+        return None
+    times = np.array([p.timestamp for p in points], dtype=np.float64)
+    xy = np.array([[p.x, p.y] for p in points], dtype=np.float64)
+    centred = times - times.mean()
+    denom = float(centred @ centred)
+    if denom <= 0:
+        return None
+    velocity = (centred @ (xy - xy.mean(axis=0))) / denom
+    start = xy.mean(axis=0) + velocity * (times[0] - times.mean())
+    came_from = start - velocity * horizon_s
+    height = first.height if np.isfinite(first.height) and first.height > 0 else 1.0
+    return BirthPath(
+        first_seen=first.timestamp,
+        anchor=(float(start[0]), float(start[1])),
+        came_from=(float(came_from[0]), float(came_from[1])),
+        speed_heights=float(np.hypot(*velocity)) / max(height, 1.0),
+        height=float(height),
     )
 
 
@@ -99,12 +150,20 @@ class SideTracker:
         self._crossed: dict[int, set[str]] = {}
 
     def update(
-        self, track_id: int, anchor: tuple[float, float], box_height: float = 0.0
+        self,
+        track_id: int,
+        anchor: tuple[float, float],
+        box_height: float = 0.0,
+        velocity: tuple[float, float] | None = None,
     ) -> Direction | None:
         """Feed a track's anchor; return 'in'/'out' when this update completes a crossing.
 
         The dead band is the larger of ``dead_band_px`` and ``dead_band_fraction`` ×
-        ``box_height`` (detector boxes of near objects wobble by several pixels).
+        ``box_height`` (detector boxes of near objects wobble by several pixels). With the
+        track's recent ``velocity`` (pixels per second), an anchor that lands across the
+        line while the track moves the other way is no crossing: its box changed (a rider
+        detected without their bike puts the anchor a seat higher), the road user did not
+        turn back.
         """
         distance = self._signed_distance(anchor)
         if distance == 0:
@@ -117,6 +176,8 @@ class SideTracker:
             self._sides[track_id] = _Side(side, side, anchor)
             return None
         crossed = side != state.current and (beyond or state.current == state.armed)
+        if crossed and velocity is not None and self._heading(velocity) == -side:
+            return None  # the anchor jumped across against the motion: not a crossing
         previous = state.point
         if crossed:
             state.current = side
@@ -126,6 +187,12 @@ class SideTracker:
         if not crossed:
             return None
         return self._count(track_id, previous, anchor, side)
+
+    def _heading(self, velocity: tuple[float, float]) -> int:
+        """The side (+1/-1) a velocity heads for across the line; 0 along it or standing."""
+        (dx, dy) = self._direction
+        across = dy * velocity[0] - dx * velocity[1]
+        return 0 if across == 0 else (1 if across > 0 else -1)
 
     def _signed_distance(self, point: tuple[float, float]) -> float:
         """``signed_distance`` of one point, in plain floats (same operations, no arrays)."""
@@ -176,6 +243,38 @@ class SideTracker:
         direction: Direction = "in" if side == self.positive_sign else "out"
         if direction in self._crossed.get(track_id, set()):
             return None
+        return direction, (float(point[0]), float(point[1])), fraction
+
+    def born_across(
+        self, track_id: int, came_from: tuple[float, float], anchor: tuple[float, float]
+    ) -> tuple[Direction, tuple[float, float], float] | None:
+        """Count a track first seen just past the segment, coming from across it.
+
+        ``came_from → anchor`` is the track's first motion traced back. If it crosses the
+        segment into the side the track is on now (as far as counting is concerned), that
+        direction is counted for the track (once, like any crossing) and returned with the
+        crossing point and the fraction of the path before it.
+        """
+        state = self._sides.get(track_id)
+        if state is None:
+            return None
+        points = as_points([came_from, anchor])
+        distances = signed_distance(self.start, self.end, points)
+        if distances[0] * distances[1] >= 0:
+            return None
+        side = 1 if distances[1] > 0 else -1
+        if side != state.current:
+            return None
+        fraction = float(distances[0] / (distances[0] - distances[1]))
+        point = points[0] + fraction * (points[1] - points[0])
+        where = float(segment_parameter(self.start, self.end, point[None, :])[0])
+        if not -self.end_margin <= where <= 1 + self.end_margin:
+            return None
+        direction: Direction = "in" if side == self.positive_sign else "out"
+        done = self._crossed.setdefault(track_id, set())
+        if direction in done:
+            return None
+        done.add(direction)
         return direction, (float(point[0]), float(point[1])), fraction
 
     def knows(self, track_id: int) -> bool:

@@ -6,15 +6,17 @@ import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import Field
 
 from edge.detections import Detections
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
-from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, lost_path
+from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, birth_path, lost_path
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
 from edge.scene import CountingLine
-from edge.tracking import TrackState
+from edge.tracking import Track, TrackState
+from edge.tracking.recovery import anchor_line
 from traffic_monitor.contract import Event, EventType
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,70 @@ class LineCrossingParams(RuleParams):
     )
     emit_crossings: bool = Field(
         default=False, description="Also emit one line_crossing event per crossing (chatty)."
+    )
+    birth_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=3,
+        description=(
+            "A track first seen just past a line and moving away from it is counted, with "
+            "its direction, when its first motion traced back this many seconds crosses the "
+            "line (the detector found the road user only after the line: small or dense "
+            "traffic), unless another track crossed there just before (the same road user, "
+            "lost and found again). Needs extrapolate_min_speed. 0: off."
+        ),
+    )
+    birth_window_s: float = Field(
+        default=0.4,
+        gt=0,
+        le=3,
+        description=(
+            "Seconds of a young track's first anchors its first motion is fitted on; the "
+            "check is made once the track is this old."
+        ),
+    )
+    motion_window_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=3,
+        description=(
+            "A crossing counts only in the direction the track moves, fitted over this many "
+            "seconds of its anchors: an anchor that jumps back over the line because the box "
+            "changed (a rider detected without their bike, a box cut by an occluder) is not a "
+            "crossing back. 0: any anchor across the line counts."
+        ),
+    )
+    min_detections: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "A crossing counts only if its track was detected at least this many times by "
+            "the time its class settles: a track of one or two frames that crosses (a part of "
+            "a road user given a box of its own, a flicker) is not a road user."
+        ),
+    )
+    rider_min_speed: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "On a line that counts motorcycles and not pedestrians, a track voted 'person' "
+            "that crosses at least this fast (box heights per second) is a rider whose bike "
+            "the detector missed and counts as a motorcycle. Walking is about 0.8 box "
+            "heights per second across the view and less along it; riding several times "
+            "that. Lower takes running pedestrians for riders; 0: every person crossing a "
+            "vehicle line is a rider."
+        ),
+    )
+    class_settle_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description=(
+            "A crossing's class is the track's class vote this many seconds after the crossing "
+            "(or when the track ends, if sooner), so the views after the line count too: an "
+            "approaching motorbike is often called a car or a person until it is near. Count "
+            "and crossing events come this much later. 0: the vote at the crossing."
+        ),
     )
     extrapolate_s: float = Field(
         default=0.5,
@@ -115,12 +181,33 @@ class LineCrossingParams(RuleParams):
     )
 
 
+DEFAULT_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
+"""What a line without ``classes`` counts: vehicles. Pedestrians only where a line lists
+``person`` (a rider detected without their bike must not count as a pedestrian)."""
+
+
 @dataclass(frozen=True)
 class _Crossing:
     track_id: int
     timestamp: float
     point: tuple[float, float]
     direction: str
+
+
+@dataclass
+class _Pending:
+    """A crossing waiting for its track's class to settle."""
+
+    crossing: _Crossing
+    track: Track
+    """The track (kept until the crossing settles, even after it ended)."""
+    class_name: str
+    """The track's class at the crossing."""
+    speed_kmh: float | None
+    event: Event | None
+    """Its ``line_crossing`` event (``emit_crossings``), class filled in when settled."""
+    heights_per_s: float = 0.0
+    """Speed of the track's anchor at the crossing, in box heights per second."""
 
 
 def _rows(
@@ -137,6 +224,8 @@ def _rows(
     ]
 
 
+_UNKNOWN = (float("nan"), float("nan"))
+"""Motion not known yet (see ``LineCrossingRule._motion``)."""
 RECENT_S = 10.0
 """Crossings remembered per line, seconds (to not count a fragmented track twice)."""
 
@@ -153,6 +242,7 @@ class _Line:
         self, line: CountingLine, dead_band_px: float, band_fraction: float, intervals: list[int]
     ) -> None:
         self.config = line
+        self.classes = set(line.classes if line.classes is not None else DEFAULT_CLASSES)
         self.sides = SideTracker(
             line.start,
             line.end,
@@ -160,27 +250,56 @@ class _Line:
             dead_band_px=dead_band_px,
             dead_band_fraction=band_fraction,
         )
-        self.buckets: dict[int, _Bucket | None] = dict.fromkeys(intervals)
-        self.totals: Counter[tuple[str, str]] = Counter()
+        self.buckets: dict[int, dict[float, _Bucket]] = {interval: {} for interval in intervals}
+        """Open buckets per interval by start time (more than one while crossings settle)."""
+        self.first_start: float | None = None
+        self.settled: Counter[tuple[str, str]] = Counter()
+        self.pending: deque[_Pending] = deque()
         self.recent: deque[_Crossing] = deque()
+        self.young: set[int] = set()
+        """Tracks first seen by this line whose birth is not checked yet (pruned)."""
 
-    def add(
-        self,
-        class_name: str,
-        direction: str,
-        crossing: _Crossing,
-        speed_kmh: float | None = None,
-    ) -> None:
-        """Count one crossing (and its speed, if measured) in the totals and every open bucket."""
-        self.totals[class_name, direction] += 1
-        for bucket in self.buckets.values():
-            if bucket is not None:
-                bucket.counts[class_name, direction] += 1
-                if speed_kmh is not None:
-                    bucket.speeds.add(speed_kmh)
+    @property
+    def totals(self) -> Counter[tuple[str, str]]:
+        """Settled counts, plus the crossings still settling with their class at the line."""
+        totals = Counter(self.settled)
+        for waiting in self.pending:
+            totals[waiting.class_name, waiting.crossing.direction] += 1
+        return totals
+
+    def note(self, crossing: _Crossing) -> None:
+        """Remember a crossing for :meth:`crossed_near` (the last ``RECENT_S`` seconds)."""
         self.recent.append(crossing)
         while self.recent and crossing.timestamp - self.recent[0].timestamp > RECENT_S:
             self.recent.popleft()
+
+    def add(self, class_name: str, crossing: _Crossing, speed_kmh: float | None = None) -> None:
+        """Count one settled crossing (and its speed) in the totals and its buckets."""
+        self.settled[class_name, crossing.direction] += 1
+        for interval, open_buckets in self.buckets.items():
+            bucket = self._bucket_of(interval, open_buckets, crossing.timestamp)
+            if bucket is not None:
+                bucket.counts[class_name, crossing.direction] += 1
+                if speed_kmh is not None:
+                    bucket.speeds.add(speed_kmh)
+
+    def _bucket_of(
+        self, interval: int, open_buckets: dict[float, _Bucket], timestamp: float
+    ) -> _Bucket | None:
+        """The open bucket holding ``timestamp`` (the earliest open one if that closed)."""
+        if not open_buckets:
+            return None
+        start = max((timestamp // interval) * interval, self.first_start or 0.0)
+        return open_buckets.get(start) or open_buckets[min(open_buckets)]
+
+    def open_buckets(self, now: float, capacity: int) -> None:
+        """Open each interval's bucket holding ``now`` (the first one starts at ``now``)."""
+        if self.first_start is None:
+            self.first_start = now
+        for interval, open_buckets in self.buckets.items():
+            start = max((now // interval) * interval, self.first_start)
+            if start not in open_buckets:
+                open_buckets[start] = _Bucket(start, SpeedSamples(capacity))
 
     def crossed_near(self, crossing: _Crossing, since: float, radius: float) -> bool:
         """Whether another track crossed the same way near ``crossing.point`` after ``since``."""
@@ -223,35 +342,139 @@ class LineCrossingRule(Rule):
         return {line.config.name: line.totals for line in self.lines}
 
     def process(self, frame: FrameContext) -> list[Event]:
-        """Update sides with this frame's tracked anchors; emit counts at interval ends."""
-        events = self._close_buckets(frame, final=False)
+        """Update sides with this frame's tracked anchors; emit counts at interval ends.
+
+        Steps: the crossings of this frame's tracks, the extrapolated crossings of the
+        tracks that ended, the crossings whose class has settled, the buckets that closed.
+        """
         tracked = frame.tracked()
         rows = _rows(frame, tracked)
         ended = [t for t in self._lost if t not in frame.tracks]
+        events: list[Event] = []
         for line in self.lines:
-            for row, (track_id, class_name, anchor, height) in enumerate(rows):
-                if line.config.classes is not None and class_name not in line.config.classes:
-                    continue
-                if not line.sides.knows(track_id):
-                    # Arm with the first detection, seen while the track was still tentative.
-                    first = frame.tracks[track_id].history[0]
-                    line.sides.update(track_id, (first.x, first.y))
-                direction = line.sides.update(track_id, anchor, height)
-                if direction is None:
-                    continue
-                line.add(
-                    class_name,
-                    direction,
-                    _Crossing(track_id, frame.timestamp, anchor, direction),
-                    self._crossing_speed(frame, tracked, row, class_name),
-                )
-                if self.p.emit_crossings:
-                    events.append(self._crossing_event(frame, tracked, row, line, direction))
+            line.open_buckets(frame.timestamp, self.p.max_speed_samples)
+            self._cross(frame, tracked, rows, line)
             for track_id in ended:
-                events.extend(self._extrapolate(frame, line, track_id))
+                self._extrapolate(frame, line, track_id)
             line.sides.prune(set(frame.tracks))
+            line.young.intersection_update(frame.tracks)
+            events += self._settle(frame, line, final=False)
         self._remember_lost(frame, ended)
+        return events + self._close_buckets(frame, final=False)
+
+    def _cross(
+        self,
+        frame: FrameContext,
+        tracked: Detections,
+        rows: list[tuple[int, str, tuple[float, float], float]],
+        line: _Line,
+    ) -> None:
+        """Queue the crossings of this frame's tracked rows (they settle later)."""
+        for row, (track_id, class_name, anchor, height) in enumerate(rows):
+            if class_name not in line.classes and self.p.class_settle_s <= 0:
+                continue  # the class cannot change before it is counted
+            track = frame.tracks[track_id]
+            if not line.sides.knows(track_id):
+                # Arm with the first detection, seen while the track was still tentative.
+                first = track.history[0]
+                line.sides.update(track_id, (first.x, first.y))
+                line.young.add(track_id)
+            motion = self._motion(track)
+            if motion is _UNKNOWN:
+                continue  # too young to tell its motion: its side is compared when it is not
+            direction = line.sides.update(track_id, anchor, height, motion)
+            if direction is None:
+                self._born_past(frame, line, track, class_name)
+                continue
+            line.young.discard(track_id)
+            crossing = _Crossing(track_id, frame.timestamp, anchor, direction)
+            line.note(crossing)
+            event = None
+            if self.p.emit_crossings:
+                event = self._crossing_event(frame, tracked, row, line, direction)
+            speed = self._crossing_speed(frame, tracked, row, class_name)
+            pace = float(np.hypot(*motion)) / max(height, 1.0) if motion is not None else 0.0
+            line.pending.append(_Pending(crossing, track, class_name, speed, event, pace))
+
+    def _motion(self, track: Track) -> tuple[float, float] | None:
+        """The track's anchor velocity over ``motion_window_s``.
+
+        None: not used; :data:`_UNKNOWN`: fewer than three anchors yet (a track's first
+        boxes often jump between a rider's and a rider-and-bike box).
+        """
+        if self.p.motion_window_s <= 0:
+            return None
+        if len(track.history) < 3:
+            return _UNKNOWN
+        vx, vy = anchor_line(track, self.p.motion_window_s).velocity
+        return float(vx), float(vy)
+
+    def _born_past(self, frame: FrameContext, line: _Line, track: Track, class_name: str) -> None:
+        """Count a young track whose first motion, traced back, crosses the line.
+
+        Checked once, when the track is ``birth_window_s`` old.
+        """
+        if track.track_id not in line.young or frame.timestamp - track.first_seen < (
+            self.p.birth_window_s
+        ):
+            return
+        line.young.discard(track.track_id)
+        if self.p.birth_s <= 0:
+            return
+        path = birth_path(track, self.p.birth_s, self.p.birth_window_s)
+        if path is None or path.speed_heights < self.p.extrapolate_min_speed:
+            return
+        found = line.sides.born_across(track.track_id, path.came_from, path.anchor)
+        if found is None:
+            return
+        direction, point, fraction = found
+        when = path.first_seen - (1 - fraction) * self.p.birth_s
+        if line.first_start is None or when < line.first_start:
+            return  # it crossed before the camera was watched (already past at the start)
+        crossing = _Crossing(track.track_id, when, point, direction)
+        if line.crossed_near(crossing, since=when - 1.0, radius=1.5 * path.height):
+            return  # the road user was counted as another track (lost and found again)
+        line.note(crossing)
+        logger.debug("track %s counted on %s at its birth", track.track_id, line.config.name)
+        event = None
+        if self.p.emit_crossings:
+            event = self._extrapolated_event(frame, line, crossing, class_name, "birth")
+        pending = _Pending(crossing, track, class_name, None, event, path.speed_heights)
+        line.pending.append(pending)
+
+    def _settle(self, frame: FrameContext, line: _Line, *, final: bool) -> list[Event]:
+        """Count the crossings whose class has settled: now the track's vote decides."""
+        events: list[Event] = []
+        while line.pending:
+            waiting = line.pending[0]
+            ended = waiting.crossing.track_id not in frame.tracks
+            due = waiting.crossing.timestamp + self.p.class_settle_s <= frame.timestamp
+            if not (final or due or ended):
+                break
+            line.pending.popleft()
+            class_name = self._settled_class(frame, line, waiting)
+            if class_name not in line.classes or waiting.track.hits < self.p.min_detections:
+                continue
+            line.add(class_name, waiting.crossing, waiting.speed_kmh)
+            if waiting.event is not None:
+                events.append(waiting.event.model_copy(update={"object_class": class_name}))
         return events
+
+    def _settled_class(self, frame: FrameContext, line: _Line, waiting: _Pending) -> str:
+        """The track's voted class at settling.
+
+        A 'person' crossing a vehicle line at riding pace is a rider whose bike the detector
+        missed: a motorcycle.
+        """
+        class_name = frame.class_name(waiting.track.class_id)
+        if (
+            class_name == "person"
+            and "person" not in line.classes
+            and "motorcycle" in line.classes
+            and waiting.heights_per_s >= self.p.rider_min_speed
+        ):
+            return "motorcycle"
+        return class_name
 
     def _crossing_speed(
         self, frame: FrameContext, tracked: Detections, row: int, class_name: str
@@ -304,42 +527,47 @@ class LineCrossingRule(Rule):
             elif track_id not in self._lost or self._lost[track_id].last_seen != track.last_seen:
                 self._lost[track_id] = lost_path(track, self.p.extrapolate_s)
 
-    def _extrapolate(self, frame: FrameContext, line: _Line, track_id: int) -> list[Event]:
-        """Count an ended track whose last motion carried it across the line."""
+    def _extrapolate(self, frame: FrameContext, line: _Line, track_id: int) -> None:
+        """Queue the crossing of an ended track whose last motion carried it across the line.
+
+        Its class is final (the track has ended): it settles at once.
+        """
         path = self._lost[track_id]
         class_name = frame.class_name(path.class_id)
-        if path.speed_heights < self.p.extrapolate_min_speed or (
-            line.config.classes is not None and class_name not in line.config.classes
-        ):
-            return []
+        if path.speed_heights < self.p.extrapolate_min_speed or class_name not in line.classes:
+            return
         found = line.sides.crossing_of(path.anchor, path.heading_to, track_id)
         if found is None:
-            return []
+            return
         direction, point, fraction = found
         when = path.last_seen + fraction * self.p.extrapolate_s
         if when > frame.timestamp:
-            return []  # it would cross later (at shutdown): that has not happened yet
+            return  # it would cross later (at shutdown): that has not happened yet
         crossing = _Crossing(track_id, when, point, direction)
         if line.crossed_near(crossing, since=path.last_seen - 1.0, radius=1.5 * path.height):
-            return []  # the road user came back as another track and was counted
-        line.add(class_name, direction, crossing)
+            return  # the road user came back as another track and was counted
+        line.note(crossing)
         logger.debug("track %s counted on %s by extrapolation", track_id, line.config.name)
-        if not self.p.emit_crossings:
-            return []
-        return [self._extrapolated_event(frame, line, crossing, class_name)]
+        event = None
+        if self.p.emit_crossings:
+            event = self._extrapolated_event(frame, line, crossing, class_name, "end")
+        pending = _Pending(crossing, path.track, class_name, None, event, path.speed_heights)
+        line.pending.append(pending)
 
     def finish(self, frame: FrameContext) -> list[Event]:
         """Count lost tracks that were crossing as they went, then emit the partial buckets."""
         events: list[Event] = []
         for line in self.lines:
             for track_id in self._lost:
-                events.extend(self._extrapolate(frame, line, track_id))
+                self._extrapolate(frame, line, track_id)
+            events += self._settle(frame, line, final=True)
         self._lost.clear()
         return events + self._close_buckets(frame, final=True)
 
     def state_size(self) -> int:
-        """Per-track side entries and lost-track paths held."""
-        return sum(len(line.sides) for line in self.lines) + len(self._lost)
+        """Per-track side entries, lost-track paths and crossings settling, held."""
+        held = sum(len(line.sides) + len(line.pending) + len(line.young) for line in self.lines)
+        return held + len(self._lost)
 
     def _crossing_event(
         self, frame: FrameContext, tracked: Detections, row: int, line: _Line, direction: str
@@ -355,15 +583,17 @@ class LineCrossingRule(Rule):
         )
 
     def _extrapolated_event(
-        self, frame: FrameContext, line: _Line, crossing: _Crossing, class_name: str
+        self, frame: FrameContext, line: _Line, crossing: _Crossing, class_name: str, how: str
     ) -> Event:
-        attributes = {"line": line.config.name, "direction": crossing.direction}
+        """A crossing not seen but traced: at a track's ``end`` or its ``birth``."""
+        attributes = {"line": line.config.name, "direction": crossing.direction, "traced": how}
         event = make_event(
             frame,
             self.name,
             EventType.LINE_CROSSING,
             zone=line.config.name,
             attributes={**attributes, "extrapolated": True},
+            time=frame.time_at(crossing.timestamp),
         )
         geometry = event.geometry.model_copy(update={"point": crossing.point})
         return event.model_copy(
@@ -371,23 +601,19 @@ class LineCrossingRule(Rule):
         )
 
     def _close_buckets(self, frame: FrameContext, final: bool) -> list[Event]:
+        """Emit the buckets that ended ``class_settle_s`` ago (every open one when final)."""
         events: list[Event] = []
+        settled_until = frame.timestamp - self.p.class_settle_s
         for line in self.lines:
-            for interval, bucket in line.buckets.items():
-                start = (frame.timestamp // interval) * interval
-                if bucket is None:
-                    line.buckets[interval] = self._bucket(frame.timestamp)
-                    continue
-                if final or start > bucket.start:
-                    end = frame.timestamp if final else start
-                    events.append(
-                        self._count_event(frame, line, interval, bucket, end=end, partial=final)
-                    )
-                    line.buckets[interval] = self._bucket(start)
+            for interval, open_buckets in line.buckets.items():
+                for start in sorted(open_buckets):
+                    end = (start // interval + 1) * interval
+                    if not final and end > settled_until:
+                        break
+                    bucket = open_buckets.pop(start)
+                    end = min(end, frame.timestamp)
+                    events.append(self._count_event(frame, line, interval, bucket, end=end))
         return events
-
-    def _bucket(self, start: float) -> _Bucket:
-        return _Bucket(start, SpeedSamples(self.p.max_speed_samples))
 
     def _count_event(
         self,
@@ -397,7 +623,6 @@ class LineCrossingRule(Rule):
         bucket: _Bucket,
         *,
         end: float,
-        partial: bool,
     ) -> Event:
         measurements: dict[str, float] = {"count": float(sum(bucket.counts.values()))}
         for direction in ("in", "out"):
@@ -420,6 +645,6 @@ class LineCrossingRule(Rule):
                 "interval_s": interval,
                 "period_start": start_time.isoformat(),
                 "period_s": round((end - bucket.start), 3),
-                "partial": partial or end - bucket.start < interval - 1e-6,
+                "partial": end - bucket.start < interval - 1e-6,
             },
         )

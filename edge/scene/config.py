@@ -169,7 +169,13 @@ class CountingLine(_Strict):
             "(for a line drawn left to right, 'left' is upwards in the image) or the right."
         ),
     )
-    classes: list[str] | None = Field(default=None, description="Classes counted; empty: all.")
+    classes: list[str] | None = Field(
+        default=None,
+        description=(
+            "Classes counted; empty: vehicles (car, motorcycle, bus, truck, bicycle). List "
+            "'person' for a line that counts pedestrians."
+        ),
+    )
 
 
 class Lane(_Strict):

@@ -26,9 +26,10 @@ from scipy.optimize import linear_sum_assignment
 from edge.compiled import compiled
 from edge.detections import NO_TRACK, Detections
 from edge.tracking.config import TrackerConfig
+from edge.tracking.focus import LineFocus, Point
 from edge.tracking.kalman import KalmanNoise
 from edge.tracking.recovery import RecoveryGate, match_lost
-from edge.tracking.track import Track, TrackState
+from edge.tracking.track import ClassVote, Track, TrackState
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,32 @@ def _enlarged(boxes: FloatArray, buffer: float) -> FloatArray:
     return grown
 
 
+def _class_vote(config: TrackerConfig, class_names: Sequence[str]) -> ClassVote:
+    """The tracks' vote policy for these class names."""
+    names = list(class_names)
+    return ClassVote(
+        by_area=config.vote_by_area,
+        rider_share=config.rider_vote_share,
+        person=names.index("person") if "person" in names else -1,
+        two_wheelers=tuple(names.index(n) for n in ("motorcycle", "bicycle") if n in names),
+    )
+
+
+WEAK_INSIDE = 0.3
+"""A weak box with more than this share of its area inside a tracked box starts no track."""
+
+
+def _size(box: FloatArray) -> tuple[float, float]:
+    """Width and height of a box, at least one pixel."""
+    return max(float(box[2] - box[0]), 1.0), max(float(box[3] - box[1]), 1.0)
+
+
+def _inside(box: FloatArray, other: FloatArray) -> float:
+    """Share of ``box``'s area inside ``other``."""
+    inter, _, area = box_overlap(other, box)
+    return inter / max(area, 1e-9)
+
+
 class ByteTracker:
     """Assigns persistent ids to the detections of one camera, frame after frame.
 
@@ -126,6 +153,7 @@ class ByteTracker:
         config: TrackerConfig | None = None,
         class_names: Sequence[str] = (),
         noise: KalmanNoise | None = None,
+        lines: Sequence[tuple[Point, Point]] = (),
     ) -> None:
         """Create an empty tracker.
 
@@ -133,11 +161,19 @@ class ByteTracker:
             config: Thresholds and limits.
             class_names: The detector's class names, to resolve ``class_groups``.
             noise: Kalman noise scales (defaults suit 2–3 px jitter at 30 fps).
+            lines: The scene's counting lines ``(start, end)``: near them low-score
+                detections may start tracks (``line_new_track_threshold``).
         """
         self.config = config or TrackerConfig()
+        self._focus = LineFocus(lines, self.config.line_margin)
         self.noise = noise or KalmanNoise()
         self._group_of = self._class_groups(class_names)
         self._group_table = np.array([self._group(c) for c in range(len(class_names))], dtype=int)
+        self._vote = _class_vote(self.config, class_names)
+        names = list(class_names)
+        self._weak_classes = {
+            names.index(n) for n in self.config.line_new_track_classes if n in names
+        }
         self._tracks: dict[int, Track] = {}
         self._corrections: list[tuple[Track, FloatArray]] = []  # emptied by every update
         self._next_id = 1
@@ -177,7 +213,6 @@ class ByteTracker:
         self.ended = []
         boxes_now = Track.predict_many(list(self._tracks.values()), timestamp)
         predicted = _Predicted(boxes_now, {track_id: i for i, track_id in enumerate(self._tracks)})
-        boxes = detections.xyxy.astype(np.float64)
         scores = detections.confidence
         assigned = np.full(len(detections), NO_TRACK, dtype=np.int64)
         high = [i for i in range(len(detections)) if scores[i] >= self.config.high_threshold]
@@ -186,6 +221,7 @@ class ByteTracker:
             for i in range(len(detections))
             if self.config.low_threshold <= scores[i] < self.config.high_threshold
         ]
+        near = self._focus.near(detections.xyxy.astype(np.float64))
         active = [t for t, tr in self._tracks.items() if tr.state != TrackState.TENTATIVE]
         first = self._associate(active, high, predicted, detections, self.config.match_iou)
         self._apply(first, detections, timestamp, assigned)
@@ -197,14 +233,8 @@ class ByteTracker:
             still_confirmed, low, predicted, detections, self.config.low_match_iou
         )
         self._apply(second, detections, timestamp, assigned)
-        tentative = [t for t, tr in self._tracks.items() if tr.state == TrackState.TENTATIVE]
-        third = self._associate(
-            tentative,
-            first.unmatched_rows,
-            predicted,
-            detections,
-            self.config.match_iou,
-            buffer=self.config.tentative_buffer,
+        third = self._confirm_tentative(
+            first.unmatched_rows, second.unmatched_rows, near, predicted, detections
         )
         self._apply(third, detections, timestamp, assigned)
         self._age_unmatched(
@@ -213,22 +243,99 @@ class ByteTracker:
             set(third.unmatched_tracks),
             timestamp,
         )
-        leftover = self._recover(
-            third.unmatched_rows, second.unmatched_rows, detections, timestamp, assigned
-        )
-        for row in leftover:
-            if scores[row] >= self.config.new_track_threshold:
-                self._start(
-                    box=boxes[row],
-                    score=float(scores[row]),
-                    class_id=int(detections.class_id[row]),
-                    timestamp=timestamp,
-                    row=row,
-                    assigned=assigned,
-                )
+        weak = [r for r in second.unmatched_rows if r not in set(third.rows)]
+        strong = [r for r in first.unmatched_rows if r not in set(third.rows)]
+        left_strong, left_weak = self._recover(strong, weak, detections, timestamp, assigned)
+        weak_near = [r for r in left_weak if near[r]]
+        self._start_tracks(left_strong + weak_near, near, detections, timestamp, assigned)
         self._correct_matched()
         self._enforce_cap()
         return self._output(detections, assigned)
+
+    def _confirm_tentative(
+        self,
+        high_rows: list[int],
+        low_rows: list[int],
+        near: npt.NDArray[np.bool_],
+        predicted: _Predicted,
+        detections: Detections,
+    ) -> _Match:
+        """Tentative tracks take their second detection: a high-score one, or a low one.
+
+        Low-score ones only near a line, where a track may start from a weak box and needs
+        weak boxes to go on.
+        """
+        tentative = [t for t, tr in self._tracks.items() if tr.state == TrackState.TENTATIVE]
+        third = self._associate(
+            tentative,
+            high_rows,
+            predicted,
+            detections,
+            self.config.match_iou,
+            buffer=self.config.tentative_buffer,
+        )
+        weak = [r for r in low_rows if near[r]]
+        if not weak or not third.unmatched_tracks:
+            return third
+        fourth = self._associate(
+            third.unmatched_tracks,
+            weak,
+            predicted,
+            detections,
+            self.config.match_iou,
+            buffer=self.config.tentative_buffer,
+        )
+        return _Match(
+            track_ids=third.track_ids + fourth.track_ids,
+            rows=third.rows + fourth.rows,
+            unmatched_tracks=fourth.unmatched_tracks,
+            unmatched_rows=third.unmatched_rows,
+        )
+
+    def _start_tracks(
+        self,
+        rows: list[int],
+        near: npt.NDArray[np.bool_],
+        detections: Detections,
+        timestamp: float,
+        assigned: npt.NDArray[np.int64],
+    ) -> None:
+        """New tracks from unmatched rows: strong ones anywhere, weaker ones near a line.
+
+        A weak box mostly inside the box of a road user already tracked in this frame is a
+        part or a second box of it, not a road user of its own: it starts nothing.
+        """
+        weak = []
+        for row in rows:  # rows below high_threshold arrive here only from near a line
+            score = float(detections.confidence[row])
+            if score >= self.config.new_track_threshold:
+                self._start_row(row, detections, timestamp, assigned)
+            elif (
+                near[row]
+                and score >= self.config.line_new_track_threshold
+                and int(detections.class_id[row]) in self._weak_classes
+            ):
+                weak.append(row)
+        if not weak:
+            return
+        taken = [t.box for t in self._tracks.values() if t.last_seen == timestamp]
+        for row in weak:
+            box = detections.xyxy[row].astype(np.float64)
+            if not any(_inside(box, other) > WEAK_INSIDE for other in taken):
+                self._start_row(row, detections, timestamp, assigned)
+                taken.append(box)
+
+    def _start_row(
+        self, row: int, detections: Detections, timestamp: float, assigned: npt.NDArray[np.int64]
+    ) -> None:
+        self._start(
+            box=detections.xyxy[row].astype(np.float64),
+            score=float(detections.confidence[row]),
+            class_id=int(detections.class_id[row]),
+            timestamp=timestamp,
+            row=row,
+            assigned=assigned,
+        )
 
     def _correct_matched(self) -> None:
         """Kalman-correct every track matched in this update, all at once.
@@ -275,13 +382,14 @@ class ByteTracker:
         detections: Detections,
         timestamp: float,
         assigned: npt.NDArray[np.int64],
-    ) -> list[int]:
+    ) -> tuple[list[int], list[int]]:
         """Last cascade: lost tracks take unmatched rows near their expected anchor.
 
-        Returns the high-score rows still unmatched (candidates for new tracks).
+        Returns the high-score and the low-score rows still unmatched (candidates for new
+        tracks).
         """
         if self.config.recover_radius <= 0:
-            return high_rows
+            return high_rows, low_rows
         lost = {
             t: tr
             for t, tr in self._tracks.items()
@@ -289,7 +397,7 @@ class ByteTracker:
         }
         rows = high_rows + (low_rows if self.config.recover_low_scores else [])
         if not lost or not rows:
-            return high_rows
+            return high_rows, low_rows
         gate = RecoveryGate(self.config.recover_radius, self.config.recover_window_s)
         pairs = match_lost(
             lost,
@@ -297,7 +405,7 @@ class ByteTracker:
             detections.xyxy[rows].astype(np.float64),
             timestamp=timestamp,
             gate=gate,
-            compatible=self._compatible(list(lost), detections.class_id[rows]),
+            compatible=self._compatible(list(lost), detections, rows),
         )
         for track_id, row in pairs:
             track = self._tracks[track_id]
@@ -311,7 +419,7 @@ class ByteTracker:
             assigned[row] = track_id
             logger.debug("track %s recovered at t=%.2f", track_id, timestamp)
         taken = {row for _, row in pairs}
-        return [row for row in high_rows if row not in taken]
+        return [r for r in high_rows if r not in taken], [r for r in low_rows if r not in taken]
 
     def _associate(
         self,
@@ -332,7 +440,7 @@ class ByteTracker:
             self.config.buffer if buffer is None else buffer,
         )
         cost = 1.0 - iou
-        compatible = self._compatible(track_ids, detections.class_id[rows])
+        compatible = self._compatible(track_ids, detections, rows)
         cost[(iou < min_iou) | ~compatible] = _NO_MATCH
         track_index, row_index = linear_sum_assignment(cost)
         keep = cost[track_index, row_index] < _NO_MATCH
@@ -346,11 +454,32 @@ class ByteTracker:
         )
 
     def _compatible(
-        self, track_ids: list[int], class_ids: npt.NDArray[np.int64]
+        self, track_ids: list[int], detections: Detections, rows: list[int]
     ) -> npt.NDArray[np.bool_]:
+        """``(tracks, rows)``: whether each row may take each track, by class group and size.
+
+        A row may take a track when its box width and height are each within
+        ``max_size_ratio`` of the track's last box, and a track of another class group only
+        if the two boxes' shapes (width / height) also agree within
+        ``cross_group_shape_ratio`` (the narrow box of a motorbike called 'car' in one frame
+        and 'motorcycle' in the next is one road user; a car's wide box is not a motorbike).
+        """
         track_groups = self._groups(np.array([self._tracks[t].class_id for t in track_ids]))
-        row_groups = self._groups(class_ids)
-        result: npt.NDArray[np.bool_] = track_groups[:, None] == row_groups[None, :]
+        row_groups = self._groups(detections.class_id[rows])
+        same: npt.NDArray[np.bool_] = track_groups[:, None] == row_groups[None, :]
+        track_sizes = np.array([_size(self._tracks[t].box) for t in track_ids]).reshape(-1, 2)
+        row_sizes = np.array([_size(b) for b in detections.xyxy[rows]]).reshape(-1, 2)
+        ratio = np.maximum(track_sizes[:, None, :], row_sizes[None, :, :]) / np.minimum(
+            track_sizes[:, None, :], row_sizes[None, :, :]
+        )
+        sized = ratio.max(axis=2) <= self.config.max_size_ratio
+        track_shape = track_sizes[:, 0] / track_sizes[:, 1]
+        row_shape = row_sizes[:, 0] / row_sizes[:, 1]
+        shape = np.maximum(track_shape[:, None], row_shape[None, :]) / np.minimum(
+            track_shape[:, None], row_shape[None, :]
+        )
+        alike = shape <= self.config.cross_group_shape_ratio
+        result: npt.NDArray[np.bool_] = sized & (same | alike)
         return result
 
     def _groups(self, class_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -410,6 +539,7 @@ class ByteTracker:
             timestamp=timestamp,
             history_length=self.config.history_length,
             noise=self.noise,
+            vote=self._vote,
         )
         self._next_id += 1
         if self.config.min_hits <= 1:

@@ -26,8 +26,21 @@ TWO_WHEELERS = ("motorcycle", "bicycle")
 VEHICLES = ("car", "bus", "truck")
 NARROW_RATIO = 1.6
 """A vehicle box at most this many times the person's width may carry them as a rider."""
-_MARGIN_PX = 0.01
-"""Slack in the rider-merge meeting test, above the float32 rounding of a seat top."""
+SEAT_DEPTH = 0.0
+"""A rider's box reaches at least this far (in bike box heights) into the bike's box: the
+rider of the bike behind in single file, whose feet end above the box in front, is not
+this bike's rider."""
+FEET_BELOW = 0.25
+"""... and ends at most this far below it: the rider of the bike in front, whose feet are
+below the bike behind, is not that bike's rider either."""
+TWIN_SHARE = 0.5
+"""Two two-wheeler boxes with the smaller this much inside the larger, and bottoms within
+:data:`TWIN_BOTTOM` of the larger's height, are one road user (the detector's bike box and
+its rider-and-bike box, which NMS keeps as their IoU is low)."""
+TWIN_BOTTOM = 0.4
+TWIN_WIDTH = 1.8
+"""... and widths within this factor: a box as wide as two bikes side by side (the detector
+gives one now and then) holds two road users, not a twin of either."""
 
 
 def merge_riders(
@@ -46,22 +59,25 @@ def merge_riders(
         of the two scores. Other rows are unchanged and keep their order.
     """
     names = tuple(class_names)
-    if "person" not in names or len(detections) == 0:
+    if len(detections) < 2:
         return detections
-    is_person = detections.class_id == names.index("person")
+    is_person = detections.class_id == names.index("person") if "person" in names else None
     is_wheel = of_classes(detections.class_id, names, TWO_WHEELERS)
-    bikes = np.flatnonzero(is_wheel | of_classes(detections.class_id, names, VEHICLES))
-    if not is_person.any() or len(bikes) == 0:
+    is_vehicle = of_classes(detections.class_id, names, VEHICLES)
+    bikes = np.flatnonzero(is_wheel | is_vehicle)
+    if not is_wheel.any() and (is_person is None or not is_person.any()):
         return detections
     xyxy = detections.xyxy.copy()
     confidence = detections.confidence.copy()
     keep = np.ones(len(detections), dtype=bool)
-    persons = np.flatnonzero(is_person)
+    persons: list[int] = []
+    if is_person is not None and len(bikes):
+        persons = np.flatnonzero(is_person).tolist()
+    # Overlaps with the bikes' own boxes, not with boxes grown by a rider already taken: a
+    # grown box would reach the rider of the bike behind, and the next one (a single file
+    # of bikes would become one box). A passenger sits on the bike's own seat region too.
     overlaps = _rider_overlaps(xyxy[persons], xyxy[bikes], is_wheel[bikes])
-    grown: list[int] = []  # bikes (columns) that took a rider: their boxes, so overlaps, changed
     for row, overlap in zip(persons, overlaps, strict=True):
-        if grown:
-            _refresh_grown(overlap, int(row), grown, xyxy=xyxy, bikes=bikes, wheel=is_wheel)
         bike = _best_bike(overlap, min_overlap)
         if bike is None:
             continue
@@ -70,12 +86,58 @@ def merge_riders(
         xyxy[target, 2:] = np.maximum(xyxy[target, 2:], xyxy[row, 2:])
         confidence[target] = max(confidence[target], confidence[row])
         keep[row] = False
-        if bike not in grown:
-            grown.append(bike)
+    _fold_twins(xyxy, confidence, keep, np.flatnonzero(is_wheel), np.flatnonzero(is_vehicle))
     merged = Detections(
         xyxy, confidence, detections.class_id, detections.tracker_id, dict(detections.data)
     )
     return merged[keep]
+
+
+def _fold_twins(
+    xyxy: np.ndarray,  # type: ignore[type-arg]
+    confidence: np.ndarray,  # type: ignore[type-arg]
+    keep: np.ndarray,  # type: ignore[type-arg]
+    wheels: np.ndarray,  # type: ignore[type-arg]
+    vehicles: np.ndarray,  # type: ignore[type-arg]
+) -> None:
+    """Fold boxes that are one two-wheeler into its box (union box, higher score).
+
+    After the rider merge a bike's box and its rider-and-bike box often overlap far more
+    than the detector's NMS let through, and a small motorbike often has a ``car`` box
+    beside its ``motorcycle`` one (NMS is per class). Both would become two tracks. Folded
+    into the best two-wheeler box: other two-wheeler boxes and vehicle boxes hardly wider
+    than it (``NARROW_RATIO``) that are its twins (:func:`_twins`). Bikes in single file do
+    not fold: the one behind ends a bike length higher (:data:`TWIN_BOTTOM`). Modifies the
+    arrays in place.
+    """
+    order = sorted((int(w) for w in wheels), key=lambda r: -float(confidence[r]))
+    for rank, row in enumerate(order):
+        if not keep[row]:
+            continue
+        width = float(xyxy[row, 2] - xyxy[row, 0])
+        narrow = [
+            int(v) for v in vehicles if float(xyxy[v, 2] - xyxy[v, 0]) <= NARROW_RATIO * width
+        ]
+        for other in order[rank + 1 :] + narrow:
+            if keep[other] and _twins(xyxy[row], xyxy[other]):
+                xyxy[row, :2] = np.minimum(xyxy[row, :2], xyxy[other, :2])
+                xyxy[row, 2:] = np.maximum(xyxy[row, 2:], xyxy[other, 2:])
+                confidence[row] = max(confidence[row], confidence[other])
+                keep[other] = False
+
+
+def _twins(a: np.ndarray, b: np.ndarray) -> bool:  # type: ignore[type-arg]
+    """Whether two boxes are one two-wheeler (see :data:`TWIN_SHARE`)."""
+    inter, _, area_b = box_overlap(a, b)
+    area_a = float((a[2] - a[0]) * (a[3] - a[1]))
+    smaller = max(min(area_a, float(area_b)), 1e-9)
+    taller = max(float(a[3] - a[1]), float(b[3] - b[1]))
+    widths = sorted([max(float(a[2] - a[0]), 1e-9), max(float(b[2] - b[0]), 1e-9)])
+    return (
+        inter / smaller >= TWIN_SHARE
+        and abs(float(a[3] - b[3])) <= TWIN_BOTTOM * taller
+        and widths[1] <= TWIN_WIDTH * widths[0]
+    )
 
 
 def _rider_overlaps(
@@ -86,12 +148,18 @@ def _rider_overlaps(
     """``[p, b]``: fraction of person box p inside bike box b grown upwards by its height.
 
     Zero where the bike cannot carry the person: a "car" more than ``NARROW_RATIO`` times
-    as wide as the person is a car, not a misnamed motorbike.
+    as wide as the person is a car, not a misnamed motorbike; a person whose box ends
+    above ``SEAT_DEPTH`` of the bike's box, or ``FEET_BELOW`` below it, sits on another bike
+    (in single file, the one behind or in front).
     """
     widths = persons[:, 2] - persons[:, 0]
     fits = wheel[None, :] | (
         bikes[None, :, 2] - bikes[None, :, 0] <= NARROW_RATIO * widths[:, None]
     )
+    heights = bikes[:, 3] - bikes[:, 1]
+    seat_line = bikes[:, 1] + SEAT_DEPTH * heights
+    ground = bikes[:, 3] + FEET_BELOW * heights
+    fits &= (persons[:, None, 3] >= seat_line[None, :]) & (persons[:, None, 3] <= ground[None, :])
     seat = bikes.copy()
     seat[:, 1] -= bikes[:, 3] - bikes[:, 1]  # the rider sits above the bike
     x1 = np.maximum(seat[None, :, 0], persons[:, None, 0])
@@ -102,36 +170,6 @@ def _rider_overlaps(
     area = widths * (persons[:, 3] - persons[:, 1])
     areas = np.array([max(float(a), 1e-6) for a in area], dtype=persons.dtype)
     return np.where(fits, inter / areas[:, None], 0.0)
-
-
-def _refresh_grown(
-    overlap: np.ndarray,  # type: ignore[type-arg]
-    row: int,
-    grown: list[int],
-    *,
-    xyxy: np.ndarray,  # type: ignore[type-arg]
-    bikes: np.ndarray,  # type: ignore[type-arg]
-    wheel: np.ndarray,  # type: ignore[type-arg]
-) -> None:
-    """Recompute person ``row``'s overlaps with the bikes that grew by taking a rider.
-
-    A grown bike whose seat region no longer meets the person at all overlaps it by 0 (the
-    full computation gives 0 there too); only those it meets are recomputed, which on a
-    busy frame is almost never any: riders sit on different bikes.
-    """
-    x1, y1, x2, y2 = xyxy[row].tolist()
-    meeting = []
-    for column in grown:
-        bx1, by1, bx2, by2 = xyxy[bikes[column]].tolist()
-        seat_top = by1 - (by2 - by1)
-        # The margin covers the float32 rounding of the full computation's seat top.
-        if min(x2, bx2) > max(x1, bx1) and min(y2, by2) > max(y1, seat_top) - _MARGIN_PX:
-            meeting.append(column)
-        else:
-            overlap[column] = 0.0
-    if meeting:
-        targets = bikes[meeting]
-        overlap[meeting] = _rider_overlaps(xyxy[[row]], xyxy[targets], wheel[targets])[0]
 
 
 def _best_bike(overlap: np.ndarray, min_overlap: float) -> int | None:  # type: ignore[type-arg]

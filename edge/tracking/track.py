@@ -20,6 +20,55 @@ from edge.tracking.kalman import (
 )
 
 
+@dataclass(frozen=True)
+class ClassVote:
+    """How a track's class is decided from the classes its detections were given.
+
+    Each detection votes for its class with its confidence, times its box area when
+    ``by_area`` (a near, large view of a road user is better evidence than a far one of a
+    few pixels, and an approaching vehicle's first far detections must not outvote the
+    near ones). A rider seen without their bike is detected as a person, a pedestrian is
+    never detected as a motorbike: with ``rider_share`` > 0 a track whose winner is
+    ``person`` is a two-wheeler when its best two-wheeler class holds at least that share of
+    the person votes.
+
+    Attributes:
+        by_area: Weight each vote by the box area (pixels) as well as the confidence.
+        rider_share: Two-wheeler votes, as a share of the person votes, that make a
+            person-voted track a rider's (0: off).
+        person: Class id of ``person`` (-1: none).
+        two_wheelers: Class ids of motorcycle and bicycle.
+    """
+
+    by_area: bool = False
+    rider_share: float = 0.0
+    person: int = -1
+    two_wheelers: tuple[int, ...] = ()
+
+    def weight(self, box_xyxy: Vector, confidence: float) -> float:
+        """The vote of one detection."""
+        if not self.by_area:
+            return confidence
+        area = float(box_xyxy[2] - box_xyxy[0]) * float(box_xyxy[3] - box_xyxy[1])
+        return confidence * max(area, 1.0)
+
+    def winner(self, votes: dict[int, float]) -> int:
+        """The voted class id."""
+        best = max(votes.items(), key=lambda item: item[1])[0]
+        if best != self.person or self.rider_share <= 0:
+            return best
+        wheels = [(votes[c], c) for c in self.two_wheelers if c in votes]
+        if wheels:
+            share, wheel = max(wheels)
+            if share >= self.rider_share * votes[best]:
+                return wheel
+        return best
+
+
+PLAIN_VOTE = ClassVote()
+"""Summed confidence, nothing else."""
+
+
 class TrackState(StrEnum):
     """Lifecycle of a track."""
 
@@ -68,6 +117,8 @@ class Track:
     class_votes: dict[int, float] = field(default_factory=dict)
     voted_class_id: int = -1
     """The vote's winner, updated with every vote (read for every row of every frame)."""
+    vote: ClassVote = field(default=PLAIN_VOTE, repr=False, compare=False)
+    """How the votes are weighted and decided (shared by a tracker's tracks)."""
     windows: dict[float, tuple[TrackPoint, object]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -89,6 +140,7 @@ class Track:
         timestamp: float,
         history_length: int,
         noise: KalmanNoise,
+        vote: ClassVote = PLAIN_VOTE,
     ) -> Track:
         """Create a tentative track from its first detection."""
         track = cls(
@@ -100,6 +152,7 @@ class Track:
             box=np.asarray(box_xyxy, dtype=np.float64),
             confidence=confidence,
             history=deque(maxlen=history_length),
+            vote=vote,
         )
         track._observe(box_xyxy, confidence, class_id, timestamp)
         return track
@@ -161,14 +214,15 @@ class Track:
         self.box = np.asarray(box_xyxy, dtype=np.float64)
         self.confidence = confidence
         self.last_seen = timestamp
-        self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + confidence
-        self.voted_class_id = max(self.class_votes.items(), key=lambda item: item[1])[0]
+        weight = self.vote.weight(box_xyxy, confidence)
+        self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + weight
+        self.voted_class_id = self.vote.winner(self.class_votes)
         x = float(box_xyxy[0] + box_xyxy[2]) / 2
         self.history.append(TrackPoint(timestamp, x, float(box_xyxy[3]), float(box_xyxy[1])))
 
     @property
     def class_id(self) -> int:
-        """The class with the largest summed confidence over the track's detections."""
+        """The voted class (:class:`ClassVote`) over the track's detections."""
         return self.voted_class_id
 
     @property

@@ -90,7 +90,7 @@ def test_a_fragmented_track_is_not_counted_twice():
     a = CameraAnalytics(
         scene(
             lines=[LINE],
-            tracker={"class_groups": [["car"], ["truck"]]},
+            tracker={"class_groups": [["car"], ["truck"]], "cross_group_shape_ratio": 0},
             rules={"line_crossing": {}},
         ),
         NAMES,
