@@ -42,7 +42,7 @@ def test_packed_properties_are_what_paho_packs_and_reads():
     assert packed == reference.pack()  # type: ignore[no-untyped-call]
     read = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     read.unpack(packed)  # type: ignore[no-untyped-call]
-    assert read.CorrelationData == data
+    assert read.CorrelationData == data  # type: ignore[attr-defined]
 
 
 def test_seq_ranges_and_the_ack_message():
