@@ -7,8 +7,8 @@ each reconnect and routes what arrives. The parts plug into it without knowing o
   broker's PUBACKs;
 - node presence (:mod:`edge.transport.presence`) sets the last will and publishes the birth
   message on each connection;
-- the command listener (:class:`edge.transport.commands.CommandDispatcher`) routes
-  ``…/commands/+`` to itself.
+- the command listener (:class:`edge.transport.commands.CommandDispatcher`) is routed
+  ``…/commands/+``.
 
 Callbacks run on paho's network thread: every hook must return quickly and never raise.
 """
