@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.api.models import ApiKeyRecord, AuditRecord, Role, SessionRecord, UserRecord
 from cloud.api.security import hash_password, new_token, token_hash, verify_password
+from cloud.db import ApiKeyRecord, AuditRecord, Role, SessionRecord, UserRecord
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -20,11 +20,6 @@ logger = logging.getLogger(__name__)
 def utcnow() -> datetime:
     """Return the current time in UTC (aware)."""
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return an aware UTC datetime (SQLite gives naive ones back)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -111,7 +106,7 @@ def principal_from_session(session: Session, token: str) -> Principal | None:
     if row is None:
         return None
     record, user = row
-    if as_utc(record.expires_at) <= utcnow() or not user.active:
+    if record.expires_at <= utcnow() or not user.active:
         return None
     return Principal(user.username, Role(user.role), "user")
 

@@ -11,7 +11,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from cloud.api.accounts import Principal, audit, utcnow
-from cloud.api.models import AlertRecord, AlertState
+from cloud.db import AlertRecord, AlertState
 from cloud.services.alerting import lock_alerts, next_seq
 
 logger = logging.getLogger(__name__)

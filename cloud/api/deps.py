@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from cloud.api.accounts import Principal, principal_from_api_key, principal_from_session
 from cloud.api.livefeed import AlertFeed
-from cloud.api.models import Role
 from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
+from cloud.db import Role
 from cloud.reports.intake import ReportsService
 from cloud.reports.photos import PhotoRedactor
 from cloud.store import EventStore

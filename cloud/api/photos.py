@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.api.accounts import utcnow
-from cloud.api.models import RedactedPhotoRecord
+from cloud.db import RedactedPhotoRecord
 from cloud.reports.photos import PhotoRedactor, RedactedPhoto
 
 logger = logging.getLogger(__name__)

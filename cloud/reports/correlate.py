@@ -1,7 +1,7 @@
 """Camera correlation: cameras near a report and their recent events of matching kinds.
 
 Camera locations come in as a mapping (``camera_id → CameraSite``) until the store keeps
-them; events are read from the store's ``events`` table (:class:`cloud.store.models.EventRecord`).
+them; events are read from the store's ``events`` table (:class:`cloud.db.EventRecord`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Final
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from cloud.db import EventRecord
 from cloud.reports.classify import Category
-from cloud.store.models import EventRecord
 from traffic_monitor.contract.events import EventType
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.db import (
+    TICKET_STATUSES,
+    EventRecord,
+    ReportContact,
+    ReportMedia,
+    ReportTicket,
+    SnapshotRecord,
+)
 from cloud.reports.classify import (
     Category,
     Classification,
@@ -41,9 +49,7 @@ from cloud.reports.errors import RefusedError
 from cloud.reports.model import default_model
 from cloud.reports.open311 import RequestCreated, Service, ServiceRequest
 from cloud.reports.photos import CleanPhoto, clean_photo
-from cloud.reports.tables import TICKET_STATUSES, ReportContact, ReportMedia, ReportTicket
 from cloud.reports.views import ContactView, EvidenceView, ReportView
-from cloud.store.models import EventRecord, SnapshotRecord
 
 logger = logging.getLogger(__name__)
 

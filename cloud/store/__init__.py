@@ -1,6 +1,6 @@
 """The aggregator's store: SQLAlchemy 2 models and idempotent event storage."""
 
-from cloud.store.models import (
+from cloud.db import (
     Base,
     CameraRecord,
     DeadLetter,

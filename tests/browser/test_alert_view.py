@@ -22,7 +22,7 @@ import uvicorn
 
 from cloud.api import ApiSettings, create_app
 from cloud.api.accounts import create_user
-from cloud.api.models import Role
+from cloud.db import Role
 from cloud.ingest import Ingestor
 from cloud.migrations import upgrade
 from cloud.store import EventStore, SnapshotRecord

@@ -29,7 +29,7 @@ import yaml
 from sqlalchemy import select
 
 from cloud.api.accounts import create_user
-from cloud.api.models import AuditRecord, Role
+from cloud.db import AuditRecord, Role
 from cloud.migrations import upgrade
 from cloud.store import EventRecord, EventStore, SnapshotRecord
 from tests.api.conftest import PASSWORD

@@ -25,7 +25,7 @@ import uvicorn
 from cloud.api import ApiSettings, create_app
 from cloud.api.accounts import create_user
 from cloud.api.cli import register_camera_configs
-from cloud.api.models import Role
+from cloud.db import Role
 from cloud.ingest.validate import classify
 from cloud.migrations import upgrade
 from cloud.services.alerting import AlertGrouper

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.api.accounts import (
-    as_utc,
     audit,
     count_admins,
     create_api_key,
@@ -21,7 +20,6 @@ from cloud.api.accounts import (
     utcnow,
 )
 from cloud.api.deps import Admin, Db, Viewer
-from cloud.api.models import ApiKeyRecord, AuditRecord, Role, UserRecord
 from cloud.api.routers.schemas import (
     ApiKeyIn,
     ApiKeyInfo,
@@ -33,7 +31,7 @@ from cloud.api.routers.schemas import (
     UserIn,
     UserOut,
 )
-from cloud.store.models import NodeStatsRecord, NodeStatusRecord
+from cloud.db import ApiKeyRecord, AuditRecord, NodeStatsRecord, NodeStatusRecord, Role, UserRecord
 from traffic_monitor.errors import UserFacingError
 
 router = APIRouter(prefix="/api", tags=["admin"])
@@ -153,7 +151,7 @@ NodeKey = tuple[str, str]
 def node_states(db: Session) -> dict[NodeKey, tuple[str, datetime, list[str]]]:
     """State, last seen time and camera ids of every known node, by (site, node)."""
     last_stats = dict(
-        ((site, node), as_utc(t))
+        ((site, node), t)
         for site, node, t in db.execute(
             select(
                 NodeStatsRecord.site_id, NodeStatsRecord.node_id, func.max(NodeStatsRecord.time)
@@ -164,7 +162,7 @@ def node_states(db: Session) -> dict[NodeKey, tuple[str, datetime, list[str]]]:
     out = {}
     for record in db.scalars(select(NodeStatusRecord)):
         key = (record.site_id, record.node_id)
-        seen = max(filter(None, [as_utc(record.time), last_stats.get(key)]))
+        seen = max(filter(None, [record.time, last_stats.get(key)]))
         state = "offline"
         if record.online:
             state = "online" if now - seen <= DEGRADED_AFTER else "degraded"

@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
-from cloud.api.accounts import as_utc
 from cloud.api.alerts import TRANSITIONS, TransitionError, transition
 from cloud.api.deps import Db, Operator, Viewer
-from cloud.api.models import AlertRecord, AlertState, AuditRecord
 from cloud.api.routers.schemas import ActionIn, AlertOut, AuditOut
+from cloud.db import AlertRecord, AlertState, AuditRecord
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
@@ -21,13 +20,7 @@ AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Alert id.")]
 
 def alert_out(record: AlertRecord) -> AlertOut:
     """Convert a stored alert to its response body (times in UTC)."""
-    out = AlertOut.model_validate(record)
-    update = {
-        name: as_utc(value)
-        for name in ("first_time", "last_time", "acknowledged_at", "closed_at")
-        if (value := getattr(out, name)) is not None
-    }
-    return out.model_copy(update=update)
+    return AlertOut.model_validate(record)
 
 
 @router.get("", response_model=list[AlertOut])

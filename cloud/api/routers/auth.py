@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from cloud.api.accounts import Principal, audit, authenticate, close_session, open_session
 from cloud.api.deps import SESSION_COOKIE, Db, State, credential, get_principal
-from cloud.api.models import Role
 from cloud.api.routers.schemas import LoginIn, LoginOut, MeOut
+from cloud.db import Role
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.api.accounts import as_utc, audit
+from cloud.api.accounts import audit
 from cloud.api.deps import Admin, Db, Operator, State, Viewer
 from cloud.api.routers.admin import node_states
 from cloud.api.routers.schemas import CameraOut, MapOut
+from cloud.db import EventRecord, SnapshotRecord
 from cloud.store.cameras import CameraPosition, camera_positions, upsert_cameras
-from cloud.store.models import EventRecord, SnapshotRecord
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 
@@ -37,7 +37,7 @@ def _event_summary(db: Session) -> dict[str, tuple[str, str, int, datetime]]:
             latest, (latest.c.camera_id == EventRecord.camera_id) & (latest.c.t == EventRecord.time)
         )
     ).all()
-    return {cam: (site, node, int(n), as_utc(t)) for cam, site, node, n, t in rows}
+    return {cam: (site, node, int(n), t) for cam, site, node, n, t in rows}
 
 
 @router.get("/map", response_model=MapOut)

@@ -11,10 +11,10 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from cloud.api.accounts import as_utc, audit
+from cloud.api.accounts import audit
 from cloud.api.deps import Db, Operator, Viewer
 from cloud.api.routers.schemas import EventOut, EventPage
-from cloud.store.models import CameraRecord, EventRecord, SnapshotRecord
+from cloud.db import CameraRecord, EventRecord, SnapshotRecord, to_utc
 from traffic_monitor.contract import EventType, Severity
 
 router = APIRouter(prefix="/api", tags=["events"])
@@ -24,7 +24,7 @@ EVIDENCE_KINDS = ("snapshot", "crop")
 
 def encode_cursor(time: datetime, event_id: uuid.UUID) -> str:
     """Encode the position after an event as an opaque cursor."""
-    raw = f"{as_utc(time).isoformat()}|{event_id}"
+    raw = f"{to_utc(time).isoformat()}|{event_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -32,7 +32,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """Decode a cursor; 400 when it is not one of ours."""
     try:
         time_s, id_s = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return as_utc(datetime.fromisoformat(time_s)), uuid.UUID(id_s)
+        return to_utc(datetime.fromisoformat(time_s)), uuid.UUID(id_s)
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor") from exc
 
@@ -115,8 +115,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def _event_out(record: EventRecord) -> EventOut:
-    out = EventOut.model_validate(record)
-    return out.model_copy(update={"time": as_utc(out.time), "received_at": as_utc(out.received_at)})
+    return EventOut.model_validate(record)
 
 
 @router.get("/events/{event_id}", response_model=EventOut)

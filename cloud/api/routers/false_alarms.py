@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from cloud.api.accounts import as_utc, utcnow
+from cloud.api.accounts import utcnow
 from cloud.api.alerts import TransitionError, transition
 from cloud.api.deps import Db, Operator, Viewer
-from cloud.api.models import AlertRecord, FalseAlarmRecord
 from cloud.api.routers.alerts import alert_out
 from cloud.api.routers.schemas import AlertOut
+from cloud.db import AlertRecord, FalseAlarmRecord
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -107,5 +107,4 @@ def list_false_alarms(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "since needs a UTC offset")
         stmt = stmt.where(FalseAlarmRecord.time >= since)
     rows = db.scalars(stmt.order_by(FalseAlarmRecord.time.desc()).limit(limit))
-    out = [FalseAlarmOut.model_validate(r) for r in rows]
-    return [o.model_copy(update={"time": as_utc(o.time)}) for o in out]
+    return [FalseAlarmOut.model_validate(r) for r in rows]

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cloud.api.deps import Db, State, Viewer
+from cloud.db import EventRecord
 from cloud.opendata import OpenDataQuery, aggregate
-from cloud.store.models import EventRecord
 
 router = APIRouter(prefix="/api", tags=["plots"])
 

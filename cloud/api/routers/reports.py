@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.api.accounts import audit
 from cloud.api.deps import Db, Operator, State, Viewer
-from cloud.api.models import Role
 from cloud.api.photos import redacted_photo
+from cloud.db import Role
 from cloud.reports.errors import RefusedError
 from cloud.reports.open311 import ServiceRequest
 from cloud.reports.views import MergeIn, OperatorStatus, ReportView, StatusIn
