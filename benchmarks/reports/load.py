@@ -39,8 +39,8 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.db import EventRecord
 from cloud.reports.correlate import CameraSite
-from cloud.reports.intake import ReportsConfig, ReportsService, Submission
 from cloud.reports.training.corpus import CORPUS, read_rows
+from cloud.services.reports import ReportsConfig, ReportsService, Submission
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from traffic_monitor.net import free_port

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloud.api.accounts import count_admins, create_user
-from cloud.api.security import generate_password
 from cloud.api.settings import ApiSettings, load_settings
 from cloud.db import Role
 from cloud.migrations import current_revisions, require_current, upgrade
+from cloud.services.accounts import count_admins, create_user
+from cloud.services.security import generate_password
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from traffic_monitor.errors import UserFacingError

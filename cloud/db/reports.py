@@ -2,7 +2,7 @@
 
 Contact details live in their own table, joined only for operators; photos in another, after
 re-encoding (see :mod:`cloud.reports.photos`); operators see the redacted copy, made on a
-photo's first view (:mod:`cloud.api.photos`).
+photo's first view (:mod:`cloud.services.report_desk`).
 """
 
 from __future__ import annotations

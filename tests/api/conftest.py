@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_api_key, create_user
 from cloud.db import Role
+from cloud.services.accounts import create_api_key, create_user
 from cloud.services.alerting import AlertGrouper
 from cloud.store import EventStore
 from cloud.store.store import Batch

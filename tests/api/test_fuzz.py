@@ -18,8 +18,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_api_key
 from cloud.db import Role
+from cloud.services.accounts import create_api_key
 from tests.api.conftest import build_backend, make_event
 from tests.databases import migrated_sqlite
 

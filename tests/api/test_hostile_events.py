@@ -26,8 +26,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_user
 from cloud.db import AlertRecord, Role
+from cloud.services.accounts import create_user
 from cloud.store import DeadLetter, EventStore
 from tests.api.conftest import PASSWORD
 from tests.databases import migrated_sqlite

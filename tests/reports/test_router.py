@@ -15,8 +15,8 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.db import EventRecord, ReportContact, ReportMedia
 from cloud.reports.correlate import CameraSite
-from cloud.reports.intake import ReportsConfig, ReportsService
 from cloud.reports.router import build_router
+from cloud.services.reports import ReportsConfig, ReportsService
 from tests.api.conftest import PG_URL, pg_available
 from tests.databases import migrated_pg, migrated_sqlite
 
@@ -231,7 +231,7 @@ def test_operator_answer_flows_back_and_listing(env):
 
 
 def test_rate_limiter_window_and_bounded_table():
-    from cloud.reports.intake import RateLimiter
+    from cloud.services.reports import RateLimiter
 
     clock = [0.0]
     limiter = RateLimiter(limit=2, window_s=60, max_clients=3, clock=lambda: clock[0])
