@@ -11,7 +11,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import bindparam, select
@@ -183,11 +183,6 @@ def nearby_cameras(
     )
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes: they are UTC in this store."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 _RECENT_EVENTS: Final = (
     select(
         EventRecord.event_id,
@@ -257,7 +252,7 @@ def recent_events(
                 distance_m=camera.distance_m,
                 type=type_,
                 severity=severity,
-                time=_aware(time),
+                time=time,
                 camera=camera,
             )
         )

@@ -1,4 +1,4 @@
-"""The aggregator's store: SQLAlchemy 2 models and idempotent event storage."""
+"""The aggregator's store: idempotent event storage; its tables (re-exported) are in cloud.db."""
 
 from cloud.db import (
     Base,
