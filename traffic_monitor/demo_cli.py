@@ -134,7 +134,7 @@ def _demo(args: argparse.Namespace, stop: threading.Event) -> int:
     settings = ApiSettings(database_url=f"sqlite:///{workdir / 'aggregator.sqlite3'}")
     with contextlib.ExitStack() as stack:
         broker_port = start_mosquitto(workdir, stack)
-        store = open_store(settings)
+        store = open_store(settings, migrate=True)  # a fresh database per run
         stack.callback(store.dispose)
         password = ensure_admin(store)
         register_camera_configs(store, args.camera_config or DEFAULT_CONFIGS)

@@ -1,8 +1,8 @@
 """Held-out reports through a real ``cloud serve``: category, emergencies, numbers, per style.
 
-Starts ``python -m traffic_monitor cloud serve`` (its own SQLite file, migrations as in
-production) on a free loopback port, posts every labelled report of the given TSV files as a
-citizen's app would (Open311 form, ``service_code=other``, each at its own place so none is
+Starts ``python -m traffic_monitor cloud serve`` (its own SQLite file, made by ``cloud migrate``
+as in production) on a free loopback port, posts every labelled report of the given TSV files
+as a citizen's app would (Open311 form, ``service_code=other``, each at its own place so none is
 merged as a duplicate), reads the category back from ``GET requests/{id}`` and checks the
 reply: an emergency must open with the number its kind needs (115 injury, 114 fire or people
 trapped, 113 violence).
@@ -64,9 +64,10 @@ def run(files: list[Path]) -> dict[str, Any]:
         settings = Path(tmp) / "settings.json"
         settings.write_text(json.dumps({"reports": {"rate_limit": 10**9}}), encoding="utf-8")
         port = free_port()
-        cmd = [sys.executable, "-m", "traffic_monitor", "cloud", "serve", "--port", str(port)]
-        cmd += ["--database-url", f"sqlite:///{Path(tmp) / 'serve.sqlite3'}"]
-        cmd += ["--settings", str(settings)]
+        database = ["--database-url", f"sqlite:///{Path(tmp) / 'serve.sqlite3'}"]
+        cli = [sys.executable, "-m", "traffic_monitor", "cloud"]
+        subprocess.run([*cli, "migrate", *database], cwd=ROOT, env=os.environ.copy(), check=True)
+        cmd = [*cli, "serve", "--port", str(port), *database, "--settings", str(settings)]
         server = subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy())
         base = f"http://127.0.0.1:{port}"
         try:

@@ -37,12 +37,12 @@ from urllib.parse import urlencode
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
+from cloud.db import EventRecord
 from cloud.reports.correlate import CameraSite
-from cloud.reports.intake import ReportsConfig, ReportsService, Submission
 from cloud.reports.training.corpus import CORPUS, read_rows
+from cloud.services.reports import ReportsConfig, ReportsService, Submission
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
-from cloud.store.models import EventRecord
 from traffic_monitor.net import free_port
 
 logger = logging.getLogger(__name__)

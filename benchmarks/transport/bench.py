@@ -35,6 +35,7 @@ from typing import Any
 
 from benchmarks.transport.sustained import SustainedLoad, run_sustained
 from cloud.ingest import IngestConfig, Ingestor
+from cloud.migrations import upgrade
 from cloud.store import EventStore
 from edge.transport import MqttConfig, MqttPublisher
 from traffic_monitor.contract import BrokerConnection, Event, EventType, Severity
@@ -313,10 +314,15 @@ def _run_sustained(db: str, load: SustainedLoad, workdir: Path) -> dict[str, Any
 
 
 def _database(db: str, workdir: Path) -> tuple[str, str | None]:
-    """A fresh database for one run: a SQLite file, or a new PostgreSQL schema."""
+    """A fresh, migrated database for one run: a SQLite file, or a new PostgreSQL schema."""
     if db == "sqlite":
-        return f"sqlite:///{workdir / f'agg-{uuid.uuid4().hex[:6]}.sqlite3'}", None
-    return PG_URL, f"tm_bench_{uuid.uuid4().hex[:10]}"
+        url, schema = f"sqlite:///{workdir / f'agg-{uuid.uuid4().hex[:6]}.sqlite3'}", None
+    else:
+        url, schema = PG_URL, f"tm_bench_{uuid.uuid4().hex[:10]}"
+    store = EventStore(url, schema)
+    upgrade(store)  # what `cloud migrate` does before the aggregators start
+    store.dispose()
+    return url, schema
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -178,7 +178,6 @@ def run_sustained(
         proc.start()
     for _ in aggregators:
         agg_ready.get(timeout=60)
-    EventStore(url, schema).create()
     gen_ready, gen_out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     generators = [
         ctx.Process(

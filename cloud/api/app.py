@@ -9,9 +9,8 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import sessionmaker
 
-from cloud.api import middleware
+from cloud.api import errors, middleware
 from cloud.api.deps import AppState
 from cloud.api.livefeed import AlertFeed
 from cloud.api.routers import (
@@ -26,12 +25,12 @@ from cloud.api.routers import (
     plots,
     reports,
 )
-from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
-from cloud.reports.intake import ReportsService
 from cloud.reports.photos import shared_redactor
 from cloud.reports.router import build_router as build_open311_router
+from cloud.services.reports import ReportsService
+from cloud.services.security import LoginRateLimiter
 from cloud.store import EventStore
 from cloud.web.pages import mount_pages
 
@@ -50,7 +49,7 @@ def create_app(
     Args:
         settings: API settings.
         store: the event store (built from ``settings.database_url`` when omitted; the
-            tables must exist: ``cloud migrate`` or :meth:`EventStore.create`).
+            tables must exist: ``cloud migrate``).
         extra_routers: more routers to include.
 
     The citizen-report intake is always part of the app: Open311 GeoReport v2 (public, for
@@ -65,7 +64,7 @@ def create_app(
         docs_url=None,  # served offline by cloud.web.pages (no CDN, no inline script)
         redoc_url=None,
     )
-    sessions = sessionmaker(store.engine, expire_on_commit=False)
+    sessions = store.sessions  # the one session factory of the aggregator
     intake = ReportsService(
         sessions, StoredCameras(sessions, settings.camera_cache_s), settings.reports
     )
@@ -94,6 +93,7 @@ def create_app(
         Path(settings.open_data_dir).mkdir(parents=True, exist_ok=True)
         app.mount("/open-data", StaticFiles(directory=settings.open_data_dir), name="open-data")
     _mount_web(app)
+    errors.install(app)  # the services' errors as 404, 409, 422, 401, 429
     # security headers on every response (CSP with the map's tile server, and only it),
     # request bodies capped, 422 answers that never echo the refused input
     middleware.install(

@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloud.api.accounts import count_admins, create_user
-from cloud.api.models import Role
-from cloud.api.security import generate_password
 from cloud.api.settings import ApiSettings, load_settings
+from cloud.db import Role
+from cloud.migrations import current_revisions, require_current, upgrade
+from cloud.services.accounts import count_admins, create_user
+from cloud.services.security import generate_password
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from traffic_monitor.errors import UserFacingError
@@ -26,7 +27,12 @@ SHUTDOWN_GRACE_S = 5
 
 
 def register_api_commands(group: argparse._SubParsersAction[Any]) -> None:
-    """Add ``serve``, ``create-admin`` and ``export-open-data`` to the ``cloud`` group."""
+    """Add ``migrate``, ``serve``, ``register-cameras``, ``create-admin``, ``export-open-data``."""
+    p = group.add_parser("migrate", help="create or upgrade the database schema (Alembic)")
+    _settings_args(p)
+    p.add_argument("--revision", default="head", help="revision to reach (default head)")
+    p.set_defaults(handler=run_migrate)
+
     p = group.add_parser("serve", help="run the HTTP API and the operations-centre page")
     _settings_args(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
@@ -76,13 +82,40 @@ def _settings(args: argparse.Namespace) -> ApiSettings:
     return settings.model_copy(update=update)
 
 
-def open_store(settings: ApiSettings) -> EventStore:
-    """Open the store and bring its schema up to date."""
-    from cloud.migrations import upgrade
+def open_store(settings: ApiSettings, migrate: bool = False) -> EventStore:
+    """Open the store, checking that its schema is at the latest migration.
 
+    Args:
+        settings: Where the database is.
+        migrate: Upgrade the schema first (``cloud migrate`` and the demo's fresh database);
+            otherwise a database that is not at the latest revision is refused.
+
+    Raises:
+        UnmigratedDatabaseError: when not migrating and the schema is not up to date.
+    """
     store = EventStore(settings.database_url, settings.database_schema)
-    upgrade(store)
+    try:
+        if migrate:
+            upgrade(store)
+        else:
+            require_current(store)
+    except BaseException:
+        store.dispose()
+        raise
     return store
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Create or upgrade the database schema to ``--revision`` (default: the latest)."""
+    settings = _settings(args)
+    store = EventStore(settings.database_url, settings.database_schema)
+    try:
+        upgrade(store, args.revision)
+        revisions = ", ".join(sorted(current_revisions(store)))
+    finally:
+        store.dispose()
+    print(f"database {store.url} at revision {revisions}")
+    return 0
 
 
 def ensure_admin(store: EventStore, username: str = "admin", force: bool = False) -> str | None:

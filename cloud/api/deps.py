@@ -1,4 +1,11 @@
-"""Shared dependencies of the routers: the app's state, a DB session, who is calling."""
+"""Dependencies of the routers, as ``Annotated`` aliases: services, a DB session, the caller.
+
+Routers only translate HTTP: they name what they need here (``Alerts``, ``Accounts``,
+``Events``, ``Reports``, ``Settings``, ``Viewer`` ...) and never reach into the app object.
+The per-request services are built on the request's session (from the store's one session
+factory); the long-lived ones (report intake, live feed, photo redactor) are made once by
+:func:`cloud.api.app.create_app`.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,24 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
-from cloud.api.accounts import Principal, principal_from_api_key, principal_from_session
 from cloud.api.livefeed import AlertFeed
-from cloud.api.models import Role
-from cloud.api.security import LoginRateLimiter
 from cloud.api.settings import ApiSettings
-from cloud.reports.intake import ReportsService
+from cloud.db import Role
 from cloud.reports.photos import PhotoRedactor
+from cloud.services.accounts import (
+    AccountService,
+    LoginPolicy,
+    Principal,
+    principal_from_api_key,
+    principal_from_session,
+)
+from cloud.services.alerts import AlertService
+from cloud.services.cameras import CameraService
+from cloud.services.events import EventService
+from cloud.services.nodes import NodeService
+from cloud.services.report_desk import ReportDesk
+from cloud.services.reports import ReportsService
+from cloud.services.security import LoginRateLimiter
 from cloud.store import EventStore
 
 SESSION_COOKIE = "tm_session"
@@ -35,21 +53,93 @@ class AppState:
 
 
 def get_state(request: Request) -> AppState:
-    """Return the application's state."""
+    """Return the application's long-lived parts (only the providers below use it)."""
     state: AppState = request.app.state.tm
     return state
 
 
-State = Annotated[AppState, Depends(get_state)]
+_State = Annotated[AppState, Depends(get_state)]
 
 
-def get_db(state: State) -> Iterator[Session]:
-    """Yield an ORM session, closed after the request."""
+def get_settings(state: _State) -> ApiSettings:
+    """The API's settings."""
+    return state.settings
+
+
+def get_store(state: _State) -> EventStore:
+    """The event store (for the open-data aggregates, which open their own connections)."""
+    return state.store
+
+
+def get_db(state: _State) -> Iterator[Session]:
+    """Yield an ORM session from the store's session factory, closed after the request."""
     with state.store.session() as session:
         yield session
 
 
+def get_reports(state: _State) -> ReportsService:
+    """The citizen-report intake."""
+    return state.reports
+
+
+def get_feed(state: _State) -> AlertFeed:
+    """The live alert feed."""
+    return state.feed
+
+
+def get_redactor(state: _State) -> PhotoRedactor:
+    """The report-photo redactor (heads and plates pixelated)."""
+    return state.redactor
+
+
+Settings = Annotated[ApiSettings, Depends(get_settings)]
+Store = Annotated[EventStore, Depends(get_store)]
 Db = Annotated[Session, Depends(get_db)]
+Reports = Annotated[ReportsService, Depends(get_reports)]
+Feed = Annotated[AlertFeed, Depends(get_feed)]
+Redactor = Annotated[PhotoRedactor, Depends(get_redactor)]
+
+
+def get_accounts(db: Db, state: _State) -> AccountService:
+    """Logins, users and API keys on the request's session."""
+    settings = state.settings
+    policy = LoginPolicy(
+        state.limiter, settings.login_max_failures_per_address, settings.session_ttl_s
+    )
+    return AccountService(db, policy)
+
+
+def get_alerts(db: Db) -> AlertService:
+    """Alert cards on the request's session."""
+    return AlertService(db)
+
+
+def get_events(db: Db) -> EventService:
+    """Stored events and evidence on the request's session."""
+    return EventService(db)
+
+
+def get_nodes(db: Db) -> NodeService:
+    """Edge-node states on the request's session."""
+    return NodeService(db)
+
+
+def get_cameras(db: Db, reports: Reports) -> CameraService:
+    """Cameras on the request's session."""
+    return CameraService(db, reports)
+
+
+def get_desk(db: Db, reports: Reports, redactor: Redactor) -> ReportDesk:
+    """Operator actions on citizen reports, audited on the request's session."""
+    return ReportDesk(db, reports, redactor)
+
+
+Accounts = Annotated[AccountService, Depends(get_accounts)]
+Alerts = Annotated[AlertService, Depends(get_alerts)]
+Events = Annotated[EventService, Depends(get_events)]
+Nodes = Annotated[NodeService, Depends(get_nodes)]
+Cameras = Annotated[CameraService, Depends(get_cameras)]
+Desk = Annotated[ReportDesk, Depends(get_desk)]
 
 
 def credential(request: Request) -> tuple[str, str] | None:
@@ -98,7 +188,7 @@ def require(role: Role) -> Callable[[Principal], Principal]:
     return check
 
 
-def live_viewer(request: Request, state: State) -> Principal:
+def live_viewer(request: Request, state: _State) -> Principal:
     """A viewer checked with a session closed at once: for streams that stay open for hours.
 
     (The ``Db`` dependency lives as long as the response, so a stream that used it would

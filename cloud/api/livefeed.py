@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from cloud.api.models import AlertRecord
 from cloud.api.routers.schemas import AlertOut
+from cloud.db import AlertRecord
 from cloud.services.alerting import current_seq
 from cloud.store import EventStore
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cloud.reports.intake import ReportsConfig
+from cloud.services.reports import ReportsConfig
 from traffic_monitor.errors import UserFacingError
 
 ENV_PREFIX = "TM_API_"

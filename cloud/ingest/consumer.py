@@ -33,6 +33,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from cloud.ingest.config import IngestConfig
 from cloud.ingest.origins import CameraRegistry, Sorted, check_origins
 from cloud.ingest.validate import classify
+from cloud.migrations import require_current
 from cloud.services.alerting import AlertGrouper
 from cloud.store.store import Batch, EventStore, Rejected, WriteResult
 from traffic_monitor.contract import (
@@ -129,8 +130,13 @@ class Ingestor:
         return self._connected.is_set()
 
     def start(self) -> None:
-        """Create the tables, connect, subscribe and start storing."""
-        self.store.create()
+        """Check the database's schema, connect, subscribe and start storing.
+
+        Raises:
+            UnmigratedDatabaseError: when the database is not at the latest migration
+                (``traffic-monitor cloud migrate`` brings it there).
+        """
+        require_current(self.store)
         self.alerts.catch_up()  # events stored while no consumer ran
         cfg = self.config
         connect_async(self._client, cfg.broker, cfg.receive_maximum)

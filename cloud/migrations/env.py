@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import cloud.api.models
-import cloud.reports.tables  # noqa: F401  (registers the API and report tables)
-from cloud.store.models import Base
+from cloud.db import Base
 
 config = context.config
 connection = config.attributes["connection"]

@@ -30,8 +30,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from cloud.db import CameraRecord, EventRecord
 from cloud.store import EventStore
-from cloud.store.models import CameraRecord, EventRecord
 
 logger = logging.getLogger(__name__)
 

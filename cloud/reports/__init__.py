@@ -8,7 +8,7 @@ the operators' side at ``/api/reports``:
 - :mod:`cloud.reports.correlate`: cameras near a report and their recent matching events.
 - :mod:`cloud.reports.compose`: the reply text, every camera claim citing a stored event id.
 - :mod:`cloud.reports.directory`: camera positions from the store, cached.
-- :mod:`cloud.reports.intake`: validation, limits, duplicates, storage, operator changes.
+- :mod:`cloud.services.reports`: validation, limits, duplicates, storage, operator changes.
 - :mod:`cloud.reports.photos`: photo checks, re-encoding, GPS kept only with consent.
 - :mod:`cloud.reports.router`: the Open311 GeoReport v2 endpoints.
 """

@@ -1,7 +1,7 @@
 """Camera correlation: cameras near a report and their recent events of matching kinds.
 
 Camera locations come in as a mapping (``camera_id → CameraSite``) until the store keeps
-them; events are read from the store's ``events`` table (:class:`cloud.store.models.EventRecord`).
+them; events are read from the store's ``events`` table (:class:`cloud.db.EventRecord`).
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from cloud.db import EventRecord
 from cloud.reports.classify import Category
-from cloud.store.models import EventRecord
 from traffic_monitor.contract.events import EventType
 
 logger = logging.getLogger(__name__)
@@ -183,11 +183,6 @@ def nearby_cameras(
     )
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes: they are UTC in this store."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 _RECENT_EVENTS: Final = (
     select(
         EventRecord.event_id,
@@ -257,7 +252,7 @@ def recent_events(
                 distance_m=camera.distance_m,
                 type=type_,
                 severity=severity,
-                time=_aware(time),
+                time=time,
                 camera=camera,
             )
         )

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.reports.tables import ReportTicket
+from cloud.db import ReportTicket
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Duplicate reports by meaning: the same category, the same subtype or similar wording.
 
 The intake first keeps open reports of the same category close by and recent (distance and
-time, see :class:`~cloud.reports.intake.ReportsConfig`); :func:`same_incident` then compares
+time, see :class:`~cloud.services.reports.ReportsConfig`); :func:`same_incident` then compares
 what they say. Two reports of one category at one place are the same incident when the
 classifier gives them the same subtype (two "fallen tree" reports) or their texts are similar
 (cosine of the model's features, :data:`TEXT_SIMILARITY`); a fallen tree and a pothole stay two

@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 endpoints (JSON) over a :class:`~cloud.reports.intake.ReportsService`.
+"""Open311 GeoReport v2 endpoints (JSON) over a :class:`~cloud.services.reports.ReportsService`.
 
 Mount with ``app.include_router(build_router(service), prefix="/open311/v2")``. Each path is
 served with and without the ``.json`` format suffix. Every refusal is a 4xx with an Open311
@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from cloud.reports.errors import RefusedError
-from cloud.reports.intake import ReportsService, Submission
 from cloud.reports.open311 import Open311Error, RequestCreated, Service, ServiceRequest
+from cloud.services.reports import ReportsService, Submission
 
 logger = logging.getLogger(__name__)
 

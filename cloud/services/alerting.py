@@ -24,8 +24,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cloud.api.models import AlertEventRecord, AlertRecord, AlertState, CounterRecord
-from cloud.store.models import EventRecord
+from cloud.db import AlertEventRecord, AlertRecord, AlertState, CounterRecord, EventRecord
 from cloud.store.store import EventStore
 from traffic_monitor.contract import Event, Severity
 
@@ -57,11 +56,6 @@ class AlertPolicy(BaseModel):
     def severities(self) -> list[str]:
         """Severity names at or above ``min_severity``."""
         return [s.value for s in SEVERITY_ORDER[SEVERITY_ORDER.index(self.min_severity) :]]
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return an aware UTC datetime (SQLite gives naive ones back)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def next_seq(session: Session) -> int:
@@ -126,7 +120,7 @@ def _open_group(session: Session, ev: EventRecord, window_s: int) -> AlertRecord
     Its latest event must lie within the window on either side of this one: a card dated
     far ahead never absorbs later events.
     """
-    time = as_utc(ev.time)
+    time = ev.time
     return session.scalars(
         select(AlertRecord)
         .where(
@@ -152,8 +146,7 @@ def _key(ev: EventRecord) -> GroupKey:
 
 
 def _near(alert: AlertRecord, time: datetime, window_s: int) -> bool:
-    last = as_utc(alert.last_time)
-    return _shift(time, -window_s) <= last <= _shift(time, window_s)
+    return _shift(time, -window_s) <= alert.last_time <= _shift(time, window_s)
 
 
 def _new_card(ev: EventRecord, time: datetime) -> AlertRecord:
@@ -182,7 +175,7 @@ def group(session: Session, events: Sequence[EventRecord], policy: AlertPolicy) 
     cards: dict[GroupKey, list[AlertRecord]] = {}
     changed: list[AlertRecord] = []
     for ev in events:
-        time = as_utc(ev.time)
+        time = ev.time
         near = [a for a in cards.get(_key(ev), []) if _near(a, time, window)]
         alert = near[-1] if near else _open_group(session, ev, window)
         if alert is None:
@@ -204,10 +197,10 @@ def group(session: Session, events: Sequence[EventRecord], policy: AlertPolicy) 
 
 def _add_event(alert: AlertRecord, ev: EventRecord, time: datetime) -> None:
     alert.event_count += 1
-    if time >= as_utc(alert.last_time):
+    if time >= alert.last_time:
         alert.last_time = time
         alert.latest_event_id = ev.event_id
-    alert.first_time = min(as_utc(alert.first_time), time)
+    alert.first_time = min(alert.first_time, time)
     if SEVERITY_ORDER.index(Severity(ev.severity)) > SEVERITY_ORDER.index(Severity(alert.severity)):
         alert.severity = ev.severity
 

@@ -1,6 +1,6 @@
-"""The aggregator's store: SQLAlchemy 2 models and idempotent event storage."""
+"""The aggregator's store: idempotent event storage; its tables (re-exported) are in cloud.db."""
 
-from cloud.store.models import (
+from cloud.db import (
     Base,
     CameraRecord,
     DeadLetter,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.store.models import CameraRecord
+from cloud.db import CameraRecord
 from traffic_monitor.contract.events import SEGMENT_PATTERN
 
 logger = logging.getLogger(__name__)

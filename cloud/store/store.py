@@ -6,7 +6,6 @@ import functools
 import json
 import logging
 import re
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -15,14 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from cloud.store.models import (
+from cloud.db import (
     Base,
     CameraRecord,
     DeadLetter,
@@ -39,9 +37,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///var/aggregator.sqlite3"
 MAX_DEAD_LETTER_BYTES = 64 * 1024
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_CREATE_LOCK = 0x7472_6166_6663  # PostgreSQL advisory lock key of create() ("traffc")
-_CREATE_ATTEMPTS = 8  # SQLite: how often create() tries again after a concurrent creation
-_CONCURRENT_CREATE = re.compile(r"already exists|database is locked")
+VERSION_TABLE = "alembic_version"
+"""Where Alembic keeps the revision the database is at."""
 
 
 @dataclass(frozen=True)
@@ -124,40 +121,25 @@ class EventStore:
         self.engine: Engine = (
             engine.execution_options(schema_translate_map={None: schema}) if schema else engine
         )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        """The session factory of the aggregator: every ORM session comes from here."""
 
-    def create(self) -> None:
-        """Create the schema (if named) and every table that does not exist yet.
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked (for messages)."""
+        return self._raw_engine.url.render_as_string(hide_password=True)
 
-        Safe when several aggregators start at once: on PostgreSQL the creation runs under a
-        transaction-scoped advisory lock (``CREATE TABLE`` checks, then creates); SQLite has
-        no such lock, so when another process created a table between the check and the
-        creation, or holds the write lock (a read transaction that turns into a write one
-        gets "database is locked" at once, without the busy timeout), it is tried again.
-        """
-        for attempt in range(_CREATE_ATTEMPTS):
-            try:
-                self._create()
-                return
-            except OperationalError as exc:
-                if self.dialect != "sqlite" or not _CONCURRENT_CREATE.search(str(exc)):
-                    raise
-                logger.info("another process is creating the tables (try %d)", attempt + 1)
-                time.sleep(0.05 * (attempt + 1))
-        self._create()
-
-    def _create(self) -> None:
-        with self._raw_engine.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
-            if self.schema:
+    def create_schema(self) -> None:
+        """Create the named PostgreSQL schema if it does not exist (no-op without one)."""
+        if self.schema:
+            with self._raw_engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-                conn.execution_options(schema_translate_map={None: self.schema})
-            Base.metadata.create_all(conn)
-            _add_camera_node_column(conn, self.schema)
 
     def drop(self) -> None:
-        """Drop every table (and the named schema): for tests and benchmarks."""
+        """Drop every table, Alembic's version table and the named schema: for tests."""
         Base.metadata.drop_all(self.engine)
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.table_name(VERSION_TABLE)}")
         if self.schema:
             with self._raw_engine.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
@@ -246,8 +228,9 @@ class EventStore:
         constant (prepared once per connection) and nothing is escaped, about three times
         cheaper than a multi-row VALUES statement.
         """
-        table = f'"{self.schema}"."events"' if self.schema else '"events"'
-        result = conn.exec_driver_sql(_pg_events_insert(table), _event_columns(events))
+        result = conn.exec_driver_sql(
+            _pg_events_insert(self.table_name("events")), _event_columns(events)
+        )
         return int(result.rowcount)
 
     def _write_bindings(self, conn: Connection, bindings: list[tuple[str, str, str]]) -> None:
@@ -380,20 +363,11 @@ class EventStore:
 
     def session(self) -> Session:
         """Return an ORM session on this store (objects stay usable after commit)."""
-        return Session(self.engine, expire_on_commit=False)
+        return self.sessions()
 
-
-def _add_camera_node_column(conn: Connection, schema: str | None) -> None:
-    """Give a ``cameras`` table made before camera binding its ``node_id`` column.
-
-    ``cloud ingest`` creates tables but runs no migrations; migration 0003 adds the same
-    column only where it is missing, so both orders work.
-    """
-    columns = {c["name"] for c in inspect(conn).get_columns("cameras", schema=schema)}
-    if "node_id" not in columns:
-        table = f'"{schema}"."cameras"' if schema else '"cameras"'
-        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN node_id VARCHAR(64)")
-        logger.info("cameras.node_id added (camera binding)")
+    def table_name(self, table: str) -> str:
+        """The quoted, schema-qualified name of ``table`` for hand-written SQL."""
+        return f'"{self.schema}"."{table}"' if self.schema else f'"{table}"'
 
 
 EVENT_COLUMNS = (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from cloud.api.models import AlertRecord
+from cloud.db import AlertRecord
 from cloud.migrations import upgrade
 from cloud.store import EventStore
 from tests.api.test_hostile_events import TOPIC, _event, _ingest, _publish

@@ -24,6 +24,7 @@ import uvicorn
 from cloud.api import ApiSettings, create_app
 from cloud.store import EventStore
 from tests.api.conftest import Backend, build_backend, make_event
+from tests.databases import migrated_sqlite
 from traffic_monitor.net import free_port
 
 ROUTES = ("/api/events", "/api/alerts", "/api/cameras", "/api/auth/me")
@@ -119,7 +120,7 @@ def main() -> None:
         "--out", type=Path, default=Path("benchmarks/results/api_live_latency.json")
     )
     args = parser.parse_args()
-    store = EventStore(f"sqlite:///{tempfile.mkdtemp()}/lat.sqlite3")
+    store = migrated_sqlite(Path(tempfile.mkdtemp()) / "lat.sqlite3")
     backend = build_backend(store)
     for i in range(200):
         backend.add_events(make_event(minutes=i % 50, camera=f"seed-{i % 7}"))

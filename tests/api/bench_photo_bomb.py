@@ -21,12 +21,12 @@ SIDES = (15000, 25000)
 
 def one(side: int) -> dict[str, object]:
     """Post one bomb of ``side`` x ``side`` pixels to a fresh app; measure the answer."""
-    from cloud.store import EventStore
     from tests.api.conftest import build_backend
     from tests.api.test_hardening import png_bomb
+    from tests.databases import migrated_sqlite
 
     bomb = png_bomb(side, side)
-    backend = build_backend(EventStore(f"sqlite:///{tempfile.mkdtemp()}/bomb.sqlite3"))
+    backend = build_backend(migrated_sqlite(Path(tempfile.mkdtemp()) / "bomb.sqlite3"))
     data = {"service_code": "road_hazard", "description": "ổ gà", "lat": "21.0", "long": "105.8"}
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()

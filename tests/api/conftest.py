@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,35 +9,20 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_api_key, create_user
-from cloud.api.models import Role
-from cloud.migrations import upgrade
+from cloud.db import Role
+from cloud.services.accounts import create_api_key, create_user
 from cloud.services.alerting import AlertGrouper
 from cloud.store import EventStore
 from cloud.store.store import Batch
+from tests.databases import PG_URL, migrated_pg, migrated_sqlite, pg_available
 from traffic_monitor.contract import Event, EventType, Severity
 
-PG_URL = os.environ.get(
-    "TRAFFIC_MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+__all__ = ["PG_URL", "pg_available"]  # imported from here by the API and report tests
 PASSWORD = "correct-horse-battery"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-evidence\xff\xd9"
-
-
-def pg_available() -> bool:
-    try:
-        engine = create_engine(PG_URL)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return True
-    except OperationalError:
-        return False
 
 
 @dataclass
@@ -95,7 +78,7 @@ def make_event(
 
 
 def build_backend(store: EventStore, **settings: object) -> Backend:
-    upgrade(store)  # the Alembic migrations, as `cloud serve` does
+    """The app on a migrated store (``cloud migrate`` ran), with a user per role and a key."""
     with store.session() as db:
         for role in Role:
             create_user(db, role.value, PASSWORD, role)
@@ -108,11 +91,11 @@ def build_backend(store: EventStore, **settings: object) -> Backend:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
-        store = EventStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+        store = migrated_sqlite(tmp_path / "api.sqlite3")
     else:
         if not pg_available():
             pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
-        store = EventStore(PG_URL, schema=f"api_test_{uuid.uuid4().hex[:12]}")
+        store = migrated_pg("api_test")
     b = build_backend(store)
     try:
         yield b
@@ -124,7 +107,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 @pytest.fixture
 def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
-    store = EventStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+    store = migrated_sqlite(tmp_path / "api.sqlite3")
     b = build_backend(store)
     try:
         yield b

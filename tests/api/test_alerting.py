@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from cloud.api.models import AlertEventRecord, AlertRecord
+from cloud.db import AlertEventRecord, AlertRecord, EventRecord
 from cloud.services.alerting import AlertGrouper, AlertPolicy
-from cloud.store.models import EventRecord
 from cloud.store.store import Batch
 from tests.api.conftest import Backend, make_event
 from traffic_monitor.contract import Severity

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cloud.api.security import hash_password, verify_password
+from cloud.services.security import hash_password, verify_password
 from tests.api.conftest import JPEG, PASSWORD, T0, Backend, make_event
 from traffic_monitor.contract import EventType, Severity
 

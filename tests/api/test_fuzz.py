@@ -18,10 +18,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_api_key
-from cloud.api.models import Role
-from cloud.store import EventStore
+from cloud.db import Role
+from cloud.services.accounts import create_api_key
 from tests.api.conftest import build_backend, make_event
+from tests.databases import migrated_sqlite
 
 EXAMPLES = 25
 """Requests per operation (derandomised: the same ones every run)."""
@@ -44,7 +44,7 @@ def _operations() -> list[tuple[str, str]]:
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, dict[str, str]]]:
     """The real app on a SQLite file with events, alerts and evidence; an admin API key."""
     path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
-    store = EventStore(f"sqlite:///{path}")
+    store = migrated_sqlite(path)
     backend = build_backend(store)
     backend.add_events(make_event(), make_event(camera="cam-2"), snapshot=True)
     with store.session() as db:

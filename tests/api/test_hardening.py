@@ -14,7 +14,7 @@ from functools import cache
 import pytest
 from sqlalchemy import select
 
-from cloud.api.models import AuditRecord
+from cloud.db import AuditRecord
 from tests.api.conftest import PASSWORD, Backend, make_event
 
 NAN_BODY = b'{"username": "admin", "password": NaN}'

@@ -26,11 +26,11 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_user
-from cloud.api.models import AlertRecord, Role
-from cloud.migrations import upgrade
+from cloud.db import AlertRecord, Role
+from cloud.services.accounts import create_user
 from cloud.store import DeadLetter, EventStore
 from tests.api.conftest import PASSWORD
+from tests.databases import migrated_sqlite
 from tests.transport.conftest import Mosquitto, wait_for
 from traffic_monitor.contract import Event, EventType, Severity, encode, event_topic
 
@@ -101,8 +101,7 @@ def _publish(port: int, messages: list[tuple[str, bytes]]) -> None:
 def aggregator(tmp_path: Path) -> Iterator[tuple[Mosquitto, EventStore, Path]]:
     broker = Mosquitto(tmp_path / "broker").start()
     url = f"sqlite:///{tmp_path / 'aggregator.sqlite3'}"
-    store = EventStore(url)
-    upgrade(store)
+    store = migrated_sqlite(tmp_path / "aggregator.sqlite3")
     log = tmp_path / "ingest.log"
     proc = _ingest(broker.port, url, log)
     try:

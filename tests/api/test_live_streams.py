@@ -22,6 +22,7 @@ import uvicorn
 from cloud.api import ApiSettings, create_app
 from cloud.api.cli import SHUTDOWN_GRACE_S
 from tests.api.conftest import Backend, build_backend, make_event
+from tests.databases import migrated_sqlite
 from traffic_monitor.net import free_port
 
 STREAMS = 50
@@ -63,9 +64,7 @@ class Server:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Backend, Server]]:
-    from cloud.store import EventStore
-
-    store = EventStore(f"sqlite:///{tmp_path / 'live.sqlite3'}")
+    store = migrated_sqlite(tmp_path / "live.sqlite3")
     backend = build_backend(store)
     with Server(create_app(ApiSettings(live_poll_s=0.05), store)) as server:
         yield backend, server

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from cloud.api import ApiSettings
 from cloud.api.settings import load_settings
-from cloud.store import EventStore
 from tests.api.conftest import Backend, build_backend
+from tests.databases import migrated_sqlite
 from traffic_monitor.errors import UserFacingError
 
 TILES = "http://tiles.city.local:8080/osm/{z}/{x}/{y}.png"
@@ -19,7 +19,7 @@ TILES = "http://tiles.city.local:8080/osm/{z}/{x}/{y}.png"
 
 @pytest.fixture
 def tiled(tmp_path: Path) -> Iterator[Backend]:
-    store = EventStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+    store = migrated_sqlite(tmp_path / "api.sqlite3")
     b = build_backend(store, map_tile_url=TILES)
     try:
         yield b

@@ -1,20 +1,19 @@
-"""Alembic migrations on SQLite and PostgreSQL: create, idempotent over create_all, no drift."""
+"""Alembic migrations on SQLite and PostgreSQL: create, no drift, refusal, UTC timestamps."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
-import cloud.api.models
-import cloud.reports.tables  # noqa: F401
-from cloud.migrations import downgrade, upgrade
+from cloud.db import AuditRecord, Base
+from cloud.migrations import UnmigratedDatabaseError, downgrade, require_current, upgrade
 from cloud.store import EventStore
-from cloud.store.models import Base
 from tests.api.conftest import PG_URL, pg_available
 
 TABLES = {
@@ -35,9 +34,6 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path):
         store = EventStore(PG_URL, schema=f"mig_test_{uuid.uuid4().hex[:12]}")
     yield store
     store.drop()
-    if store.schema is None:
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     store.dispose()
 
 
@@ -60,7 +56,33 @@ def test_upgrade_creates_schema_without_drift_and_downgrades(empty_store: EventS
     assert _tables(empty_store) == {"alembic_version"}
 
 
-def test_upgrade_over_tables_made_by_the_ingestor(empty_store: EventStore):
-    empty_store.create()  # what `cloud ingest` does on its first run
+def test_upgrade_over_tables_made_without_migrations(empty_store: EventStore):
+    """A database from before Alembic was the only schema path (``cloud ingest`` ran
+    ``create_all``, no version table) is brought to the latest revision, tables kept."""
+    empty_store.create_schema()
+    with empty_store.engine.begin() as conn:
+        Base.metadata.create_all(conn)
+    with pytest.raises(UnmigratedDatabaseError, match="never migrated"):
+        require_current(empty_store)
     upgrade(empty_store)
     assert _tables(empty_store) == TABLES
+    require_current(empty_store)
+
+
+def test_utc_datetime_reads_back_aware_utc(empty_store: EventStore):
+    """Whatever zone a time is written in, it reads back as the same instant, aware, in UTC."""
+    upgrade(empty_store)
+    hanoi = timezone(timedelta(hours=7))
+    written = datetime(2026, 12, 7, 9, 30, tzinfo=hanoi)
+    with empty_store.session() as db:
+        db.add(AuditRecord(time=written, actor="a", action="x", target="t", detail=""))
+        db.commit()
+    with empty_store.session() as db:
+        stored = db.scalars(select(AuditRecord.time)).one()
+        latest = db.scalars(select(func.max(AuditRecord.time))).one()
+        later = db.scalars(
+            select(AuditRecord.time).where(AuditRecord.time > written - timedelta(seconds=1))
+        ).all()
+    assert stored == written and stored.tzinfo is UTC and stored.hour == 2
+    assert latest == written and latest.tzinfo is UTC  # aggregates keep the column's type
+    assert later == [written]  # a bound aware time compares in UTC (SQLite keeps no offset)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from cloud.api.models import AuditRecord
+from cloud.db import AuditRecord
 from tests.api.conftest import Backend
 from traffic_monitor.shared_data import shared_path
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from cloud.api.models import AuditRecord
+from cloud.db import AuditRecord
 from tests.api.conftest import JPEG, Backend
 from traffic_monitor.contract import Event, EventType, Severity
 

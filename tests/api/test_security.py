@@ -101,7 +101,7 @@ def test_invalid_or_expired_session_refused(sqlite_backend: Backend):
 
     from sqlalchemy import update
 
-    from cloud.api.models import SessionRecord
+    from cloud.db import SessionRecord
 
     headers = sqlite_backend.login("admin")
     assert sqlite_backend.client.get("/api/audit", headers=headers).status_code == 200

@@ -21,10 +21,10 @@ import pytest
 import uvicorn
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_user
-from cloud.api.models import Role
+from cloud.db import Role
 from cloud.ingest import Ingestor
 from cloud.migrations import upgrade
+from cloud.services.accounts import create_user
 from cloud.store import EventStore, SnapshotRecord
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from edge.transport import MqttPublisher

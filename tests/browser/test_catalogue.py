@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from cloud.api.models import AlertState, Role
 from cloud.api.routers.false_alarms import FalseAlarmReason
+from cloud.db import AlertState, Role
 from cloud.reports.classify import Category, Urgency
 from cloud.web.pages import WEB_DIR
 from edge.rules.camera_health import CONDITIONS

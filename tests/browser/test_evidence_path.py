@@ -28,9 +28,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from cloud.api.accounts import create_user
-from cloud.api.models import AuditRecord, Role
+from cloud.db import AuditRecord, Role
 from cloud.migrations import upgrade
+from cloud.services.accounts import create_user
 from cloud.store import EventRecord, EventStore, SnapshotRecord
 from tests.api.conftest import PASSWORD
 from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM

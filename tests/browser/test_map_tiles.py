@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_user
-from cloud.api.models import Role
+from cloud.db import Role
 from cloud.migrations import upgrade
+from cloud.services.accounts import create_user
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from tests.api.conftest import PASSWORD

@@ -23,11 +23,11 @@ import pytest
 import uvicorn
 
 from cloud.api import ApiSettings, create_app
-from cloud.api.accounts import create_user
 from cloud.api.cli import register_camera_configs
-from cloud.api.models import Role
+from cloud.db import Role
 from cloud.ingest.validate import classify
 from cloud.migrations import upgrade
+from cloud.services.accounts import create_user
 from cloud.services.alerting import AlertGrouper
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras

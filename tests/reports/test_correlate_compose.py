@@ -5,9 +5,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
+from cloud.db import EventRecord
 from cloud.reports.classify import Category, classify
 from cloud.reports.compose import compose_reply
 from cloud.reports.correlate import (
@@ -16,7 +16,7 @@ from cloud.reports.correlate import (
     nearby_cameras,
     recent_events,
 )
-from cloud.store.models import Base, EventRecord
+from tests.databases import migrated_sqlite
 
 NOW = datetime(2026, 11, 23, 1, 15, tzinfo=UTC)  # 08:15 in Vietnam
 # Hanoi: Ngã ba Huế and surroundings
@@ -50,10 +50,9 @@ def _event(camera_id: str, type_: str, minutes_ago: float) -> EventRecord:
 
 
 @pytest.fixture
-def session():
-    engine = create_engine("sqlite://")
-    Base.metadata.create_all(engine)
-    with Session(engine) as s:
+def session(tmp_path):
+    store = migrated_sqlite(tmp_path / "correlate.sqlite3")
+    with store.session() as s:
         s.add_all(
             [
                 _event("cam-nga-ba-hue", "congestion", 3),  # 08:12 local: cited
@@ -65,7 +64,7 @@ def session():
         )
         s.commit()
         yield s
-    engine.dispose()
+    store.dispose()
 
 
 def test_haversine_known_distances():

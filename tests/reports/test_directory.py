@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
-
 from cloud.reports.correlate import CameraSite
 from cloud.reports.directory import StoredCameras, fixed_cameras
 from cloud.store.cameras import CameraPosition, upsert_cameras
-from cloud.store.models import Base
+from tests.databases import migrated_sqlite
 
 
-def test_stored_cameras_cache_and_invalidate():
-    engine = create_engine("sqlite://")
-    Base.metadata.create_all(engine)
-    sessions = sessionmaker(engine)
+def test_stored_cameras_cache_and_invalidate(tmp_path):
+    store = migrated_sqlite(tmp_path / "cameras.sqlite3")
+    sessions = store.sessions
     clock = [0.0]
     cameras = StoredCameras(sessions, ttl_s=30, clock=lambda: clock[0])
 
@@ -33,7 +29,7 @@ def test_stored_cameras_cache_and_invalidate():
     register(CameraPosition(camera_id="cam-2", site_id="hn", lat=1.0, lon=2.0))
     cameras.invalidate()
     assert set(cameras()) == {"cam-hue", "cam-2"} and cameras()["cam-2"].name == "cam-2"
-    engine.dispose()
+    store.dispose()
 
 
 def test_fixed_cameras_is_a_constant_lookup():

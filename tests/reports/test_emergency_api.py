@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import select
 
-from cloud.api.models import AuditRecord
-from cloud.store import EventStore
+from cloud.db import AuditRecord
 from tests.api.conftest import PG_URL, build_backend, pg_available
+from tests.databases import migrated_pg, migrated_sqlite
 
 HERE = {"lat": "21.0120", "long": "105.8510"}
 
@@ -17,11 +15,11 @@ HERE = {"lat": "21.0120", "long": "105.8510"}
 @pytest.fixture(params=["sqlite", "postgresql"])
 def b(request, tmp_path):
     if request.param == "sqlite":
-        store = EventStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+        store = migrated_sqlite(tmp_path / "api.sqlite3")
     else:
         if not pg_available():
             pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
-        store = EventStore(PG_URL, schema=f"reports_em_{uuid.uuid4().hex[:12]}")
+        store = migrated_pg("reports_em")
     backend = build_backend(store)
     yield backend
     backend.client.close()

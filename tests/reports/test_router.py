@@ -13,14 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from cloud.migrations import upgrade
+from cloud.db import EventRecord, ReportContact, ReportMedia
 from cloud.reports.correlate import CameraSite
-from cloud.reports.intake import ReportsConfig, ReportsService
 from cloud.reports.router import build_router
-from cloud.reports.tables import ReportContact, ReportMedia
-from cloud.store import EventStore
-from cloud.store.models import EventRecord
+from cloud.services.reports import ReportsConfig, ReportsService
 from tests.api.conftest import PG_URL, pg_available
+from tests.databases import migrated_pg, migrated_sqlite
 
 NOW = datetime(2026, 11, 23, 1, 15, tzinfo=UTC)
 CAMERAS = {"cam-hue": CameraSite(21.0117, 105.8506, "Ngã ba Huế")}
@@ -60,12 +58,11 @@ def _jpeg_with_gps() -> bytes:
 def env(request, tmp_path):
     """The intake over a store made by the migrations, on SQLite and on the local PostgreSQL."""
     if request.param == "sqlite":
-        store = EventStore(f"sqlite:///{tmp_path / 'reports.sqlite3'}")
+        store = migrated_sqlite(tmp_path / "reports.sqlite3")
     else:
         if not pg_available():
             pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
-        store = EventStore(PG_URL, schema=f"reports_test_{uuid.uuid4().hex[:12]}")
-    upgrade(store)
+        store = migrated_pg("reports_test")
     sessions = sessionmaker(store.engine)
     event_id = uuid.uuid4()
     with sessions() as s:
@@ -234,7 +231,7 @@ def test_operator_answer_flows_back_and_listing(env):
 
 
 def test_rate_limiter_window_and_bounded_table():
-    from cloud.reports.intake import RateLimiter
+    from cloud.services.reports import RateLimiter
 
     clock = [0.0]
     limiter = RateLimiter(limit=2, window_s=60, max_clients=3, clock=lambda: clock[0])
@@ -372,7 +369,7 @@ def receiver():
 
 
 def _ticket_row(sessions, ticket):
-    from cloud.reports.tables import ReportTicket
+    from cloud.db import ReportTicket
 
     with sessions() as s:
         return s.get(ReportTicket, int(ticket.removeprefix("PA-")))

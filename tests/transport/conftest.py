@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from cloud.store import EventStore
+from tests.databases import PG_URL, migrated_pg, migrated_sqlite, pg_available
 from traffic_monitor.contract import Event, EventType, Severity
 from traffic_monitor.net import free_port, wait_port
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
-PG_URL = os.environ.get(
-    "TRAFFIC_MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+__all__ = ["PG_URL"]  # imported from here by the transport tests
 # Mosquitto started as root drops to user "mosquitto", who cannot read pytest's tmp_path.
 RUN_AS = "user root\n" if os.geteuid() == 0 else ""
 NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4a55-9d9b-0c2b3d4e5f60")
@@ -84,17 +83,12 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 def make_store(kind: str, tmp_path: Path) -> EventStore:
+    """A migrated store (as ``cloud migrate`` leaves it) on SQLite or PostgreSQL."""
     if kind == "sqlite":
-        store = EventStore(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}")
-    else:
-        store = EventStore(PG_URL, schema=f"tm_test_{uuid.uuid4().hex[:12]}")
-        try:
-            with store.engine.connect():
-                pass
-        except Exception as exc:
-            pytest.skip(f"PostgreSQL at {PG_URL} is unreachable: {exc}")
-    store.create()
-    return store
+        return migrated_sqlite(tmp_path / "aggregator.sqlite3")
+    if not pg_available():
+        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable")
+    return migrated_pg("tm_test")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.store import EventStore
+from tests.databases import migrated_sqlite
 from tests.transport.conftest import Mosquitto, event_id, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,8 +49,7 @@ class Rig:
         self.tmp = tmp_path
         self.broker = Mosquitto(tmp_path / "broker").start()
         self.database = tmp_path / "aggregator.sqlite3"
-        self.store = EventStore(f"sqlite:///{self.database}")
-        self.store.create()
+        self.store = migrated_sqlite(self.database)
         self.progress = tmp_path / "progress.txt"
         self.node_log = tmp_path / "node.log"
         self.aggregator_log = tmp_path / "aggregator.log"

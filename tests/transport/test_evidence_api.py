@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from cloud.store import EventStore
 from tests.api.conftest import JPEG, Backend, build_backend, make_event
+from tests.databases import migrated_sqlite
 from traffic_monitor.contract import EventPhase
 
 
 @pytest.fixture
 def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
-    store = EventStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+    store = migrated_sqlite(tmp_path / "api.sqlite3")
     backend = build_backend(store)
     yield backend
     backend.client.close()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
-import threading
 from datetime import UTC, datetime, timedelta
 
-from cloud.ingest import classify
+import pytest
+from sqlalchemy import inspect
+
+from cloud.ingest import IngestConfig, Ingestor, classify
+from cloud.migrations import UnmigratedDatabaseError, require_current, upgrade
 from cloud.store import Batch, EventRecord, EventStore
 from cloud.store.store import EVENT_COLUMNS
-from tests.transport.conftest import PG_URL, event_id, make_event, make_store
+from tests.transport.conftest import event_id, make_event
 from traffic_monitor.contract import (
     Event,
     EventType,
@@ -71,10 +74,6 @@ def test_node_status_keeps_latest(store: EventStore):
     assert record is not None and record.online is False
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite: naive
-
-
 def test_bulk_insert_names_every_event_column():
     assert set(EVENT_COLUMNS) == {column.name for column in EventRecord.__table__.columns}
 
@@ -104,55 +103,31 @@ def test_stored_rows_match_the_events(store: EventStore):
             event.object_class,
             event.confidence,
         )
-        assert _aware(record.time) == event.time
-        assert _aware(record.received_at) == received
+        # the bulk insert goes through the UtcDateTime type: aware UTC back on both databases
+        assert (record.time, record.received_at) == (event.time, received)
+        assert record.time.tzinfo is UTC and record.received_at.tzinfo is UTC
         assert (record.schema_version, record.rule) == (1, event.rule)
 
 
-def _create_together(stores: list[EventStore]) -> list[BaseException]:
-    """Run ``create()`` of every store in its own thread, all released at once; the errors."""
-    barrier = threading.Barrier(len(stores))
-    errors: list[BaseException] = []
-
-    def create(store: EventStore) -> None:
-        barrier.wait()
-        try:
-            store.create()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=create, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+def test_ingestor_refuses_an_unmigrated_database(tmp_path):
+    """``cloud ingest`` never makes tables: it names the command that does, and stores nothing."""
+    store = EventStore(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    ingestor = Ingestor(IngestConfig(port=1, client_id="agg-unmigrated"), store=store)
+    with pytest.raises(UnmigratedDatabaseError) as refused:
+        ingestor.start()
+    message = str(refused.value)
+    assert "never migrated" in message
+    assert "traffic-monitor cloud migrate --database-url" in message
+    with store.engine.connect() as conn:
+        assert inspect(conn).get_table_names() == []
+    store.dispose()
 
 
-def test_aggregators_starting_together_create_the_tables_once(tmp_path):
-    """Two `cloud ingest` processes starting at once on an empty PostgreSQL schema both run
-    ``create()``; CREATE TABLE checks then creates, so without a lock one of them fails."""
-    first = make_store("postgresql", tmp_path)  # skips when PostgreSQL is unreachable
-    first.drop()
-    assert first.schema is not None
-    stores = [EventStore(PG_URL, schema=first.schema) for _ in range(4)]
-    try:
-        assert _create_together(stores) == []
-        assert stores[0].count_events() == 0
-    finally:
-        stores[0].drop()
-        for store in (first, *stores):
-            store.dispose()
-
-
-def test_aggregators_starting_together_on_sqlite_create_the_tables_once(tmp_path):
-    """SQLite has no advisory lock: a table created by another process between the check and
-    the CREATE TABLE must be checked for again, not end the start-up (seen in the benchmark's
-    two-aggregator run)."""
-    url = f"sqlite:///{tmp_path / 'race.sqlite3'}"
-    for round_ in range(5):
-        stores = [EventStore(f"{url}{round_}") for _ in range(6)]
-        assert _create_together(stores) == []
-        assert stores[0].count_events() == 0
-        for store in stores:
-            store.dispose()
+def test_ingestor_refuses_a_database_behind_the_latest_migration(tmp_path):
+    store = EventStore(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    upgrade(store, "0002")
+    with pytest.raises(UnmigratedDatabaseError, match="found 0002"):
+        require_current(store)
+    upgrade(store)
+    require_current(store)  # at head: accepted
+    store.dispose()

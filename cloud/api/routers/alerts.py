@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
-from sqlalchemy import select
+from fastapi import APIRouter, Path, Query
 
-from cloud.api.accounts import as_utc
-from cloud.api.alerts import TRANSITIONS, TransitionError, transition
-from cloud.api.deps import Db, Operator, Viewer
-from cloud.api.models import AlertRecord, AlertState, AuditRecord
+from cloud.api.deps import Alerts, Operator, Viewer
 from cloud.api.routers.schemas import ActionIn, AlertOut, AuditOut
+from cloud.db import AlertRecord, AlertState
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
@@ -20,69 +17,36 @@ AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Alert id.")]
 
 
 def alert_out(record: AlertRecord) -> AlertOut:
-    """Convert a stored alert to its response body (times in UTC)."""
-    out = AlertOut.model_validate(record)
-    update = {
-        name: as_utc(value)
-        for name in ("first_time", "last_time", "acknowledged_at", "closed_at")
-        if (value := getattr(out, name)) is not None
-    }
-    return out.model_copy(update=update)
+    """Convert a stored alert to its response body."""
+    return AlertOut.model_validate(record)
 
 
 @router.get("", response_model=list[AlertOut])
 def list_alerts(
     *,
-    db: Db,
+    alerts: Alerts,
     who: Viewer,
     alert_state: Annotated[list[AlertState] | None, Query(alias="state")] = None,
     camera_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertOut]:
     """List alerts, latest first (cards are made at ingest: this only reads)."""
-    stmt = select(AlertRecord)
-    if alert_state:
-        stmt = stmt.where(AlertRecord.state.in_([s.value for s in alert_state]))
-    if camera_id is not None:
-        stmt = stmt.where(AlertRecord.camera_id == camera_id)
-    stmt = stmt.order_by(AlertRecord.last_time.desc(), AlertRecord.id.desc()).limit(limit)
-    return [alert_out(r) for r in db.scalars(stmt)]
-
-
-def _get(db: Db, alert_id: AlertId) -> AlertRecord:
-    record = db.get(AlertRecord, alert_id)
-    if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
-    return record
+    return [alert_out(r) for r in alerts.find(alert_state or (), camera_id, limit)]
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
-def get_alert(alert_id: AlertId, db: Db, who: Viewer) -> AlertOut:
+def get_alert(alert_id: AlertId, alerts: Alerts, who: Viewer) -> AlertOut:
     """Return one alert."""
-    return alert_out(_get(db, alert_id))
+    return alert_out(alerts.get(alert_id))
 
 
 @router.post("/{alert_id}/{action}", response_model=AlertOut)
-def act(alert_id: AlertId, action: str, body: ActionIn, db: Db, who: Operator) -> AlertOut:
+def act(alert_id: AlertId, action: str, body: ActionIn, alerts: Alerts, who: Operator) -> AlertOut:
     """Acknowledge, resolve or dismiss (false positive, kept) an alert; 409 when not allowed."""
-    if action not in TRANSITIONS:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown action")
-    record = _get(db, alert_id)
-    try:
-        transition(db, record, action, who, body.note)
-    except TransitionError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    db.commit()
-    return alert_out(record)
+    return alert_out(alerts.act(alert_id, action, who, body.note))
 
 
 @router.get("/{alert_id}/audit", response_model=list[AuditOut])
-def alert_audit(alert_id: AlertId, db: Db, who: Viewer) -> list[AuditOut]:
+def alert_audit(alert_id: AlertId, alerts: Alerts, who: Viewer) -> list[AuditOut]:
     """Return the audit lines of one alert, oldest first."""
-    _get(db, alert_id)
-    rows = db.scalars(
-        select(AuditRecord)
-        .where(AuditRecord.target == f"alert:{alert_id}")
-        .order_by(AuditRecord.id)
-    )
-    return [AuditOut.model_validate(r) for r in rows]
+    return [AuditOut.model_validate(r) for r in alerts.history(alert_id)]

@@ -8,14 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from cloud.api.accounts import as_utc, utcnow
-from cloud.api.alerts import TransitionError, transition
-from cloud.api.deps import Db, Operator, Viewer
-from cloud.api.models import AlertRecord, FalseAlarmRecord
+from cloud.api.deps import Alerts, Operator, Viewer
 from cloud.api.routers.alerts import alert_out
 from cloud.api.routers.schemas import AlertOut
+from cloud.services.alerts import FalseAlarm
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -60,36 +57,16 @@ class FalseAlarmOut(BaseModel):
 
 
 @router.post("/false-alarms", response_model=AlertOut)
-def mark_false_alarm(body: FalseAlarmIn, db: Db, who: Operator) -> AlertOut:
+def mark_false_alarm(body: FalseAlarmIn, alerts: Alerts, who: Operator) -> AlertOut:
     """Dismiss an alert as a false alarm and store the reason; audited; 409 when closed."""
-    record = db.get(AlertRecord, body.alert_id)
-    if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
-    try:
-        transition(db, record, "dismiss", who, body.note)
-    except TransitionError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    db.add(
-        FalseAlarmRecord(
-            alert_id=record.id,
-            reason=body.reason.value,
-            note=body.note,
-            site_id=record.site_id,
-            camera_id=record.camera_id,
-            type=record.type,
-            rule=record.rule,
-            actor=who.name,
-            time=utcnow(),
-        )
-    )
-    db.commit()
-    return alert_out(record)
+    why = FalseAlarm(body.reason.value, body.note)
+    return alert_out(alerts.mark_false_alarm(body.alert_id, why, who))
 
 
 @router.get("/false-alarms", response_model=list[FalseAlarmOut])
 def list_false_alarms(
     *,
-    db: Db,
+    alerts: Alerts,
     who: Viewer,
     rule: str | None = None,
     camera_id: str | None = None,
@@ -97,15 +74,7 @@ def list_false_alarms(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[FalseAlarmOut]:
     """False alarms newest first, to tune a rule or a camera's zones."""
-    stmt = select(FalseAlarmRecord)
-    if rule is not None:
-        stmt = stmt.where(FalseAlarmRecord.rule == rule)
-    if camera_id is not None:
-        stmt = stmt.where(FalseAlarmRecord.camera_id == camera_id)
-    if since is not None:
-        if since.tzinfo is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "since needs a UTC offset")
-        stmt = stmt.where(FalseAlarmRecord.time >= since)
-    rows = db.scalars(stmt.order_by(FalseAlarmRecord.time.desc()).limit(limit))
-    out = [FalseAlarmOut.model_validate(r) for r in rows]
-    return [o.model_copy(update={"time": as_utc(o.time)}) for o in out]
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "since needs a UTC offset")
+    rows = alerts.false_alarms(rule, camera_id, since, limit)
+    return [FalseAlarmOut.model_validate(r) for r in rows]

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from cloud.api.deps import LiveViewer, State
+from cloud.api.deps import Feed, LiveViewer
 from cloud.api.livefeed import AlertFeed
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def _stream(request: Request, feed: AlertFeed, after: int) -> AsyncIterato
 @router.get("/live")
 async def live(
     request: Request,
-    state: State,
+    feed: Feed,
     who: LiveViewer,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> StreamingResponse:
@@ -59,7 +59,7 @@ async def live(
     if last_id.isascii() and last_id.isdigit() and len(last_id) < 19:
         after = min(int(last_id), MAX_SEQ)
     return StreamingResponse(
-        _stream(request, state.feed, after),
+        _stream(request, feed, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

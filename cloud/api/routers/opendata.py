@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import ValidationError
 
-from cloud.api.deps import State, Viewer
+from cloud.api.deps import Settings, Store, Viewer
+from cloud.api.settings import ApiSettings
 from cloud.opendata import OpenDataQuery, aggregate, camera_sites, dcat_metadata
 from cloud.opendata.export import table_csv
+from cloud.store import EventStore
 
 router = APIRouter(prefix="/api", tags=["open data"])
 public_router = APIRouter(prefix="/open-data", tags=["open data (public)"])
@@ -35,7 +37,8 @@ _cache_lock = threading.Lock()
 @router.get("/open-data")
 def open_data(
     *,
-    state: State,
+    settings: Settings,
+    store: Store,
     who: Viewer,
     start: datetime,
     end: datetime,
@@ -44,19 +47,20 @@ def open_data(
     """Return the open-data tables and their DCAT metadata for a period (k from settings)."""
     try:
         query = OpenDataQuery(
-            start=start, end=end, interval_min=interval_min, k=state.settings.open_data_k
+            start=start, end=end, interval_min=interval_min, k=settings.open_data_k
         )
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
-    tables = aggregate(state.store, query)
-    sites = camera_sites(state.store, tables)
+    tables = aggregate(store, query)
+    sites = camera_sites(store, tables)
     return {"metadata": dcat_metadata(query, tables, sites), **tables, "sites": sites}
 
 
 @router.get("/stats")
 def statistics(
     *,
-    state: State,
+    settings: Settings,
+    store: Store,
     who: Viewer,
     start: datetime,
     end: datetime,
@@ -68,7 +72,7 @@ def statistics(
         query = OpenDataQuery(start=start, end=end, interval_min=interval_min, k=1)
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
-    return aggregate(state.store, query, camera_id)
+    return aggregate(store, query, camera_id)
 
 
 def public_period(day: date | None, tz: str, now: datetime | None = None) -> OpenDataQuery:
@@ -82,18 +86,18 @@ def public_period(day: date | None, tz: str, now: datetime | None = None) -> Ope
     return OpenDataQuery(start=end - timedelta(days=1), end=end, interval_min=15)
 
 
-def _published(state: State, day: date | None) -> dict[str, Any]:
+def _published(settings: ApiSettings, store: EventStore, day: date | None) -> dict[str, Any]:
     """The public tables, sites and metadata of a period, reused for ``PUBLIC_CACHE_S``."""
-    base = public_period(day, state.settings.timezone)
-    query = base.model_copy(update={"k": state.settings.open_data_k})
-    key = (id(state.store), query.start, query.end, query.k)
+    base = public_period(day, settings.timezone)
+    query = base.model_copy(update={"k": settings.open_data_k})
+    key = (id(store), query.start, query.end, query.k)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < PUBLIC_CACHE_S:
             return hit[1]
-    tables = aggregate(state.store, query)
-    sites = camera_sites(state.store, tables)
-    metadata = dcat_metadata(query, tables, sites) | {"time_zone": state.settings.timezone}
+    tables = aggregate(store, query)
+    sites = camera_sites(store, tables)
+    metadata = dcat_metadata(query, tables, sites) | {"time_zone": settings.timezone}
     body = {**tables, "sites": sites, "metadata": metadata}
     with _cache_lock:
         for stale in [k for k, (t, _) in _cache.items() if time.monotonic() - t >= PUBLIC_CACHE_S]:
@@ -105,17 +109,18 @@ def _published(state: State, day: date | None) -> dict[str, Any]:
 @public_router.get("/latest/{name}")
 def published_table(
     name: str,
-    state: State,
+    settings: Settings,
+    store: Store,
     day: Annotated[date | None, Query(description="A local day (YYYY-MM-DD)")] = None,
 ) -> Response:
     """A published table as ``counts|speeds|events|sites`` + ``.csv|.json``, or metadata.json."""
     table, _, ext = name.rpartition(".")
     if name == "metadata.json":
-        body = _published(state, day)["metadata"]
+        body = _published(settings, store, day)["metadata"]
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/ld+json")
     if table not in TABLES or ext not in ("csv", "json"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such table")
-    rows = _published(state, day)[table]
+    rows = _published(settings, store, day)[table]
     if ext == "json":
         return Response(json.dumps(rows, ensure_ascii=False), media_type="application/json")
     return Response(

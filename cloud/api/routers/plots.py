@@ -6,17 +6,14 @@ the series, already bucketed, so that the browser never handles single events fo
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from cloud.api.deps import Db, State, Viewer
+from cloud.api.deps import Events, Settings, Store, Viewer
 from cloud.opendata import OpenDataQuery, aggregate
-from cloud.store.models import EventRecord
 
 router = APIRouter(prefix="/api", tags=["plots"])
 
@@ -75,20 +72,20 @@ def _period(hours: int, interval_min: int) -> tuple[datetime, datetime]:
 
 
 @router.get("/ui-settings", response_model=UiSettings)
-def ui_settings(state: State, who: Viewer) -> UiSettings:
+def ui_settings(settings: Settings, who: Viewer) -> UiSettings:
     """The operator's time zone, the map's tile server and roads outline, open-data k."""
     return UiSettings(
-        timezone=state.settings.timezone,
-        tile_url=state.settings.map_tile_url,
+        timezone=settings.timezone,
+        tile_url=settings.map_tile_url,
         roads_url=ROADS_URL,
-        open_data_k=state.settings.open_data_k,
+        open_data_k=settings.open_data_k,
     )
 
 
 @router.get("/plots/camera/{camera_id}", response_model=CameraPlots)
 def camera_plots(
     camera_id: str,
-    state: State,
+    store: Store,
     who: Viewer,
     hours: Annotated[int, Query(ge=1, le=168)] = 24,
 ) -> CameraPlots:
@@ -99,7 +96,7 @@ def camera_plots(
     """
     start, end = _period(hours, 15)
     query = OpenDataQuery(start=start, end=end, interval_min=15, k=1)
-    tables = aggregate(state.store, query, camera_id)
+    tables = aggregate(store, query, camera_id)
     counts = [
         {k: r[k] for k in ("interval_start", "object_class", "direction", "count")}
         for r in tables["counts"]
@@ -122,25 +119,15 @@ def camera_plots(
 
 @router.get("/plots/city", response_model=CityPlots)
 def city_plots(
-    db: Db,
+    events: Events,
     who: Viewer,
     hours: Annotated[int, Query(ge=1, le=168)] = 24,
 ) -> CityPlots:
     """Incidents (every type but the statistics: counts, crossings, occupancy) per hour."""
     start, end = _period(hours, 60)
-    rows = db.execute(
-        select(EventRecord.time, EventRecord.type).where(
-            EventRecord.time >= start,
-            EventRecord.time < end,
-            EventRecord.type.not_in(STATISTICS_TYPES),
-        )
-    )
-    buckets: Counter[tuple[datetime, str]] = Counter()
-    for time, type_ in rows:
-        utc = time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC)
-        buckets[utc.replace(minute=0, second=0, microsecond=0), type_] += 1
-    events = [
+    buckets = events.hourly_counts(start, end, exclude_types=STATISTICS_TYPES)
+    rows = [
         {"interval_start": bucket.isoformat(), "type": type_, "count": n}
         for (bucket, type_), n in sorted(buckets.items())
     ]
-    return CityPlots(start=start, end=end, interval_min=60, events=events)
+    return CityPlots(start=start, end=end, interval_min=60, events=rows)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from cloud.api.models import Role
-from cloud.services.alerting import as_utc
+from cloud.db import Role
 
-UtcTime = Annotated[datetime, AfterValidator(as_utc)]
-"""Every time the API returns is aware UTC (SQLite hands naive ones back), so it is written
-with its offset (``Z``): a browser then shows it in the operator's zone, never 7 hours off."""
+UtcTime = AwareDatetime
+"""Every time the API returns is aware UTC (the store's ``UtcDateTime`` columns read back so on
+SQLite and PostgreSQL alike), so it is written with its offset (``Z``): a browser then shows it
+in the operator's zone, never 7 hours off. A naive time here is a bug, refused loudly."""
 
 
 class _Out(BaseModel):

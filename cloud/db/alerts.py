@@ -1,4 +1,4 @@
-"""Tables of the HTTP API (users, sessions, API keys, alerts, audit) on the store's metadata."""
+"""Tables of the alert cards: cards, which events they group, their sequence, false alarms."""
 
 from __future__ import annotations
 
@@ -6,23 +6,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.store.models import Base, Id, UtcDateTime
-
-
-class Role(StrEnum):
-    """Roles, from least to most privileged."""
-
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        """Order of privilege: viewer < operator < admin."""
-        return list(Role).index(self)
+from cloud.db.base import Base, Id, UtcDateTime
 
 
 class AlertState(StrEnum):
@@ -32,42 +19,6 @@ class AlertState(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     DISMISSED = "dismissed"
-
-
-class UserRecord(Base):
-    """A person who logs into the operations centre."""
-
-    __tablename__ = "api_users"
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16))
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class SessionRecord(Base):
-    """A login session; only the SHA-256 of its token is stored."""
-
-    __tablename__ = "api_sessions"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("api_users.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-
-
-class ApiKeyRecord(Base):
-    """A key of a machine client; only the SHA-256 of the key is stored."""
-
-    __tablename__ = "api_keys"
-
-    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    revoked: Mapped[bool] = mapped_column(default=False)
 
 
 class AlertRecord(Base):
@@ -105,19 +56,6 @@ class AlertEventRecord(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("api_alerts.id", ondelete="CASCADE"))
 
 
-class AuditRecord(Base):
-    """Who did what to which object, and when (alert changes, evidence views, users)."""
-
-    __tablename__ = "api_audit"
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    time: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(128), index=True)
-    detail: Mapped[str] = mapped_column(Text, default="")
-
-
 class CounterRecord(Base):
     """Named monotonic counters (the alert change sequence that the live stream follows)."""
 
@@ -143,16 +81,3 @@ class FalseAlarmRecord(Base):
     rule: Mapped[str] = mapped_column(String(128), index=True)
     actor: Mapped[str] = mapped_column(String(80))
     time: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-
-
-class RedactedPhotoRecord(Base):
-    """A report photo with heads and plates pixelated: what operators are shown (made once)."""
-
-    __tablename__ = "api_report_photos_redacted"
-
-    ticket: Mapped[str] = mapped_column(String(32), primary_key=True)
-    content: Mapped[bytes] = mapped_column(LargeBinary)
-    heads: Mapped[int] = mapped_column(Integer)
-    plates: Mapped[int] = mapped_column(Integer)
-    method: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

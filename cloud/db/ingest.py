@@ -1,18 +1,4 @@
-"""SQLAlchemy 2 models of the aggregator's store.
-
-Tables (all times UTC; SQLite returns them naive, PostgreSQL aware):
-
-- ``events``: one row per event id, the indexed facts plus the full message as JSON.
-- ``snapshots``: evidence images, keyed by (event id, kind).
-- ``dead_letters``: every refused message with the reason and (up to 64 KiB of) its bytes.
-- ``node_status``: the latest birth/death status per node.
-- ``node_stats``: the periodic statistics messages.
-- ``cameras``: where each camera stands (from the camera configs), for the map and reports,
-  and the node that may publish for it.
-
-The models carry no schema name: a deployment or test picks one with
-``schema_translate_map`` (see :class:`cloud.store.EventStore`).
-"""
+"""Tables of what the edge nodes publish: events, evidence, refusals, node status and stats."""
 
 from __future__ import annotations
 
@@ -20,28 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    Uuid,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
 
-Id = BigInteger().with_variant(Integer(), "sqlite")
-"""Auto-increment key: BIGINT on PostgreSQL, INTEGER (rowid) on SQLite."""
-
-UtcDateTime = DateTime(timezone=True)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every aggregator table."""
+from cloud.db.base import Base, Id, UtcDateTime
 
 
 class EventRecord(Base):
@@ -121,28 +89,3 @@ class NodeStatsRecord(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_node_stats_node_time", "site_id", "node_id", "time"),)
-
-
-class CameraRecord(Base):
-    """A camera's position and name (scene config ``camera:`` section) and its node.
-
-    ``node_id`` binds the camera to one edge node: set when the camera is registered from
-    the node's ``edge run`` config, else by the first node whose event for it is stored;
-    the consumer refuses the camera's messages from any other node.
-    """
-
-    __tablename__ = "cameras"
-
-    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    site_id: Mapped[str] = mapped_column(String(64))
-    node_id: Mapped[str | None] = mapped_column(String(64))
-    """The edge node allowed to publish for the camera: registered, or the first one seen."""
-    name: Mapped[str] = mapped_column(String(200), default="")
-    name_vi: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    name_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    lat: Mapped[float | None] = mapped_column(Float)
-    lon: Mapped[float | None] = mapped_column(Float)
-    heading_deg: Mapped[float | None] = mapped_column(Float)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-    __table_args__ = (Index("ix_cameras_lat_lon", "lat", "lon"),)

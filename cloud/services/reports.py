@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.db import (
+    TICKET_STATUSES,
+    EventRecord,
+    ReportContact,
+    ReportMedia,
+    ReportTicket,
+    SnapshotRecord,
+)
 from cloud.reports.classify import (
     Category,
     Classification,
@@ -41,9 +49,7 @@ from cloud.reports.errors import RefusedError
 from cloud.reports.model import default_model
 from cloud.reports.open311 import RequestCreated, Service, ServiceRequest
 from cloud.reports.photos import CleanPhoto, clean_photo
-from cloud.reports.tables import TICKET_STATUSES, ReportContact, ReportMedia, ReportTicket
 from cloud.reports.views import ContactView, EvidenceView, ReportView
-from cloud.store.models import EventRecord, SnapshotRecord
 
 logger = logging.getLogger(__name__)
 
@@ -170,11 +176,6 @@ def _coordinate(value: str | None, name: str) -> float | None:
         return float(value)
     except ValueError:
         raise RefusedError(400, f"{name} is not a number: {value[:32]!r}") from None
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite returns naive UTC datetimes, PostgreSQL aware ones in the session's zone."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ReportsService:
@@ -445,7 +446,7 @@ class ReportsService:
 
     def _public(self, row: ReportTicket) -> ServiceRequest:
         category = Category(row.category)
-        requested = _utc(row.requested_at)
+        requested = row.requested_at
         handling = HANDLING[category]
         return ServiceRequest(
             service_request_id=self.ticket(row.id),
@@ -457,7 +458,7 @@ class ReportsService:
             agency_responsible=handling.handler_vi,
             service_notice=row.reply,
             requested_datetime=requested,
-            updated_datetime=_utc(row.updated_at),
+            updated_datetime=row.updated_at,
             expected_datetime=requested + timedelta(minutes=handling.minutes),
             address=row.address,
             lat=row.lat,
@@ -658,8 +659,8 @@ class ReportsService:
             address=row.address,
             lat=row.lat,
             lon=row.lon,
-            requested_at=_utc(row.requested_at),
-            updated_at=_utc(row.updated_at),
+            requested_at=row.requested_at,
+            updated_at=row.updated_at,
             duplicate_of=self.ticket(row.duplicate_of) if row.duplicate_of else None,
             has_media=row.has_media,
             evidence=[evidence[i] for i in row.evidence_event_ids if i in evidence],
@@ -669,7 +670,7 @@ class ReportsService:
                 emergency_numbers(_kinds(row.emergency_kinds), _category(row.category))
             ),
             needs_detail=bool(row.needs_detail),
-            acknowledged_at=_utc(row.acknowledged_at) if row.acknowledged_at else None,
+            acknowledged_at=row.acknowledged_at if row.acknowledged_at else None,
             acknowledged_by=row.acknowledged_by,
             dispatch_target=row.dispatch_target,
             dispatch_status=row.dispatch_status,
@@ -704,7 +705,7 @@ def _evidence(session: Session, ids: set[str]) -> dict[str, EvidenceView]:
             camera_id=ev.camera_id,
             type=ev.type,
             severity=ev.severity,
-            time=_utc(ev.time),
+            time=ev.time,
             has_snapshot=ev.event_id in with_image,
         )
     return out

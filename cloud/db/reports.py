@@ -1,7 +1,8 @@
-"""Report tables, on the store's metadata (Alembic migrations 0002 and 0100_reports).
+"""Tables of the citizen reports: tickets, contacts, photos and their redacted copies.
 
 Contact details live in their own table, joined only for operators; photos in another, after
-re-encoding (see :mod:`cloud.reports.photos`).
+re-encoding (see :mod:`cloud.reports.photos`); operators see the redacted copy, made on a
+photo's first view (:mod:`cloud.services.report_desk`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.store.models import Base, Id, UtcDateTime
+from cloud.db.base import Base, Id, UtcDateTime
 
 TICKET_STATUSES = ("open", "confirmed", "closed")
 """Internal statuses: ``confirmed`` (an operator checked it) is still ``open`` in Open311."""
@@ -80,3 +81,16 @@ class ReportMedia(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     location_kept: Mapped[bool] = mapped_column(default=False)
+
+
+class RedactedPhotoRecord(Base):
+    """A report photo with heads and plates pixelated: what operators are shown (made once)."""
+
+    __tablename__ = "api_report_photos_redacted"
+
+    ticket: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    heads: Mapped[int] = mapped_column(Integer)
+    plates: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
