@@ -112,7 +112,9 @@ def test_stored_rows_match_the_events(store: EventStore):
 def test_ingestor_refuses_an_unmigrated_database(tmp_path):
     """``cloud ingest`` never makes tables: it names the command that does, and stores nothing."""
     store = EventStore(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
-    ingestor = Ingestor(IngestConfig(port=1, client_id="agg-unmigrated"), store=store)
+    ingestor = Ingestor(
+        IngestConfig.model_validate({"port": 1, "client_id": "agg-unmigrated"}), store=store
+    )
     with pytest.raises(UnmigratedDatabaseError) as refused:
         ingestor.start()
     message = str(refused.value)
