@@ -17,6 +17,7 @@ from cloud.api.security import generate_password
 from cloud.api.settings import ApiSettings, load_settings
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
+from traffic_monitor.contract.placement import SceneOutline, read_placement
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,9 @@ def ensure_admin(store: EventStore, username: str = "admin", force: bool = False
 
 
 def positions_from_scenes(
-    scenes: Iterable[Any], node_id: str | None = None
+    scenes: Iterable[SceneOutline], node_id: str | None = None
 ) -> list[CameraPosition]:
-    """Camera positions of loaded scene configs (``edge.scene.config.SceneConfig``).
+    """Camera positions of scene configs (read with ``contract.placement.read_placement``).
 
     Args:
         scenes: The scenes.
@@ -136,13 +137,10 @@ def register_camera_configs(store: EventStore, paths: Sequence[Path]) -> list[Ca
     Raises:
         UserFacingError: when a config cannot be read or is invalid.
     """
-    from edge.pipeline.commands import load_run_config
-
     positions = []
     for path in paths:
-        config, scenes, _ = load_run_config(path)
-        node = config.transport.mqtt.node_id if config.transport.mqtt is not None else None
-        positions += positions_from_scenes(scenes, node)
+        placement = read_placement(path)
+        positions += positions_from_scenes(placement.scenes, placement.node_id)
     with store.session() as db:
         upsert_cameras(db, positions)
         db.commit()

@@ -357,5 +357,5 @@ def test_metrics_and_status_say_what_the_capture_says():
 
 
 def test_outgoing_events_keep_their_shape():
-    event = Event(camera_id="a", type=EventType.COUNT)
+    event = Event.of(camera_id="a", type=EventType.COUNT)
     assert OutgoingEvent(event).images == ()

@@ -82,7 +82,7 @@ def make_event(
     severity: Severity = Severity.HIGH,
     rule: str = "wrong-way-main",
 ) -> Event:
-    return Event(
+    return Event.of(
         camera_id=camera,
         site_id="hcm-q1",
         node_id="node-1",

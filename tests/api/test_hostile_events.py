@@ -40,7 +40,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def _event(**changes: object) -> dict[str, object]:
-    event = Event(
+    event = Event.of(
         camera_id="cam-1",
         site_id="hcm-q1",
         node_id="node-01",

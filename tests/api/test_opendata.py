@@ -35,7 +35,7 @@ def _count_event(
     if speeds is not None:
         samples, mean, p85 = speeds
         measured = {"speed_samples": samples, "speed_mean_kmh": mean, "speed_p85_kmh": p85}
-    return Event(
+    return Event.of(
         camera_id="cam-1",
         site_id="hcm-q1",
         node_id="node-1",
@@ -55,7 +55,7 @@ def _count_event(
 
 
 def _speed(minutes: float, kmh: float, track: int) -> Event:
-    return Event(
+    return Event.of(
         camera_id="cam-1",
         site_id="hcm-q1",
         node_id="node-1",

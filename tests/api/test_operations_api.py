@@ -32,7 +32,7 @@ def _count(minutes_ago: float, moto: int, p50: float | None = 31.0) -> Event:
     measures |= {"speed_mean_kmh": 33.0, "speed_p85_kmh": 42.0}
     if p50 is not None:
         measures["speed_p50_kmh"] = p50
-    return Event(
+    return Event.of(
         camera_id="cam-1", site_id="hcm-q1", node_id="node-1", type=EventType.COUNT,
         time=datetime.now(UTC) - timedelta(minutes=minutes_ago), measurements=measures,
         attributes={"line": "l1", "interval_s": 900},

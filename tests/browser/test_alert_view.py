@@ -115,7 +115,7 @@ def _real_jpeg() -> bytes:
 
 
 def _recent_count() -> Event:
-    return Event(
+    return Event.of(
         camera_id="cam-live",
         site_id="hcm-q1",
         node_id="node-1",

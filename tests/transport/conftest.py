@@ -127,7 +127,7 @@ def make_event(
     event_type: EventType = EventType.SPEEDING,
     severity: Severity = Severity.HIGH,
 ) -> Event:
-    return Event(
+    return Event.of(
         event_id=event_id(index),
         site_id=site,
         node_id=node,
@@ -137,6 +137,6 @@ def make_event(
         track_id=index,
         object_class="motorcycle",
         confidence=0.9,
-        measurements={"speed_kmh": 55.5},
-        attributes={"direction": "north", "index": index},
+        measurements={"speed_kmh": 55.5, "limit_kmh": 50.0},
+        attributes={"incident_id": f"incident-{index}"},
     )

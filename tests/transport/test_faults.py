@@ -127,7 +127,7 @@ _WRONG_TYPES = [
     ("event_id", ["not-a-uuid", 7, None]),
     ("track_id", ["seven", [1], {"id": 1}]),
     ("geometry", ["here", [1, 2], 3]),
-    ("measurements", [{"speed": "fast"}, [1], "x"]),
+    ("measurements", [{"speed_kmh": "fast"}, [1], "x"]),
 ]
 
 

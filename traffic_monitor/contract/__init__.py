@@ -16,6 +16,7 @@ from traffic_monitor.contract.codec import (
     decode_stats,
     decode_status,
     encode,
+    event_from_dict,
 )
 from traffic_monitor.contract.commands import CommandName, PingCommand, SignalCommand
 from traffic_monitor.contract.events import (
@@ -26,7 +27,9 @@ from traffic_monitor.contract.events import (
     Evidence,
     Geometry,
     Severity,
+    TypedEvent,
 )
+from traffic_monitor.contract.payloads import ClassCount, ClassTally, Direction
 from traffic_monitor.contract.status import NodeStats, NodeStatus, OutboxMetrics
 from traffic_monitor.contract.topics import (
     ParsedTopic,
@@ -47,9 +50,12 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_SNAPSHOT_BYTES",
     "SCHEMA_VERSION",
+    "ClassCount",
+    "ClassTally",
     "CommandName",
     "ContractError",
     "DeliveryAck",
+    "Direction",
     "Event",
     "EventPhase",
     "EventType",
@@ -65,6 +71,7 @@ __all__ = [
     "SnapshotKind",
     "TopicError",
     "TopicKind",
+    "TypedEvent",
     "ack_topic",
     "command_topic",
     "correlation_data",
@@ -74,6 +81,7 @@ __all__ = [
     "decode_stats",
     "decode_status",
     "encode",
+    "event_from_dict",
     "event_topic",
     "parse_correlation_data",
     "parse_topic",

@@ -1,7 +1,11 @@
 """The event message: what the edge says and everything the cloud knows.
 
 JSON on the wire, validated by pydantic on both sides. Versioned by ``schema_version``;
-unknown future fields are ignored by the consumer, a wrong version is refused.
+unknown future fields are ignored by the consumer, an unknown version is refused. From
+schema 2 an event is one of the per-type models below (``CountEvent``, ``SpeedingEvent``, …),
+a union discriminated on ``type`` whose ``measurements`` and ``attributes`` are the typed
+payloads of :mod:`traffic_monitor.contract.payloads`; schema-1 events are upgraded when read
+(:mod:`traffic_monitor.contract.legacy`).
 """
 
 from __future__ import annotations
@@ -9,11 +13,26 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
-SCHEMA_VERSION: Final = 1
+from traffic_monitor.contract import payloads as p
+
+SCHEMA_VERSION: Final = 2
+"""The version every message is written with."""
+READABLE_VERSIONS: Final = (1, 2)
+"""Versions read: schema-1 events are upgraded, other schema-1 messages are unchanged."""
 
 SEGMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """Identifiers (site, node, camera) are topic segments: 1–64 safe characters, no ``/+#``."""
@@ -22,12 +41,14 @@ SEGMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 def _refuse_bool(value: object) -> object:
     # Literal[1] alone accepts True (True == 1), even in strict mode.
     if isinstance(value, bool):
-        raise ValueError("schema_version must be the integer 1")
+        raise ValueError("schema_version must be an integer")
     return value
 
 
-SchemaVersion = Annotated[Literal[1], BeforeValidator(_refuse_bool)]
-"""The ``schema_version`` field of every wire message: exactly the integer 1."""
+SchemaVersion = Annotated[Literal[1, 2], BeforeValidator(_refuse_bool)]
+"""The ``schema_version`` field of status, stats, acks and commands: 1 or 2 (same shape)."""
+EventSchemaVersion = Annotated[Literal[2], BeforeValidator(_refuse_bool)]
+"""The ``schema_version`` of a decoded event: 2 (schema-1 events are upgraded first)."""
 
 EARLIEST_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIME: Final = datetime(2100, 1, 1, tzinfo=UTC)
@@ -121,13 +142,14 @@ class Evidence(_Wire):
     )
 
 
-Measurement = Annotated[float, Field(allow_inf_nan=False)]
-
-
 class Event(_Wire):
-    """One traffic event, as published by an edge node and stored by the aggregator."""
+    """One traffic event, as published by an edge node and stored by the aggregator.
 
-    schema_version: SchemaVersion = Field(
+    The base of the per-type events: build one with :meth:`Event.of` (or a subclass), which
+    picks the model of its ``type``; decode one with ``codec.decode_event``.
+    """
+
+    schema_version: EventSchemaVersion = Field(
         default=SCHEMA_VERSION, description="Version of this schema."
     )
     event_id: uuid.UUID = Field(
@@ -155,10 +177,179 @@ class Event(_Wire):
         default=None, ge=0.0, le=1.0, description="Confidence of the detection or rule."
     )
     geometry: Geometry = Field(default_factory=Geometry, description="Where it happened.")
-    measurements: dict[str, Measurement] = Field(
-        default_factory=dict, description="Measured values, e.g. speed_kmh, dwell_s, count."
+    measurements: p.Measurements = Field(
+        default_factory=p.Measurements, description="Measured values of this event type."
     )
-    attributes: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Other facts, e.g. direction, line, level."
+    attributes: p.Attributes = Field(
+        default_factory=p.Attributes, description="Other facts of this event type."
     )
     evidence: Evidence = Field(default_factory=Evidence, description="Evidence images.")
+
+    @model_validator(mode="after")
+    def _typed(self) -> Event:
+        if type(self) is Event:
+            raise ValueError("Event is the base of the per-type events: build with Event.of()")
+        return self
+
+    @classmethod
+    def of(cls, **fields: Any) -> Event:
+        """Build the event model of ``fields["type"]``; payload dicts become its typed payloads.
+
+        Raises:
+            pydantic.ValidationError: A field is invalid.
+            ValueError: A payload key is not a field of the type's payload model.
+        """
+        event = EVENT_ADAPTER.validate_python(fields)
+        for name in ("measurements", "attributes"):
+            given = fields.get(name)
+            if isinstance(given, Mapping):
+                known = type(getattr(event, name)).model_fields
+                unknown = sorted(set(given) - set(known))
+                if unknown:
+                    raise ValueError(f"{event.type.value} {name} has no field {unknown}")
+        return event
+
+
+class CountEvent(Event):
+    """Crossings of a counting line over one interval."""
+
+    type: Literal[EventType.COUNT] = Field(description="What happened.")
+    measurements: p.CountMeasurements = Field(
+        default_factory=p.CountMeasurements, description="Measured values of this event type."
+    )
+    attributes: p.CountAttributes = Field(
+        default_factory=p.CountAttributes, description="Other facts of this event type."
+    )
+
+
+class LineCrossingEvent(Event):
+    """One road user crossing a counting line."""
+
+    type: Literal[EventType.LINE_CROSSING] = Field(description="What happened.")
+    attributes: p.LineCrossingAttributes = Field(
+        default_factory=p.LineCrossingAttributes, description="Other facts of this event type."
+    )
+
+
+class ZoneOccupancyEvent(Event):
+    """Road users in a zone."""
+
+    type: Literal[EventType.ZONE_OCCUPANCY] = Field(description="What happened.")
+    measurements: p.ZoneOccupancyMeasurements = Field(
+        default_factory=p.ZoneOccupancyMeasurements, description="Measured values of this event type."
+    )
+
+
+class IllegalStopEvent(Event):
+    """A vehicle stopped where stopping is forbidden."""
+
+    type: Literal[EventType.ILLEGAL_STOP] = Field(description="What happened.")
+
+
+class WrongWayEvent(Event):
+    """A road user moving against its lane."""
+
+    type: Literal[EventType.WRONG_WAY] = Field(description="What happened.")
+    measurements: p.WrongWayMeasurements = Field(
+        default_factory=p.WrongWayMeasurements, description="Measured values of this event type."
+    )
+    attributes: p.WrongWayAttributes = Field(
+        default_factory=p.WrongWayAttributes, description="Other facts of this event type."
+    )
+
+
+class RedLightEvent(Event):
+    """A stop line crossed on red."""
+
+    type: Literal[EventType.RED_LIGHT] = Field(description="What happened.")
+    attributes: p.RedLightAttributes = Field(
+        default_factory=p.RedLightAttributes, description="Other facts of this event type."
+    )
+
+
+class SpeedingEvent(Event):
+    """A road user over the speed limit."""
+
+    type: Literal[EventType.SPEEDING] = Field(description="What happened.")
+    measurements: p.SpeedingMeasurements = Field(
+        default_factory=p.SpeedingMeasurements, description="Measured values of this event type."
+    )
+
+
+class CongestionEvent(Event):
+    """A zone's traffic level changed."""
+
+    type: Literal[EventType.CONGESTION] = Field(description="What happened.")
+    measurements: p.CongestionMeasurements = Field(
+        default_factory=p.CongestionMeasurements, description="Measured values of this event type."
+    )
+    attributes: p.CongestionAttributes = Field(
+        default_factory=p.CongestionAttributes, description="Other facts of this event type."
+    )
+
+
+class PedestrianEvent(Event):
+    """A pedestrian on the carriageway."""
+
+    type: Literal[EventType.PEDESTRIAN_ON_CARRIAGEWAY] = Field(description="What happened.")
+    measurements: p.PedestrianMeasurements = Field(
+        default_factory=p.PedestrianMeasurements, description="Measured values of this event type."
+    )
+
+
+class StoppedVehicleEvent(Event):
+    """A vehicle stopped in moving traffic."""
+
+    type: Literal[EventType.STOPPED_VEHICLE] = Field(description="What happened.")
+
+
+class NoHelmetEvent(Event):
+    """A motorbike rider without a helmet."""
+
+    type: Literal[EventType.NO_HELMET] = Field(description="What happened.")
+    measurements: p.HelmetMeasurements = Field(
+        default_factory=p.HelmetMeasurements, description="Measured values of this event type."
+    )
+
+
+class CameraHealthEvent(Event):
+    """The camera's view is degraded (dark, blurred, blocked, moved)."""
+
+    type: Literal[EventType.CAMERA_HEALTH] = Field(description="What happened.")
+    measurements: p.CameraHealthMeasurements = Field(
+        default_factory=p.CameraHealthMeasurements, description="Measured values of this event type."
+    )
+    attributes: p.CameraHealthAttributes = Field(
+        default_factory=p.CameraHealthAttributes, description="Other facts of this event type."
+    )
+
+
+class CameraStatusEvent(Event):
+    """The camera's capture or processing changed state."""
+
+    type: Literal[EventType.CAMERA_STATUS] = Field(description="What happened.")
+    attributes: p.CameraStatusAttributes = Field(
+        default_factory=p.CameraStatusAttributes, description="Other facts of this event type."
+    )
+
+
+TypedEvent = Annotated[
+    CountEvent
+    | LineCrossingEvent
+    | ZoneOccupancyEvent
+    | IllegalStopEvent
+    | WrongWayEvent
+    | RedLightEvent
+    | SpeedingEvent
+    | CongestionEvent
+    | PedestrianEvent
+    | StoppedVehicleEvent
+    | NoHelmetEvent
+    | CameraHealthEvent
+    | CameraStatusEvent,
+    Field(discriminator="type"),
+]
+"""Any event: the union of the per-type models, discriminated on ``type``."""
+
+EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(TypedEvent)
+"""Validates any event (python objects or JSON) into the model of its type."""
