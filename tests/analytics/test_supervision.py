@@ -50,7 +50,7 @@ def pipeline_of(scenes, frames=300, *, sink=None, detector=None, sources=None, *
 
 def statuses(sink: MemorySink, camera_id: str) -> list[dict[str, object]]:
     return [
-        dict(e.attributes)
+        dict(e.attributes.items())
         for e in sink.events
         if e.type == EventType.CAMERA_STATUS and e.camera_id == camera_id
     ]

@@ -90,7 +90,7 @@ def make_event(
         type=type_,
         severity=severity,
         rule=rule,
-        measurements={"speed_kmh": 42.0},
+        measurements={"duration_s": 42.0},
     )
 
 

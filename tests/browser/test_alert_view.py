@@ -121,7 +121,10 @@ def _recent_count() -> Event:
         node_id="node-1",
         time=datetime.now(UTC) - timedelta(minutes=5),
         type=EventType.COUNT,
-        measurements={"count": 12, "car_in": 12},
+        measurements={
+            "count": 12,
+            "classes": [{"object_class": "car", "direction": "in", "count": 12}],
+        },
     )
 
 

@@ -13,7 +13,7 @@ Payloads read like the mappings they replace: ``event.measurements["speed_kmh"]`
 
 from __future__ import annotations
 
-from collections.abc import ItemsView
+from collections.abc import ItemsView, KeysView
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -27,7 +27,8 @@ class Payload(BaseModel):
     """Base of the per-type measurement and attribute models.
 
     Immutable and forward compatible like every wire model; read by field name as the
-    schema-1 dicts were (``payload["count"]``, ``payload.get("line")``, ``payload.items()``).
+    schema-1 dicts were (``payload["count"]``, ``payload.get("line")``, ``payload.items()``);
+    iterating yields ``(name, value)`` pairs as for any pydantic model, so use ``keys()``.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
@@ -53,6 +54,10 @@ class Payload(BaseModel):
             return self[name]
         except KeyError:
             return default
+
+    def keys(self) -> KeysView[str]:
+        """The names of the set fields."""
+        return self.model_dump(exclude_none=True).keys()
 
     def items(self) -> ItemsView[str, Any]:
         """The set fields and their wire values (nested models as dicts)."""
@@ -198,7 +203,9 @@ class CongestionMeasurements(Measurements):
 
     vehicles: Number | None = Field(default=None, ge=0, description="Vehicles (smoothed).")
     mean_speed_kmh: Number | None = Field(default=None, description="Mean speed, km/h.")
-    mean_speed_mph: Number | None = Field(default=None, description="Mean speed, mph.")
+    mean_speed_px_s: Number | None = Field(
+        default=None, description="Mean image speed, pixels/s (uncalibrated camera)."
+    )
     queue_m: Number | None = Field(default=None, ge=0, description="Queue length, metres.")
 
 
@@ -212,7 +219,9 @@ class PedestrianMeasurements(Measurements):
     """A pedestrian's speed on the carriageway."""
 
     speed_kmh: Number | None = Field(default=None, description="Walking speed, km/h.")
-    speed_mph: Number | None = Field(default=None, description="Walking speed, mph.")
+    speed_heights_s: Number | None = Field(
+        default=None, description="Walking speed in body heights/s (uncalibrated camera)."
+    )
 
 
 class HelmetMeasurements(Measurements):
