@@ -85,8 +85,7 @@ def replay_once(
             per_rule[rule.name] += time.perf_counter() - start
             event_count += len(events)
             seen.extend(
-                (e.type, e.track_id, e.phase, sorted(e.measurements.items()))
-                for e in events
+                (e.type, e.track_id, e.phase, sorted(e.measurements.items())) for e in events
             )
         seen.append(tuple(tracked.tracker_id.tolist()))
     count = max(len(detections), 1)

@@ -185,8 +185,10 @@ def run_serve(args: argparse.Namespace) -> int:
         count = len(register_camera_configs(store, args.camera_config))
         print(f"registered {count} camera position(s)")
     print(f"operations centre: http://{args.host}:{args.port}/")
+    # the top layer (traffic_monitor.cli) wires the edge's detectors in as photo privacy
+    photo_privacy = getattr(args, "photo_privacy", None)
     uvicorn.run(
-        create_app(settings, store),
+        create_app(settings, store, photo_privacy=photo_privacy() if photo_privacy else None),
         host=args.host,
         port=args.port,
         log_level="info",

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.detector import DetectorConfig
 from edge.scene.geometry import as_points, polygon_area
 from edge.tracking import TrackerConfig
-from traffic_monitor.contract.placement import CameraInfo, Location, ZoneKind
+from traffic_monitor.contract.placement import CameraInfo, ZoneKind
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ from cloud.migrations import upgrade
 from cloud.services.alerting import AlertGrouper
 from cloud.store import EventStore
 from cloud.store.store import Batch
+from edge.privacy.photos import shared_photo_privacy
 from traffic_monitor.contract import Event, EventType, Severity
 
 PG_URL = os.environ.get(
@@ -101,7 +102,9 @@ def build_backend(store: EventStore, **settings: object) -> Backend:
             create_user(db, role.value, PASSWORD, role)
         key = create_api_key(db, "dashboard", Role.VIEWER)
         db.commit()
-    app = create_app(ApiSettings(live_poll_s=0.05, **settings), store)  # type: ignore[arg-type]
+    # photo privacy with the edge's detectors, as the top layer (traffic_monitor.cli) wires it
+    settings_ = ApiSettings(live_poll_s=0.05, **settings)  # type: ignore[arg-type]
+    app = create_app(settings_, store, photo_privacy=shared_photo_privacy())
     return Backend(store=store, client=TestClient(app), api_key=key)
 
 

@@ -102,8 +102,14 @@ def _day_of_counts() -> list[Event]:
         hour = (datetime.now(UTC) - timedelta(minutes=15 * i + 7)).hour + 7  # local time
         rush = 2.0 if hour % 24 in (7, 8, 17, 18) else 1.0 if 6 <= hour % 24 <= 22 else 0.25
         moto, car = int(160 * rush), int(30 * rush)
-        crossings = [("motorcycle", "in", moto), ("motorcycle", "out", moto), ("car", "in", car),
-                     ("car", "out", car), ("bus", "in", 2), ("truck", "out", 2)]
+        crossings = [
+            ("motorcycle", "in", moto),
+            ("motorcycle", "out", moto),
+            ("car", "in", car),
+            ("car", "out", car),
+            ("bus", "in", 2),
+            ("truck", "out", 2),
+        ]
         classes = [{"object_class": c, "direction": d, "count": n} for c, d, n in crossings]
         measures = {
             "count": moto * 2 + car * 2 + 4, "classes": classes,

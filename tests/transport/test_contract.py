@@ -9,7 +9,6 @@ import pytest
 from tests.transport.conftest import make_event
 from traffic_monitor.contract import (
     ContractError,
-    Event,
     EventType,
     NodeStats,
     NodeStatus,

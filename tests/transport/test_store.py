@@ -11,9 +11,9 @@ from cloud.store import Batch, EventRecord, EventStore
 from cloud.store.store import EVENT_COLUMNS
 from tests.transport.conftest import PG_URL, event_id, make_event, make_store
 from traffic_monitor.contract import (
+    SCHEMA_VERSION,
     Event,
     EventType,
-    SCHEMA_VERSION,
     NodeStatus,
     Severity,
     encode,

@@ -11,9 +11,9 @@ payloads of :mod:`traffic_monitor.contract.payloads`; schema-1 events are upgrad
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -142,6 +142,10 @@ class Evidence(_Wire):
     )
 
 
+MEASURED: Final = "Measured values of this event type."
+FACTS: Final = "Other facts of this event type."
+
+
 class Event(_Wire):
     """One traffic event, as published by an edge node and stored by the aggregator.
 
@@ -177,12 +181,8 @@ class Event(_Wire):
         default=None, ge=0.0, le=1.0, description="Confidence of the detection or rule."
     )
     geometry: Geometry = Field(default_factory=Geometry, description="Where it happened.")
-    measurements: p.Measurements = Field(
-        default_factory=p.Measurements, description="Measured values of this event type."
-    )
-    attributes: p.Attributes = Field(
-        default_factory=p.Attributes, description="Other facts of this event type."
-    )
+    measurements: p.Measurements = Field(default_factory=p.Measurements, description=MEASURED)
+    attributes: p.Attributes = Field(default_factory=p.Attributes, description=FACTS)
     evidence: Evidence = Field(default_factory=Evidence, description="Evidence images.")
 
     @model_validator(mode="after")
@@ -215,11 +215,9 @@ class CountEvent(Event):
 
     type: Literal[EventType.COUNT] = Field(description="What happened.")
     measurements: p.CountMeasurements = Field(
-        default_factory=p.CountMeasurements, description="Measured values of this event type."
+        default_factory=p.CountMeasurements, description=MEASURED
     )
-    attributes: p.CountAttributes = Field(
-        default_factory=p.CountAttributes, description="Other facts of this event type."
-    )
+    attributes: p.CountAttributes = Field(default_factory=p.CountAttributes, description=FACTS)
 
 
 class LineCrossingEvent(Event):
@@ -227,7 +225,7 @@ class LineCrossingEvent(Event):
 
     type: Literal[EventType.LINE_CROSSING] = Field(description="What happened.")
     attributes: p.LineCrossingAttributes = Field(
-        default_factory=p.LineCrossingAttributes, description="Other facts of this event type."
+        default_factory=p.LineCrossingAttributes, description=FACTS
     )
 
 
@@ -236,7 +234,7 @@ class ZoneOccupancyEvent(Event):
 
     type: Literal[EventType.ZONE_OCCUPANCY] = Field(description="What happened.")
     measurements: p.ZoneOccupancyMeasurements = Field(
-        default_factory=p.ZoneOccupancyMeasurements, description="Measured values of this event type."
+        default_factory=p.ZoneOccupancyMeasurements, description=MEASURED
     )
 
 
@@ -251,10 +249,10 @@ class WrongWayEvent(Event):
 
     type: Literal[EventType.WRONG_WAY] = Field(description="What happened.")
     measurements: p.WrongWayMeasurements = Field(
-        default_factory=p.WrongWayMeasurements, description="Measured values of this event type."
+        default_factory=p.WrongWayMeasurements, description=MEASURED
     )
     attributes: p.WrongWayAttributes = Field(
-        default_factory=p.WrongWayAttributes, description="Other facts of this event type."
+        default_factory=p.WrongWayAttributes, description=FACTS
     )
 
 
@@ -263,7 +261,7 @@ class RedLightEvent(Event):
 
     type: Literal[EventType.RED_LIGHT] = Field(description="What happened.")
     attributes: p.RedLightAttributes = Field(
-        default_factory=p.RedLightAttributes, description="Other facts of this event type."
+        default_factory=p.RedLightAttributes, description=FACTS
     )
 
 
@@ -272,7 +270,7 @@ class SpeedingEvent(Event):
 
     type: Literal[EventType.SPEEDING] = Field(description="What happened.")
     measurements: p.SpeedingMeasurements = Field(
-        default_factory=p.SpeedingMeasurements, description="Measured values of this event type."
+        default_factory=p.SpeedingMeasurements, description=MEASURED
     )
 
 
@@ -281,10 +279,10 @@ class CongestionEvent(Event):
 
     type: Literal[EventType.CONGESTION] = Field(description="What happened.")
     measurements: p.CongestionMeasurements = Field(
-        default_factory=p.CongestionMeasurements, description="Measured values of this event type."
+        default_factory=p.CongestionMeasurements, description=MEASURED
     )
     attributes: p.CongestionAttributes = Field(
-        default_factory=p.CongestionAttributes, description="Other facts of this event type."
+        default_factory=p.CongestionAttributes, description=FACTS
     )
 
 
@@ -293,7 +291,7 @@ class PedestrianEvent(Event):
 
     type: Literal[EventType.PEDESTRIAN_ON_CARRIAGEWAY] = Field(description="What happened.")
     measurements: p.PedestrianMeasurements = Field(
-        default_factory=p.PedestrianMeasurements, description="Measured values of this event type."
+        default_factory=p.PedestrianMeasurements, description=MEASURED
     )
 
 
@@ -308,7 +306,7 @@ class NoHelmetEvent(Event):
 
     type: Literal[EventType.NO_HELMET] = Field(description="What happened.")
     measurements: p.HelmetMeasurements = Field(
-        default_factory=p.HelmetMeasurements, description="Measured values of this event type."
+        default_factory=p.HelmetMeasurements, description=MEASURED
     )
 
 
@@ -317,10 +315,10 @@ class CameraHealthEvent(Event):
 
     type: Literal[EventType.CAMERA_HEALTH] = Field(description="What happened.")
     measurements: p.CameraHealthMeasurements = Field(
-        default_factory=p.CameraHealthMeasurements, description="Measured values of this event type."
+        default_factory=p.CameraHealthMeasurements, description=MEASURED
     )
     attributes: p.CameraHealthAttributes = Field(
-        default_factory=p.CameraHealthAttributes, description="Other facts of this event type."
+        default_factory=p.CameraHealthAttributes, description=FACTS
     )
 
 
@@ -329,7 +327,7 @@ class CameraStatusEvent(Event):
 
     type: Literal[EventType.CAMERA_STATUS] = Field(description="What happened.")
     attributes: p.CameraStatusAttributes = Field(
-        default_factory=p.CameraStatusAttributes, description="Other facts of this event type."
+        default_factory=p.CameraStatusAttributes, description=FACTS
     )
 
 

@@ -120,9 +120,7 @@ class CountMeasurements(SpeedStats):
 
     count: Number | None = Field(default=None, ge=0, description="Crossings, all classes.")
     count_in: Number | None = Field(default=None, ge=0, description="Crossings towards ``in``.")
-    count_out: Number | None = Field(
-        default=None, ge=0, description="Crossings towards ``out``."
-    )
+    count_out: Number | None = Field(default=None, ge=0, description="Crossings towards ``out``.")
     classes: list[ClassCount] = Field(
         default_factory=list,
         max_length=256,
