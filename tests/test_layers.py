@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
+from importlib.abc import MetaPathFinder
 from pathlib import Path
 
 import cv2
@@ -35,9 +36,18 @@ def test_the_wheel_ships_no_benchmarks_or_tests():
     assert not [name for name in shipped if name.split(".")[0] in ("benchmarks", "tests")]
 
 
+class _NoBenchmarks(MetaPathFinder):
+    """Imports as from an installed wheel: no ``benchmarks`` package."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "benchmarks":
+            raise ModuleNotFoundError(f"No module named {name!r}", name="benchmarks")
+
+
 def test_bench_outside_a_checkout_says_so(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "benchmarks", None)  # as from a wheel: no package
-    monkeypatch.delitem(sys.modules, "benchmarks.cli", raising=False)
+    for name in [m for m in sys.modules if m.split(".")[0] == "benchmarks"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_NoBenchmarks(), *sys.meta_path])
     assert main(["bench", "--frames", "1"]) == 2
     error = capsys.readouterr().err
     assert "source checkout" in error and "not in the wheel" in error

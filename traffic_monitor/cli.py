@@ -169,10 +169,11 @@ def _register(command: Command, subparsers: argparse._SubParsersAction[Any]) -> 
     try:
         importlib.import_module(command.module).register(subparsers)
     except ModuleNotFoundError as exc:
-        if command.checkout_only and exc.name == command.module.split(".")[0]:
+        top = (exc.name or "").split(".")[0]
+        if command.checkout_only and top == command.module.split(".")[0]:
             raise UserFacingError(
                 f"'traffic-monitor {command.name}' runs from a source checkout: "
-                f"{exc.name}/ needs the repository's clips and results and is not in the "
+                f"{top}/ needs the repository's clips and results and is not in the "
                 "wheel (git clone the project, then pip install -e '.[dev,models]')"
             ) from exc
         error = _missing_extra(command.name, exc, command.extra)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from traffic_monitor.contract import (
+    CONTROL_VERSION,
     SCHEMA_VERSION,
     ClassCount,
     ClassTally,
@@ -94,6 +95,7 @@ def test_stored_v1_payloads_read_like_received_ones(name):
 def test_v1_status_still_read():
     status = decode_status(_v1("status"))
     assert (status.schema_version, status.node_id, status.cameras) == (1, "node-01", ["overpass"])
+    assert json.loads(encode(status))["schema_version"] == CONTROL_VERSION == 1  # unchanged
 
 
 def test_v2_count_round_trips_without_key_conventions():

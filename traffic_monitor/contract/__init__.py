@@ -20,6 +20,7 @@ from traffic_monitor.contract.codec import (
 )
 from traffic_monitor.contract.commands import CommandName, PingCommand, SignalCommand
 from traffic_monitor.contract.events import (
+    CONTROL_VERSION,
     SCHEMA_VERSION,
     Event,
     EventPhase,
@@ -47,6 +48,7 @@ from traffic_monitor.contract.topics import (
 )
 
 __all__ = [
+    "CONTROL_VERSION",
     "MAX_MESSAGE_BYTES",
     "MAX_SNAPSHOT_BYTES",
     "SCHEMA_VERSION",

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ValidationError
 
 from traffic_monitor.contract.acks import DeliveryAck
 from traffic_monitor.contract.commands import CommandName, PingCommand, SignalCommand
-from traffic_monitor.contract.events import EVENT_ADAPTER, READABLE_VERSIONS, SCHEMA_VERSION, Event
+from traffic_monitor.contract.events import (
+    CONTROL_VERSION,
+    EVENT_ADAPTER,
+    READABLE_EVENT_VERSIONS,
+    SCHEMA_VERSION,
+    Event,
+)
 from traffic_monitor.contract.legacy import upgrade_v1_event
 from traffic_monitor.contract.status import NodeStats, NodeStatus
 from traffic_monitor.errors import first_field_error
@@ -58,7 +64,7 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
-def _load(payload: bytes) -> dict[str, Any]:
+def _load(payload: bytes, versions: tuple[int, ...] = READABLE_EVENT_VERSIONS) -> dict[str, Any]:
     if len(payload) > MAX_MESSAGE_BYTES:
         raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
@@ -80,10 +86,9 @@ def _load(payload: bytes) -> dict[str, Any]:
     version = data.get("schema_version")
     if version is None:
         raise ContractError("schema_version is missing")
-    if version not in READABLE_VERSIONS or isinstance(version, bool):
-        raise ContractError(
-            f"unsupported schema_version {str(version)[:40]} (expected {SCHEMA_VERSION})"
-        )
+    if version not in versions or isinstance(version, bool):
+        expected = " or ".join(str(v) for v in versions)
+        raise ContractError(f"unsupported schema_version {str(version)[:40]} (expected {expected})")
     return data
 
 
@@ -135,7 +140,8 @@ def _decode(
     fast = _fast_decode(payload, validate)
     if fast is not None:
         return fast
-    data = _load(payload)  # size, UTF-8, JSON, nesting and version, each refusal with its reason
+    # size, UTF-8, JSON, nesting and version, each refusal with its reason
+    data = _load(payload, READABLE_EVENT_VERSIONS if upgrade else (CONTROL_VERSION,))
     if upgrade is not None and data["schema_version"] != SCHEMA_VERSION:
         payload = json.dumps(upgrade(data)).encode()
     try:

@@ -30,9 +30,12 @@ from pydantic import (
 from traffic_monitor.contract import payloads as p
 
 SCHEMA_VERSION: Final = 2
-"""The version every message is written with."""
-READABLE_VERSIONS: Final = (1, 2)
-"""Versions read: schema-1 events are upgraded, other schema-1 messages are unchanged."""
+"""Version of the event message (2: typed per-type payloads); schema-1 events are still read."""
+CONTROL_VERSION: Final = 1
+"""Version of status, stats, acks and commands: unchanged since schema 1, so they are still
+written as 1 and a node and an aggregator of either release read each other's."""
+READABLE_EVENT_VERSIONS: Final = (1, 2)
+"""Event versions read: schema-1 events are upgraded to the schema-2 shape."""
 
 SEGMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """Identifiers (site, node, camera) are topic segments: 1–64 safe characters, no ``/+#``."""
@@ -45,8 +48,8 @@ def _refuse_bool(value: object) -> object:
     return value
 
 
-SchemaVersion = Annotated[Literal[1, 2], BeforeValidator(_refuse_bool)]
-"""The ``schema_version`` field of status, stats, acks and commands: 1 or 2 (same shape)."""
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_refuse_bool)]
+"""The ``schema_version`` field of status, stats, acks and commands: exactly the integer 1."""
 EventSchemaVersion = Annotated[Literal[2], BeforeValidator(_refuse_bool)]
 """The ``schema_version`` of a decoded event: 2 (schema-1 events are upgraded first)."""
 
