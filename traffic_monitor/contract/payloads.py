@@ -17,7 +17,14 @@ from collections.abc import ItemsView, KeysView
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 Number = Annotated[float, Field(allow_inf_nan=False)]
 """A measured value: finite (NaN and ±Infinity are refused)."""
@@ -32,6 +39,12 @@ class Payload(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _set_fields_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Unset (None) fields are left out of every dump, as the schema-1 dicts had them."""
+        dumped: dict[str, Any] = handler(self)
+        return {name: value for name, value in dumped.items() if value is not None}
 
     def __getitem__(self, name: str) -> Any:
         """The value of field ``name``.
@@ -57,11 +70,11 @@ class Payload(BaseModel):
 
     def keys(self) -> KeysView[str]:
         """The names of the set fields."""
-        return self.model_dump(exclude_none=True).keys()
+        return self.model_dump().keys()
 
     def items(self) -> ItemsView[str, Any]:
         """The set fields and their wire values (nested models as dicts)."""
-        return self.model_dump(mode="json", exclude_none=True).items()
+        return self.model_dump(mode="json").items()
 
 
 class Measurements(Payload):
