@@ -27,7 +27,7 @@ def test_a_misspelt_payload_key_is_refused_where_the_event_is_made():
 
 
 def test_the_base_model_alone_is_refused():
-    with pytest.raises(ValidationError, match="Event.of"):
+    with pytest.raises(ValidationError, match=r"Event\.of"):
         Event(camera_id="cam-1", type=EventType.SPEEDING)
 
 
