@@ -137,6 +137,11 @@ def make_event(
         track_id=index,
         object_class="motorcycle",
         confidence=0.9,
-        measurements={"speed_kmh": 55.5, "limit_kmh": 50.0},
+        # a speeding event's measurements; another type carries only the shared fields
+        measurements=(
+            {"speed_kmh": 55.5, "limit_kmh": 50.0}
+            if event_type is EventType.SPEEDING
+            else {"duration_s": 1.5}
+        ),
         attributes={"incident_id": f"incident-{index}"},
     )
