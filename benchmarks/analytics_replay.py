@@ -33,6 +33,7 @@ from benchmarks.detection_path import machine_info
 from edge.detections import Detections
 from edge.detector import Detector
 from edge.pipeline.analytics import CameraAnalytics
+from edge.pipeline.replay import DEFAULT_EPOCH
 from edge.scene import SceneConfig, load_scene
 from traffic_monitor.shared_data import REPO_ROOT, sample_video, shared_path
 
@@ -78,15 +79,15 @@ def replay_once(
         start = time.perf_counter()
         tracked = analytics._track(frame_detections, timestamp)
         tracking += time.perf_counter() - start
-        frame = analytics._context(tracked, index, timestamp, None, None)
+        # events need a wall-clock time the contract accepts (2000..2099), as in edge replays
+        frame = analytics._context(tracked, index, timestamp, DEFAULT_EPOCH + timestamp, None)
         for rule in analytics.rules:
             start = time.perf_counter()
             events = rule.process(frame)
             per_rule[rule.name] += time.perf_counter() - start
             event_count += len(events)
             seen.extend(
-                (e.type, e.track_id, e.phase, sorted((e.measurements or {}).items()))
-                for e in events
+                (e.type, e.track_id, e.phase, sorted(e.measurements.items())) for e in events
             )
         seen.append(tuple(tracked.tracker_id.tolist()))
     count = max(len(detections), 1)

@@ -100,7 +100,7 @@ class Alert:
     bbox: tuple[float, float, float, float] | None
     zone: str | None
     attributes: dict[str, Any]
-    measurements: dict[str, float]
+    measurements: dict[str, Any]
     track_id: int | None
 
 
@@ -325,8 +325,8 @@ def alerts_of(events: Sequence[tuple[int, int, Event]]) -> list[Alert]:
                 loop=loop,
                 bbox=event.geometry.bbox,
                 zone=event.geometry.zone,
-                attributes=dict(event.attributes),
-                measurements=dict(event.measurements),
+                attributes=dict(event.attributes.items()),
+                measurements=dict(event.measurements.items()),
                 track_id=event.track_id,
             )
         )

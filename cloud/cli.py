@@ -17,6 +17,7 @@ from cloud.ingest import IngestConfig, Ingestor
 from cloud.ingest.acl import NodeCameras, parse_node, render_acl
 from traffic_monitor.contract import TopicError
 from traffic_monitor.contract.broker import lift_broker_fields
+from traffic_monitor.contract.placement import read_placement
 from traffic_monitor.contract.schema import render_schema, write_schema
 from traffic_monitor.errors import UserFacingError
 
@@ -146,10 +147,8 @@ def run_acl(args: argparse.Namespace) -> int:
 
 def _node_of_run_config(path: Path) -> NodeCameras:
     """The node identity and cameras of an ``edge run`` config (its transport.mqtt section)."""
-    from edge.pipeline.commands import load_run_config
-
-    config, scenes, _ = load_run_config(path)
-    mqtt = config.transport.mqtt
-    if mqtt is None:
+    placement = read_placement(path)
+    if placement.site_id is None or placement.node_id is None:
         raise UserFacingError(f"{path}: no transport.mqtt section (site_id, node_id)")
-    return NodeCameras(mqtt.site_id, mqtt.node_id, tuple(s.camera.id for s in scenes))
+    cameras = tuple(s.camera.id for s in placement.scenes)
+    return NodeCameras(placement.site_id, placement.node_id, cameras)

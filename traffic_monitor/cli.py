@@ -37,12 +37,15 @@ class Command:
         help: One line for ``traffic-monitor --help`` (the module's own help is used once it
             is imported).
         extra: The optional dependency group the module needs; None for the edge runtime.
+        checkout_only: The module is not in the wheel (``benchmarks``): the command runs
+            from a source checkout only.
     """
 
     name: str
     module: str
     help: str
     extra: str | None = None
+    checkout_only: bool = False
 
 
 COMMANDS = (
@@ -53,7 +56,12 @@ COMMANDS = (
     ),
     Command("models", "models.cli", "evaluate, export, quantise and train detectors", "models"),
     Command("cloud", "cloud.cli", "the aggregator: ingest, API, schema, broker ACLs", "cloud"),
-    Command("bench", "benchmarks.cli", "latency, fps and capacity of the real-time path"),
+    Command(
+        "bench",
+        "benchmarks.cli",
+        "latency, fps and capacity of the real-time path (source checkout)",
+        checkout_only=True,
+    ),
     Command("demo", "traffic_monitor.demo_cli", "the whole system on this machine", "cloud"),
 )
 """Every command, in the order they appear in ``--help``."""
@@ -99,6 +107,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    # the composition root: the aggregator's photo privacy is the edge's detectors (cloud
+    # declares the interface, cloud.reports.photos.PhotoPrivacy, and never imports edge)
+    parser.set_defaults(photo_privacy=edge_photo_privacy)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen_command(argv)
     imported: set[str] = set()
@@ -110,6 +121,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if command.name not in subparsers.choices:
             subparsers.add_parser(command.name, help=command.help, add_help=False)
     return parser
+
+
+def edge_photo_privacy() -> Any:
+    """The edge's head and plate detectors, as ``cloud serve`` blurs report photos with."""
+    from edge.privacy.photos import shared_photo_privacy
+
+    return shared_photo_privacy()
 
 
 @contextlib.contextmanager
@@ -151,6 +169,13 @@ def _register(command: Command, subparsers: argparse._SubParsersAction[Any]) -> 
     try:
         importlib.import_module(command.module).register(subparsers)
     except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if command.checkout_only and top == command.module.split(".")[0]:
+            raise UserFacingError(
+                f"'traffic-monitor {command.name}' runs from a source checkout: "
+                f"{top}/ needs the repository's clips and results and is not in the "
+                "wheel (git clone the project, then pip install -e '.[dev,models]')"
+            ) from exc
         error = _missing_extra(command.name, exc, command.extra)
         if error is None:
             raise

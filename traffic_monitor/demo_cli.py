@@ -126,6 +126,7 @@ def _demo(args: argparse.Namespace, stop: threading.Event) -> int:
     from cloud.api import ApiSettings, create_app
     from cloud.api.cli import ensure_admin, open_store, register_camera_configs
     from cloud.ingest import IngestConfig, Ingestor
+    from edge.privacy.photos import shared_photo_privacy
     from traffic_monitor.contract import BrokerConnection
 
     workdir: Path = args.workdir
@@ -149,7 +150,10 @@ def _demo(args: argparse.Namespace, stop: threading.Event) -> int:
         pipeline = _start_edge(args, workdir, broker_port, stack, stop)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(settings, store), host="127.0.0.1", port=args.port, log_level="warning"
+                create_app(settings, store, photo_privacy=shared_photo_privacy()),
+                host="127.0.0.1",
+                port=args.port,
+                log_level="warning",
             )
         )
         web = threading.Thread(target=server.run, name="demo-web", daemon=True)

@@ -110,7 +110,7 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any, *, away: bo
     start = time.monotonic()
     while sent < count:
         events = [
-            Event(
+            Event.of(
                 camera_id=camera,
                 site_id=config.site_id,  # the node's identity, made with the event
                 node_id=config.node_id,

@@ -127,9 +127,8 @@ def measure(events: list[Event], evidence: Path, seconds: float) -> dict[str, An
     with_images = 0
     alert_bytes = 0  # events that carry images, with their images
     for event in events:
-        # the wire carries the node's identity and no node-local path
-        attributes = {k: v for k, v in event.attributes.items() if k != "evidence_path"}
-        wire = event.model_copy(update={"site_id": SITE, "node_id": NODE, "attributes": attributes})
+        # the wire carries the node's identity
+        wire = event.model_copy(update={"site_id": SITE, "node_id": NODE})
         topic = event_topic(SITE, NODE, wire.camera_id, wire.type.value)
         event_bytes.append(publish_bytes(topic, len(encode(wire))))
         images = _images(event, evidence)

@@ -66,7 +66,7 @@ def _payloads(index: int, count: int) -> list[tuple[str, bytes]]:
         (
             topic,
             encode(
-                Event(
+                Event.of(
                     site_id=SITE,
                     node_id=node,
                     camera_id=camera,

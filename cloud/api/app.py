@@ -27,7 +27,7 @@ from cloud.api.routers import (
 )
 from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
-from cloud.reports.photos import shared_redactor
+from cloud.reports.photos import PhotoPrivacy, PhotoRedactor
 from cloud.reports.router import build_router as build_open311_router
 from cloud.services.reports import ReportsService
 from cloud.services.security import LoginRateLimiter
@@ -43,6 +43,7 @@ def create_app(
     settings: ApiSettings,
     store: EventStore | None = None,
     extra_routers: Sequence[APIRouter] = (),
+    photo_privacy: PhotoPrivacy | None = None,
 ) -> FastAPI:
     """Build the aggregator's FastAPI application.
 
@@ -51,6 +52,9 @@ def create_app(
         store: the event store (built from ``settings.database_url`` when omitted; the
             tables must exist: ``cloud migrate``).
         extra_routers: more routers to include.
+        photo_privacy: blurs heads and plates in report photos for operators; the top layer
+            passes the edge's detectors (``edge.privacy.photos``). None: whole photos are
+            pixelated.
 
     The citizen-report intake is always part of the app: Open311 GeoReport v2 (public, for
     the city's apps) at ``/open311/v2`` and the operators' side at ``/api/reports``.
@@ -74,7 +78,7 @@ def create_app(
         limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
         reports=intake,
         feed=AlertFeed(store, settings.live_poll_s),
-        redactor=shared_redactor(),
+        redactor=PhotoRedactor(photo_privacy),
     )
     # the citizens' intake first: the busiest path (up to hundreds of reports per second)
     # should not be matched against every operator route before its own

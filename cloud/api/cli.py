@@ -18,6 +18,7 @@ from cloud.services.accounts import count_admins, create_user
 from cloud.services.security import generate_password
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
+from traffic_monitor.contract.placement import SceneOutline, read_placement
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -134,9 +135,9 @@ def ensure_admin(store: EventStore, username: str = "admin", force: bool = False
 
 
 def positions_from_scenes(
-    scenes: Iterable[Any], node_id: str | None = None
+    scenes: Iterable[SceneOutline], node_id: str | None = None
 ) -> list[CameraPosition]:
-    """Camera positions of loaded scene configs (``edge.scene.config.SceneConfig``).
+    """Camera positions of scene configs (read with ``contract.placement.read_placement``).
 
     Args:
         scenes: The scenes.
@@ -169,13 +170,10 @@ def register_camera_configs(store: EventStore, paths: Sequence[Path]) -> list[Ca
     Raises:
         UserFacingError: when a config cannot be read or is invalid.
     """
-    from edge.pipeline.commands import load_run_config
-
     positions = []
     for path in paths:
-        config, scenes, _ = load_run_config(path)
-        node = config.transport.mqtt.node_id if config.transport.mqtt is not None else None
-        positions += positions_from_scenes(scenes, node)
+        placement = read_placement(path)
+        positions += positions_from_scenes(placement.scenes, placement.node_id)
     with store.session() as db:
         upsert_cameras(db, positions)
         db.commit()
@@ -220,8 +218,10 @@ def run_serve(args: argparse.Namespace) -> int:
         count = len(register_camera_configs(store, args.camera_config))
         print(f"registered {count} camera position(s)")
     print(f"operations centre: http://{args.host}:{args.port}/")
+    # the top layer (traffic_monitor.cli) wires the edge's detectors in as photo privacy
+    photo_privacy = getattr(args, "photo_privacy", None)
     uvicorn.run(
-        create_app(settings, store),
+        create_app(settings, store, photo_privacy=photo_privacy() if photo_privacy else None),
         host=args.host,
         port=args.port,
         log_level="info",

@@ -32,6 +32,9 @@ from sqlalchemy import select
 
 from cloud.db import CameraRecord, EventRecord
 from cloud.store import EventStore
+from traffic_monitor.contract import ContractError, event_from_dict
+from traffic_monitor.contract.events import CountEvent
+from traffic_monitor.contract.payloads import CountMeasurements
 
 logger = logging.getLogger(__name__)
 
@@ -81,20 +84,13 @@ class _LineSeries:
         self.counts: Counter[tuple[datetime, str, str]] = Counter()
         self.speeds: dict[datetime, _SpeedSum] = defaultdict(_SpeedSum)
 
-    def add(self, bucket: datetime, measures: dict[str, float]) -> None:
-        for name, value in measures.items():
-            cls, _, direction = name.rpartition("_")
-            if cls and direction in ("in", "out"):
-                self.counts[bucket, cls, direction] += int(value)
-        samples = int(measures.get("speed_samples", 0))
-        if samples > 0 and "speed_mean_kmh" in measures and "speed_p85_kmh" in measures:
-            p50 = measures.get("speed_p50_kmh")
-            self.speeds[bucket].add(
-                samples,
-                float(measures["speed_mean_kmh"]),
-                float(measures["speed_p85_kmh"]),
-                None if p50 is None else float(p50),
-            )
+    def add(self, bucket: datetime, measures: CountMeasurements) -> None:
+        for row in measures.classes:
+            self.counts[bucket, row.object_class, row.direction.value] += row.count
+        samples = int(measures.speed_samples or 0)
+        mean, p85 = measures.speed_mean_kmh, measures.speed_p85_kmh
+        if samples > 0 and mean is not None and p85 is not None:
+            self.speeds[bucket].add(samples, mean, p85, measures.speed_p50_kmh)
 
 
 class OpenDataQuery(BaseModel):
@@ -128,13 +124,22 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _series(site: str, camera: str, payload: dict[str, Any]) -> tuple[Series, float]:
+def _series(site: str, camera: str, event: CountEvent) -> tuple[Series, float]:
     """The line a count event belongs to, and its edge interval (inf when not stated)."""
-    attributes: dict[str, Any] = payload.get("attributes") or {}
-    line = attributes.get("line") or payload.get("zone") or ""
-    interval = attributes.get("interval_s")
-    width = float(interval) if isinstance(interval, int | float) else math.inf
-    return (site, camera, str(payload.get("rule") or ""), str(line)), width
+    line = event.attributes.line or event.geometry.zone or ""
+    interval = event.attributes.interval_s
+    width = float(interval) if interval is not None else math.inf
+    return (site, camera, event.rule, line), width
+
+
+def _count_event(payload: dict[str, Any]) -> CountEvent | None:
+    """A stored count event, schema 1 or 2 (None, logged, when it does not validate)."""
+    try:
+        event = event_from_dict(payload)
+    except ContractError as exc:
+        logger.warning("open data: stored count event skipped (%s)", exc)
+        return None
+    return event if isinstance(event, CountEvent) else None
 
 
 def _finest(
@@ -186,10 +191,9 @@ def aggregate(
         for site, camera, time, type_, payload in rows:
             key = (site, camera, _bucket(_utc(time), query))
             types[(*key, type_)] += 1
-            if type_ == "count":
-                series[_series(site, camera, payload)].add(
-                    key[2], payload.get("measurements") or {}
-                )
+            event = _count_event(payload) if type_ == "count" else None
+            if event is not None:
+                series[_series(site, camera, event)].add(key[2], event.measurements)
             level = (payload.get("attributes") or {}).get("level")
             if type_ == "congestion" and level in CONGESTION_ORDER:
                 congestion[key] = max(congestion.get(key, 0), CONGESTION_ORDER.index(level))

@@ -14,15 +14,12 @@ re-encoded JPEG; nothing else of the original metadata survives.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import struct
-import threading
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import cv2
 import numpy as np
@@ -189,33 +186,41 @@ def clean_photo(
 # -- privacy: heads and plates blurred before an operator sees a citizen's photo ----------
 
 
-@dataclass(frozen=True, slots=True)
-class PrivacyModel:
-    """One detector of the redaction and how far its boxes are trusted."""
+class Concealment(Protocol):
+    """A photo with heads and plates pixelated, and what was found."""
 
-    model: str | None
-    """Bundled model name, or None for the COCO model (``$TRAFFIC_MONITOR_MODEL`` / shared)."""
-    confidence: float
-    classes: tuple[str, ...] | None = None
-    heads: bool = False
-    """True: each box is a head (blurred whole, widened); else edge.privacy's regions."""
+    @property
+    def image(self) -> np.ndarray[Any, Any]:
+        """The pixelated photo (BGR)."""
+
+    @property
+    def heads(self) -> int:
+        """Heads found."""
+
+    @property
+    def plates(self) -> int:
+        """Number plates found."""
+
+    @property
+    def method(self) -> str:
+        """The models used, for the audit line."""
 
 
-PRIVACY_MODELS: Final = (
-    # riders with their motorbike, cars, buses, trucks: heads of riders and plates
-    PrivacyModel("vn-vehicles", 0.3),
-    # riders' heads directly (a rider half hidden, a face close up)
-    PrivacyModel("vn-helmet", 0.15, heads=True),
-    # pedestrians (the project's road-user model has no person class)
-    PrivacyModel(None, 0.15, classes=("person",)),
-)
-"""Confidence is low for heads on purpose (a needless blur costs little, a missed face is a
-breach); vehicles need more (a low-scored false bus box would blur half the photo)."""
-HEAD_MARGIN: Final = 0.25
-"""Head boxes are widened by this share on each side (hair, chin, ears)."""
-TILE_ABOVE: Final = 1.5
-"""A photo whose longer side exceeds this many times a model's input is also searched in
-2 x 2 overlapping tiles: small faces in a large photo vanish at the model's input size."""
+class PhotoPrivacy(Protocol):
+    """Finds and pixelates heads and plates in a decoded photo.
+
+    The aggregator does not detect anything itself: the implementation, with the project's
+    detectors, is ``edge.privacy.photos.DetectorPhotoPrivacy``, handed in by the top layer
+    (``traffic_monitor.cli``, the demo) so that ``cloud`` never imports ``edge``.
+    """
+
+    def conceal(self, image: np.ndarray[Any, Any]) -> Concealment:
+        """Return the photo with every head and plate region pixelated."""
+        ...
+
+
+WHOLE_PHOTO_CELLS: Final = 24
+"""Cells across the longer side when the whole photo is pixelated (no privacy detector)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,59 +234,17 @@ class RedactedPhoto:
 
 
 class PhotoRedactor:
-    """Blurs heads and number plates in report photos, offline, with the project's detectors.
+    """Blurs heads and number plates in report photos, offline.
 
-    The detectors of :data:`PRIVACY_MODELS` are loaded on first use; one that cannot be
-    loaded is skipped (logged). Head and plate regions of road users come from
-    :func:`edge.privacy.privacy_regions`. Without any model the whole photo is pixelated (the
-    safe side), and ``method`` says so.
+    Args:
+        privacy: Finds and pixelates heads and plates. None (no detector wired in): the
+            whole photo is pixelated, the safe side, and ``method`` says so.
     """
 
-    def __init__(self, models: tuple[PrivacyModel, ...] = PRIVACY_MODELS) -> None:
-        self._specs = models
-        self._lock = threading.Lock()
-        self._loaded: list[tuple[PrivacyModel, Any]] | None = None
-
-    def _load(self) -> list[tuple[PrivacyModel, Any]]:
-        from edge.detector import Detector, DetectorConfig
-        from edge.detector.model import ModelError
-
-        loaded = []
-        for spec in self._specs:
-            config = DetectorConfig(
-                model=Path(spec.model) if spec.model else None,
-                confidence=spec.confidence,
-                classes=list(spec.classes) if spec.classes else None,
-            )
-            try:
-                loaded.append((spec, Detector(config)))
-            except ModelError as exc:
-                logger.warning("photo privacy: %s not loaded (%s)", spec.model or "COCO", exc)
-        return loaded
-
-    def regions(self, image: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], int, int, str]:
-        """Boxes to blur (xyxy), the head and plate counts, and the models used."""
-        from edge.privacy import privacy_regions
-
-        parts, methods, heads, plates = [], [], 0, 0
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._load()
-            for spec, detector in self._loaded:
-                found = _detect_tiled(detector, image)
-                names = [detector.names[int(c)] for c in found.class_id]
-                if spec.heads:
-                    parts.append(_widen(found.xyxy.astype(np.float64), HEAD_MARGIN))
-                    heads += len(names)
-                else:
-                    parts.append(privacy_regions(found, detector.names))
-                    heads += sum(n in ("person", "motorcycle", "bicycle") for n in names)
-                    plates += sum(n in ("motorcycle", "car", "bus", "truck") for n in names)
-                methods.append(spec.model or "coco-person")
-        if not methods:
-            height, width = image.shape[:2]
-            return np.array([[0, 0, width, height]], np.float64), 0, 0, "whole-photo"
-        return np.concatenate(parts).reshape(-1, 4), heads, plates, "+".join(methods)
+    def __init__(self, privacy: PhotoPrivacy | None = None) -> None:
+        self.privacy = privacy
+        if privacy is None:
+            logger.warning("photo privacy: no detector wired in; whole photos are pixelated")
 
     def redact(self, jpeg: bytes) -> RedactedPhoto:
         """Return the photo with every head and plate region pixelated.
@@ -289,14 +252,14 @@ class PhotoRedactor:
         Raises:
             RefusedError: 400 when the stored photo cannot be decoded.
         """
-        from edge.privacy import blur_regions
-
         image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise RefusedError(400, "stored photo could not be decoded")
-        boxes, heads, plates, method = self.regions(image)
-        cell = max(8, max(image.shape[:2]) // 60)  # coarse enough on a 2560 px photo too
-        blurred = blur_regions(image, boxes, cell=cell)
+        if self.privacy is None:
+            blurred, heads, plates, method = pixelate_whole(image), 0, 0, "whole-photo"
+        else:
+            found = self.privacy.conceal(image)
+            blurred, heads, plates, method = found.image, found.heads, found.plates, found.method
         ok, encoded = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, 85])
         if not ok:  # pragma: no cover - encoding a decoded image does not fail
             raise RefusedError(400, "photo could not be re-encoded")
@@ -304,32 +267,13 @@ class PhotoRedactor:
         return RedactedPhoto(encoded.tobytes(), heads, plates, method)
 
 
-@functools.cache
-def shared_redactor() -> PhotoRedactor:
-    """The process's redactor: its detectors are loaded once, on the first photo viewed."""
-    return PhotoRedactor()
-
-
-def _detect_tiled(detector: Any, image: np.ndarray[Any, Any]) -> Any:
-    """Detections on the whole photo, plus on 2 x 2 overlapping tiles of a large one."""
-    from edge.detections import Detections
-
+def pixelate_whole(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The whole photo in coarse cells (:data:`WHOLE_PHOTO_CELLS` across its longer side)."""
     height, width = image.shape[:2]
-    whole = detector.detect_one(image)
-    if max(height, width) <= TILE_ABOVE * max(detector.input_size):
-        return whole
-    tile_h, tile_w = int(height * 0.6), int(width * 0.6)
-    origins = [(x, y) for y in (0, height - tile_h) for x in (0, width - tile_w)]
-    tiles = [image[y : y + tile_h, x : x + tile_w] for x, y in origins]
-    found = [whole]
-    for (x, y), dets in zip(origins, detector.detect(tiles), strict=True):
-        found.append(dets.shifted(x, y))
-    # overlapping boxes of one head are blurred twice: harmless, so no suppression here
-    return Detections.merge(found)
-
-
-def _widen(boxes: np.ndarray[Any, Any], margin: float) -> np.ndarray[Any, Any]:
-    width = boxes[:, 2] - boxes[:, 0]
-    height = boxes[:, 3] - boxes[:, 1]
-    grow = np.stack([-width, -height, width, height], axis=1) * margin
-    return (boxes + grow).reshape(-1, 4)
+    scale = WHOLE_PHOTO_CELLS / max(height, width)
+    small = cv2.resize(
+        image,
+        (max(round(width * scale), 1), max(round(height * scale), 1)),
+        interpolation=cv2.INTER_AREA,
+    )
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)

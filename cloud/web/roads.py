@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.scene.config import SceneConfig, load_scene
+from traffic_monitor.contract.placement import SceneOutline, read_placement
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ OUTPUT = Path(__file__).resolve().parent / "maps" / "roads.geojson"
 ROAD_KINDS = ("carriageway",)
 
 
-def _to_world(scene: SceneConfig, points: Sequence[Sequence[float]]) -> np.ndarray:
+def _to_world(scene: SceneOutline, points: Sequence[Sequence[float]]) -> np.ndarray:
     assert scene.calibration is not None
     src = np.asarray(scene.calibration.image_points, np.float64)
     dst = np.asarray(scene.calibration.world_points, np.float64)
@@ -59,7 +59,7 @@ def _to_lon_lat(world: np.ndarray, lat: float, lon: float, heading_deg: float) -
     return [[round(float(x), 7), round(float(y), 7)] for x, y in zip(lons, lats, strict=True)]
 
 
-def scene_roads(scene: SceneConfig, source: str) -> list[dict[str, Any]]:
+def scene_roads(scene: SceneOutline, source: str) -> list[dict[str, Any]]:
     """GeoJSON polygons of a scene's carriageway zones (none without position or calibration)."""
     cam = scene.camera
     if cam.location is None or scene.calibration is None:
@@ -91,7 +91,8 @@ def roads_geojson(configs: Iterable[Path]) -> dict[str, Any]:
     """The outline of every calibrated, positioned scene among ``configs``."""
     features: list[dict[str, Any]] = []
     for path in configs:
-        features += scene_roads(load_scene(path), f"calibration of {path.name}")
+        for scene in read_placement(path).scenes:
+            features += scene_roads(scene, f"calibration of {path.name}")
     return {
         "type": "FeatureCollection",
         "name": "roads generated from the cameras' calibration (approximate)",

@@ -163,7 +163,7 @@ def status_event(
 
     ``node_id`` is the edge node's (the camera's site comes from its scene).
     """
-    return Event(
+    return Event.of(
         camera_id=scene.camera.id,
         site_id=scene.camera.site,
         node_id=node_id,

@@ -217,12 +217,16 @@ def make_event(
     row: int | None = None,
     detections: Detections | None = None,
     zone: str | None = None,
-    measurements: Mapping[str, float] | None = None,
+    measurements: Mapping[str, object] | None = None,
     attributes: Mapping[str, str | int | float | bool] | None = None,
     time: datetime | None = None,
     world: tuple[float, float] | None = None,
 ) -> Event:
-    """Build an event for a frame, optionally about one row of ``detections``."""
+    """Build an event for a frame, optionally about one row of ``detections``.
+
+    ``measurements`` and ``attributes`` are the fields of the type's payload models
+    (``traffic_monitor.contract.payloads``); an unknown key raises ValueError.
+    """
     track_id = object_class = confidence = bbox = point = None
     if row is not None:
         dets = frame.detections if detections is None else detections
@@ -232,7 +236,7 @@ def make_event(
         x1, y1, x2, y2 = (float(v) for v in dets.xyxy[row])
         bbox = (x1, y1, x2, y2)
         point = ((x1 + x2) / 2, y2)
-    return Event(
+    return Event.of(
         camera_id=frame.camera_id,
         site_id=frame.site_id,
         node_id=frame.node_id,

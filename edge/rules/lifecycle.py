@@ -71,8 +71,9 @@ class Lifecycle:
 
     @staticmethod
     def _stamp(event: Event, incident: _Open, phase: EventPhase, timestamp: float) -> Event:
-        measurements = {**event.measurements, "duration_s": round(timestamp - incident.started, 3)}
-        attributes = {**event.attributes, "incident_id": incident.incident_id}
+        duration = round(timestamp - incident.started, 3)
+        measurements = event.measurements.model_copy(update={"duration_s": duration})
+        attributes = event.attributes.model_copy(update={"incident_id": incident.incident_id})
         return event.model_copy(
             update={"phase": phase, "measurements": measurements, "attributes": attributes}
         )

@@ -624,13 +624,15 @@ class LineCrossingRule(Rule):
         *,
         end: float,
     ) -> Event:
-        measurements: dict[str, float] = {"count": float(sum(bucket.counts.values()))}
+        measurements: dict[str, object] = {"count": float(sum(bucket.counts.values()))}
         for direction in ("in", "out"):
-            measurements[direction] = float(
+            measurements[f"count_{direction}"] = float(
                 sum(n for (_, d), n in bucket.counts.items() if d == direction)
             )
-        for (class_name, direction), n in sorted(bucket.counts.items()):
-            measurements[f"{class_name}_{direction}"] = float(n)
+        measurements["classes"] = [
+            {"object_class": class_name, "direction": direction, "count": n}
+            for (class_name, direction), n in sorted(bucket.counts.items())
+        ]
         measurements |= bucket.speeds.measurements()
         start_time = frame.time_at(bucket.start)
         return make_event(

@@ -78,8 +78,8 @@ class ZoneOccupancyRule(Rule):
         table = self.entered[zone.name]
         dwell = [frame.timestamp - t for t in table.values()]
         counts = Counter(classes.get(t, "unknown") for t in table)
-        measurements = {"count": float(len(table))}
-        measurements.update({f"count_{name}": float(n) for name, n in counts.items()})
+        measurements: dict[str, object] = {"count": float(len(table))}
+        measurements["classes"] = [{"object_class": name, "count": n} for name, n in counts.items()]
         if dwell:
             measurements["mean_dwell_s"] = round(float(np.mean(dwell)), 2)
             measurements["max_dwell_s"] = round(float(np.max(dwell)), 2)

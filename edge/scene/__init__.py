@@ -1,7 +1,6 @@
 """Per-camera scene configuration (YAML, pydantic) and its geometry helpers."""
 
 from edge.scene.config import (
-    CameraInfo,
     CountingLine,
     Homography,
     Lane,
@@ -12,16 +11,17 @@ from edge.scene.config import (
     SpeedLimits,
     StopLine,
     Zone,
-    ZoneKind,
     format_validation_error,
     load_scene,
 )
+from traffic_monitor.contract.placement import CameraInfo, Location, ZoneKind
 
 __all__ = [
     "CameraInfo",
     "CountingLine",
     "Homography",
     "Lane",
+    "Location",
     "SceneConfig",
     "Signal",
     "SignalSchedule",

@@ -2,7 +2,9 @@
 
 One file per camera: who and where the camera is, its source and detector, the tracker,
 and the geometry the rules use (zones, counting lines, lanes, stop lines and signals),
-all in pixels of the native frame.
+all in pixels of the native frame. The camera's identity and position (``CameraInfo``,
+``Location``) and the zone kinds are the contract's (``traffic_monitor.contract.placement``):
+the aggregator reads those sections of the same files.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.detector import DetectorConfig
 from edge.scene.geometry import as_points, polygon_area
 from edge.tracking import TrackerConfig
-from traffic_monitor.contract.events import SEGMENT_PATTERN
+from traffic_monitor.contract.placement import CameraInfo, ZoneKind
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
@@ -28,51 +30,6 @@ Point = tuple[float, float]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ZoneKind(StrEnum):
-    """What a polygon is on the road."""
-
-    CARRIAGEWAY = "carriageway"
-    SIDEWALK = "sidewalk"
-    CROSSWALK = "crosswalk"
-    NO_STOPPING = "no_stopping"
-    INTERSECTION = "intersection"
-    BUS_LANE = "bus_lane"
-    MOTORBIKE_LANE = "motorbike_lane"
-    STOP_ZONE = "stop_zone"
-    OTHER = "other"
-
-
-class Location(_Strict):
-    """Where the camera stands and which way it looks."""
-
-    lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 degrees.")
-    lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 degrees.")
-    heading_deg: float | None = Field(
-        default=None, ge=0, lt=360, description="Compass heading of the view (0 = north)."
-    )
-
-
-class CameraInfo(_Strict):
-    """Identity of the camera."""
-
-    id: str = Field(pattern=SEGMENT_PATTERN, description="Camera id used in events and topics.")
-    site: str = Field(
-        default="default", pattern=SEGMENT_PATTERN, description="Site (junction, district)."
-    )
-    name: str = Field(default="", description="Human-readable name, e.g. 'Ngã ba Huế, north'.")
-    name_vi: str = Field(
-        default="", max_length=200, description="Vietnamese name shown to operators and citizens."
-    )
-    name_en: str = Field(
-        default="", max_length=200, description="English name (the page falls back to name_vi)."
-    )
-    location: Location | None = Field(default=None, description="Position and heading.")
-    frame_size: tuple[int, int] | None = Field(
-        default=None,
-        description="Native frame (width, height) the geometry is drawn for; checked at run.",
-    )
 
 
 class SourceSection(_Strict):

@@ -9,7 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.scene.config import SceneConfig, ZoneKind
+from edge.scene.config import SceneConfig
+from traffic_monitor.contract.placement import ZoneKind
 from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)

@@ -80,7 +80,7 @@ def test_no_speeds_without_calibration_or_when_switched_off():
     for a in (analytics(calibrated=False), analytics(measure_speed=False)):
         measured = counts(play(a, paths, 6))[0].measurements
         assert measured["count"] == 1
-        assert not SPEED_KEYS & set(measured)
+        assert not SPEED_KEYS & set(measured.keys())
 
 
 def test_implausible_speeds_pedestrians_and_short_tracks_are_not_sampled():

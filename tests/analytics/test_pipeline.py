@@ -20,7 +20,8 @@ from edge.pipeline.runner import Pipeline
 from edge.pipeline.sink import JsonLinesSink, MemorySink
 from tests.analytics.edge_process import EdgeProcess
 from tests.analytics.factories import NAMES, detections, scene
-from traffic_monitor.contract import Event, EventType
+from traffic_monitor.contract import EventType
+from traffic_monitor.contract.events import EVENT_ADAPTER
 from traffic_monitor.shared_data import REPO_ROOT
 
 FPS = 30.0
@@ -163,7 +164,7 @@ def test_metrics_and_flush_on_stop(tmp_path):
     path = tmp_path / "events.jsonl"
     pipeline, _ = make_pipeline(200, JsonLinesSink(path))
     pipeline.run(max_frames=100)
-    lines = [Event.model_validate_json(line) for line in path.read_text().splitlines()]
+    lines = [EVENT_ADAPTER.validate_json(line) for line in path.read_text().splitlines()]
     counts = [e for e in lines if e.type == EventType.COUNT]
     assert counts and all(e.attributes["partial"] for e in counts)  # flushed at stop
     registry = pipeline.metrics.registry

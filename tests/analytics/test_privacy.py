@@ -99,7 +99,7 @@ def test_evidence_is_blurred_bounded_and_recorded(tmp_path, bus_image):
     person = [50, 400, 250, 900]  # a person-sized box on the real photo
     dets = detections([person], [PERSON]).with_tracker_ids(np.array([7]))
     writer = EvidenceWriter(EvidenceConfig(max_side=400), NAMES)
-    event = Event(
+    event = Event.of(
         camera_id="cam1",
         type=EventType.PEDESTRIAN_ON_CARRIAGEWAY,
         severity=Severity.HIGH,
@@ -126,7 +126,7 @@ def test_evidence_is_blurred_bounded_and_recorded(tmp_path, bus_image):
 
 def test_count_events_carry_no_evidence():
     writer = EvidenceWriter(EvidenceConfig(), NAMES)
-    event = Event(camera_id="cam1", type=EventType.COUNT, severity=Severity.INFO)
+    event = Event.of(camera_id="cam1", type=EventType.COUNT, severity=Severity.INFO)
     (out,) = writer.attach([event], np.zeros((10, 10, 3), np.uint8), Detections.empty())
     assert not out.event.evidence.snapshot and out.images == ()
 

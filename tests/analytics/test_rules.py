@@ -8,7 +8,7 @@ import pytest
 
 from edge.pipeline.analytics import CameraAnalytics
 from tests.analytics.factories import CAR, MOTORCYCLE, NAMES, PERSON, TRUCK, Path, play, scene
-from traffic_monitor.contract import EventPhase, EventType
+from traffic_monitor.contract import ClassCount, Direction, EventPhase, EventType
 from traffic_monitor.errors import UserFacingError
 
 LINE = {"name": "L1", "start": [0, 200], "end": [640, 200], "positive": "left"}
@@ -39,7 +39,8 @@ def test_counts_per_direction_and_class():
     counts = of(events, EventType.COUNT)
     assert sum(e.measurements["count"] for e in counts) == 3
     assert {e.attributes["interval_s"] for e in counts} == {1}
-    assert any(e.measurements.get("motorcycle_in") == 1 for e in counts)
+    motorcycle_in = ClassCount(object_class="motorcycle", direction=Direction.IN, count=1)
+    assert any(motorcycle_in in e.measurements["classes"] for e in counts)
 
 
 def test_jitter_on_the_line_counts_once():

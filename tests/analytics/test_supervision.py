@@ -50,7 +50,7 @@ def pipeline_of(scenes, frames=300, *, sink=None, detector=None, sources=None, *
 
 def statuses(sink: MemorySink, camera_id: str) -> list[dict[str, object]]:
     return [
-        dict(e.attributes)
+        dict(e.attributes.items())
         for e in sink.events
         if e.type == EventType.CAMERA_STATUS and e.camera_id == camera_id
     ]
@@ -357,5 +357,5 @@ def test_metrics_and_status_say_what_the_capture_says():
 
 
 def test_outgoing_events_keep_their_shape():
-    event = Event(camera_id="a", type=EventType.COUNT)
+    event = Event.of(camera_id="a", type=EventType.COUNT)
     assert OutgoingEvent(event).images == ()

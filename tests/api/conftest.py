@@ -16,6 +16,7 @@ from cloud.services.accounts import create_api_key, create_user
 from cloud.services.alerting import AlertGrouper
 from cloud.store import EventStore
 from cloud.store.store import Batch
+from edge.privacy.photos import shared_photo_privacy
 from tests.databases import PG_URL, migrated_pg, migrated_sqlite, pg_available
 from traffic_monitor.contract import Event, EventType, Severity
 
@@ -65,7 +66,7 @@ def make_event(
     severity: Severity = Severity.HIGH,
     rule: str = "wrong-way-main",
 ) -> Event:
-    return Event(
+    return Event.of(
         camera_id=camera,
         site_id="hcm-q1",
         node_id="node-1",
@@ -73,7 +74,7 @@ def make_event(
         type=type_,
         severity=severity,
         rule=rule,
-        measurements={"speed_kmh": 42.0},
+        measurements={"duration_s": 42.0},
     )
 
 
@@ -84,7 +85,9 @@ def build_backend(store: EventStore, **settings: object) -> Backend:
             create_user(db, role.value, PASSWORD, role)
         key = create_api_key(db, "dashboard", Role.VIEWER)
         db.commit()
-    app = create_app(ApiSettings(live_poll_s=0.05, **settings), store)  # type: ignore[arg-type]
+    # photo privacy with the edge's detectors, as the top layer (traffic_monitor.cli) wires it
+    settings_ = ApiSettings(live_poll_s=0.05, **settings)  # type: ignore[arg-type]
+    app = create_app(settings_, store, photo_privacy=shared_photo_privacy())
     return Backend(store=store, client=TestClient(app), api_key=key)
 
 

@@ -40,7 +40,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def _event(**changes: object) -> dict[str, object]:
-    event = Event(
+    event = Event.of(
         camera_id="cam-1",
         site_id="hcm-q1",
         node_id="node-01",
@@ -49,7 +49,7 @@ def _event(**changes: object) -> dict[str, object]:
         severity=Severity.HIGH,
         rule="wrong-way-main",
         confidence=0.8,
-        measurements={"speed_kmh": 30.0},
+        measurements={"cos_to_lane": -0.9},
     )
     data: dict[str, object] = json.loads(encode(event))
     data.update(event_id=str(uuid.uuid4()), **changes)
@@ -64,7 +64,7 @@ HOSTILE: list[tuple[str, bytes]] = [
     ("offset before year 1", json.dumps(_event(time="0001-01-01T00:00:00+05:00")).encode()),
     ("offset past 9999", json.dumps(_event(time="9999-12-31T23:00:00-05:00")).encode()),
     ("two hours ahead", json.dumps(_event(time=(NOW + timedelta(hours=2)).isoformat())).encode()),
-    ("NaN measurement", json.dumps(_event(measurements={"speed_kmh": float("nan")})).encode()),
+    ("NaN measurement", json.dumps(_event(measurements={"cos_to_lane": float("nan")})).encode()),
     ("Infinity in geometry", json.dumps(_event(geometry={"world": [1e400, 0]})).encode()),
     ("true as confidence", json.dumps(_event(confidence=True)).encode()),
     ('"0.5" as confidence', json.dumps(_event(confidence="0.5")).encode()),

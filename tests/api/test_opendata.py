@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cloud.api.cli import register_api_commands
+from cloud.db import EventRecord
 from cloud.opendata import OpenDataQuery, aggregate
 from edge.pipeline.analytics import CameraAnalytics
 from tests.analytics.factories import NAMES, play, scene
@@ -35,7 +36,7 @@ def _count_event(
     if speeds is not None:
         samples, mean, p85 = speeds
         measured = {"speed_samples": samples, "speed_mean_kmh": mean, "speed_p85_kmh": p85}
-    return Event(
+    return Event.of(
         camera_id="cam-1",
         site_id="hcm-q1",
         node_id="node-1",
@@ -44,10 +45,12 @@ def _count_event(
         rule="count-line",
         measurements={
             "count": car_in + motorcycle_out,
-            "in": car_in,
-            "out": motorcycle_out,
-            "car_in": car_in,
-            "motorcycle_out": motorcycle_out,
+            "count_in": car_in,
+            "count_out": motorcycle_out,
+            "classes": [
+                {"object_class": "car", "direction": "in", "count": car_in},
+                {"object_class": "motorcycle", "direction": "out", "count": motorcycle_out},
+            ],
             **measured,
         },
         attributes={"line": line, "interval_s": interval_s},
@@ -55,7 +58,7 @@ def _count_event(
 
 
 def _speed(minutes: float, kmh: float, track: int) -> Event:
-    return Event(
+    return Event.of(
         camera_id="cam-1",
         site_id="hcm-q1",
         node_id="node-1",
@@ -186,3 +189,49 @@ def test_edge_count_events_give_unbiased_open_data_speeds(sqlite_backend: Backen
     assert row["speed_samples"] == 6
     assert row["mean_speed_kmh"] == pytest.approx(55.0, abs=0.5)
     assert row["p85_speed_kmh"] == pytest.approx(np.percentile(speeds, 85), abs=0.5)
+
+
+def _as_schema_1(b: Backend) -> None:
+    """Rewrite every stored count payload as a schema-1 node sent it (class in key names)."""
+    with b.store.session() as db:
+        for record in db.query(EventRecord).filter(EventRecord.type == "count"):
+            payload = dict(record.payload)
+            m = dict(payload["measurements"])
+            v1 = {k: m[k] for k in m if k not in ("classes", "count_in", "count_out")}
+            v1 |= {f"{r['object_class']}_{r['direction']}": float(r["count"]) for r in m["classes"]}
+            v1 |= {"in": m.get("count_in", 0.0), "out": m.get("count_out", 0.0)}
+            record.payload = payload | {"schema_version": 1, "measurements": v1}
+        db.commit()
+
+
+def test_counts_stored_in_schema_1_export_the_same(sqlite_backend: Backend):
+    b = sqlite_backend
+    _fill(b)
+    query = OpenDataQuery(start=T0, end=T0 + HOUR, k=1)
+    typed = aggregate(b.store, query)
+    _as_schema_1(b)
+    with b.store.session() as db:
+        stored = db.query(EventRecord).filter(EventRecord.type == "count").first()
+        assert stored is not None and "car_in" in stored.payload["measurements"]
+    assert aggregate(b.store, query) == typed
+    assert {(r["object_class"], r["direction"]) for r in typed["counts"]} == {
+        ("car", "in"),
+        ("motorcycle", "out"),
+    }
+
+
+def test_count_without_line_attribute_uses_its_zone(sqlite_backend: Backend):
+    """Lines told apart by ``geometry.zone`` when ``attributes.line`` is absent: line A's
+    only interval (900 s) is kept although line B reports a finer one (60 s)."""
+    b = sqlite_backend
+    a_900 = _count_event(1, 7, 0, interval_s=900)
+    b_60 = _count_event(2, 0, 5, interval_s=60)
+    for event, zone in ((a_900, "line-a"), (b_60, "line-b")):
+        attributes = event.attributes.model_copy(update={"line": None})
+        geometry = event.geometry.model_copy(update={"zone": zone})
+        b.add_events(event.model_copy(update={"attributes": attributes, "geometry": geometry}))
+    counts = aggregate(b.store, OpenDataQuery(start=T0, end=T0 + HOUR, k=1))["counts"]
+    assert {(r["object_class"], r["direction"]): r["count"] for r in counts} == {
+        ("car", "in"): 7,
+        ("motorcycle", "out"): 5,
+    }

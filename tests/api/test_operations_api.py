@@ -27,12 +27,16 @@ def _utc(stamp: str) -> bool:
 
 
 def _count(minutes_ago: float, moto: int, p50: float | None = 31.0) -> Event:
-    measures: dict[str, float] = {"count": moto + 2, "motorcycle_in": moto, "bus_out": 2}
+    classes = [
+        {"object_class": "motorcycle", "direction": "in", "count": moto},
+        {"object_class": "bus", "direction": "out", "count": 2},
+    ]
+    measures: dict[str, object] = {"count": moto + 2, "classes": classes}
     measures["speed_samples"] = moto
     measures |= {"speed_mean_kmh": 33.0, "speed_p85_kmh": 42.0}
     if p50 is not None:
         measures["speed_p50_kmh"] = p50
-    return Event(
+    return Event.of(
         camera_id="cam-1", site_id="hcm-q1", node_id="node-1", type=EventType.COUNT,
         time=datetime.now(UTC) - timedelta(minutes=minutes_ago), measurements=measures,
         attributes={"line": "l1", "interval_s": 900},

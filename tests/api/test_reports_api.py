@@ -22,7 +22,7 @@ SCRIPT = "<script>window.__pwned=1</script> kẹt xe"
 
 
 def _recent(camera: str, type_: EventType = EventType.CONGESTION, minutes: float = 3) -> Event:
-    return Event(
+    return Event.of(
         camera_id=camera,
         site_id="hanoi",
         node_id="node-1",

@@ -115,13 +115,16 @@ def _real_jpeg() -> bytes:
 
 
 def _recent_count() -> Event:
-    return Event(
+    return Event.of(
         camera_id="cam-live",
         site_id="hcm-q1",
         node_id="node-1",
         time=datetime.now(UTC) - timedelta(minutes=5),
         type=EventType.COUNT,
-        measurements={"count": 12, "car_in": 12},
+        measurements={
+            "count": 12,
+            "classes": [{"object_class": "car", "direction": "in", "count": 12}],
+        },
     )
 
 

@@ -92,7 +92,7 @@ def _event(minutes_ago: float, type_: EventType, **fields: object) -> Event:
         "camera_id": CAM, "site_id": SITE, "node_id": NODE, "type": type_,
         "time": datetime.now(UTC) - timedelta(minutes=minutes_ago), "rule": type_.value,
     }  # fmt: skip
-    return Event.model_validate(base | fields)
+    return Event.of(**(base | fields))
 
 
 def _day_of_counts() -> list[Event]:
@@ -102,9 +102,17 @@ def _day_of_counts() -> list[Event]:
         hour = (datetime.now(UTC) - timedelta(minutes=15 * i + 7)).hour + 7  # local time
         rush = 2.0 if hour % 24 in (7, 8, 17, 18) else 1.0 if 6 <= hour % 24 <= 22 else 0.25
         moto, car = int(160 * rush), int(30 * rush)
+        crossings = [
+            ("motorcycle", "in", moto),
+            ("motorcycle", "out", moto),
+            ("car", "in", car),
+            ("car", "out", car),
+            ("bus", "in", 2),
+            ("truck", "out", 2),
+        ]
+        classes = [{"object_class": c, "direction": d, "count": n} for c, d, n in crossings]
         measures = {
-            "count": moto * 2 + car * 2 + 4, "motorcycle_in": moto, "motorcycle_out": moto,
-            "car_in": car, "car_out": car, "bus_in": 2, "truck_out": 2,
+            "count": moto * 2 + car * 2 + 4, "classes": classes,
             "speed_samples": car * 2, "speed_mean_kmh": 38 - 8 * (rush - 1),
             "speed_p50_kmh": 36 - 8 * (rush - 1), "speed_p85_kmh": 47 - 9 * (rush - 1),
         }  # fmt: skip

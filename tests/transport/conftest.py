@@ -121,7 +121,7 @@ def make_event(
     event_type: EventType = EventType.SPEEDING,
     severity: Severity = Severity.HIGH,
 ) -> Event:
-    return Event(
+    return Event.of(
         event_id=event_id(index),
         site_id=site,
         node_id=node,
@@ -131,6 +131,11 @@ def make_event(
         track_id=index,
         object_class="motorcycle",
         confidence=0.9,
-        measurements={"speed_kmh": 55.5},
-        attributes={"direction": "north", "index": index},
+        # a speeding event's measurements; another type carries only the shared fields
+        measurements=(
+            {"speed_kmh": 55.5, "limit_kmh": 50.0}
+            if event_type is EventType.SPEEDING
+            else {"duration_s": 1.5}
+        ),
+        attributes={"incident_id": f"incident-{index}"},
     )

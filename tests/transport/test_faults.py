@@ -127,7 +127,7 @@ _WRONG_TYPES = [
     ("event_id", ["not-a-uuid", 7, None]),
     ("track_id", ["seven", [1], {"id": 1}]),
     ("geometry", ["here", [1, 2], 3]),
-    ("measurements", [{"speed": "fast"}, [1], "x"]),
+    ("measurements", [{"speed_kmh": "fast"}, [1], "x"]),
 ]
 
 
@@ -161,7 +161,7 @@ def _hostile(rng: random.Random, index: int) -> tuple[str, bytes]:
         )
         return bad, encode(good)
     if kind == 6:  # wrong version, missing fields
-        data["schema_version"] = rng.choice([0, 2, 99, "1", None])
+        data["schema_version"] = rng.choice([0, 3, 99, "1", None])
         if data["schema_version"] is None:
             del data["schema_version"]
         return topic, json.dumps(data).encode()

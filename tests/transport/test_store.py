@@ -14,11 +14,13 @@ from cloud.store import Batch, EventRecord, EventStore
 from cloud.store.store import EVENT_COLUMNS
 from tests.transport.conftest import event_id, make_event
 from traffic_monitor.contract import (
+    SCHEMA_VERSION,
     Event,
     EventType,
     NodeStatus,
     Severity,
     encode,
+    event_from_dict,
     event_topic,
     status_topic,
 )
@@ -79,7 +81,7 @@ def test_bulk_insert_names_every_event_column():
 
 
 def test_stored_rows_match_the_events(store: EventStore):
-    sparse = Event(camera_id="cam-2", type=EventType.COUNT, site_id="s", node_id="n")
+    sparse = Event.of(camera_id="cam-2", type=EventType.COUNT, site_id="s", node_id="n")
     events = [make_event(1), make_event(2, severity=Severity.LOW), sparse]
     received = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     store.write(Batch(events=[(event, received) for event in events]))
@@ -87,7 +89,7 @@ def test_stored_rows_match_the_events(store: EventStore):
         records = {r.event_id: r for r in session.query(EventRecord).all()}
     for event in events:
         record = records[event.event_id]
-        assert Event.model_validate(record.payload) == event
+        assert event_from_dict(record.payload) == event
         assert (record.site_id, record.node_id, record.camera_id) == (
             event.site_id,
             event.node_id,
@@ -106,7 +108,7 @@ def test_stored_rows_match_the_events(store: EventStore):
         # the bulk insert goes through the UtcDateTime type: aware UTC back on both databases
         assert (record.time, record.received_at) == (event.time, received)
         assert record.time.tzinfo is UTC and record.received_at.tzinfo is UTC
-        assert (record.schema_version, record.rule) == (1, event.rule)
+        assert (record.schema_version, record.rule) == (SCHEMA_VERSION, event.rule)
 
 
 def test_ingestor_refuses_an_unmigrated_database(tmp_path):

@@ -17,9 +17,11 @@ from traffic_monitor.contract.codec import (
     decode_stats,
     decode_status,
     encode,
+    event_from_dict,
 )
 from traffic_monitor.contract.commands import CommandName, PingCommand, SignalCommand
 from traffic_monitor.contract.events import (
+    CONTROL_VERSION,
     SCHEMA_VERSION,
     Event,
     EventPhase,
@@ -27,7 +29,9 @@ from traffic_monitor.contract.events import (
     Evidence,
     Geometry,
     Severity,
+    TypedEvent,
 )
+from traffic_monitor.contract.payloads import ClassCount, ClassTally, Direction
 from traffic_monitor.contract.status import NodeStats, NodeStatus, OutboxMetrics
 from traffic_monitor.contract.topics import (
     ParsedTopic,
@@ -45,13 +49,17 @@ from traffic_monitor.contract.topics import (
 )
 
 __all__ = [
+    "CONTROL_VERSION",
     "MAX_MESSAGE_BYTES",
     "MAX_SNAPSHOT_BYTES",
     "SCHEMA_VERSION",
     "BrokerConnection",
+    "ClassCount",
+    "ClassTally",
     "CommandName",
     "ContractError",
     "DeliveryAck",
+    "Direction",
     "Event",
     "EventPhase",
     "EventType",
@@ -68,6 +76,7 @@ __all__ = [
     "TlsConfig",
     "TopicError",
     "TopicKind",
+    "TypedEvent",
     "ack_topic",
     "command_topic",
     "correlation_data",
@@ -77,6 +86,7 @@ __all__ = [
     "decode_stats",
     "decode_status",
     "encode",
+    "event_from_dict",
     "event_topic",
     "parse_correlation_data",
     "parse_topic",

@@ -24,7 +24,7 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
-from traffic_monitor.contract.events import SCHEMA_VERSION, SchemaVersion, _Wire
+from traffic_monitor.contract.events import CONTROL_VERSION, SchemaVersion, _Wire
 
 OUTBOX_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
 """An outbox id: 32 lowercase hex digits (16 random bytes), made when the outbox is created."""
@@ -42,7 +42,7 @@ class DeliveryAck(_Wire):
     """Which messages of one node's outbox the aggregator has stored or refused."""
 
     schema_version: SchemaVersion = Field(
-        default=SCHEMA_VERSION, description="Version of this schema."
+        default=CONTROL_VERSION, description="Version of this schema."
     )
     outbox_id: str = Field(pattern=OUTBOX_ID_PATTERN, description="The node's outbox.")
     stored: list[tuple[Seq, Seq]] = Field(

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import Field
 
 from traffic_monitor.contract.events import (
-    SCHEMA_VERSION,
+    CONTROL_VERSION,
     SEGMENT_PATTERN,
     SchemaVersion,
     WireTime,
@@ -46,7 +46,7 @@ def _now() -> datetime:
 
 class _Command(_Wire):
     schema_version: SchemaVersion = Field(
-        default=SCHEMA_VERSION, description="Version of this schema."
+        default=CONTROL_VERSION, description="Version of this schema."
     )
     time: WireTime = Field(default_factory=_now, description="When it was issued (UTC).")
 

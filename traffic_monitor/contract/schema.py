@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from traffic_monitor.contract.acks import DeliveryAck
 from traffic_monitor.contract.commands import PingCommand, SignalCommand
-from traffic_monitor.contract.events import SCHEMA_VERSION, Event
+from traffic_monitor.contract.events import EVENT_ADAPTER, SCHEMA_VERSION
 from traffic_monitor.contract.status import NodeStats, NodeStatus
 from traffic_monitor.shared_data import REPO_ROOT
 
@@ -24,25 +24,29 @@ SCHEMA_PATH = REPO_ROOT / "docs" / "event-schema.json"
 
 def contract_schema() -> dict[str, Any]:
     """Return the JSON Schema of every wire message (events, status, stats, commands)."""
-    models = (Event, NodeStatus, NodeStats, SignalCommand, PingCommand, DeliveryAck)
+    events = EVENT_ADAPTER.json_schema(ref_template="#/$defs/{model}")
+    models = (NodeStatus, NodeStats, SignalCommand, PingCommand, DeliveryAck)
     _, top = models_json_schema(
         [(model, "validation") for model in models],
         title=f"traffic-monitor wire contract v{SCHEMA_VERSION}",
     )
-    names = [model.__name__ for model in models]
+    definitions = {**events.pop("$defs"), **top["$defs"]}
+    definitions["Event"] = {"description": "Any event: the model of its `type`.", **events}
+    names = ["Event", *(model.__name__ for model in models)]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://traffic-monitor.invalid/schema/v{SCHEMA_VERSION}/contract.json",
         "title": top["title"],
         "description": (
-            "Messages on traffic/v1/{site}/{node}/events/{camera}/{type} (Event), "
-            "…/status (NodeStatus, retained), …/stats (NodeStats), and inbound "
-            "…/commands/signal_state (SignalCommand), …/commands/ping (PingCommand) and "
-            "…/acks (DeliveryAck: what the aggregator stored). "
-            "Consumers ignore unknown fields and refuse other schema_version values."
+            "Messages on traffic/v1/{site}/{node}/events/{camera}/{type} (Event: one model per "
+            "event type, chosen by its type field), …/status (NodeStatus, retained), …/stats "
+            "(NodeStats), and inbound …/commands/signal_state (SignalCommand), "
+            "…/commands/ping (PingCommand) and …/acks (DeliveryAck: what the aggregator "
+            "stored). Consumers ignore unknown fields; schema_version 1 messages are still "
+            "read (events upgraded), other versions are refused."
         ),
         "oneOf": [{"$ref": f"#/$defs/{name}"} for name in names],
-        "$defs": top["$defs"],
+        "$defs": definitions,
     }
 
 

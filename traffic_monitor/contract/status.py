@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pydantic import Field, NonNegativeFloat, NonNegativeInt
 
 from traffic_monitor.contract.events import (
-    SCHEMA_VERSION,
+    CONTROL_VERSION,
     SEGMENT_PATTERN,
     SchemaVersion,
     WireTime,
@@ -27,7 +27,7 @@ class NodeStatus(_Wire):
     """Birth (online) or death (offline) message of an edge node, retained by the broker."""
 
     schema_version: SchemaVersion = Field(
-        default=SCHEMA_VERSION, description="Version of this schema."
+        default=CONTROL_VERSION, description="Version of this schema."
     )
     site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")
     node_id: str = Field(pattern=SEGMENT_PATTERN, description="The node.")
@@ -71,7 +71,7 @@ class NodeStats(_Wire):
     """Periodic counts from an edge node (aggregated; the first thing dropped when full)."""
 
     schema_version: SchemaVersion = Field(
-        default=SCHEMA_VERSION, description="Version of this schema."
+        default=CONTROL_VERSION, description="Version of this schema."
     )
     site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of the node.")
     node_id: str = Field(pattern=SEGMENT_PATTERN, description="The node.")
