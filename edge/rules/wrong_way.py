@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from edge.detections import Detections
-from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
+from edge.rules.base import FrameContext, RuleParams, RuleSetup
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import displacement
 from edge.scene import Lane
@@ -42,7 +42,6 @@ class WrongWayParams(IncidentParams):
     )
 
 
-@register_rule
 class WrongWayRule(TrackIncidentRule):
     """``wrong_way`` when a vehicle in a lane keeps moving against its allowed direction."""
 

@@ -1,9 +1,9 @@
 """Per-camera scene configuration (YAML, pydantic) and its geometry helpers."""
 
+from edge.scene.calibration import CalibrationReference, Homography
 from edge.scene.config import (
     CameraInfo,
     CountingLine,
-    Homography,
     Lane,
     SceneConfig,
     Signal,
@@ -15,13 +15,17 @@ from edge.scene.config import (
     ZoneKind,
     format_validation_error,
     load_scene,
+    scene_context,
 )
+from edge.scene.rules import RuleParams
 
 __all__ = [
+    "CalibrationReference",
     "CameraInfo",
     "CountingLine",
     "Homography",
     "Lane",
+    "RuleParams",
     "SceneConfig",
     "Signal",
     "SignalSchedule",
@@ -32,4 +36,5 @@ __all__ = [
     "ZoneKind",
     "format_validation_error",
     "load_scene",
+    "scene_context",
 ]
