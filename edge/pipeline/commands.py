@@ -278,11 +278,14 @@ def check_config_command(args: argparse.Namespace) -> int:
     check_rules(scenes, load_models=True)
     for scene in scenes:
         stem = path.stem if len(scenes) == 1 else f"{path.stem}.{scene.camera.id}"
-        _draw_camera(args, scene, base, stem)
+        output = Path(args.output) if args.output else Path.cwd() / f"{stem}.check.png"
+        if args.output and len(scenes) > 1:
+            output = output.with_name(f"{output.stem}.{scene.camera.id}{output.suffix}")
+        _draw_camera(args, scene, base, output)
     return 0
 
 
-def _draw_camera(args: argparse.Namespace, scene: SceneConfig, base: Path, stem: str) -> None:
+def _draw_camera(args: argparse.Namespace, scene: SceneConfig, base: Path, output: Path) -> None:
     """Draw a camera's geometry on a frame of its source (or ``--frame``) and report it."""
     frame_source = Path(args.frame) if args.frame else Path(resolve_uri(scene.source.uri, base))
     frame = read_frame(frame_source, args.frame_index)
@@ -290,13 +293,12 @@ def _draw_camera(args: argparse.Namespace, scene: SceneConfig, base: Path, stem:
     outside = out_of_frame(scene, frame)
     if outside:
         print(f"warning: points outside the frame in {', '.join(outside)}")  # noqa: T201
-    output = Path(args.output) if args.output else Path.cwd() / f"{stem}.check.png"
     import cv2
 
     if not cv2.imwrite(str(output), render_scene(scene, frame)):
         raise UserFacingError(f"cannot write {output}")
     print(  # noqa: T201
-        f"{scene.camera.id} ({stem}): valid ({'ROI, ' if scene.roi else ''}"
+        f"{scene.camera.id}: valid ({'ROI, ' if scene.roi else ''}"
         f"{len(scene.zones)} zones, {len(scene.lines)} lines, "
         f"{len(scene.lanes)} lanes, {len(scene.stop_lines)} stop lines, "
         f"rules: {', '.join(scene.rules) or 'none'}); drawing: {output}"
@@ -324,6 +326,6 @@ def add_edge_commands(subparsers: argparse._SubParsersAction) -> None:  # type: 
     check.add_argument(
         "--output",
         help="PNG to write (default: NAME.check.png in the working directory, never beside "
-        "the config)",
+        "the config; NAME.CAMERA.check.png for each camera of a config with several)",
     )
     check.set_defaults(handler=check_config_command)

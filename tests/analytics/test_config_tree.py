@@ -4,6 +4,7 @@ checked at load, calibration files driving the speed rule."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -332,12 +333,12 @@ class _BoxesRule(Rule):
 class _CornerDetector:
     """One box at (5, 5)-(21, 17) of whatever image it is given; remembers the image sizes."""
 
-    names = NAMES
+    names: tuple[str, ...] = NAMES
 
     def __init__(self) -> None:
         self.shapes: list[tuple[int, ...]] = []
 
-    def detect(self, images: list[np.ndarray[Any, Any]]) -> list[Detections]:
+    def detect(self, images: Sequence[np.ndarray[Any, Any]]) -> list[Detections]:
         self.shapes += [image.shape for image in images]
         return [detections([[5, 5, 21, 17]]) for _ in images]
 
@@ -353,3 +354,28 @@ def test_a_cropped_camera_is_detected_in_its_crop_and_seen_in_native_pixels():
     assert set(detector.shapes) == {(60, 80, 3)}  # the detector saw the crop only
     boxes = {(e.camera_id, e.geometry.bbox) for e in sink.events if e.rule == "test_boxes"}
     assert boxes == {("c", (45.0, 35.0, 61.0, 47.0)), ("w", (5.0, 5.0, 21.0, 17.0))}
+
+
+# ---- the shipped tree and its documentation ------------------------------------------------
+
+
+def test_the_shipped_box_config_reads_as_a_tree():
+    config = load_edge_config(REPO_ROOT / "configs" / "boxes" / "da_nang_overpass_box.yaml")
+    near, far = config.cameras
+    assert config.node_id == "edge-01"
+    assert next(iter(near.rules)) == next(iter(far.rules)) == "camera_health"
+    assert far.source.crop == (0, 150, 854, 330) and far.detector.imgsz == 960
+    assert near == load_scene(REPO_ROOT / "configs" / "vn_nga_ba_hue_overpass.yaml").model_copy(
+        update={"rules": near.rules}
+    )
+
+
+def test_the_configuration_reference_is_current():
+    from edge.pipeline.config_reference import BEGIN, END, config_reference
+
+    text = (REPO_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    block = text.partition(BEGIN)[2].partition(END)[0]
+    assert block == f"\n{config_reference()}", (
+        "docs/configuration.md is out of date: python -m edge.pipeline.config_reference "
+        "docs/configuration.md"
+    )
