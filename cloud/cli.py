@@ -16,6 +16,7 @@ from cloud.api.cli import register_api_commands
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.ingest.acl import NodeCameras, parse_node, render_acl
 from traffic_monitor.contract import TopicError
+from traffic_monitor.contract.broker import lift_broker_fields
 from traffic_monitor.contract.schema import render_schema, write_schema
 from traffic_monitor.errors import UserFacingError
 
@@ -72,34 +73,49 @@ def _register_acl(group: argparse._SubParsersAction[Any]) -> None:
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Run one aggregator consumer until interrupted."""
-    values: dict[str, Any] = {}
-    if args.config is not None:
-        try:
-            values.update(json.loads(args.config.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise UserFacingError(f"cannot read config {args.config}: {exc}") from exc
-    for name in (
-        "host",
-        "port",
-        "client_id",
-        "share_group",
-        "username",
-        "password_file",
-        "database_url",
-        "database_schema",
-    ):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
-    try:
-        config = IngestConfig(**values)
-    except ValidationError as exc:
-        raise UserFacingError(f"invalid ingest configuration:\n{exc}") from exc
+    config = ingest_config(args)
     ingestor = Ingestor(config)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with contextlib.suppress(KeyboardInterrupt):
         ingestor.run_forever()
     print(f"ingest stopped: {ingestor.metrics}")
     return 0
+
+
+def ingest_config(args: argparse.Namespace) -> IngestConfig:
+    """The ingest settings: the ``--config`` file (either shape), then the flags over it.
+
+    Raises:
+        UserFacingError: The file is unreadable or the settings are invalid.
+    """
+    values = _ingest_file(args.config)
+    for name in ("host", "port", "username", "password_file"):
+        if getattr(args, name) is not None:
+            values["broker"][name] = getattr(args, name)
+    for name in ("client_id", "share_group", "database_url", "database_schema"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    try:
+        return IngestConfig(**values)
+    except ValidationError as exc:
+        raise UserFacingError(f"invalid ingest configuration:\n{exc}") from exc
+
+
+def _ingest_file(path: Path | None) -> dict[str, Any]:
+    """The values of an ingest JSON file (none: empty), connection fields under ``broker``."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values.update(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise UserFacingError(f"cannot read config {path}: {exc}") from exc
+    try:
+        values = lift_broker_fields(values)  # files of either shape
+    except ValueError as exc:
+        raise UserFacingError(f"invalid ingest configuration: {exc}") from exc
+    if not isinstance(values["broker"], dict):
+        raise UserFacingError("invalid ingest configuration: 'broker' must be a mapping")
+    return values
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

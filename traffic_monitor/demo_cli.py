@@ -126,6 +126,7 @@ def _demo(args: argparse.Namespace, stop: threading.Event) -> int:
     from cloud.api import ApiSettings, create_app
     from cloud.api.cli import ensure_admin, open_store, register_camera_configs
     from cloud.ingest import IngestConfig, Ingestor
+    from traffic_monitor.contract import BrokerConnection
 
     workdir: Path = args.workdir
     shutil.rmtree(workdir, ignore_errors=True)  # a fresh database and outbox per run
@@ -138,7 +139,8 @@ def _demo(args: argparse.Namespace, stop: threading.Event) -> int:
         password = ensure_admin(store)
         register_camera_configs(store, args.camera_config or DEFAULT_CONFIGS)
         ingestor = Ingestor(
-            IngestConfig(port=broker_port, client_id="demo-aggregator"), store=store
+            IngestConfig(broker=BrokerConnection(port=broker_port), client_id="demo-aggregator"),
+            store=store,
         )
         ingestor.start()
         stack.callback(ingestor.stop)
@@ -177,6 +179,7 @@ def _start_edge(
     from edge.rules import ExternalSignalStates
     from edge.transport.config import MqttConfig
     from edge.transport.publisher import MqttPublisher
+    from traffic_monitor.contract import BrokerConnection
 
     scenes = []
     for path in args.camera_config or DEFAULT_CONFIGS:
@@ -196,7 +199,7 @@ def _start_edge(
         # scene's site and DEMO_NODE from where they are made, never restamped.
         publishers[site] = MqttPublisher(
             MqttConfig(
-                port=broker_port,
+                broker=BrokerConnection(port=broker_port),
                 site_id=site,
                 node_id=DEMO_NODE,
                 outbox_path=workdir / f"outbox-{site}.sqlite3",

@@ -37,7 +37,7 @@ from benchmarks.transport.sustained import SustainedLoad, run_sustained
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.store import EventStore
 from edge.transport import MqttConfig, MqttPublisher
-from traffic_monitor.contract import Event, EventType, Severity
+from traffic_monitor.contract import BrokerConnection, Event, EventType, Severity
 from traffic_monitor.net import free_port, wait_port
 from traffic_monitor.shared_data import REPO_ROOT
 
@@ -87,7 +87,7 @@ def _node(port: int, index: int, load: _Load, outbox: str, cpu: Any, *, away: bo
     them until the aggregator confirms, which it does after the node has gone).
     """
     config = MqttConfig(
-        port=port,
+        broker=BrokerConnection(port=port),
         site_id="bench",
         node_id=f"node-{index:02d}",
         outbox_path=Path(outbox),
@@ -220,7 +220,10 @@ def _run(db: str, mode: str, load: _Load, workdir: Path) -> dict[str, Any]:
     store = EventStore(url, schema)
     recorder = _Recorder()
     config = IngestConfig(
-        port=port, client_id="bench-agg", database_url=url, database_schema=schema
+        broker=BrokerConnection(port=port),
+        client_id="bench-agg",
+        database_url=url,
+        database_schema=schema,
     )
     total = load.total
     ingestor = Ingestor(config, store=store, on_commit=recorder)

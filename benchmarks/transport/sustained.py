@@ -25,7 +25,14 @@ from typing import Any
 
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.store import EventStore
-from traffic_monitor.contract import Event, EventType, Severity, encode, event_topic
+from traffic_monitor.contract import (
+    BrokerConnection,
+    Event,
+    EventType,
+    Severity,
+    encode,
+    event_topic,
+)
 from traffic_monitor.contract.mqtt_client import connect_properties, make_client
 
 Probes = Mapping[str, Callable[[], float]]
@@ -125,7 +132,10 @@ def aggregator(
             stored.value += len(events)
 
     config = IngestConfig(
-        port=port, client_id=f"bench-agg-{index}", database_url=url, database_schema=schema
+        broker=BrokerConnection(port=port),
+        client_id=f"bench-agg-{index}",
+        database_url=url,
+        database_schema=schema,
     )
     ingestor = Ingestor(config, store=EventStore(url, schema), on_commit=on_commit)
     ingestor.start()

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cloud.services.alerting import AlertPolicy
 from cloud.store.store import DEFAULT_URL
+from traffic_monitor.contract.broker import BrokerConnection, lift_broker_fields
 from traffic_monitor.contract.events import SEGMENT_PATTERN
-from traffic_monitor.contract.mqtt_client import PASSWORD_ENV, TlsConfig, read_password
 
 
 class IngestConfig(BaseModel):
     """Broker, shared subscription and database of one aggregator process.
 
     Several processes with the same ``share_group`` and distinct ``client_id`` split the
-    traffic. The password comes from ``password_file`` or the ``password_env`` variable.
+    traffic. The connection settings live in ``broker`` (:class:`BrokerConnection`, shared
+    with the edge); files that name them at the top, as older ones do, load unchanged.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
+    broker: BrokerConnection = Field(
+        default_factory=BrokerConnection,
+        description="Where the broker is, credentials, TLS, keep-alive, session, reconnect "
+        "back-off (also accepted at the top of the config, as older files write them).",
+    )
     client_id: str = Field(
         default="aggregator-1",
         pattern=SEGMENT_PATTERN,
@@ -33,20 +37,8 @@ class IngestConfig(BaseModel):
         pattern=SEGMENT_PATTERN,
         description="MQTT v5 shared-subscription group; None subscribes normally.",
     )
-    username: str | None = Field(default=None, description="Broker user name.")
-    password_file: Path | None = Field(default=None, description="File holding the password.")
-    password_env: str = Field(default=PASSWORD_ENV, description="Variable holding the password.")
-    tls: TlsConfig | None = Field(default=None, description="TLS settings; None for plain TCP.")
-    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive.")
-    session_expiry_s: int = Field(
-        default=3600, ge=0, description="How long the broker keeps unacked messages for us."
-    )
     receive_maximum: int = Field(
         default=1000, ge=1, le=65_535, description="Unacked messages the broker may send us."
-    )
-    reconnect_min_s: int = Field(default=1, ge=1, description="First reconnect delay.")
-    reconnect_max_s: int = Field(
-        default=30, ge=1, description="Longest reconnect delay (exponential back-off)."
     )
     database_url: str = Field(default=DEFAULT_URL, description="SQLAlchemy database URL.")
     database_schema: str | None = Field(
@@ -72,10 +64,7 @@ class IngestConfig(BaseModel):
         "is used before it is read again.",
     )
 
-    def password(self) -> str | None:
-        """Return the password from the secrets file or the environment.
-
-        Raises:
-            UserFacingError: The password file is named but unreadable.
-        """
-        return read_password(self.password_file, self.password_env)
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_broker(cls, data: Any) -> Any:
+        return lift_broker_fields(data)

@@ -46,7 +46,7 @@ from traffic_monitor.contract import (
     seq_ranges,
     subscription_filters,
 )
-from traffic_monitor.contract.mqtt_client import connect_properties, make_client
+from traffic_monitor.contract.mqtt_client import broker_client, connect_async
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +133,10 @@ class Ingestor:
         self.store.create()
         self.alerts.catch_up()  # events stored while no consumer ran
         cfg = self.config
-        props = connect_properties(cfg.session_expiry_s, cfg.receive_maximum)
-        self._client.connect_async(
-            cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props
-        )
+        connect_async(self._client, cfg.broker, cfg.receive_maximum)
         self._writer.start()
         self._client.loop_start()
-        logger.info("ingestor %s started towards %s:%d", cfg.client_id, cfg.host, cfg.port)
+        logger.info("ingestor %s started towards %s", cfg.client_id, cfg.broker.address)
 
     def stop(self) -> None:
         """Store what was received, acknowledge it, and disconnect."""
@@ -162,16 +159,7 @@ class Ingestor:
     # -- MQTT -------------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        cfg = self.config
-        client = make_client(
-            cfg.client_id,
-            username=cfg.username,
-            password=cfg.password() if cfg.username is not None else None,
-            tls=cfg.tls,
-            reconnect_min_s=cfg.reconnect_min_s,
-            reconnect_max_s=cfg.reconnect_max_s,
-            manual_ack=True,
-        )
+        client = broker_client(self.config.broker, self.config.client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect

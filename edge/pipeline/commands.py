@@ -109,8 +109,17 @@ def make_sink(
     scenes: Sequence[SceneConfig],
     signals: ExternalSignalStates,
     events_path: Path,
+    metrics: PipelineMetrics | None = None,
 ) -> EventSink:
-    """The configured event sink, started (MQTT connects in the background)."""
+    """The configured event sink, started (MQTT connects in the background).
+
+    Args:
+        config: The run config (its ``transport`` section).
+        scenes: The cameras (announced in the node's birth message).
+        signals: Where ``signal_state`` commands go.
+        events_path: The JSON-lines file (transport ``jsonl``).
+        metrics: The pipeline's metrics, whose totals the node's stats report (MQTT).
+    """
     if config.transport.type == "jsonl" or config.transport.mqtt is None:
         return JsonLinesSink(events_path)
     from edge.transport.publisher import MqttPublisher
@@ -121,6 +130,7 @@ def make_sink(
         cameras=[scene.camera.id for scene in scenes],
         model=model.name if model is not None else None,
         signals=signals,
+        counters=None if metrics is None else metrics.totals,
     )
     publisher.start()
     return publisher
@@ -167,7 +177,7 @@ def _start_and_run(args: argparse.Namespace, stop: threading.Event) -> RunStats 
         metrics.serve(config.metrics_port, config.metrics_address)
     events_path = Path(args.events) if args.events else config.events
     signals = ExternalSignalStates()
-    sink = make_sink(config, scenes, signals, events_path)
+    sink = make_sink(config, scenes, signals, events_path, metrics)
     try:
         pipeline = Pipeline(  # slow on a first start: kernel warm-up
             scenes,

@@ -15,6 +15,19 @@ analysis thread to take a round (above zero: the analytics, not the network, set
 CAMERA_STATES = ("starting", "online", "offline", "degraded", "failed", "finished")
 """Values of ``edge_camera_state`` (one is 1 per camera, the others 0)."""
 
+NODE_STATS_COUNTERS = {
+    "frames": "frames",
+    "frames_dropped": "dropped",
+    "frames_discarded": "discarded",
+    "events": "events",
+    "events_dropped": "events_dropped",
+    "evidence_images_dropped": "images_dropped",
+    "sink_errors": "sink_errors",
+    "errors": "errors",
+    "restarts": "restarts",
+}
+"""``NodeStats.counters`` key → attribute of :class:`PipelineMetrics` whose total it reports."""
+
 
 class PipelineMetrics:
     """fps, latency per stage, dropped frames, tracks, events, camera state, failures."""
@@ -87,6 +100,25 @@ class PipelineMetrics:
             "Evidence images left out so that their events could be stored",
             registry=r,
         )
+
+    def totals(self) -> dict[str, float]:
+        """Running totals of the counters over every camera and label, for node stats.
+
+        Keys (the names of :data:`NODE_STATS_COUNTERS`): frames analysed, frames dropped by
+        the capture queues and discarded, events handed to the sink, events and evidence
+        images the sink refused, sink failures, errors caught by the cameras' error
+        boundaries, restarts of camera parts. The edge publisher reports their increase per
+        stats period in ``NodeStats.counters`` (``edge.transport.presence``).
+        """
+        return {
+            name: sum(
+                sample.value
+                for family in getattr(self, attribute).collect()
+                for sample in family.samples
+                if not sample.name.endswith("_created")
+            )
+            for name, attribute in NODE_STATS_COUNTERS.items()
+        }
 
     def set_camera_state(self, camera: str, state: str) -> None:
         """Set ``edge_camera_state`` of a camera (one state at 1, the others at 0)."""

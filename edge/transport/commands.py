@@ -1,7 +1,8 @@
 """Inbound commands of an edge node: validation and dispatch (``…/commands/{name}``).
 
-The publisher subscribes to its own ``traffic/v1/{site}/{node}/commands/+`` and hands each
-message to :class:`CommandDispatcher`. A malformed, unknown, stale or misaddressed command
+The node's broker link (:class:`edge.transport.link.BrokerLink`) subscribes to its own
+``traffic/v1/{site}/{node}/commands/+`` and routes each message to
+:class:`CommandDispatcher`. A malformed, unknown, stale or misaddressed command
 is logged, counted and ignored; nothing a sender puts on the topic can stop the node.
 """
 

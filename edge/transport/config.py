@@ -1,51 +1,50 @@
-"""Configuration of the edge MQTT publisher (secrets never live in this file)."""
+"""Configuration of the edge MQTT publisher (secrets never live in this file).
+
+The broker connection is the contract's :class:`BrokerConnection`, shared with the
+aggregator; the rest (node identity, outbox, sending window, confirmations, stats) is the
+edge's own.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from traffic_monitor.contract.broker import (
+    PASSWORD_ENV,
+    BrokerConnection,
+    TlsConfig,
+    lift_broker_fields,
+)
 from traffic_monitor.contract.events import SEGMENT_PATTERN
-from traffic_monitor.contract.mqtt_client import PASSWORD_ENV, TlsConfig, read_password
 
-__all__ = ["PASSWORD_ENV", "MqttConfig", "TlsConfig"]
+__all__ = ["EDGE_BROKER_DEFAULTS", "PASSWORD_ENV", "BrokerConnection", "MqttConfig", "TlsConfig"]
+
+EDGE_BROKER_DEFAULTS: dict[str, Any] = {"session_expiry_s": 86_400}
+"""The edge's own connection defaults: the broker keeps a node's session (its acks and
+commands) for a day of outage."""
 
 
 class MqttConfig(BaseModel):
     """Where and how an edge node publishes.
 
-    The password is read from ``password_file`` or the environment variable named by
-    ``password_env``; there is deliberately no ``password`` field.
+    The connection settings live in ``broker`` (:class:`BrokerConnection`); files that name
+    them at the top of this section, as older ones do, load unchanged.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker port (8883 for TLS).")
+    broker: BrokerConnection = Field(
+        default_factory=lambda: BrokerConnection(**EDGE_BROKER_DEFAULTS),
+        description="Where the broker is, credentials, TLS, keep-alive, session, reconnect "
+        "back-off (also accepted at the top of this section, as older files write them).",
+    )
     site_id: str = Field(pattern=SEGMENT_PATTERN, description="Site of this node.")
     node_id: str = Field(pattern=SEGMENT_PATTERN, description="This node's id (topic segment).")
     client_id: str | None = Field(
         default=None, description="Fixed MQTT client id; default edge-{site}-{node}."
-    )
-    username: str | None = Field(default=None, description="Broker user name.")
-    password_file: Path | None = Field(
-        default=None, description="File whose first line is the broker password."
-    )
-    password_env: str = Field(
-        default=PASSWORD_ENV, description="Environment variable holding the broker password."
-    )
-    tls: TlsConfig | None = Field(default=None, description="TLS settings; None for plain TCP.")
-    keepalive_s: int = Field(
-        default=30, ge=5, le=3600, description="MQTT keep-alive; the last will fires after 1.5x."
-    )
-    session_expiry_s: int = Field(
-        default=86_400, ge=0, description="How long the broker keeps the session after a cut."
-    )
-    reconnect_min_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
-    reconnect_max_s: float = Field(
-        default=30.0, gt=0, description="Longest reconnect delay (exponential back-off)."
     )
     outbox_path: Path = Field(
         default=Path("var/outbox.sqlite3"), description="SQLite file of the durable outbox."
@@ -99,10 +98,7 @@ class MqttConfig(BaseModel):
         """The MQTT client id (fixed, so the broker keeps the session)."""
         return self.client_id or f"edge-{self.site_id}-{self.node_id}"
 
-    def password(self) -> str | None:
-        """Return the broker password from the secrets file or the environment.
-
-        Raises:
-            UserFacingError: The password file is named but unreadable.
-        """
-        return read_password(self.password_file, self.password_env)
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_broker(cls, data: Any) -> Any:
+        return lift_broker_fields(data, EDGE_BROKER_DEFAULTS)

@@ -405,7 +405,14 @@ def test_edge_run_on_a_file_stamps_media_time_and_counts_hold_their_crossings(
     events = [e for e in edge.events() if e["type"] != "camera_status"]  # those: wall clock
     times = [datetime.fromisoformat(e["time"]).timestamp() for e in events]
     frames_since_first = [(t - times[0]) * 30 for t in times]
-    assert all(abs(f - round(f)) < 0.01 for f in frames_since_first), frames_since_first[:5]
+    # A crossing extrapolated back to the line (a track born just past it) carries the
+    # estimated crossing instant, between frames; every other event is on a frame's time.
+    on_frames = [
+        f
+        for f, e in zip(frames_since_first, events, strict=True)
+        if not e.get("attributes", {}).get("extrapolated")
+    ]
+    assert all(abs(f - round(f)) < 0.01 for f in on_frames), frames_since_first[:5]
     assert max(frames_since_first) <= 330  # no later than the last frame read (11 s)
     counts = [e for e in events if e["type"] == "count"]
     crossed = [e for e in events if e["type"] == "line_crossing"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from cloud.ingest import IngestConfig, Ingestor
 from cloud.store import EventStore
 from edge.transport import MqttConfig, MqttPublisher, SignalStateSink
+from traffic_monitor.contract import BrokerConnection
 
 
 def publisher(
@@ -21,18 +22,16 @@ def publisher(
     # Resends only when a test asks for them (a loaded machine must not make duplicates).
     settings = {"confirm_timeout_s": 60.0} | kwargs
     config = MqttConfig(
-        port=port,
+        broker=BrokerConnection(port=port, reconnect_min_s=0.2, reconnect_max_s=1.0),
         site_id=site,
         node_id=node,
         outbox_path=outbox,
         outbox_synchronous="NORMAL",
-        reconnect_min_s=0.2,
-        reconnect_max_s=1.0,
         **settings,
     )
     return MqttPublisher(config, cameras=list(cameras), model="yolo11n_320", signals=signals)
 
 
 def ingestor(port: int, store: EventStore, client_id: str = "aggregator-1", **kwargs) -> Ingestor:
-    config = IngestConfig(port=port, client_id=client_id, **kwargs)
+    config = IngestConfig(broker=BrokerConnection(port=port), client_id=client_id, **kwargs)
     return Ingestor(config, store=store)

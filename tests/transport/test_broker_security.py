@@ -25,6 +25,7 @@ from tests.transport.conftest import (
     wait_for,
 )
 from traffic_monitor.contract import (
+    BrokerConnection,
     SignalCommand,
     SnapshotKind,
     command_topic,
@@ -90,24 +91,28 @@ def test_tls_passwords_and_acls(secure_broker, sqlite_store: EventStore, tmp_pat
     tls = TlsConfig(ca_file=etc / "certs" / "ca.crt")
     consumer = Ingestor(
         IngestConfig(
-            host="localhost",
-            port=port,
-            username="aggregator",
-            password_file=_secrets(tmp_path, "aggregator"),
-            tls=tls,
+            broker=BrokerConnection(
+                host="localhost",
+                port=port,
+                username="aggregator",
+                password_file=_secrets(tmp_path, "aggregator"),
+                tls=tls,
+            ),
         ),
         store=sqlite_store,
     )
     consumer.start()
     pub = MqttPublisher(
         MqttConfig(
-            host="localhost",
-            port=port,
+            broker=BrokerConnection(
+                host="localhost",
+                port=port,
+                username=node_username("hcm-q1", "node-01"),
+                password_file=_secrets(tmp_path, "hcm-q1.node-01"),
+                tls=tls,
+            ),
             site_id="hcm-q1",
             node_id="node-01",
-            username=node_username("hcm-q1", "node-01"),
-            password_file=_secrets(tmp_path, "hcm-q1.node-01"),
-            tls=tls,
             outbox_path=tmp_path / "outbox.sqlite3",
         )
     )
@@ -190,13 +195,15 @@ def test_commands_only_from_the_aggregator(secure_broker, tmp_path: Path):
     signals = ExternalSignalStates()
     pub = MqttPublisher(
         MqttConfig(
-            host="localhost",
-            port=port,
+            broker=BrokerConnection(
+                host="localhost",
+                port=port,
+                username=node_username("hcm-q1", "node-01"),
+                password_file=_secrets(tmp_path, "hcm-q1.node-01"),
+                tls=TlsConfig(ca_file=etc / "certs" / "ca.crt"),
+            ),
             site_id="hcm-q1",
             node_id="node-01",
-            username=node_username("hcm-q1", "node-01"),
-            password_file=_secrets(tmp_path, "hcm-q1.node-01"),
-            tls=TlsConfig(ca_file=etc / "certs" / "ca.crt"),
             outbox_path=tmp_path / "outbox.sqlite3",
         ),
         signals=signals,

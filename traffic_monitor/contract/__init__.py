@@ -6,6 +6,7 @@ from traffic_monitor.contract.acks import (
     parse_correlation_data,
     seq_ranges,
 )
+from traffic_monitor.contract.broker import BrokerConnection, TlsConfig
 from traffic_monitor.contract.codec import (
     MAX_MESSAGE_BYTES,
     MAX_SNAPSHOT_BYTES,
@@ -47,6 +48,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_SNAPSHOT_BYTES",
     "SCHEMA_VERSION",
+    "BrokerConnection",
     "CommandName",
     "ContractError",
     "DeliveryAck",
@@ -63,6 +65,7 @@ __all__ = [
     "Severity",
     "SignalCommand",
     "SnapshotKind",
+    "TlsConfig",
     "TopicError",
     "TopicKind",
     "ack_topic",

@@ -1,51 +1,38 @@
 """MQTT v5 client set-up shared by the edge publisher and the aggregator consumer.
 
-One place decides how a paho client is built: MQTT v5, a fixed client id, user name and
-password (the password from a secrets file or the environment, never from a config file),
-TLS with a CA and optionally a client certificate, reconnect back-off, and the CONNECT
-properties of a persistent session.
+One place decides how a paho client is built from a :class:`BrokerConnection`
+(``traffic_monitor.contract.broker``): MQTT v5, a fixed client id, user name and password
+(the password from a secrets file or the environment, never from a config file), TLS with a
+CA and optionally a client certificate, reconnect back-off, and the CONNECT properties of a
+persistent session.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import BaseModel, ConfigDict, Field
 
-from traffic_monitor.errors import UserFacingError
+from traffic_monitor.contract.broker import (
+    PASSWORD_ENV,
+    BrokerConnection,
+    TlsConfig,
+    read_password,
+)
 
-PASSWORD_ENV = "TRAFFIC_MONITOR_MQTT_PASSWORD"
-"""Default environment variable holding the broker password."""
-
-
-class TlsConfig(BaseModel):
-    """TLS to the broker: CA to trust and, for mutual TLS, this client's certificate."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ca_file: Path = Field(description="PEM file of the CA that signed the broker certificate.")
-    cert_file: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
-    key_file: Path | None = Field(default=None, description="Private key of the client cert.")
-
-
-def read_password(password_file: Path | None, password_env: str) -> str | None:
-    """Return the broker password: first line of ``password_file``, else ``$password_env``.
-
-    Raises:
-        UserFacingError: The password file is named but unreadable or empty.
-    """
-    if password_file is not None:
-        try:
-            return password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise UserFacingError(f"cannot read MQTT password file {password_file}: {exc}") from exc
-    return os.environ.get(password_env) or None
+__all__ = [
+    "PASSWORD_ENV",
+    "BrokerConnection",
+    "TlsConfig",
+    "broker_client",
+    "connect_async",
+    "connect_properties",
+    "make_client",
+    "read_password",
+]
 
 
 def make_client(
@@ -100,3 +87,43 @@ def connect_properties(session_expiry_s: int, receive_maximum: int | None = None
     if receive_maximum is not None:
         props.ReceiveMaximum = receive_maximum
     return props
+
+
+def broker_client(
+    broker: BrokerConnection, client_id: str, *, manual_ack: bool = False
+) -> mqtt.Client:
+    """Return an MQTT v5 paho client set up for ``broker`` (credentials, TLS, back-off).
+
+    Args:
+        broker: Where the broker is and how to hold the connection.
+        client_id: Fixed client id (the broker keeps its session under it).
+        manual_ack: Acknowledge received QoS 1 messages only when the caller says so.
+
+    Raises:
+        UserFacingError: The password file is named but unreadable.
+    """
+    return make_client(
+        client_id,
+        username=broker.username,
+        password=broker.password() if broker.username is not None else None,
+        tls=broker.tls,
+        reconnect_min_s=broker.reconnect_min_s,
+        reconnect_max_s=broker.reconnect_max_s,
+        manual_ack=manual_ack,
+    )
+
+
+def connect_async(
+    client: mqtt.Client, broker: BrokerConnection, receive_maximum: int | None = None
+) -> None:
+    """Start connecting ``client`` to ``broker`` with a persistent session (no waiting).
+
+    Args:
+        client: A client from :func:`broker_client`.
+        broker: Where the broker is; its keep-alive and session expiry.
+        receive_maximum: Unacknowledged QoS 1 messages the broker may send at once.
+    """
+    props = connect_properties(broker.session_expiry_s, receive_maximum)
+    client.connect_async(
+        broker.host, broker.port, broker.keepalive_s, clean_start=False, properties=props
+    )
