@@ -112,7 +112,7 @@ def crossing_scene(path: Path) -> SceneConfig:
     scene = load_scene(path)
     rules = {name: dict(params) for name, params in scene.rules.items()}
     rules.setdefault("line_crossing", {})["emit_crossings"] = True
-    return scene.model_copy(update={"rules": rules})
+    return SceneConfig.model_validate(scene.model_dump() | {"rules": rules})
 
 
 def run_clip(

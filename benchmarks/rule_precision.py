@@ -182,7 +182,7 @@ def _events(rule: str, items: list[dict[str, Any]] | None) -> list[TruthEvent]:
 def probe_scene(scene: SceneConfig, probe: Probe) -> SceneConfig:
     """The scene with the probe's zone kinds removed and only the probe's rule."""
     zones = [zone for zone in scene.zones if zone.kind.value not in probe.remove_zone_kinds]
-    rules = {probe.rule: scene.rules.get(probe.rule) or {}}
+    rules: dict[str, Any] = {probe.rule: scene.rules.get(probe.rule) or {}}
     return scene.model_copy(update={"zones": zones, "rules": rules})
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from traffic_monitor.contract.placement import SceneOutline, read_placement
+from traffic_monitor.contract.placement import CalibrationPoints, SceneOutline, read_placement
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ ROAD_KINDS = ("carriageway",)
 
 
 def _to_world(scene: SceneOutline, points: Sequence[Sequence[float]]) -> np.ndarray:
-    assert scene.calibration is not None
+    assert isinstance(scene.calibration, CalibrationPoints)
     src = np.asarray(scene.calibration.image_points, np.float64)
     dst = np.asarray(scene.calibration.world_points, np.float64)
     matrix, _ = cv2.findHomography(src, dst)
@@ -62,8 +62,8 @@ def _to_lon_lat(world: np.ndarray, lat: float, lon: float, heading_deg: float) -
 def scene_roads(scene: SceneOutline, source: str) -> list[dict[str, Any]]:
     """GeoJSON polygons of a scene's carriageway zones (none without position or calibration)."""
     cam = scene.camera
-    if cam.location is None or scene.calibration is None:
-        return []
+    if cam.location is None or not isinstance(scene.calibration, CalibrationPoints):
+        return []  # a calibration file's lens model is not drawn here
     heading = cam.location.heading_deg
     features = []
     for zone in scene.zones:

@@ -1,12 +1,13 @@
 """Camera stream ingest: one capture worker per camera feeding a bounded frame queue."""
 
 from edge.ingest.capture import CapturePosition, CaptureStats, CaptureWorker, StatusChange
-from edge.ingest.config import QueuePolicy, SourceConfig
+from edge.ingest.config import CaptureSettings, QueuePolicy, SourceConfig
 from edge.ingest.frame import Frame
 from edge.ingest.source import SourceError, SourceKind
 
 __all__ = [
     "CapturePosition",
+    "CaptureSettings",
     "CaptureStats",
     "CaptureWorker",
     "Frame",

@@ -9,25 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 QueuePolicy = Literal["auto", "drop_oldest", "block"]
 
 
-class SourceConfig(BaseModel):
-    """Where a camera's frames come from and how they are paced, limited and cropped."""
+class CaptureSettings(BaseModel):
+    """How a camera's frames are read: pacing, limits, queueing, reconnects.
+
+    Shared by the capture's :class:`SourceConfig` and the scene's ``source`` section, so
+    every setting is defined once and settable from a camera's YAML.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    uri: str = Field(
-        min_length=1,
-        description=(
-            "Video file path, stream URL (rtsp://, rtmp://, http(s)://, udp://) or local "
-            "device index (0, 1, …)."
-        ),
-    )
-    camera_id: str = Field(
-        default="cam0",
-        min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9_.-]+$",
-        description="Unique camera id (letters, digits, _ . -); used in events and topics.",
-    )
     live: bool | None = Field(
         default=None,
         description=(
@@ -48,10 +38,6 @@ class SourceConfig(BaseModel):
             "to colour. Lower saves CPU per camera; too low breaks tracking of fast vehicles."
         ),
     )
-    roi: tuple[int, int, int, int] | None = Field(
-        default=None,
-        description="Region of interest (x, y, width, height) in native pixels; frames are cropped",
-    )
     queue_size: int = Field(
         default=2,
         ge=1,
@@ -69,7 +55,7 @@ class SourceConfig(BaseModel):
     stall_timeout_s: float = Field(
         default=10.0,
         gt=0,
-        description="A live source with no frame for this long is reopened.",
+        description="A live source with no frame for this long is reported offline and reopened.",
     )
     reconnect_initial_s: float = Field(
         default=1.0, gt=0, description="First wait before reopening a lost source."
@@ -84,4 +70,27 @@ class SourceConfig(BaseModel):
             "Give up when a source that never delivered a frame fails to open this many times. "
             "Empty: keep trying (a box that starts before its camera)."
         ),
+    )
+
+
+class SourceConfig(CaptureSettings):
+    """Where a camera's frames come from and how they are paced, limited and cropped."""
+
+    uri: str = Field(
+        min_length=1,
+        description=(
+            "Video file path, stream URL (rtsp://, rtmp://, http(s)://, udp://) or local "
+            "device index (0, 1, …)."
+        ),
+    )
+    camera_id: str = Field(
+        default="cam0",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Unique camera id (letters, digits, _ . -); used in events and topics.",
+    )
+    roi: tuple[int, int, int, int] | None = Field(
+        default=None,
+        description="Region of interest (x, y, width, height) in native pixels; frames are cropped",
     )

@@ -26,7 +26,7 @@ from edge.rules.red_light import SIGNAL_BOARD
 from edge.rules.signals import SignalBoard
 from edge.scene import SceneConfig
 from edge.scene.geometry import as_points, in_polygon
-from edge.scene.transform import HomographyTransform
+from edge.scene.transform import world_transform
 from edge.tracking import ByteTracker
 from edge.tracking.bytetrack import buffered_iou
 from edge.tracking.prefilter import merge_riders, suppress_duplicates
@@ -88,7 +88,7 @@ class CameraAnalytics:
         Args:
             scene: The camera's validated scene config.
             class_names: The detector's class names.
-            transform: Pixel → road-plane transform; default: the scene's homography if any.
+            transform: Pixel → road-plane transform; default: the scene's calibration if any.
             external_signals: Shared table of externally pushed signal states (MQTT).
             evidence: Evidence writer; none means events carry no images.
             services: Shared objects for rules by key (e.g. an already loaded head detector).
@@ -97,8 +97,8 @@ class CameraAnalytics:
         self.scene = scene
         self.node_id = node_id
         self.class_names = tuple(class_names)
-        if transform is None and scene.calibration is not None:
-            transform = HomographyTransform(scene.calibration)
+        if transform is None:
+            transform = world_transform(scene.calibration)
         self.signals = SignalBoard(scene.signals, external_signals)
         shared = {**(services or {}), SIGNAL_BOARD: self.signals}
         setup = RuleSetup(scene, self.class_names, transform, shared)

@@ -9,28 +9,48 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.detector import DetectorConfig
-from edge.evidence import EvidenceConfig
+from edge.pipeline.config import (
+    EdgeConfig,
+    EvidenceSection,
+    RunConfig,
+    TransportSection,
+    capture_config,
+    load_edge_config,
+    load_run_config,
+    resolve_evidence,
+    resolve_uri,
+)
 from edge.pipeline.metrics import PipelineMetrics
 from edge.pipeline.runner import BatchDetector, Pipeline, RunStats
 from edge.pipeline.sink import EventSink, JsonLinesSink
-from edge.pipeline.supervision import SupervisionConfig
 from edge.rules import ExternalSignalStates, RuleSetup, build_rules
-from edge.scene import SceneConfig, format_validation_error, load_scene
+from edge.scene import SceneConfig
 from edge.scene.render import check_frame_size, out_of_frame, read_frame, render_scene
-from edge.scene.transform import HomographyTransform
-from edge.transport.config import MqttConfig
-from edge.transport.identity import NodeIdentity, check_camera_sites
+from edge.scene.transform import world_transform
 from traffic_monitor.errors import UserFacingError
-from traffic_monitor.shared_data import shared_path
 
-if TYPE_CHECKING:
-    from edge.ingest import SourceConfig
+__all__ = [
+    "EXIT_CAMERAS_FAILED",
+    "EdgeConfig",
+    "EvidenceSection",
+    "RunConfig",
+    "TransportSection",
+    "add_edge_commands",
+    "build_detectors",
+    "capture_config",
+    "check_config_command",
+    "check_rules",
+    "exit_status",
+    "load_edge_config",
+    "load_run_config",
+    "make_sink",
+    "resolve_evidence",
+    "resolve_uri",
+    "run_command",
+    "select_transport",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -38,149 +58,6 @@ COCO_ROAD_NAMES = ("person", "bicycle", "car", "motorcycle")
 EXIT_CAMERAS_FAILED = 1
 """``edge run`` exit status when it ended (not stopped) with cameras given up: the service
 manager (``Restart=on-failure``) then restarts the process."""
-
-
-class EvidenceSection(EvidenceConfig):
-    """Evidence images of alerts: on or off, sizes, JPEG quality, an optional local copy."""
-
-    enabled: bool | None = Field(
-        default=None,
-        description="Encode evidence images for alerts. Empty: on when they can go somewhere "
-        "(transport mqtt, which carries them with their events, or a directory).",
-    )
-
-
-class TransportSection(BaseModel):
-    """Where ``edge run`` sends its events: a JSON-lines file or MQTT (durable outbox)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["jsonl", "mqtt"] = Field(
-        default="jsonl",
-        description="jsonl: append to the 'events' file; mqtt: publish through the outbox.",
-    )
-    mqtt: MqttConfig | None = Field(
-        default=None, description="Broker, node identity, TLS and outbox, for type 'mqtt'."
-    )
-
-    @model_validator(mode="after")
-    def _mqtt_has_settings(self) -> TransportSection:
-        if self.type == "mqtt" and self.mqtt is None:
-            raise ValueError("type 'mqtt' needs an 'mqtt' section (site_id, node_id, host, …)")
-        return self
-
-
-class RunConfig(BaseModel):
-    """An ``edge run`` file: which cameras, where events and evidence go, metrics port."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cameras: list[Path] = Field(min_length=1, description="Scene config files, one per camera.")
-    events: Path = Field(
-        default=Path("events.jsonl"), description="JSON-lines event file (transport 'jsonl')."
-    )
-    transport: TransportSection = Field(
-        default_factory=TransportSection, description="Event sink: JSON lines or MQTT."
-    )
-    evidence: EvidenceSection = Field(
-        default_factory=EvidenceSection,
-        description="Evidence images of alerts (blurred as each scene's privacy_blur says).",
-    )
-    evidence_dir: Path | None = Field(
-        default=None,
-        description="Older spelling of evidence.directory: also write evidence JPEGs here.",
-    )
-    metrics_port: int | None = Field(
-        default=None, ge=1, le=65535, description="Prometheus /metrics port; empty: off."
-    )
-    metrics_address: str = Field(default="127.0.0.1", description="Address metrics bind to.")
-    supervision: SupervisionConfig = Field(
-        default_factory=SupervisionConfig,
-        description="Restarts of failed camera parts, when to give up, the detector watchdog.",
-    )
-    analysis_thread: bool = Field(
-        default=True,
-        description="Track and run the rules of one round of frames in a thread of their own "
-        "while the next round is detected. On a GPU, or a CPU with cores to spare, the two "
-        "overlap; on a 2-core CPU-only box they contend for the same cores and false (take "
-        "turns) sustains as many cameras (benchmarks/results/analysis_overlap_cpu*.json).",
-    )
-
-
-def resolve_evidence(config: RunConfig) -> EvidenceConfig | None:
-    """The evidence settings the run uses, or None when it encodes no images.
-
-    Raises:
-        UserFacingError: Evidence asked for where no image could go (JSON lines keep none).
-    """
-    section = config.evidence
-    directory = section.directory or config.evidence_dir
-    carried = config.transport.type == "mqtt"
-    enabled = section.enabled if section.enabled is not None else carried or directory is not None
-    if not enabled:
-        return None
-    if not carried and directory is None:
-        raise UserFacingError(
-            "evidence.enabled: a JSON-lines event file keeps no images; set evidence.directory "
-            "or use transport mqtt"
-        )
-    return EvidenceConfig(
-        **section.model_dump(exclude={"enabled", "directory"}), directory=directory
-    )
-
-
-def capture_config(scene: SceneConfig, base: Path, **overrides: Any) -> SourceConfig:
-    """The capture settings of a scene's ``source`` section (its file resolved).
-
-    Args:
-        scene: The camera.
-        base: Folder a relative file is looked up in first.
-        **overrides: Settings that replace the scene's (e.g. ``realtime``, ``loop``).
-    """
-    from edge.ingest import SourceConfig
-
-    settings = {**scene.source.capture_settings(), **overrides}
-    return SourceConfig(
-        uri=resolve_uri(scene.source.uri, base), camera_id=scene.camera.id, **settings
-    )
-
-
-def resolve_uri(uri: str, base: Path) -> str:
-    """A relative file path is looked up beside the config, then in the shared data folder."""
-    if "://" in uri or uri.isdigit() or Path(uri).is_absolute():
-        return uri
-    for candidate in (base / uri, shared_path(*Path(uri).parts)):
-        if candidate.exists():
-            return str(candidate)
-    raise UserFacingError(f"source.uri {uri!r}: no such file beside {base} or in the shared data")
-
-
-def load_run_config(path: Path) -> tuple[RunConfig, list[SceneConfig], Path]:
-    """Read an ``edge run`` file, or a single scene file (one camera, defaults).
-
-    Returns:
-        The run config, the scenes, and the folder relative paths are resolved against.
-    """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserFacingError(f"cannot read {path}: {exc.strerror}") from exc
-    base = path.parent
-    if isinstance(raw, dict) and "camera" in raw:
-        return RunConfig(cameras=[path]), [load_scene(path)], base
-    try:
-        config = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise UserFacingError(format_validation_error(exc, str(path))) from exc
-    scenes = [load_scene(p if p.is_absolute() else base / p) for p in config.cameras]
-    ids = [scene.camera.id for scene in scenes]
-    if len(set(ids)) != len(ids):
-        raise UserFacingError(f"{path}: two cameras share an id ({', '.join(ids)})")
-    mqtt = config.transport.mqtt
-    if mqtt is not None:
-        identity = NodeIdentity(mqtt.site_id, mqtt.node_id)
-        check_camera_sites(identity, [(s.camera.id, s.camera.site) for s in scenes], str(path))
-    return config, scenes, base
 
 
 def build_detectors(
@@ -211,7 +88,7 @@ def build_detectors(
     return detectors
 
 
-def select_transport(config: RunConfig, choice: str | None, origin: str) -> None:
+def select_transport(config: EdgeConfig, choice: str | None, origin: str) -> None:
     """Apply the ``--transport`` flag to the run config (None: keep the config's choice).
 
     Raises:
@@ -228,7 +105,7 @@ def select_transport(config: RunConfig, choice: str | None, origin: str) -> None
 
 
 def make_sink(
-    config: RunConfig,
+    config: EdgeConfig,
     scenes: Sequence[SceneConfig],
     signals: ExternalSignalStates,
     events_path: Path,
@@ -287,9 +164,10 @@ def _start_and_run(args: argparse.Namespace, stop: threading.Event) -> RunStats 
     from edge.ingest import CaptureWorker
 
     logger.info("edge run: starting (SIGINT/SIGTERM stop it cleanly from now on)")
-    config, scenes, base = load_run_config(Path(args.config))
+    config, scenes, base = load_run_config(Path(args.config))  # every field checked
     select_transport(config, args.transport, args.config)
     evidence = resolve_evidence(config)
+    check_rules(scenes)  # each rule against its camera, before any model loads
     sources = {scene.camera.id: CaptureWorker(capture_config(scene, base)) for scene in scenes}
     detectors = build_detectors(scenes)  # slow: model load
     if stop.is_set():
@@ -313,7 +191,7 @@ def _start_and_run(args: argparse.Namespace, stop: threading.Event) -> RunStats 
             supervision=config.supervision,
             detector_factory=_detector_factory(),
             stop_event=stop,
-            node_id=config.transport.mqtt.node_id if config.transport.mqtt else "default",
+            node_id=config.node_id,
         )
     except BaseException:
         sink.close()
@@ -371,38 +249,76 @@ def install_stop_handlers(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
+def check_rules(scenes: Sequence[SceneConfig], *, load_models: bool = False) -> None:
+    """Build every camera's rules once against its geometry and calibration, then drop them.
+
+    A rule refuses a camera it cannot run on (``speeding`` without a calibration or a zone
+    with a limit); this finds that before a detector loads or the publisher connects. Rules
+    that load a model of their own are left out unless ``load_models``.
+
+    Raises:
+        UserFacingError: A rule refused its camera (camera and rule named).
+    """
+    for scene in scenes:
+        setup = RuleSetup(scene, COCO_ROAD_NAMES, world_transform(scene.calibration))
+        if not load_models:
+            setup.scene = scene.model_copy(
+                update={"rules": {n: p for n, p in scene.rules.items() if not _loads_model(n)}}
+            )
+        try:
+            build_rules(setup)
+        except UserFacingError as exc:
+            raise UserFacingError(f"camera {scene.camera.id}: {exc}") from exc
+
+
+def _loads_model(name: str) -> bool:
+    from edge.rules import registered_rules
+
+    return registered_rules()[name].loads_model
+
+
 def check_config_command(args: argparse.Namespace) -> int:
-    """``edge check-config FILE --frame F``: validate everything and draw the geometry."""
+    """``edge check-config FILE``: validate the whole config and draw each camera's geometry.
+
+    Every field of every camera is checked (rule settings included) and every rule is built
+    against its camera; no detector is loaded.
+    """
     path = Path(args.file)
-    scene = load_scene(path)
-    transform = HomographyTransform(scene.calibration) if scene.calibration else None
-    build_rules(RuleSetup(scene, COCO_ROAD_NAMES, transform))
-    frame_source = (
-        Path(args.frame) if args.frame else Path(resolve_uri(scene.source.uri, path.parent))
-    )
+    _, scenes, base = load_run_config(path)
+    check_rules(scenes, load_models=True)
+    for scene in scenes:
+        stem = path.stem if len(scenes) == 1 else f"{path.stem}.{scene.camera.id}"
+        output = Path(args.output) if args.output else Path.cwd() / f"{stem}.check.png"
+        if args.output and len(scenes) > 1:
+            output = output.with_name(f"{output.stem}.{scene.camera.id}{output.suffix}")
+        _draw_camera(args, scene, base, output)
+    return 0
+
+
+def _draw_camera(args: argparse.Namespace, scene: SceneConfig, base: Path, output: Path) -> None:
+    """Draw a camera's geometry on a frame of its source (or ``--frame``) and report it."""
+    frame_source = Path(args.frame) if args.frame else Path(resolve_uri(scene.source.uri, base))
     frame = read_frame(frame_source, args.frame_index)
     check_frame_size(scene, frame)
     outside = out_of_frame(scene, frame)
     if outside:
         print(f"warning: points outside the frame in {', '.join(outside)}")  # noqa: T201
-    output = Path(args.output) if args.output else Path.cwd() / f"{path.stem}.check.png"
     import cv2
 
     if not cv2.imwrite(str(output), render_scene(scene, frame)):
         raise UserFacingError(f"cannot write {output}")
     print(  # noqa: T201
-        f"{path}: valid ({'ROI, ' if scene.roi else ''}{len(scene.zones)} zones, "
-        f"{len(scene.lines)} lines, "
+        f"{scene.camera.id}: valid ({'ROI, ' if scene.roi else ''}"
+        f"{len(scene.zones)} zones, {len(scene.lines)} lines, "
         f"{len(scene.lanes)} lanes, {len(scene.stop_lines)} stop lines, "
         f"rules: {', '.join(scene.rules) or 'none'}); drawing: {output}"
     )
-    return 0
 
 
 def add_edge_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``run`` and ``check-config`` under ``edge``."""
     run = subparsers.add_parser("run", help="run capture → detect → track → rules → events")
-    run.add_argument("config", help="edge run YAML (cameras: [...]) or a single scene YAML")
+    run.add_argument("config", help="edge config YAML (cameras: [...]) or a single camera YAML")
     run.add_argument("--events", help="event JSON-lines file (overrides the config)")
     run.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     run.add_argument(
@@ -411,13 +327,15 @@ def add_edge_commands(subparsers: argparse._SubParsersAction) -> None:  # type: 
         help="event sink (overrides transport.type; mqtt needs the config's transport.mqtt)",
     )
     run.set_defaults(handler=run_command)
-    check = subparsers.add_parser("check-config", help="validate a scene and draw it on a frame")
-    check.add_argument("file", help="scene YAML")
+    check = subparsers.add_parser(
+        "check-config", help="validate an edge config or a camera file and draw each camera"
+    )
+    check.add_argument("file", help="edge config YAML (cameras: [...]) or a camera YAML")
     check.add_argument("--frame", help="image or video to draw on (default: the scene's source)")
     check.add_argument("--frame-index", type=int, default=0, help="frame of a video to use")
     check.add_argument(
         "--output",
         help="PNG to write (default: NAME.check.png in the working directory, never beside "
-        "the config)",
+        "the config; NAME.CAMERA.check.png for each camera of a config with several)",
     )
     check.set_defaults(handler=check_config_command)

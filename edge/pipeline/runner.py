@@ -31,7 +31,9 @@ from concurrent.futures import Future
 from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from edge.detections import Detections
 from edge.detector import DetectorConfig
@@ -246,6 +248,9 @@ class Pipeline:
         self._evidence = evidence
         self._notices: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.groups = self._groups(scenes, detector_factory)
+        self._crops = {
+            scene.camera.id: scene.source.crop for scene in scenes if scene.source.crop is not None
+        }
         self.units = {
             scene.camera.id: CameraUnit(
                 scene,
@@ -414,7 +419,7 @@ class Pipeline:
         for position, frame in enumerate(frames):
             members.setdefault(id(self._group_of[frame.camera_id]), []).append(position)
         calls = [
-            (group, positions, group.submit([frames[p].image for p in positions]))
+            (group, positions, group.submit([self._detector_input(frames[p]) for p in positions]))
             for group in self.groups
             if (positions := members.get(id(group)))
         ]
@@ -425,10 +430,28 @@ class Pipeline:
             if found is None:
                 self._discard(frames[p] for p in positions)
                 continue
-            results.update(zip(positions, found, strict=True))
+            native = [
+                self._to_native(frames[p], dets) for p, dets in zip(positions, found, strict=True)
+            ]
+            results.update(zip(positions, native, strict=True))
         self.metrics.latency.labels("detect").observe(time.perf_counter() - started)
         kept = sorted(results)
         return Round([frames[p] for p in kept], [results[p] for p in kept])
+
+    def _detector_input(self, frame: Frame) -> np.ndarray[Any, Any]:
+        """The part of the frame its camera's ``source.crop`` lets the detector see."""
+        crop = self._crops.get(frame.camera_id)
+        if crop is None:
+            return frame.image
+        x, y, width, height = crop
+        return frame.image[y : y + height, x : x + width]
+
+    def _to_native(self, frame: Frame, detections: Detections) -> Detections:
+        """Detections of a cropped input moved back to native pixels (the geometry's)."""
+        crop = self._crops.get(frame.camera_id)
+        if crop is None:
+            return detections
+        return detections.shifted(crop[0], crop[1])
 
     def _group_result(
         self, group: DetectorGroup, call: Future[list[Detections]], expected: int

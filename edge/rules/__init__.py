@@ -1,7 +1,7 @@
 """Traffic rules: each module is one rule fed the tracked detections of one frame.
 
-Add a rule by adding a module with a :class:`Rule` subclass decorated by
-:func:`register_rule`; list it under ``rules:`` in a scene config.
+Add a rule by adding a module with a :class:`Rule` subclass and listing the class in
+:data:`edge.rules.registry.BUILT_IN_RULES`; name it under ``rules:`` in a camera config.
 """
 
 from edge.rules.base import (
@@ -14,7 +14,7 @@ from edge.rules.base import (
     make_event,
     register_rule,
 )
-from edge.rules.registry import build_rules, discover_rules
+from edge.rules.registry import BUILT_IN_RULES, build_rules, discover_rules, registered_rules
 from edge.rules.signals import (
     ColourSignal,
     ExternalSignalStates,
@@ -25,6 +25,7 @@ from edge.rules.signals import (
 )
 
 __all__ = [
+    "BUILT_IN_RULES",
     "RULES",
     "ColourSignal",
     "ExternalSignalStates",
@@ -41,4 +42,5 @@ __all__ = [
     "discover_rules",
     "make_event",
     "register_rule",
+    "registered_rules",
 ]

@@ -1,8 +1,9 @@
 """The rule interface: a rule is fed the tracked detections of one frame and returns events.
 
-A new rule is a new module in this package with a class decorated by :func:`register_rule`;
-the registry finds it by name (the key under ``rules:`` in the scene config), validates its
-``Params`` and builds it. The frame loop never changes.
+A new rule is a new module in this package with a :class:`Rule` subclass, added to the
+explicit list in :mod:`edge.rules.registry`; the scene's ``rules:`` section names it, its
+``Params`` validate the settings when the config is read, and the registry builds it. The
+frame loop never changes. Extensions outside this package use :func:`register_rule`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
 
 from edge.detections import NO_TRACK, Detections, of_classes
 from edge.scene import SceneConfig
+from edge.scene import rules as scene_rules
 from edge.scene.geometry import as_points, in_polygon
 from edge.tracking import Track
 from traffic_monitor.contract import Event, EventPhase, EventType, Geometry, Severity
@@ -27,6 +28,9 @@ from traffic_monitor.contract import Event, EventPhase, EventType, Geometry, Sev
 logger = logging.getLogger(__name__)
 
 VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "bicycle")
+
+RuleParams = scene_rules.RuleParams
+"""Base of every rule's parameters (defined with the config's ``rules:`` section)."""
 
 
 T = TypeVar("T")
@@ -43,12 +47,6 @@ class WorldTransform(Protocol):
     def image_to_world(self, points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Map ``(N, 2)`` pixel points to ``(N, 2)`` road-plane metres."""
         ...
-
-
-class RuleParams(BaseModel):
-    """Base of every rule's parameters: unknown keys are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
@@ -175,6 +173,8 @@ class Rule(ABC):
 
     name: ClassVar[str]
     Params: ClassVar[type[RuleParams]] = RuleParams
+    loads_model: ClassVar[bool] = False
+    """True for a rule that loads a model when built: a config check leaves it unbuilt."""
 
     def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
         """Keep the validated parameters and the setup."""
@@ -200,7 +200,10 @@ RULES: dict[str, type[Rule]] = {}
 
 
 def register_rule(cls: RuleT) -> RuleT:
-    """Class decorator: make a rule available by its ``name`` in scene configs."""
+    """Class decorator for rules outside ``edge.rules`` (plug-ins, tests): usable by ``name``.
+
+    The built-in rules are listed in :data:`edge.rules.registry.BUILT_IN_RULES` instead.
+    """
     if cls.name in RULES and RULES[cls.name] is not cls:
         raise ValueError(f"two rules are named {cls.name!r}")
     RULES[cls.name] = cls

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
+from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
 from edge.rules.lifecycle import Lifecycle
 from traffic_monitor.contract import Event, EventType, Severity
 
@@ -142,7 +142,6 @@ def view_match(
     return float(best), (mx - x, my - y)
 
 
-@register_rule
 class CameraHealthRule(Rule):
     """``camera_health`` start/end per condition (dark, blurred, blocked, view_changed)."""
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 import numpy as np
 from pydantic import Field
 
-from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
+from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
 from edge.rules.kinematics import MPS_TO_KMH, pixel_speed
 from edge.rules.lifecycle import Lifecycle
 from edge.rules.motion import shared_world_speed
@@ -85,7 +85,6 @@ class _ZoneState:
     queue_m: float | None = None
 
 
-@register_rule
 class CongestionRule(Rule):
     """``congestion`` start/update/end per zone as its level leaves and returns to free."""
 

@@ -27,7 +27,6 @@ from edge.rules.base import (
     RuleSetup,
     make_event,
     prune,
-    register_rule,
 )
 from edge.tracking.prefilter import suppress_duplicates
 from traffic_monitor.contract import Event, EventType, Severity
@@ -98,12 +97,12 @@ class _Votes:
     reported: bool = False
 
 
-@register_rule
 class HelmetRule(Rule):
     """``no_helmet`` for a motorbike whose rider is voted bare-headed over its track."""
 
     name = "no_helmet"
     Params = HelmetParams
+    loads_model = True
 
     def __init__(self, params: RuleParams, setup: RuleSetup) -> None:
         """Load (or take the injected) head detector."""

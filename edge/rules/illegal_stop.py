@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from edge.rules.base import register_rule
 from edge.rules.incidents import StandingInZoneRule, StandingParams
 from edge.scene import ZoneKind
 from traffic_monitor.contract import EventType, Severity
@@ -21,7 +20,6 @@ class IllegalStopParams(StandingParams):
     )
 
 
-@register_rule
 class IllegalStopRule(StandingInZoneRule):
     """``illegal_stop`` when a vehicle stands in a no-stopping zone longer than ``on_s``."""
 

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from edge.detections import Detections
-from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
+from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
 from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, birth_path, lost_path
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
@@ -313,7 +313,6 @@ class _Line:
         )
 
 
-@register_rule
 class LineCrossingRule(Rule):
     """Counts tracks crossing each counting line; no double count for jitter on the line."""
 

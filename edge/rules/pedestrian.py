@@ -7,7 +7,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from edge.detections import Detections
-from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
+from edge.rules.base import FrameContext, RuleParams, RuleSetup
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.riders import RiderJudge, RiderSettings
 from edge.rules.zones import select_zones
@@ -66,7 +66,6 @@ class PedestrianParams(IncidentParams):
     )
 
 
-@register_rule
 class PedestrianOnCarriagewayRule(TrackIncidentRule):
     """``pedestrian_on_carriageway``: a person on foot on the road outside crosswalks.
 

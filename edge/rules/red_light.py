@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from edge.detections import Detections
-from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
+from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
 from edge.rules.crossing import SideTracker
 from edge.rules.signals import SignalBoard, SignalState
 from edge.scene import StopLine
@@ -42,7 +42,6 @@ class RedLightParams(RuleParams):
     )
 
 
-@register_rule
 class RedLightRule(Rule):
     """``red_light`` when a tracked vehicle crosses a stop line positively on red.
 

@@ -7,7 +7,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from edge.detections import Detections
-from edge.rules.base import FrameContext, RuleParams, RuleSetup, WorldTransform, register_rule
+from edge.rules.base import FrameContext, RuleParams, RuleSetup, WorldTransform
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
@@ -70,7 +70,6 @@ class SpeedingParams(IncidentParams):
     )
 
 
-@register_rule
 class SpeedingRule(TrackIncidentRule):
     """``speeding`` with the measured speed and its uncertainty (needs a calibration).
 

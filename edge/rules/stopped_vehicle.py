@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from edge.rules.base import register_rule
 from edge.rules.incidents import StandingInZoneRule, StandingParams
 from edge.scene import ZoneKind
 from traffic_monitor.contract import EventType, Severity
@@ -19,7 +18,6 @@ class StoppedVehicleParams(StandingParams):
     )
 
 
-@register_rule
 class StoppedVehicleRule(StandingInZoneRule):
     """``stopped_vehicle`` for a vehicle standing on the carriageway outside stop zones.
 

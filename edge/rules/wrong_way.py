@@ -7,7 +7,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from edge.detections import Detections
-from edge.rules.base import FrameContext, RuleParams, RuleSetup, register_rule
+from edge.rules.base import FrameContext, RuleParams, RuleSetup
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import recent_points
 from edge.scene import Lane
@@ -61,7 +61,6 @@ class WrongWayParams(IncidentParams):
     )
 
 
-@register_rule
 class WrongWayRule(TrackIncidentRule):
     """``wrong_way`` when a vehicle in a lane keeps moving against its allowed direction."""
 

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 from pydantic import Field
 
-from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event, register_rule
+from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
 from edge.rules.zones import select_zones
 from edge.scene import Zone, ZoneKind
 from traffic_monitor.contract import Event, EventType
@@ -22,7 +22,6 @@ class ZoneOccupancyParams(RuleParams):
     )
 
 
-@register_rule
 class ZoneOccupancyRule(Rule):
     """Periodic ``zone_occupancy`` events: count per class now, mean and max dwell in the zone."""
 

@@ -1,8 +1,8 @@
 """Per-camera scene configuration (YAML, pydantic) and its geometry helpers."""
 
+from edge.scene.calibration import CalibrationReference, Homography
 from edge.scene.config import (
     CountingLine,
-    Homography,
     Lane,
     SceneConfig,
     Signal,
@@ -13,15 +13,19 @@ from edge.scene.config import (
     Zone,
     format_validation_error,
     load_scene,
+    scene_context,
 )
+from edge.scene.rules import RuleParams
 from traffic_monitor.contract.placement import CameraInfo, Location, ZoneKind
 
 __all__ = [
+    "CalibrationReference",
     "CameraInfo",
     "CountingLine",
     "Homography",
     "Lane",
     "Location",
+    "RuleParams",
     "SceneConfig",
     "Signal",
     "SignalSchedule",
@@ -32,4 +36,5 @@ __all__ = [
     "ZoneKind",
     "format_validation_error",
     "load_scene",
+    "scene_context",
 ]

@@ -18,7 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.detector import DetectorConfig
+from edge.ingest.config import CaptureSettings
+from edge.scene.calibration import CalibrationSection
 from edge.scene.geometry import as_points, polygon_area
+from edge.scene.rules import RuleSettings
 from edge.tracking import TrackerConfig
 from traffic_monitor.contract.placement import CameraInfo, ZoneKind
 from traffic_monitor.errors import UserFacingError
@@ -32,11 +35,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SourceSection(_Strict):
-    """Where frames come from and how the capture reads them (``edge.ingest.SourceConfig``).
+class SourceSection(CaptureSettings):
+    """Where frames come from and how the capture reads them.
 
-    No frame crop here: the scene's geometry is drawn in native pixels, and the capture's
-    ``roi`` crop would shift every detection out of it.
+    Every capture setting (``edge.ingest.CaptureSettings``: pacing, queue, stall timeout,
+    reconnect back-off, live flag) is settable here; the capture's ``SourceConfig`` is built
+    from this section as a whole (:func:`edge.pipeline.config.capture_config`).
     """
 
     uri: str = Field(
@@ -44,48 +48,25 @@ class SourceSection(_Strict):
         description="Video file, stream URL or device index. A relative file is resolved "
         "against the config file's folder, then against the shared data folder.",
     )
-    realtime: bool = Field(default=False, description="Pace a file at its native fps.")
-    max_fps: float | None = Field(
-        default=None, gt=0, description="Process at most this many frames per second."
-    )
-    loop: bool = Field(default=False, description="Restart a file at its end.")
-    live: bool | None = Field(
+    crop: tuple[int, int, int, int] | None = Field(
         default=None,
-        description="Treat the source as live (wall-clock time, reopened when it ends). "
-        "Empty: streams and devices are live, files are not (their events carry media time).",
-    )
-    queue_size: int = Field(
-        default=2,
-        ge=1,
-        le=8,
-        description="Frames waiting for detection. Small keeps latency low; full means drop.",
-    )
-    queue_policy: Literal["auto", "drop_oldest", "block"] = Field(
-        default="auto",
-        description="When detection falls behind: drop_oldest (count and drop), block (wait, "
-        "nothing lost, for files) or auto (block for unpaced files, drop otherwise).",
-    )
-    stall_timeout_s: float = Field(
-        default=10.0,
-        gt=0,
-        description="A live source with no frame for this long is reported offline and reopened.",
-    )
-    reconnect_initial_s: float = Field(
-        default=1.0, gt=0, description="First wait before reopening a lost live source."
-    )
-    reconnect_max_s: float = Field(
-        default=30.0, gt=0, description="Longest wait between reopen attempts (doubles up to it)."
-    )
-    max_open_attempts: int | None = Field(
-        default=None,
-        ge=1,
-        description="Give up (camera failed) when a source that never delivered a frame fails "
-        "to open this many times. Empty: keep trying (a box that starts before its camera).",
+        description="Detect only inside this rectangle (x, y, width, height) of the native "
+        "frame: less to infer on a wide view whose edges hold no road. Detections are mapped "
+        "back to native pixels, so the geometry stays in native pixels. Empty: whole frame.",
     )
 
+    @field_validator("crop")
+    @classmethod
+    def _crop_has_area(
+        cls, crop: tuple[int, int, int, int] | None
+    ) -> tuple[int, int, int, int] | None:
+        if crop is not None and (min(crop[:2]) < 0 or min(crop[2:]) < 1):
+            raise ValueError("x and y must be >= 0 and width and height >= 1")
+        return crop
+
     def capture_settings(self) -> dict[str, Any]:
-        """The fields as keyword arguments of ``edge.ingest.SourceConfig`` (less ``uri``)."""
-        return self.model_dump(exclude={"uri"})
+        """The capture settings as keyword arguments of ``edge.ingest.SourceConfig``."""
+        return self.model_dump(include=set(CaptureSettings.model_fields))
 
 
 class SpeedLimits(_Strict):
@@ -203,25 +184,6 @@ class StopLine(_Strict):
     classes: list[str] | None = Field(default=None, description="Classes checked; empty: all.")
 
 
-class Homography(_Strict):
-    """Road-plane calibration by four or more point pairs (image pixels ↔ metres)."""
-
-    image_points: list[Point] = Field(min_length=4, description="Points in native pixels.")
-    world_points: list[Point] = Field(min_length=4, description="Same points on the road, metres.")
-    error_m: float = Field(
-        default=0.5, ge=0, description="Typical position error of the calibration, metres."
-    )
-
-    @model_validator(mode="after")
-    def _same_length(self) -> Homography:
-        if len(self.image_points) != len(self.world_points):
-            raise ValueError(
-                f"image_points has {len(self.image_points)} points, world_points "
-                f"{len(self.world_points)}: they must pair up"
-            )
-        return self
-
-
 class SceneConfig(_Strict):
     """Everything one camera needs: identity, source, detector, tracker, geometry, rules."""
 
@@ -245,14 +207,17 @@ class SceneConfig(_Strict):
     lanes: list[Lane] = Field(default_factory=list, description="Lanes with allowed direction.")
     signals: list[Signal] = Field(default_factory=list, description="Traffic signals.")
     stop_lines: list[StopLine] = Field(default_factory=list, description="Signalled stop lines.")
-    calibration: Homography | None = Field(
-        default=None, description="Pixel → road-plane calibration (speed, queue length)."
+    calibration: CalibrationSection | None = Field(
+        default=None,
+        description="Pixel → road-plane calibration (speed, queue length): inline point pairs "
+        "or a file made by 'traffic-monitor calibrate' (lens distortion, geo reference).",
     )
-    rules: dict[str, dict[str, Any]] = Field(
+    rules: RuleSettings = Field(
         default_factory=dict,
         description=(
-            "Rules to run, by name (line_crossing, zone_dwell, …) with their parameters; "
-            "each rule validates its own parameters. A rule not listed does not run."
+            "Rules to run, by name (line_crossing, speeding, …) with their settings, checked "
+            "against the rule's own settings when the config is read. A rule not listed does "
+            "not run; they run in the order listed."
         ),
     )
     privacy_blur: bool = Field(
@@ -291,9 +256,14 @@ class SceneConfig(_Strict):
         return [zone for zone in self.zones if zone.kind in kinds]
 
 
+def scene_context(base: Path) -> dict[str, Any]:
+    """Validation context of a camera config read from ``base``: relative files resolve there."""
+    return {"base": base}
+
+
 def format_validation_error(error: ValidationError, origin: str) -> str:
     """Turn a pydantic error into lines that name each failing field by its dotted path."""
-    lines = [f"{origin}: invalid scene configuration"]
+    lines = [f"{origin}: invalid configuration"]
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "(top level)"
         lines.append(f"  {location}: {item['msg']}")
@@ -301,7 +271,7 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
 
 
 def load_scene(path: Path) -> SceneConfig:
-    """Read and validate a scene YAML file.
+    """Read and validate a scene YAML file (a calibration file is read beside it).
 
     Raises:
         UserFacingError: The file is missing, not YAML, or fails validation (fields named).
@@ -315,7 +285,7 @@ def load_scene(path: Path) -> SceneConfig:
     if not isinstance(raw, dict):
         raise UserFacingError(f"{path}: expected a mapping at the top level")
     try:
-        scene = SceneConfig.model_validate(raw)
+        scene = SceneConfig.model_validate(raw, context=scene_context(path.parent))
     except ValidationError as exc:
         raise UserFacingError(format_validation_error(exc, str(path))) from exc
     logger.debug("loaded scene %s for camera %s", path, scene.camera.id)

@@ -32,6 +32,7 @@ LINE_COLOUR = (0, 255, 0)
 LANE_COLOUR = (255, 128, 0)
 STOP_COLOUR = (0, 0, 255)
 ROI_COLOUR = (0, 255, 255)
+CROP_COLOUR = (255, 0, 255)
 
 
 def _pt(point: tuple[float, float]) -> tuple[int, int]:
@@ -75,9 +76,18 @@ def _draw_roi(image: Image, roi: list[tuple[float, float]]) -> None:
     _label(image, "ROI (detections outside are ignored)", (top[0], top[1] + 14), ROI_COLOUR)
 
 
+def _draw_crop(image: Image, crop: tuple[int, int, int, int]) -> None:
+    """Outline the rectangle the detector sees (``source.crop``)."""
+    x, y, width, height = crop
+    cv2.rectangle(image, (x, y), (x + width - 1, y + height - 1), CROP_COLOUR, 2)
+    _label(image, "crop (the detector sees only this)", (x + 4, y + 16), CROP_COLOUR)
+
+
 def render_scene(scene: SceneConfig, frame: Image) -> Image:
-    """Return a copy of ``frame`` with the ROI, zones, lines, lanes, stop lines and signals."""
+    """Return a copy of ``frame`` with the crop, ROI, zones, lines, lanes, stop lines, signals."""
     image = frame.copy()
+    if scene.source.crop is not None:
+        _draw_crop(image, scene.source.crop)
     if scene.roi is not None:
         _draw_roi(image, scene.roi)
     overlay = image.copy()
@@ -171,6 +181,9 @@ def out_of_frame(scene: SceneConfig, frame: Image) -> list[str]:
     items += [(f"stop_lines.{s.name}", [s.start, s.end]) for s in scene.stop_lines]
     if scene.roi is not None:
         items.append(("roi", list(scene.roi)))
+    if scene.source.crop is not None:
+        x, y, crop_width, crop_height = scene.source.crop
+        items.append(("source.crop", [(x, y), (x + crop_width, y + crop_height)]))
     for name, points in items:
         if any(not (0 <= x <= width and 0 <= y <= height) for x, y in points):
             problems.append(name)

@@ -1,7 +1,8 @@
-"""A minimal pixel → road-plane transform from the scene's homography point pairs.
+"""Pixel → road-plane transforms of a camera's ``calibration:`` section.
 
-The rules depend only on the protocol ``image_to_world(points) -> points``; the calibration
-package provides richer transforms with the same method, and any of them can be passed in.
+The rules depend only on the protocol ``image_to_world(points) -> points``
+(``edge.rules.WorldTransform``). Inline point pairs give a :class:`HomographyTransform`; a
+calibration file gives its :class:`calibration.CameraModel` (lens distortion undone first).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.scene.config import Homography
+from calibration import CameraModel
+from edge.scene.calibration import CalibrationReference, Homography
 
 
 class HomographyTransform:
@@ -36,3 +38,18 @@ class HomographyTransform:
         if len(pts) == 0:
             return np.empty((0, 2), dtype=np.float64)
         return cv2.perspectiveTransform(pts, self.matrix).reshape(-1, 2).astype(np.float64)
+
+
+def world_transform(
+    calibration: Homography | CalibrationReference | None,
+) -> HomographyTransform | CameraModel | None:
+    """The transform a camera's calibration describes (None without one).
+
+    Raises:
+        ValueError: Degenerate inline points.
+    """
+    if calibration is None:
+        return None
+    if isinstance(calibration, CalibrationReference):
+        return calibration.stored.camera_model()
+    return HomographyTransform(calibration)

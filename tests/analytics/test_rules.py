@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from edge.pipeline.analytics import CameraAnalytics
 from tests.analytics.factories import CAR, MOTORCYCLE, NAMES, PERSON, TRUCK, Path, play, scene
@@ -475,9 +476,10 @@ def test_red_light_from_the_colour_of_the_signal_region():
 
 
 def test_unknown_rule_and_bad_parameter_are_named():
-    with pytest.raises(UserFacingError, match=r"rules.nonsense: unknown rule"):
+    # refused when the scene is validated, before anything is built
+    with pytest.raises(ValidationError, match=r"rules.nonsense\n  unknown rule"):
         analytics(rules={"nonsense": {}})
-    with pytest.raises(UserFacingError, match=r"rules.line_crossing.dead_band_px"):
+    with pytest.raises(ValidationError, match=r"rules.line_crossing.dead_band_px"):
         analytics(lines=[LINE], rules={"line_crossing": {"dead_band_px": -1}})
     with pytest.raises(UserFacingError, match=r"rules.illegal_stop.*unknown zone"):
         analytics(rules={"illegal_stop": {"zones": ["nowhere"]}})

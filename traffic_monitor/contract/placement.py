@@ -94,12 +94,20 @@ class CalibrationPoints(_Outline):
     world_points: list[Point] = Field(min_length=4, description="Same points on the road, m.")
 
 
+class CalibrationFile(_Outline):
+    """A scene calibrated by a file of ``traffic-monitor calibrate`` (lens model, not drawn)."""
+
+    file: str = Field(min_length=1, description="The calibration file, relative to the scene.")
+
+
 class SceneOutline(_Outline):
     """One scene file as the cloud reads it."""
 
     camera: CameraInfo = Field(description="Camera identity and location.")
     zones: list[ZoneOutline] = Field(default_factory=list, description="Named polygons.")
-    calibration: CalibrationPoints | None = Field(default=None, description="Calibration.")
+    calibration: CalibrationPoints | CalibrationFile | None = Field(
+        default=None, description="Calibration: inline point pairs, or a calibration file."
+    )
 
 
 class NodePlacement(_Outline):
