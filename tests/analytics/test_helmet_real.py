@@ -68,16 +68,17 @@ def test_votes_on_real_frames_find_bare_heads(heads: Detector, tmp_path: Path) -
             evidence=EvidenceWriter(EvidenceConfig(directory=tmp_path), NAMES),
         )
         frame = detections(bikes.tolist(), [MOTORCYCLE] * len(bikes))
-        events = []
+        outgoing = []
         for index in range(5):
-            events += analytics.process(
+            outgoing += analytics.process_frame(
                 frame, index=index, timestamp=index / 10, wall_time=1.7e9, image=image
             )
-        flagged = {_nearest(bikes, e.geometry.bbox) for e in events if e.type == "no_helmet"}
+        alerts = [item for item in outgoing if item.event.type == "no_helmet"]
+        flagged = {_nearest(bikes, item.event.geometry.bbox) for item in alerts}
         truth += list(cls == BARE)
         raised += [i in flagged for i in range(len(bikes))]
-        for event in (e for e in events if e.type == "no_helmet"):
-            _assert_head_blurred(event, frame, head[_nearest(bikes, event.geometry.bbox)])
+        for item in alerts:
+            _assert_head_blurred(item, frame, head[_nearest(bikes, item.event.geometry.bbox)])
     truth_arr, raised_arr = np.asarray(truth), np.asarray(raised)
     recall = raised_arr[truth_arr].mean()
     false_alarms = raised_arr[~truth_arr].mean()
@@ -91,10 +92,11 @@ def _nearest(bikes: np.ndarray, bbox: tuple[float, float, float, float] | None) 
     return int(np.abs(bikes - np.asarray(bbox)).sum(axis=1).argmin())
 
 
-def _assert_head_blurred(event, frame, head: np.ndarray) -> None:
-    """The evidence was written blurred, and the blurred regions cover the classified head."""
-    assert event.evidence.snapshot and event.evidence.blurred
-    assert Path(event.attributes["evidence_path"]).is_file()
+def _assert_head_blurred(item, frame, head: np.ndarray) -> None:
+    """The evidence travels blurred with its event, and the blurred regions cover the head."""
+    assert item.event.evidence.snapshot and item.event.evidence.blurred
+    snapshot = [image.jpeg for image in item.images if image.kind == "snapshot"]
+    assert snapshot and snapshot[0][:3] == b"\xff\xd8\xff"
     assert coverage(head, privacy_regions(frame, NAMES), (10_000, 10_000)) >= 0.9
 
 
