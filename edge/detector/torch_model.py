@@ -360,7 +360,7 @@ def _split(rows: np.ndarray[Any, Any], frames: int, params: PostprocessParams) -
         )
         if params.min_box_size > 0:
             wh = detections.xyxy[:, 2:] - detections.xyxy[:, :2]
-            large: np.ndarray[Any, np.dtype[np.bool_]] = (wh >= params.min_box_size).all(axis=1)
+            large = np.asarray((wh >= params.min_box_size).all(axis=1), dtype=np.bool_)
             detections = detections[large]
         results.append(detections)
     return results

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The GPU benchmark on an offline server (no package index): installs only from the wheels
+# brought along (scripts/gpu-wheels.sh), then runs `traffic-monitor bench --gpu` within
+# 8 minutes and writes benchmarks/results/realtime_gpu.json (realtime_gpu_cpu_dryrun.json
+# where PyTorch sees no GPU).
+#
+# The server's own torch, torchvision, onnx, onnxruntime, OpenCV and numpy are used as they
+# are (a venv with --system-site-packages); nothing is downloaded. Each camera count is
+# time-boxed and the report is rewritten after every count, so a run cut short keeps what it
+# measured; the whole run is killed at 470 s.
+#
+# Usage: scripts/gpu-bench.sh [--quick] [extra `bench --gpu` options…]
+#   --quick  cameras 1 and 2, 5 s windows (the CPU dry run of this script)
+# Environment: PYTHON (default python3), GPU_WHEELS (default deploy/gpu-wheels),
+#   PROCESSES (edge processes sharing the GPU, default 4), BENCH_TIMEOUT_S (default 470).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+python="${PYTHON:-python3}"
+wheels="${GPU_WHEELS:-deploy/gpu-wheels}"
+venv=.venv-gpu
+counts=(--cameras 1 8 32 64 128 --gpu-seconds 10 --loop-seconds 4 --budget-s 360)
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  counts=(--cameras 1 2 --gpu-seconds 5 --loop-seconds 2 --budget-s 120)
+fi
+[ -d "$wheels" ] || { echo "gpu-bench: $wheels is absent; run scripts/gpu-wheels.sh" >&2; exit 2; }
+
+echo "gpu-bench: installing from $wheels (no index)" >&2
+"$python" -m venv --system-site-packages "$venv"
+"$venv/bin/python" -m pip install --quiet --no-index --no-deps "$wheels"/*.whl
+"$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" --no-deps -e .
+"$venv/bin/python" - <<'PY'
+import torch, torchvision, onnx, onnx2torch, cv2, numpy
+print(f"torch {torch.__version__} (CUDA {torch.version.cuda}, GPU: {torch.cuda.is_available()}), "
+      f"torchvision {torchvision.__version__}, onnx {onnx.__version__}, numpy {numpy.__version__}")
+PY
+echo "gpu-bench: installed in $(( $(date +%s) - started )) s" >&2
+
+export TRAFFIC_MONITOR_SHARED="${TRAFFIC_MONITOR_SHARED:-$wheels/shared}"
+export YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$PWD/$venv/ultralytics"
+timeout --signal=INT --kill-after=10 "${BENCH_TIMEOUT_S:-470}" \
+  "$venv/bin/traffic-monitor" bench --gpu "${counts[@]}" --processes "${PROCESSES:-4}" "$@"
+echo "gpu-bench: done in $(( $(date +%s) - started )) s" >&2
