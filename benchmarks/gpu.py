@@ -139,7 +139,7 @@ def clip_frames() -> list[list[np.ndarray[Any, Any]]]:
     for name in CLIPS:
         path = shared_path("data", "videos", name)
         capture = cv2.VideoCapture(str(path))
-        frames = []
+        frames: list[np.ndarray[Any, Any]] = []
         while len(frames) < FRAMES_PER_CLIP:
             ok, frame = capture.read()
             if not ok:
@@ -443,4 +443,4 @@ def _reset_gpu_peak(device: str) -> None:
 def _gpu_peak_mib(device: str) -> float | None:
     if not device.startswith("cuda"):
         return None
-    return round(import_torch_module().cuda.max_memory_allocated(device) / 2**20, 1)
+    return round(float(import_torch_module().cuda.max_memory_allocated(device)) / 2**20, 1)

@@ -12,13 +12,15 @@
 # Usage: scripts/gpu-bench.sh [--quick] [extra `bench --gpu` options…]
 #   --quick  cameras 1 and 2, 5 s windows (the CPU dry run of this script)
 # Environment: PYTHON (default python3), GPU_WHEELS (default deploy/gpu-wheels),
+#   GPU_BENCH_VENV (an environment to install into instead of a new .venv-gpu that sees the
+#   server's packages: the dry run here uses one holding only the server's package list),
 #   PROCESSES (edge processes sharing the GPU, default 4), BENCH_TIMEOUT_S (default 470).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 python="${PYTHON:-python3}"
 wheels="${GPU_WHEELS:-deploy/gpu-wheels}"
-venv=.venv-gpu
+venv="${GPU_BENCH_VENV:-.venv-gpu}"
 counts=(--cameras 1 8 32 64 128 --gpu-seconds 10 --loop-seconds 4 --budget-s 360)
 if [ "${1:-}" = "--quick" ]; then
   shift
@@ -27,7 +29,7 @@ fi
 [ -d "$wheels" ] || { echo "gpu-bench: $wheels is absent; run scripts/gpu-wheels.sh" >&2; exit 2; }
 
 echo "gpu-bench: installing from $wheels (no index)" >&2
-"$python" -m venv --system-site-packages "$venv"
+[ -x "$venv/bin/python" ] || "$python" -m venv --system-site-packages "$venv"
 "$venv/bin/python" -m pip install --quiet --no-index --no-deps "$wheels"/*.whl
 "$venv/bin/python" -m pip install --quiet --no-index --find-links "$wheels" --no-deps -e .
 "$venv/bin/python" - <<'PY'

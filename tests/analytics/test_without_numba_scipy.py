@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,15 +34,16 @@ for frame in range(40):
         xyxy=xyxy[keep], confidence=np.full(keep.sum(), 0.8), class_id=np.full(keep.sum(), 2)
     )
     ids.append(tracker.update(detections, frame / 10).tracker_id.tolist())
-print(json.dumps({"ids": ids, "numba": sys.modules.get("numba") is not None, "scipy": sys.modules.get("scipy") is not None}))
+loaded = {name: sys.modules.get(name) is not None for name in ("numba", "scipy")}
+print(json.dumps({"ids": ids, **loaded}))
 """
 
 
-def _tracks(block: bool) -> dict[str, object]:
+def _tracks(block: bool) -> dict[str, Any]:
     prefix = "import sys; sys.modules['numba'] = None; sys.modules['scipy'] = None\n"
     code = (prefix if block else "") + TRACK_SCRIPT
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
 
 

@@ -209,21 +209,26 @@ def test_detect_command_on_torch_finds_what_onnxruntime_finds(
 
 
 @pytest.mark.slow
-def test_edge_run_on_torch_emits_crossings_of_a_real_clip(
+@pytest.mark.timeout(1800)  # CPU torch on a loaded 2-core box: up to a second per frame
+def test_edge_run_on_torch_emits_events_of_a_real_clip(
     tmp_path: Path, overpass_video: Path, yolo11n_320_onnx: Path
 ) -> None:
     camera = overpass_camera(
         "overpass", overpass_video, yolo11n_320_onnx,
         source={"max_fps": 10}, detector={"runtime": "torch", "device": "cpu"},
     )  # fmt: skip
+    camera["rules"]["line_crossing"]["intervals_s"] = [2]
     run = write_cameras(tmp_path, [camera])
-    edge = EdgeProcess(
-        ["edge", "run", str(run), "--max-frames", "110"], events=tmp_path / "events.jsonl"
+    edge = EdgeProcess(  # 60 frames at 10 fps: 6 s of the clip, two whole count periods
+        ["edge", "run", str(run), "--max-frames", "60"], events=tmp_path / "events.jsonl"
     )
     try:
         assert edge.finish() == 0, edge.output[-4000:]
     finally:
         edge.kill()
     assert "on PyTorch" in edge.output
-    crossed = [e for e in edge.events() if e["type"] == "line_crossing"]
-    assert len(crossed) >= 5  # real traffic over 11 s of the clip, as on onnxruntime
+    events = [e for e in edge.events() if e["type"] != "camera_status"]
+    counts = [e for e in events if e["type"] == "count"]
+    crossed = [e for e in events if e["type"] == "line_crossing"]
+    assert len(counts) >= 2 and crossed  # road users detected, tracked and counted
+    assert sum(c["measurements"]["count"] for c in counts) == len(crossed)
