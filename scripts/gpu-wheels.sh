@@ -25,7 +25,7 @@ packages=(
   "paho-mqtt>=2.0" pyyaml tqdm prometheus-client colorama
   lap                             # assignment without SciPy; Ultralytics' tracker uses it too
   ultralytics                     # the reference (predict + ByteTrack) measured beside ours
-  setuptools wheel                # builds the project's editable install offline
+  setuptools wheel packaging      # builds the project's editable install offline
 )
 python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$out" \
   --python-version "$version" --implementation cp \
