@@ -24,7 +24,7 @@ venv="${GPU_BENCH_VENV:-.venv-gpu}"
 counts=(--cameras 1 8 32 64 128 --gpu-seconds 10 --loop-seconds 4 --budget-s 360)
 if [ "${1:-}" = "--quick" ]; then
   shift
-  counts=(--cameras 1 2 --gpu-seconds 5 --loop-seconds 2 --budget-s 120)
+  counts=(--cameras 1 2 --gpu-seconds 5 --loop-seconds 2 --budget-s 240)
 fi
 [ -d "$wheels" ] || { echo "gpu-bench: $wheels is absent; run scripts/gpu-wheels.sh" >&2; exit 2; }
 
@@ -40,7 +40,7 @@ PY
 echo "gpu-bench: installed in $(( $(date +%s) - started )) s" >&2
 
 export TRAFFIC_MONITOR_SHARED="${TRAFFIC_MONITOR_SHARED:-$wheels/shared}"
-export YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$PWD/$venv/ultralytics"
+export YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$(cd "$venv" && pwd)/ultralytics"
 timeout --signal=INT --kill-after=10 "${BENCH_TIMEOUT_S:-470}" \
   "$venv/bin/traffic-monitor" bench --gpu "${counts[@]}" --processes "${PROCESSES:-4}" "$@"
 echo "gpu-bench: done in $(( $(date +%s) - started )) s" >&2

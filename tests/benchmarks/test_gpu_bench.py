@@ -38,6 +38,7 @@ def test_each_camera_of_a_round_gets_its_own_frame() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # CPU torch on a loaded 2-core box
 def test_cpu_dry_run_writes_every_key(tmp_path: Path, overpass_video: Path) -> None:
+    pytest.importorskip("ultralytics", reason="the models extra is not installed")
     out = tmp_path / "realtime_gpu_cpu_dryrun.json"
     config = GpuBenchConfig(cameras=[1], seconds=2.0, warmup_s=1.0, loop_seconds=0.5)
     report = run_gpu_bench(config, out)
@@ -46,6 +47,10 @@ def test_cpu_dry_run_writes_every_key(tmp_path: Path, overpass_video: Path) -> N
     for key in ("end_to_end_fps", "network_fps", "ultralytics_fps"):
         assert set(written[key]) == {"1"}
     (row,) = written["runs"]
-    assert row["end_to_end_fps"] > 0 and row["network_fps"] > 0 and row["events"] >= 0
-    assert row["gpu_memory_mib"] == [None] and row["cpu_cores_used"] > 0
+    # rates on a loaded CPU may round to 0.0: the test checks that each part ran, not speed
+    assert row["network_ms_per_batch_p99"] >= row["network_ms_per_batch_p50"] > 0
     assert row["detect_ms_per_batch_p99"] >= row["detect_ms_per_batch_p50"] > 0
+    assert row["ultralytics_ms_per_round_p50"] > 0
+    assert row["processes"] == 1 and 0.0 <= row["drop_share"] <= 1.0
+    assert row["end_to_end_fps"] >= 0 and row["cpu_cores_used"] > 0
+    assert row["gpu_memory_mib"] == [None] and row["gpu_memory_mib_detector"] is None
