@@ -358,7 +358,7 @@ def run_gpu_bench(config: GpuBenchConfig, out: Path | None = None) -> dict[str, 
         report["end_to_end_fps"][key] = row["end_to_end_fps"]
         report["network_fps"][key] = row["network_fps"]
         report["ultralytics_fps"][key] = row.get("ultralytics_fps")
-        out.write_text(json.dumps(report, indent=2) + "\n")
+        _write(out, report)
         logger.info(
             "%d cameras: end to end %.0f fps, network %.0f fps, Ultralytics %s fps",
             cameras,
@@ -369,8 +369,15 @@ def run_gpu_bench(config: GpuBenchConfig, out: Path | None = None) -> dict[str, 
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["load_average_at_end"] = os.getloadavg()
     report["out"] = str(out)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    _write(out, report)
     return report
+
+
+def _write(out: Path, report: dict[str, Any]) -> None:
+    """Replace the report file whole (a run stopped mid-write keeps the previous one)."""
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(json.dumps(report, indent=2) + "\n")
+    partial.replace(out)
 
 
 def _one_count(
