@@ -217,48 +217,62 @@ def _streams_in_process(config: GpuBenchConfig, device: str, cameras: int) -> di
     return figures
 
 
+WARMUP_LOOP_S = 1.0
+"""Seconds of calls before a loop is timed: the first calls of a process or of a new batch
+shape are slow (CUDA's lazy kernel loading and cuDNN's choices, oneDNN's on the CPU)."""
+
+
+def timed_calls(call: Callable[[int], None], seconds: float) -> list[float]:
+    """Seconds of each ``call(turn)`` over ``seconds`` (at least 3), after a warm-up."""
+    turn = 0
+    warm_until = time.perf_counter() + WARMUP_LOOP_S
+    while True:
+        call(turn)
+        turn += 1
+        if time.perf_counter() >= warm_until:
+            break
+    calls: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(calls) < 3:
+        start = time.perf_counter()
+        call(turn)
+        calls.append(time.perf_counter() - start)
+        turn += 1
+    return calls
+
+
+def _rates(prefix: str, unit: str, frames: int, calls: list[float]) -> dict[str, Any]:
+    return {
+        f"{prefix}_fps": round(frames * len(calls) / sum(calls), 1),
+        f"{prefix}_ms_per_{unit}_p50": round(1000 * float(np.percentile(calls, 50)), 2),
+        f"{prefix}_ms_per_{unit}_p99": round(1000 * float(np.percentile(calls, 99)), 2),
+    }
+
+
 def network_fps(
     model: TorchYoloModel, frames: Sequence[Any], shape: tuple[int, int], seconds: float
 ) -> dict[str, Any]:
     """Frames per second of the network alone on a device batch, and its latency per call."""
     torch = import_torch_module()
     batch, _ = model.letterbox(frames, shape)
-    calls: list[float] = []
-    deadline = time.perf_counter() + seconds
-    with torch.inference_mode():
-        model.forward(batch)  # warm-up (cuDNN picks its kernels)
-        _synchronise(model)
-        while time.perf_counter() < deadline or len(calls) < 3:
-            start = time.perf_counter()
+
+    def forward(_: int) -> None:
+        with torch.inference_mode():
             model.forward(batch)
-            _synchronise(model)
-            calls.append(time.perf_counter() - start)
-    return {
-        "network_fps": round(len(frames) * len(calls) / sum(calls), 1),
-        "network_ms_per_batch_p50": round(1000 * float(np.percentile(calls, 50)), 2),
-        "network_ms_per_batch_p99": round(1000 * float(np.percentile(calls, 99)), 2),
-    }
+        _synchronise(model)
+
+    return _rates("network", "batch", len(frames), timed_calls(forward, seconds))
 
 
 def detector_loop(
     detector: Detector, clips: list[list[Any]], cameras: int, seconds: float
 ) -> dict[str, Any]:
     """Our detector (upload, letterbox, network, NMS, copy back) on rounds of frames, timed."""
-    calls: list[float] = []
-    deadline = time.perf_counter() + seconds
-    turn = 0
-    detector.detect(camera_round(clips, cameras, turn))
-    while time.perf_counter() < deadline or len(calls) < 3:
-        turn += 1
-        frames = camera_round(clips, cameras, turn)
-        start = time.perf_counter()
-        detector.detect(frames)
-        calls.append(time.perf_counter() - start)
-    return {
-        "detect_fps": round(cameras * len(calls) / sum(calls), 1),
-        "detect_ms_per_batch_p50": round(1000 * float(np.percentile(calls, 50)), 2),
-        "detect_ms_per_batch_p99": round(1000 * float(np.percentile(calls, 99)), 2),
-    }
+
+    def detect(turn: int) -> None:
+        detector.detect(camera_round(clips, cameras, turn))
+
+    return _rates("detect", "batch", cameras, timed_calls(detect, seconds))
 
 
 def ultralytics_loop(
@@ -268,21 +282,12 @@ def ultralytics_loop(
     predict_and_track = ultralytics_tracker(config, device, cameras)
     if predict_and_track is None:
         return None
-    predict_and_track(camera_round(clips, cameras, 0))  # warm-up
-    calls: list[float] = []
-    deadline = time.perf_counter() + config.loop_seconds
-    turn = 0
-    while time.perf_counter() < deadline or len(calls) < 3:
-        turn += 1
-        frames = camera_round(clips, cameras, turn)
-        start = time.perf_counter()
-        predict_and_track(frames)
-        calls.append(time.perf_counter() - start)
-    return {
-        "ultralytics_fps": round(cameras * len(calls) / sum(calls), 1),
-        "ultralytics_ms_per_round_p50": round(1000 * float(np.percentile(calls, 50)), 2),
-        "ultralytics_ms_per_round_p99": round(1000 * float(np.percentile(calls, 99)), 2),
-    }
+
+    def round_of(turn: int) -> None:
+        predict_and_track(camera_round(clips, cameras, turn))
+
+    calls = timed_calls(round_of, config.loop_seconds)
+    return _rates("ultralytics", "round", cameras, calls)
 
 
 def ultralytics_tracker(
