@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.capacity import BACKENDS, CapacityConfig
+from benchmarks.gpu import CAMERA_COUNTS, GpuBenchConfig, run_gpu_bench
 from benchmarks.realtime import ALL_MODELS, RESULTS_DIR, BenchConfig, run, save
 
 logger = logging.getLogger(__name__)
@@ -92,13 +93,58 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default="onnxruntime",
         help="detector back-end of the capacity search (default onnxruntime)",
     )
+    _add_gpu_arguments(parser)
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_FRAMES} frames, yolo11n only")
     parser.add_argument("--video", type=Path, default=None, help="clip (default: the overpass)")
     parser.add_argument("--out", type=Path, default=None, help="JSON report path")
     parser.set_defaults(handler=_run_bench)
 
 
+def _add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
+    gpu = parser.add_argument_group("many cameras on a GPU (--gpu, benchmarks/gpu.py)")
+    gpu.add_argument(
+        "--gpu",
+        action="store_true",
+        help="the torch runtime end to end, network-only and Ultralytics per camera count; "
+        "writes realtime_gpu.json (CUDA) or realtime_gpu_cpu_dryrun.json (no CUDA)",
+    )
+    gpu.add_argument("--cameras", type=int, nargs="+", default=list(CAMERA_COUNTS))
+    gpu.add_argument("--gpu-seconds", type=float, default=10.0, help="end-to-end window per count")
+    gpu.add_argument("--loop-seconds", type=float, default=4.0, help="network / Ultralytics loops")
+    gpu.add_argument("--processes", type=int, default=1, help="edge processes sharing the GPU")
+    gpu.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: CUDA if seen)")
+    gpu.add_argument("--compile", default="off", help="torch_compile mode of the detector")
+    gpu.add_argument("--fp32", action="store_true", help="FP32 on CUDA instead of FP16")
+    gpu.add_argument("--budget-s", type=float, default=420.0, help="no count starts after this")
+
+
+def _run_gpu_bench(args: argparse.Namespace) -> int:
+    config = GpuBenchConfig(
+        cameras=args.cameras,
+        seconds=args.gpu_seconds,
+        loop_seconds=args.loop_seconds,
+        warmup_s=min(4.0, args.gpu_seconds / 2),
+        processes=args.processes,
+        device=args.device,
+        half=not args.fp32,
+        compile=args.compile,
+        budget_s=args.budget_s,
+        ultralytics=not args.no_ultralytics,
+    )
+    report = run_gpu_bench(config, args.out)
+    print(f"{'cameras':>8} {'end to end':>11} {'network':>9} {'Ultralytics':>12} {'speed-up':>9}")
+    for row in report["runs"]:
+        print(
+            f"{row['cameras']:>8} {row['end_to_end_fps']:>11.1f} {row['network_fps']:>9.1f} "
+            f"{row.get('ultralytics_fps') or 0:>12.1f} {_ratio(row['speedup_vs_ultralytics']):>9}"
+        )
+    print(f"device {report['device']} ({report['device_name']}); wrote {report['out']}")
+    return 0
+
+
 def _run_bench(args: argparse.Namespace) -> int:
+    if args.gpu:
+        return _run_gpu_bench(args)
     device = "gpu" if set(args.providers) & {"cuda", "tensorrt"} else "cpu"
     config = BenchConfig(
         models=["yolo11n@320"] if args.smoke else args.models,

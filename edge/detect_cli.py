@@ -54,9 +54,13 @@ def add_detect_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--providers", default="cpu", help="cpu, cuda, tensorrt, openvino (cpu)")
     parser.add_argument(
         "--runtime",
-        choices=("onnxruntime", "openvino"),
+        choices=("onnxruntime", "openvino", "torch"),
         default="onnxruntime",
-        help="network runtime (onnxruntime); openvino needs the openvino extra",
+        help="network runtime (onnxruntime); openvino needs the openvino extra, torch the "
+        "torch extra",
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or cuda:N for --runtime torch (cpu)"
     )
     parser.add_argument("--threads", type=int, default=0, help="inference threads (0: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -119,6 +123,7 @@ def _configs(args: argparse.Namespace) -> tuple[DetectorConfig, SourceConfig]:
             imgsz=args.imgsz,
             providers=_split(args.providers) or ["cpu"],
             runtime=args.runtime,
+            device=args.device,
             intra_op_threads=args.threads,
         )
         source = SourceConfig(

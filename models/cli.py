@@ -55,7 +55,11 @@ def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
         "--runtime",
         choices=get_args(RuntimeName),
         default="onnxruntime",
-        help="inference runtime, as the edge detector's runtime (openvino: the openvino extra)",
+        help="inference runtime, as the edge detector's runtime (openvino: the openvino extra, "
+        "torch: the torch extra)",
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or cuda:N for --runtime torch (FP16 on CUDA)"
     )
     parser.add_argument(
         "--openvino-precision",
@@ -263,6 +267,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         providers=args.providers,
         runtime=args.runtime,
         openvino_precision=args.openvino_precision,
+        device=args.device,
     )
     print(
         f"{args.model.name} on {args.dataset} ({len(run.images)} images, {run.seconds:.1f} s, "

@@ -170,6 +170,7 @@ def evaluate_model(
     imgsz: int | None = None,
     tiles: TilingConfig | None = None,
     aspect: float | None = None,
+    device: str = "cpu",
 ) -> EvalRun:
     """Run the edge :class:`Detector` over the set and compute COCO-style mAP.
 
@@ -190,6 +191,8 @@ def evaluate_model(
             (the shared road set stretched 16:9 frames to 640 x 640): each image is given
             that shape back before detection, as the camera delivers it, and the boxes are
             mapped back onto the stored image. None: detect on the image as stored.
+        device: Where the torch runtime runs (``cpu``, ``cuda:0``; FP16 on CUDA), to
+            measure what FP16 costs.
 
     Returns:
         The result with per-image boxes (for cross-checks), and the precision that ran.
@@ -204,6 +207,7 @@ def evaluate_model(
             iou=iou,
             runtime=runtime,
             openvino_precision=openvino_precision,
+            device=device,
             providers=list(providers),  # type: ignore[arg-type]
             imgsz=imgsz,
             tiles=tiles,
@@ -225,6 +229,8 @@ def evaluate_model(
         images.append(to_image_boxes(detections, mapping, labels.xyxy, labels.class_id))
     seconds = time.perf_counter() - start
     precision = getattr(detector.model, "precision", "f32")  # what OpenVINO actually ran
+    if getattr(detector.model, "half", False):  # the torch runtime on CUDA
+        precision = "f16"
     return EvalRun(
         evaluate(images, dataset.names),
         images,

@@ -21,6 +21,7 @@ from edge.detector.postprocess import PostprocessParams, decode
 from edge.detector.preprocess import Letterbox, fitted_input_size, letterbox
 from edge.detector.resolve import resolve_model_path
 from edge.detector.tiling import Tile, crop, merge, tile_boxes
+from edge.detector.torch_model import TorchYoloModel
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +47,14 @@ def load_network(path: Path, config: DetectorConfig) -> NetworkRunner:
     Raises:
         ModelError: The file is not a usable YOLO detection export.
         ProviderUnavailableError: A configured ONNX Runtime provider is not installed.
-        RuntimeUnavailableError: ``runtime: openvino`` without the openvino package.
+        RuntimeUnavailableError: ``runtime: openvino`` without the openvino package, or
+            ``runtime: torch`` without the torch extra.
+        DeviceUnavailableError: ``runtime: torch`` on a CUDA device that is not there.
     """
     if config.runtime == "openvino":
         return OpenVinoYoloModel(path, config)
+    if config.runtime == "torch":
+        return TorchYoloModel(path, config)
     return YoloOnnxModel(path, config)
 
 
@@ -231,9 +236,17 @@ class Detector:
     def _detect_at(
         self, frames: Sequence[Frame], shape: tuple[int, int]
     ) -> tuple[list[Detections], StageTimings]:
-        """Letterbox every frame to ``shape``, run them in one batch, decode."""
+        """Letterbox every frame to ``shape``, run them in one batch, decode.
+
+        On the torch runtime the three steps run on its device in one call
+        (:meth:`TorchYoloModel.detect_frames`), timed as inference.
+        """
         timings = StageTimings(frames=len(frames))
         start = time.perf_counter()
+        if isinstance(self.model, TorchYoloModel):
+            results = self.model.detect_frames(frames, shape, self._params)
+            timings.inference = time.perf_counter() - start
+            return results, timings
         prepared = [letterbox(frame, shape) for frame in frames]
         blob = self.model.prepare([image for image, _ in prepared])
         timings.preprocess = time.perf_counter() - start

@@ -66,18 +66,46 @@ def letterbox(
         The padded BGR image and the transform needed to map boxes back.
     """
     height, width = image.shape[:2]
+    fit = letterbox_geometry((height, width), size)
+    if (width, height) != (fit.width, fit.height):
+        image = cv2.resize(image, (fit.width, fit.height), interpolation=cv2.INTER_LINEAR)
+    bottom = size[0] - fit.height - fit.transform.pad_y
+    right = size[1] - fit.width - fit.transform.pad_x
+    padded = cv2.copyMakeBorder(
+        image,
+        fit.transform.pad_y,
+        bottom,
+        fit.transform.pad_x,
+        right,
+        cv2.BORDER_CONSTANT,
+        value=(PAD_VALUE,) * 3,
+    )
+    return padded, fit.transform
+
+
+@dataclass(frozen=True)
+class LetterboxFit:
+    """Where a frame lands in the network input: its resized size and the transform."""
+
+    width: int
+    height: int
+    transform: Letterbox
+
+
+def letterbox_geometry(frame_hw: tuple[int, int], size: tuple[int, int]) -> LetterboxFit:
+    """The resized size and padding :func:`letterbox` gives a frame (any runtime's letterbox).
+
+    Args:
+        frame_hw: The frame's ``(height, width)``.
+        size: Network input ``(height, width)``.
+    """
+    height, width = frame_hw
     target_h, target_w = size
     gain = min(target_h / height, target_w / width)
     new_w, new_h = round(width * gain), round(height * gain)
     dw, dh = (target_w - new_w) / 2, (target_h - new_h) / 2
-    if (width, height) != (new_w, new_h):
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    top, bottom = round(dh - 0.1), round(dh + 0.1)
-    left, right = round(dw - 0.1), round(dw + 0.1)
-    padded = cv2.copyMakeBorder(
-        image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
-    )
-    return padded, Letterbox(gain=gain, pad_x=left, pad_y=top)
+    transform = Letterbox(gain=gain, pad_x=round(dw - 0.1), pad_y=round(dh - 0.1))
+    return LetterboxFit(width=new_w, height=new_h, transform=transform)
 
 
 def to_blob(images: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from edge.compiled import compiled
 from edge.detections import NO_TRACK, Detections
+from edge.tracking.assignment import linear_sum_assignment
 from edge.tracking.config import TrackerConfig
 from edge.tracking.focus import LineFocus, Point
 from edge.tracking.kalman import KalmanNoise

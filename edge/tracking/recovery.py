@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
+from edge.tracking.assignment import linear_sum_assignment
 from edge.tracking.track import Track, TrackPoint
 
 FloatArray = npt.NDArray[np.float64]

@@ -66,3 +66,17 @@ def test_eval_cli_refuses_an_unknown_runtime(yolo11n_320_onnx: Path):
     assert exited.value.code == 2
     assert main([*argv, "--runtime", "openvino", "--providers", "cuda"]) == 2  # no traceback
     assert main([*argv, "--providers", "quantum"]) == 2
+
+
+def test_eval_cli_runs_on_torch_with_onnxruntimes_map(yolo11n_320_onnx: Path, tmp_path):
+    pytest.importorskip("onnx2torch", reason="the torch extra is not installed")
+    dataset = require_shared("data", "detection")
+    argv = ["models", "eval", str(yolo11n_320_onnx), str(dataset), "--limit", "6"]
+    reports = {}
+    for name, extra in {"ort": [], "torch": ["--runtime", "torch", "--device", "cpu"]}.items():
+        out = tmp_path / f"{name}.json"
+        assert main([*argv, *extra, "--out", str(out)]) == 0
+        reports[name] = json.loads(out.read_text())
+    assert (reports["torch"]["runtime"], reports["torch"]["precision"]) == ("torch", "f32")
+    assert reports["torch"]["map50"] == pytest.approx(reports["ort"]["map50"], abs=0.01)
+    assert main([*argv, "--runtime", "torch", "--device", "gpu"]) == 2  # refused, field named
