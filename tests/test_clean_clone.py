@@ -163,7 +163,7 @@ def test_the_readme_demo_serves_events_alerts_and_evidence(demo: tuple[_Demo, in
             return list(api.get("/api/events", params={"limit": 500}).json()["items"])
 
         def alerts() -> list[dict[str, Any]]:
-            return list(api.get("/api/alerts").json()["items"])
+            return list(api.get("/api/alerts").json())  # a plain list, newest first
 
         def with_snapshot() -> list[dict[str, Any]]:
             return [e for e in events() if (e.get("evidence") or {}).get("snapshot")]
