@@ -240,11 +240,11 @@ def test_no_identity_hop_to_a_box_of_very_different_size_or_class_group(bike, ca
     tracker = ByteTracker(TrackerConfig(), NAMES)
     for index in range(20):
         box = moving_box(300, 300 - 3 * index, *bike)
-        seen = tracker.update(detections([box], [MOTORCYCLE]), index / FPS)
+        seen = tracker.update(detections([box], [MOTORCYCLE]), index / FPS).detections
     bike_id = int(seen.tracker_id[0])
     for index in range(20, 30):
         box = moving_box(300, 300 - 3 * index, *car)
-        seen = tracker.update(detections([box], [CAR]), index / FPS)
+        seen = tracker.update(detections([box], [CAR]), index / FPS).detections
     assert int(seen.tracker_id[0]) not in (bike_id, -1), why
 
 
@@ -256,7 +256,8 @@ def test_a_motorbike_box_called_car_for_a_frame_keeps_its_track():
     for index in range(30):
         class_id = CAR if index == 15 else MOTORCYCLE
         box = moving_box(300, 300 - 3 * index, 24, 40)
-        ids.add(int(tracker.update(detections([box], [class_id]), index / FPS).tracker_id[0]))
+        tracked = tracker.update(detections([box], [class_id]), index / FPS).detections
+        ids.add(int(tracked.tracker_id[0]))
     assert len(ids - {-1}) == 1
 
 

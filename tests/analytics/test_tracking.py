@@ -32,7 +32,7 @@ def run(tracker, objects, frames, step=1, jitter=0.0, hide=None, seed=0):
         t = index / FPS
         visible = [i for i in range(len(objects)) if not (hide and hide(i, index))]
         dets = frame_of([objects[i] for i in visible], t, jitter, rng)
-        out = tracker.update(dets, t)
+        out = tracker.update(dets, t).detections
         assert len(out) == len(dets)
         for row, i in enumerate(visible):
             ids[i].append(int(out.tracker_id[row]))
@@ -46,7 +46,7 @@ def confirmed_ids(seq):
 def test_rows_kept_in_order_and_input_not_modified():
     tracker = ByteTracker(TrackerConfig(min_hits=1), NAMES)
     dets = detections([[0, 0, 10, 10], [100, 100, 120, 130]], scores=[0.9, 0.05])
-    out = tracker.update(dets, 0.0)
+    out = tracker.update(dets, 0.0).detections
     assert len(out) == 2
     assert np.array_equal(out.xyxy, dets.xyxy)
     assert np.all(dets.tracker_id == NO_TRACK)  # the caller's object is untouched
@@ -107,7 +107,7 @@ def test_low_score_detections_extend_tracks():
         score = 0.2 if 15 <= k < 30 else 0.9  # partially occluded: the detector is unsure
         out = tracker.update(
             detections([[100 + 3 * k, 100, 140 + 3 * k, 130]], scores=[score]), k / FPS
-        )
+        ).detections
         ids.append(int(out.tracker_id[0]))
     assert len(confirmed_ids(ids)) == 1
     assert all(i != NO_TRACK for i in ids[15:30])
@@ -117,7 +117,7 @@ def test_class_vote_and_groups():
     tracker = ByteTracker(TrackerConfig(), NAMES)
     for k in range(30):
         cls = TRUCK if k % 3 == 0 else CAR
-        out = tracker.update(detections([[100 + k, 100, 160 + k, 140]], [cls]), k / FPS)
+        out = tracker.update(detections([[100 + k, 100, 160 + k, 140]], [cls]), k / FPS).detections
     assert int(out.data["track_class_id"][0]) == CAR
     (track,) = tracker.tracks.values()
     assert track.class_id == CAR
@@ -134,7 +134,7 @@ def test_class_groups_keep_a_pedestrian_off_a_motorbike_track():
             if k != 5
             else detections([rider], [PERSON])
         )
-        out = tracker.update(dets, k / FPS)
+        out = tracker.update(dets, k / FPS).detections
     by_class = {int(c): int(t) for c, t in zip(out.class_id, out.tracker_id, strict=True)}
     tracks = tracker.tracks
     assert tracks[by_class[MOTORCYCLE]].class_id == MOTORCYCLE
@@ -149,8 +149,7 @@ def test_ended_tracks_are_pruned_and_reported():
     assert len(track.history) == 10  # bounded history
     ended = []
     for k in range(40, 70):
-        tracker.update(Detections.empty(), k / FPS)
-        ended += tracker.ended
+        ended += tracker.update(Detections.empty(), k / FPS).ended
     assert ended == [track.track_id]
     assert len(tracker.tracks) == 0
 
@@ -215,7 +214,7 @@ def test_lost_track_recovered_after_a_bad_box(recover_radius):
     ids = []
     for frame in range(60):
         box, score = _motorbike_with_bad_box(frame)
-        out = tracker.update(detections([box], [MOTORCYCLE], [score]), frame / FPS)
+        out = tracker.update(detections([box], [MOTORCYCLE], [score]), frame / FPS).detections
         ids.append(int(out.tracker_id[0]))
     kept = confirmed_ids(ids[1:])
     if recover_radius == 0:
@@ -234,7 +233,7 @@ def test_recovery_does_not_take_a_far_detection():
     (first,) = tracker.tracks
     for frame in range(15, 25):  # gone; another car appears 3 box heights below its path
         x = 100 + 4 * frame
-        out = tracker.update(detections([[x, 320, x + 50, 360]]), frame / FPS)
+        out = tracker.update(detections([[x, 320, x + 50, 360]]), frame / FPS).detections
     assert first not in set(out.tracker_id.tolist())
     assert int(out.tracker_id[0]) != NO_TRACK  # a new track of its own
 
