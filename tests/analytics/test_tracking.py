@@ -7,7 +7,15 @@ import pytest
 from pydantic import ValidationError
 
 from edge.detections import NO_TRACK, Detections
-from edge.tracking import ByteTracker, TrackerConfig, buffered_iou, prefilter
+from edge.pipeline.analytics import CameraAnalytics
+from edge.tracking import (
+    ByteTracker,
+    TrackerConfig,
+    association,
+    buffered_iou,
+    build_tracker,
+    prefilter,
+)
 from edge.tracking.kalman import BoxKalman, KalmanNoise
 from models.metrics import box_iou
 from tests.analytics.factories import (
@@ -19,6 +27,7 @@ from tests.analytics.factories import (
     Obj,
     detections,
     frame_of,
+    scene,
 )
 
 FPS = 30.0
@@ -344,3 +353,65 @@ def test_rider_merge_on_crowded_random_frames_only_drops_rows_and_grows_boxes():
             inside = (same[:, :2] >= box[:2]).all(axis=1) & (same[:, 2:] <= box[2:]).all(axis=1)
             assert inside.any()
     assert merged_any > 100  # riders and twins were merged
+
+
+def test_tracker_type_picks_the_tracker_and_refuses_unknown_names():
+    assert isinstance(build_tracker(TrackerConfig(type="bytetrack"), NAMES), ByteTracker)
+    with pytest.raises(ValidationError, match="type"):
+        TrackerConfig.model_validate({"type": "norfair"})
+
+
+def test_reset_tracks_are_reported_ended_by_the_next_update():
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    for k in range(5):
+        tracker.update(detections([[10 + k, 10, 50 + k, 40]]), k / FPS)
+    live = list(tracker.tracks)
+    tracker.reset()
+    assert tracker.update(Detections.empty(), 5 / FPS).ended == tuple(live)
+    assert tracker.update(Detections.empty(), 6 / FPS).ended == ()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "min_iou", "pairs"),
+    [
+        ([[True, True], [True, True]], 0.1, [(7, 1), (8, 0)]),  # best total IoU
+        ([[True, False], [True, True]], 0.1, [(7, 0), (8, 1)]),  # the gate refuses 7-1
+        ([[True, True], [True, True]], 0.85, [(7, 1)]),  # 8-0 overlaps too little
+    ],
+)
+def test_assign_takes_the_best_allowed_pairs(allowed, min_iou, pairs):
+    iou = np.array([[0.3, 0.9], [0.8, 0.2]])
+    match = association.assign([7, 8], [0, 1], iou, min_iou, np.array(allowed))
+    assert sorted(zip(match.track_ids, match.rows, strict=True)) == pairs
+    assert set(match.unmatched_tracks) == {7, 8} - {t for t, _ in pairs}
+    assert set(match.unmatched_rows) == {0, 1} - {r for _, r in pairs}
+
+
+def test_class_groups_and_sizes_gate_association():
+    config = TrackerConfig()
+    sizes = np.array([[20.0, 40.0]])  # a narrow, upright two-wheeler box
+    gate = association.compatibility(
+        np.array([0]),
+        sizes,
+        np.array([0, 0, 1, 1]),
+        np.array([[22.0, 42.0], [60.0, 120.0], [21.0, 38.0], [80.0, 40.0]]),
+        config,
+    )
+    # same group and size; same group, 3x the size; other group, same shape; other group, wide
+    assert gate.tolist() == [[True, False, True, False]]
+
+
+def test_rules_see_the_tracks_that_ended_on_their_frame():
+    analytics = CameraAnalytics(scene(tracker={"max_lost_s": 0.2}), NAMES)
+    for k in range(10):
+        analytics.process(
+            detections([[100 + 2 * k, 100, 140 + 2 * k, 130]]), index=k, timestamp=k / FPS
+        )
+    (track_id,) = analytics.tracker.tracks
+    ended = []
+    for k in range(10, 30):
+        analytics.process(Detections.empty(), index=k, timestamp=k / FPS)
+        assert analytics._last is not None
+        ended += analytics._last.ended
+        assert not set(analytics._last.ended) & set(analytics._last.tracks)
+    assert ended == [track_id]
