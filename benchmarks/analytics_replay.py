@@ -89,7 +89,7 @@ def replay_once(
             seen.extend(
                 (e.type, e.track_id, e.phase, sorted(e.measurements.items())) for e in events
             )
-        seen.append(tuple(tracked.tracker_id.tolist()))
+        seen.append(tuple(tracked.detections.tracker_id.tolist()))
     count = max(len(detections), 1)
     return {
         "tracking_ms": round(tracking / count * 1e3, 4),

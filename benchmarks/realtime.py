@@ -304,7 +304,7 @@ class _Analytics:
 
     def track(self, detections: Detections, timestamp: float) -> Detections:
         if self.pipeline is None:
-            return self.tracker.update(detections, timestamp)
+            return self.tracker.update(detections, timestamp).detections
         tracked: Detections = self.pipeline._track(detections, timestamp)
         return tracked
 

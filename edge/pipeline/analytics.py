@@ -27,9 +27,8 @@ from edge.rules.signals import SignalBoard
 from edge.scene import SceneConfig
 from edge.scene.geometry import as_points, in_polygon
 from edge.scene.transform import world_transform
-from edge.tracking import ByteTracker
-from edge.tracking.bytetrack import buffered_iou
-from edge.tracking.prefilter import merge_riders, suppress_duplicates
+from edge.tracking import TrackedFrame, Tracker, buffered_iou, build_tracker
+from edge.tracking.prefilter import one_box_per_road_user, suppress_duplicates
 from traffic_monitor.contract import Event
 
 logger = logging.getLogger(__name__)
@@ -102,8 +101,8 @@ class CameraAnalytics:
         self.signals = SignalBoard(scene.signals, external_signals)
         shared = {**(services or {}), SIGNAL_BOARD: self.signals}
         setup = RuleSetup(scene, self.class_names, transform, shared)
-        self.tracker = ByteTracker(
-            scene.tracker, self.class_names, lines=[(line.start, line.end) for line in scene.lines]
+        self.tracker: Tracker = build_tracker(
+            scene.tracker, self.class_names, [(line.start, line.end) for line in scene.lines]
         )
         self._roi = as_points(scene.roi) if scene.roi is not None else None
         self.rules: list[Rule] = build_rules(setup)
@@ -155,7 +154,7 @@ class CameraAnalytics:
         tracked = self._track(inside, timestamp)
         frame = self._context(tracked, index, timestamp, wall_time, image)
         events = self._run_rules(frame)
-        return self._attach_evidence(events, _everyone(tracked, outside), image)
+        return self._attach_evidence(events, _everyone(tracked.detections, outside), image)
 
     def finish(self) -> list[Event]:
         """End open incidents and flush aggregates (at shutdown); a rule that raises is skipped."""
@@ -192,11 +191,9 @@ class CameraAnalytics:
         sizes.update({f"rule:{rule.name}": rule.state_size() for rule in self.rules})
         return sizes
 
-    def _track(self, detections: Detections, timestamp: float) -> Detections:
-        detections = suppress_duplicates(detections, self.scene.tracker.duplicate_iou)
-        if self.scene.tracker.merge_riders:
-            detections = merge_riders(detections, self.class_names)
-        return self.tracker.update(detections, timestamp)
+    def _track(self, detections: Detections, timestamp: float) -> TrackedFrame:
+        boxes = one_box_per_road_user(detections, self.scene.tracker, self.class_names)
+        return self.tracker.update(boxes, timestamp)
 
     def _split_roi(self, detections: Detections) -> tuple[Detections, Detections]:
         """Detections with the anchor (bottom centre) inside the scene's ROI, and the rest.
@@ -211,7 +208,7 @@ class CameraAnalytics:
 
     def _context(
         self,
-        tracked: Detections,
+        tracked: TrackedFrame,
         index: int,
         timestamp: float,
         wall_time: float | None,
@@ -225,10 +222,11 @@ class CameraAnalytics:
             index=index,
             timestamp=timestamp,
             time=moment,
-            detections=tracked,
+            detections=tracked.detections,
             tracks=self.tracker.tracks,
             class_names=self.class_names,
             image=image,
+            ended=tracked.ended,
         )
         self._last = frame
         return frame

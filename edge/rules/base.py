@@ -64,6 +64,8 @@ class FrameContext:
         class_names: The detector's class names.
         image: The BGR frame (``None`` where a caller has no image, e.g. synthetic tests).
         node_id: The edge node (resolved once from the config; events carry it as is).
+        ended: Ids of the tracks the tracker ended on this frame (no longer in ``tracks``):
+            rules prune their per-track state with these instead of recomputing them.
     """
 
     camera_id: str
@@ -76,6 +78,7 @@ class FrameContext:
     class_names: Sequence[str]
     image: np.ndarray[Any, Any] | None = None
     node_id: str = "default"
+    ended: tuple[int, ...] = ()
     _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def class_name(self, class_id: int) -> str:
