@@ -1,9 +1,14 @@
-"""Per-camera analytics: track → rules → evidence, one frame at a time, as named steps.
+"""Per-camera analytics: track → enrich → rules → evidence, one frame at a time, as named steps.
 
-Each rule and the evidence stage run inside an error boundary: a rule that raises loses
-its events of that frame, the other rules and the evidence go on, and the failure is kept
-in :attr:`CameraAnalytics.faults` for the pipeline's supervisor to report (log, metric,
-``camera_status`` event) and, when it repeats, to switch the rule off.
+The enrich step runs the second-stage models the rules ask for (:mod:`edge.enrich`, e.g.
+the helmet head model), each once per frame for the rows it needs, and adds their columns
+to the tracked detections before any rule reads them.
+
+Each rule (with its enrichers) and the evidence stage run inside an error boundary: a rule
+or an enricher that raises loses its rule's events of that frame, the other rules and the
+evidence go on, and the failure is kept in :attr:`CameraAnalytics.faults` for the
+pipeline's supervisor to report (log, metric, ``camera_status`` event) and, when it
+repeats, to switch the rule off (with its enrichers).
 """
 
 from __future__ import annotations
@@ -90,7 +95,8 @@ class CameraAnalytics:
             transform: Pixel → road-plane transform; default: the scene's calibration if any.
             external_signals: Shared table of externally pushed signal states (MQTT).
             evidence: Evidence writer; none means events carry no images.
-            services: Shared objects for rules by key (e.g. an already loaded head detector).
+            services: Shared objects for rules and their enrichers by key (e.g. an already
+                loaded head detector).
             node_id: The edge node's id, stamped on events where they are made.
         """
         self.scene = scene
@@ -152,7 +158,10 @@ class CameraAnalytics:
         """
         inside, outside = self._split_roi(detections)
         tracked = self._track(inside, timestamp)
-        frame = self._context(tracked, index, timestamp, wall_time, image)
+        enriched = self._enrich(tracked.detections, index, image)
+        frame = self._context(
+            tracked, enriched, index=index, timestamp=timestamp, wall_time=wall_time, image=image
+        )
         events = self._run_rules(frame)
         return self._attach_evidence(events, _everyone(tracked.detections, outside), image)
 
@@ -206,9 +215,23 @@ class CameraAnalytics:
         inside = in_polygon(self._roi, as_points(detections.bottom_center))
         return detections[inside], detections[~inside]
 
+    def _enrich(
+        self, detections: Detections, index: int, image: np.ndarray[Any, Any] | None
+    ) -> Detections:
+        """Add the columns of every rule's enrichers; one that raises is a fault of its rule."""
+        for rule in self.rules:
+            for enricher in rule.enrichers():
+                try:
+                    detections = enricher.enrich(image, detections, index)
+                except Exception as exc:  # its rule sees no column this frame; the others go on
+                    self._fault(RULE_STAGE_PREFIX + rule.name, exc, index)
+        return detections
+
     def _context(
         self,
         tracked: TrackedFrame,
+        detections: Detections,
+        *,
         index: int,
         timestamp: float,
         wall_time: float | None,
@@ -222,7 +245,7 @@ class CameraAnalytics:
             index=index,
             timestamp=timestamp,
             time=moment,
-            detections=tracked.detections,
+            detections=detections,
             tracks=self.tracker.tracks,
             class_names=self.class_names,
             image=image,

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.detections import NO_TRACK, Detections, of_classes
+from edge.enrich import Enricher
 from edge.scene import SceneConfig
 from edge.scene import rules as scene_rules
 from edge.scene.geometry import as_points, in_polygon
@@ -187,6 +188,10 @@ class Rule(ABC):
     @abstractmethod
     def process(self, frame: FrameContext) -> list[Event]:
         """Update state with one frame and return the events it causes."""
+
+    def enrichers(self) -> Sequence[Enricher]:
+        """Second-stage models this rule reads the columns of (run before any rule; none here)."""
+        return ()
 
     def finish(self, frame: FrameContext) -> list[Event]:
         """End open events and flush partial aggregates (called at shutdown)."""
