@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-
-from tests.api.conftest import JPEG, Backend, build_backend
-from tests.databases import migrated_sqlite
+from tests.api.conftest import JPEG, Backend
 from tests.events import T0, at, make_event
 from traffic_monitor.contract import EventPhase
-
-
-@pytest.fixture
-def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
-    store = migrated_sqlite(tmp_path / "api.sqlite3")
-    backend = build_backend(store)
-    yield backend
-    backend.client.close()
-    store.dispose()
 
 
 def test_an_incidents_end_event_shows_its_start_image_audited(sqlite_backend: Backend):
