@@ -80,7 +80,15 @@ def replay_once(
         tracked = analytics._track(frame_detections, timestamp)
         tracking += time.perf_counter() - start
         # events need a wall-clock time the contract accepts (2000..2099), as in edge replays
-        frame = analytics._context(tracked, index, timestamp, DEFAULT_EPOCH + timestamp, None)
+        # no image in a replay of detections: the enrich step (second-stage models) adds nothing
+        frame = analytics._context(
+            tracked,
+            analytics._enrich(tracked.detections, index, None),
+            index=index,
+            timestamp=timestamp,
+            wall_time=DEFAULT_EPOCH + timestamp,
+            image=None,
+        )
         for rule in analytics.rules:
             start = time.perf_counter()
             events = rule.process(frame)
@@ -89,7 +97,7 @@ def replay_once(
             seen.extend(
                 (e.type, e.track_id, e.phase, sorted(e.measurements.items())) for e in events
             )
-        seen.append(tuple(tracked.tracker_id.tolist()))
+        seen.append(tuple(tracked.detections.tracker_id.tolist()))
     count = max(len(detections), 1)
     return {
         "tracking_ms": round(tracking / count * 1e3, 4),

@@ -304,14 +304,17 @@ class _Analytics:
 
     def track(self, detections: Detections, timestamp: float) -> Detections:
         if self.pipeline is None:
-            return self.tracker.update(detections, timestamp)
+            return self.tracker.update(detections, timestamp).detections
         tracked: Detections = self.pipeline._track(detections, timestamp)
         return tracked
 
     def rules(self, tracked: Detections, index: int, timestamp: float) -> list[Any]:
         if self.pipeline is None:
             return []
-        context = self.pipeline._context(tracked, index, timestamp, None, None)
+        frame: Any = tracked  # the pipeline's TrackedFrame (see track); no image: nothing to enrich
+        context = self.pipeline._context(
+            frame, frame.detections, index=index, timestamp=timestamp, wall_time=None, image=None
+        )
         events: list[Any] = self.pipeline._run_rules(context)
         return events
 

@@ -138,9 +138,10 @@ def run_scene(
             detections = detect(image)
             found.append(detections)
         run.truths.append(truth)
-        tracked = tracker.update(detections, timestamp=truth.time)
+        result = tracker.update(detections, timestamp=truth.time)
+        tracked = result.detections
         _log_frame(run, tracker, tracked, truth)
-        run.rules.feed(index, truth.time, tracked, tracker.tracks)
+        run.rules.feed(index, truth.time, tracked, tracker.tracks, result.ended)
         if index % EDGE_EVERY == 0 and cached is None:
             confirmed = tracked.xyxy[tracked.tracker_id != NO_TRACK].astype(np.float64)
             run.edges.append(vertical_edges(image, confirmed))

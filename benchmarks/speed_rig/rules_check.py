@@ -122,9 +122,14 @@ class RuleCheck:
         )
 
     def feed(
-        self, index: int, timestamp: float, tracked: Detections, tracks: Mapping[int, Track]
+        self,
+        index: int,
+        timestamp: float,
+        tracked: Detections,
+        tracks: Mapping[int, Track],
+        ended: tuple[int, ...] = (),
     ) -> None:
-        """Run both rules on one frame's tracked detections."""
+        """Run both rules on one frame's tracked detections (``ended``: tracks it ended)."""
         frame = FrameContext(
             camera_id="rig",
             site_id="rig",
@@ -134,6 +139,7 @@ class RuleCheck:
             detections=tracked,
             tracks=tracks,
             class_names=self.class_names,
+            ended=ended,
         )
         self.last = frame
         self.events.extend(self.line_crossing.process(frame))

@@ -1,9 +1,14 @@
-"""Per-camera analytics: track → rules → evidence, one frame at a time, as named steps.
+"""Per-camera analytics: track → enrich → rules → evidence, one frame at a time, as named steps.
 
-Each rule and the evidence stage run inside an error boundary: a rule that raises loses
-its events of that frame, the other rules and the evidence go on, and the failure is kept
-in :attr:`CameraAnalytics.faults` for the pipeline's supervisor to report (log, metric,
-``camera_status`` event) and, when it repeats, to switch the rule off.
+The enrich step runs the second-stage models the rules ask for (:mod:`edge.enrich`, e.g.
+the helmet head model), each once per frame for the rows it needs, and adds their columns
+to the tracked detections before any rule reads them.
+
+Each rule (with its enrichers) and the evidence stage run inside an error boundary: a rule
+or an enricher that raises loses its rule's events of that frame, the other rules and the
+evidence go on, and the failure is kept in :attr:`CameraAnalytics.faults` for the
+pipeline's supervisor to report (log, metric, ``camera_status`` event) and, when it
+repeats, to switch the rule off (with its enrichers).
 """
 
 from __future__ import annotations
@@ -27,9 +32,8 @@ from edge.rules.signals import SignalBoard
 from edge.scene import SceneConfig
 from edge.scene.geometry import as_points, in_polygon
 from edge.scene.transform import world_transform
-from edge.tracking import ByteTracker
-from edge.tracking.bytetrack import buffered_iou
-from edge.tracking.prefilter import merge_riders, suppress_duplicates
+from edge.tracking import TrackedFrame, Tracker, buffered_iou, build_tracker
+from edge.tracking.prefilter import one_box_per_road_user, suppress_duplicates
 from traffic_monitor.contract import Event
 
 logger = logging.getLogger(__name__)
@@ -91,7 +95,8 @@ class CameraAnalytics:
             transform: Pixel → road-plane transform; default: the scene's calibration if any.
             external_signals: Shared table of externally pushed signal states (MQTT).
             evidence: Evidence writer; none means events carry no images.
-            services: Shared objects for rules by key (e.g. an already loaded head detector).
+            services: Shared objects for rules and their enrichers by key (e.g. an already
+                loaded head detector).
             node_id: The edge node's id, stamped on events where they are made.
         """
         self.scene = scene
@@ -102,8 +107,8 @@ class CameraAnalytics:
         self.signals = SignalBoard(scene.signals, external_signals)
         shared = {**(services or {}), SIGNAL_BOARD: self.signals}
         setup = RuleSetup(scene, self.class_names, transform, shared)
-        self.tracker = ByteTracker(
-            scene.tracker, self.class_names, lines=[(line.start, line.end) for line in scene.lines]
+        self.tracker: Tracker = build_tracker(
+            scene.tracker, self.class_names, [(line.start, line.end) for line in scene.lines]
         )
         self._roi = as_points(scene.roi) if scene.roi is not None else None
         self.rules: list[Rule] = build_rules(setup)
@@ -153,9 +158,12 @@ class CameraAnalytics:
         """
         inside, outside = self._split_roi(detections)
         tracked = self._track(inside, timestamp)
-        frame = self._context(tracked, index, timestamp, wall_time, image)
+        enriched = self._enrich(tracked.detections, index, image)
+        frame = self._context(
+            tracked, enriched, index=index, timestamp=timestamp, wall_time=wall_time, image=image
+        )
         events = self._run_rules(frame)
-        return self._attach_evidence(events, _everyone(tracked, outside), image)
+        return self._attach_evidence(events, _everyone(tracked.detections, outside), image)
 
     def finish(self) -> list[Event]:
         """End open incidents and flush aggregates (at shutdown); a rule that raises is skipped."""
@@ -192,11 +200,9 @@ class CameraAnalytics:
         sizes.update({f"rule:{rule.name}": rule.state_size() for rule in self.rules})
         return sizes
 
-    def _track(self, detections: Detections, timestamp: float) -> Detections:
-        detections = suppress_duplicates(detections, self.scene.tracker.duplicate_iou)
-        if self.scene.tracker.merge_riders:
-            detections = merge_riders(detections, self.class_names)
-        return self.tracker.update(detections, timestamp)
+    def _track(self, detections: Detections, timestamp: float) -> TrackedFrame:
+        boxes = one_box_per_road_user(detections, self.scene.tracker, self.class_names)
+        return self.tracker.update(boxes, timestamp)
 
     def _split_roi(self, detections: Detections) -> tuple[Detections, Detections]:
         """Detections with the anchor (bottom centre) inside the scene's ROI, and the rest.
@@ -209,9 +215,23 @@ class CameraAnalytics:
         inside = in_polygon(self._roi, as_points(detections.bottom_center))
         return detections[inside], detections[~inside]
 
+    def _enrich(
+        self, detections: Detections, index: int, image: np.ndarray[Any, Any] | None
+    ) -> Detections:
+        """Add the columns of every rule's enrichers; one that raises is a fault of its rule."""
+        for rule in self.rules:
+            for enricher in rule.enrichers():
+                try:
+                    detections = enricher.enrich(image, detections, index)
+                except Exception as exc:  # its rule sees no column this frame; the others go on
+                    self._fault(RULE_STAGE_PREFIX + rule.name, exc, index)
+        return detections
+
     def _context(
         self,
-        tracked: Detections,
+        tracked: TrackedFrame,
+        detections: Detections,
+        *,
         index: int,
         timestamp: float,
         wall_time: float | None,
@@ -225,10 +245,11 @@ class CameraAnalytics:
             index=index,
             timestamp=timestamp,
             time=moment,
-            detections=tracked,
+            detections=detections,
             tracks=self.tracker.tracks,
             class_names=self.class_names,
             image=image,
+            ended=tracked.ended,
         )
         self._last = frame
         return frame

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.detections import NO_TRACK, Detections, of_classes
+from edge.enrich import Enricher
 from edge.scene import SceneConfig
 from edge.scene import rules as scene_rules
 from edge.scene.geometry import as_points, in_polygon
@@ -64,6 +65,8 @@ class FrameContext:
         class_names: The detector's class names.
         image: The BGR frame (``None`` where a caller has no image, e.g. synthetic tests).
         node_id: The edge node (resolved once from the config; events carry it as is).
+        ended: Ids of the tracks the tracker ended on this frame (no longer in ``tracks``):
+            rules prune their per-track state with these instead of recomputing them.
     """
 
     camera_id: str
@@ -76,6 +79,7 @@ class FrameContext:
     class_names: Sequence[str]
     image: np.ndarray[Any, Any] | None = None
     node_id: str = "default"
+    ended: tuple[int, ...] = ()
     _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def class_name(self, class_id: int) -> str:
@@ -184,6 +188,10 @@ class Rule(ABC):
     @abstractmethod
     def process(self, frame: FrameContext) -> list[Event]:
         """Update state with one frame and return the events it causes."""
+
+    def enrichers(self) -> Sequence[Enricher]:
+        """Second-stage models this rule reads the columns of (run before any rule; none here)."""
+        return ()
 
     def finish(self, frame: FrameContext) -> list[Event]:
         """End open events and flush partial aggregates (called at shutdown)."""

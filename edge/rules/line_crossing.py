@@ -348,7 +348,8 @@ class LineCrossingRule(Rule):
         """
         tracked = frame.tracked()
         rows = _rows(frame, tracked)
-        ended = [t for t in self._lost if t not in frame.tracks]
+        gone = set(frame.ended)
+        ended = [t for t in self._lost if t in gone]
         events: list[Event] = []
         for line in self.lines:
             line.open_buckets(frame.timestamp, self.p.max_speed_samples)

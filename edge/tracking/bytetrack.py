@@ -17,14 +17,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from edge.compiled import compiled
 from edge.detections import NO_TRACK, Detections
-from edge.tracking.assignment import linear_sum_assignment
+from edge.tracking.association import (
+    Match,
+    Predicted,
+    Round,
+    box_overlap,
+    box_sizes,
+    buffered_iou,
+    compatibility,
+    confirm_tentative,
+    first_pass,
+    low_score_pass,
+    merge_rescue,
+    rescue_lost,
+    split_by_score,
+)
+from edge.tracking.base import TrackedFrame
 from edge.tracking.config import TrackerConfig
 from edge.tracking.focus import LineFocus, Point
 from edge.tracking.kalman import KalmanNoise
@@ -34,83 +47,8 @@ from edge.tracking.track import ClassVote, Track, TrackState
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-_NO_MATCH = 1e6
 
-
-@dataclass(frozen=True)
-class _Match:
-    track_ids: list[int]
-    rows: list[int]
-    unmatched_tracks: list[int]
-    unmatched_rows: list[int]
-
-
-@dataclass(frozen=True)
-class _Predicted:
-    """Every track's predicted box for this update: rows of one array, by track id."""
-
-    boxes: FloatArray
-    row_of: dict[int, int]
-
-    def of(self, track_ids: list[int]) -> FloatArray:
-        """The predicted boxes ``(len(track_ids), 4)`` of these tracks, in order."""
-        return self.boxes[[self.row_of[t] for t in track_ids]]
-
-
-def buffered_iou(a: FloatArray, b: FloatArray, buffer: float) -> FloatArray:
-    """IoU of every box in ``a`` with every box in ``b`` after enlarging both by ``buffer``.
-
-    Args:
-        a: Boxes ``(N, 4)`` xyxy.
-        b: Boxes ``(M, 4)`` xyxy.
-        buffer: Fraction of width/height added on each side (0 is plain IoU).
-
-    Returns:
-        ``(N, M)`` matrix of IoU values in ``[0, 1]``.
-    """
-    return _buffered_iou(
-        np.ascontiguousarray(a, dtype=np.float64).reshape(-1, 4),
-        np.ascontiguousarray(b, dtype=np.float64).reshape(-1, 4),
-        float(buffer),
-    )
-
-
-@compiled
-def _buffered_iou(a: FloatArray, b: FloatArray, buffer: float) -> FloatArray:
-    """:func:`buffered_iou`, compiled: a frame's few dozen boxes, where numpy's calls cost most."""
-    grown_a = _enlarged(a, buffer)
-    grown_b = _enlarged(b, buffer)
-    result = np.zeros((len(a), len(b)))
-    for i in range(len(a)):
-        for j in range(len(b)):
-            inter, union, _ = box_overlap(grown_a[i], grown_b[j])
-            if union > 0:
-                result[i, j] = inter / max(union, 1e-9)
-    return result
-
-
-@compiled
-def box_overlap(a: FloatArray, b: FloatArray) -> tuple[float, float, float]:
-    """Intersection area, union area and ``b``'s area of two boxes ``[x1, y1, x2, y2]``."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(width, 0.0) * max(height, 0.0)
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    return inter, (a[2] - a[0]) * (a[3] - a[1]) + area_b - inter, area_b
-
-
-@compiled
-def _enlarged(boxes: FloatArray, buffer: float) -> FloatArray:
-    """Boxes grown by ``buffer`` × their width / height on each side."""
-    grown = boxes.copy()
-    for row in range(len(boxes)):
-        width = boxes[row, 2] - boxes[row, 0]
-        height = boxes[row, 3] - boxes[row, 1]
-        grown[row, 0] -= buffer * width
-        grown[row, 1] -= buffer * height
-        grown[row, 2] += buffer * width
-        grown[row, 3] += buffer * height
-    return grown
+__all__ = ["ByteTracker", "buffered_iou"]
 
 
 def _class_vote(config: TrackerConfig, class_names: Sequence[str]) -> ClassVote:
@@ -126,11 +64,6 @@ def _class_vote(config: TrackerConfig, class_names: Sequence[str]) -> ClassVote:
 
 WEAK_INSIDE = 0.3
 """A weak box with more than this share of its area inside a tracked box starts no track."""
-
-
-def _size(box: FloatArray) -> tuple[float, float]:
-    """Width and height of a box, at least one pixel."""
-    return max(float(box[2] - box[0]), 1.0), max(float(box[3] - box[1]), 1.0)
 
 
 def _inside(box: FloatArray, other: FloatArray) -> float:
@@ -177,8 +110,7 @@ class ByteTracker:
         self._tracks: dict[int, Track] = {}
         self._corrections: list[tuple[Track, FloatArray]] = []  # emptied by every update
         self._next_id = 1
-        self.ended: list[int] = []
-        """Ids of tracks removed by the latest :meth:`update` (for pruning elsewhere)."""
+        self._ended: list[int] = []  # removed since the last update's result
 
     def _class_groups(self, class_names: Sequence[str]) -> dict[int, int]:
         group_of: dict[int, int] = {}
@@ -194,12 +126,17 @@ class ByteTracker:
         return self._tracks
 
     def reset(self) -> None:
-        """Forget every track (ids keep increasing)."""
-        self.ended = list(self._tracks)
+        """Forget every track (ids keep increasing); the next update reports them as ended."""
+        self._ended.extend(self._tracks)
         self._tracks.clear()
 
-    def update(self, detections: Detections, timestamp: float) -> Detections:
+    def update(self, detections: Detections, timestamp: float) -> TrackedFrame:
         """Associate one frame's detections with the tracks.
+
+        Steps: predict every track to ``timestamp``; the ByteTrack cascades
+        (``edge/tracking/association.py``), each applied before the next; age the tracks
+        left unmatched; recover lost tracks by motion; start new tracks; Kalman-correct the
+        matched ones.
 
         Args:
             detections: This frame's detections; not modified.
@@ -208,88 +145,48 @@ class ByteTracker:
         Returns:
             The same rows in the same order, with ``tracker_id`` set for rows that belong to
             a confirmed track (``NO_TRACK`` otherwise) and ``data["track_class_id"]``, the
-            track's voted class (the detection's own class where untracked).
+            track's voted class (the detection's own class where untracked); and the ids of
+            the tracks this update ended.
         """
-        self.ended = []
-        boxes_now = Track.predict_many(list(self._tracks.values()), timestamp)
-        predicted = _Predicted(boxes_now, {track_id: i for i, track_id in enumerate(self._tracks)})
-        scores = detections.confidence
         assigned = np.full(len(detections), NO_TRACK, dtype=np.int64)
-        high = [i for i in range(len(detections)) if scores[i] >= self.config.high_threshold]
-        low = [
-            i
-            for i in range(len(detections))
-            if self.config.low_threshold <= scores[i] < self.config.high_threshold
-        ]
-        near = self._focus.near(detections.xyxy.astype(np.float64))
-        active = [t for t, tr in self._tracks.items() if tr.state != TrackState.TENTATIVE]
-        first = self._associate(active, high, predicted, detections, self.config.match_iou)
+        rnd = self._round(detections, timestamp)
+        high, low = split_by_score(detections.confidence, self.config)
+        near = self._focus.near(rnd.boxes)
+        first = first_pass(rnd, high, self.config)
         self._apply(first, detections, timestamp, assigned)
-        first = self._rescue_lost(first, predicted, detections, timestamp, assigned)
-        still_confirmed = [
-            t for t in first.unmatched_tracks if self._tracks[t].state == TrackState.CONFIRMED
-        ]
-        second = self._associate(
-            still_confirmed, low, predicted, detections, self.config.low_match_iou
-        )
+        rescue = rescue_lost(rnd, first, self.config)
+        self._apply(rescue, detections, timestamp, assigned)
+        first = merge_rescue(first, rescue)
+        tried, second = low_score_pass(rnd, first, low, self.config)
         self._apply(second, detections, timestamp, assigned)
-        third = self._confirm_tentative(
-            first.unmatched_rows, second.unmatched_rows, near, predicted, detections
+        third = confirm_tentative(
+            rnd, first.unmatched_rows, second.unmatched_rows, near, self.config
         )
         self._apply(third, detections, timestamp, assigned)
         self._age_unmatched(
-            set(second.unmatched_tracks)
-            | {t for t in first.unmatched_tracks if t not in still_confirmed},
+            set(second.unmatched_tracks) | {t for t in first.unmatched_tracks if t not in tried},
             set(third.unmatched_tracks),
             timestamp,
         )
-        weak = [r for r in second.unmatched_rows if r not in set(third.rows)]
-        strong = [r for r in first.unmatched_rows if r not in set(third.rows)]
+        taken = set(third.rows)
+        weak = [r for r in second.unmatched_rows if r not in taken]
+        strong = [r for r in first.unmatched_rows if r not in taken]
         left_strong, left_weak = self._recover(strong, weak, detections, timestamp, assigned)
         weak_near = [r for r in left_weak if near[r]]
         self._start_tracks(left_strong + weak_near, near, detections, timestamp, assigned)
         self._correct_matched()
         self._enforce_cap()
-        return self._output(detections, assigned)
+        ended, self._ended = tuple(self._ended), []
+        return TrackedFrame(self._output(detections, assigned), ended)
 
-    def _confirm_tentative(
-        self,
-        high_rows: list[int],
-        low_rows: list[int],
-        near: npt.NDArray[np.bool_],
-        predicted: _Predicted,
-        detections: Detections,
-    ) -> _Match:
-        """Tentative tracks take their second detection: a high-score one, or a low one.
-
-        Low-score ones only near a line, where a track may start from a weak box and needs
-        weak boxes to go on.
-        """
-        tentative = [t for t, tr in self._tracks.items() if tr.state == TrackState.TENTATIVE]
-        third = self._associate(
-            tentative,
-            high_rows,
-            predicted,
-            detections,
-            self.config.match_iou,
-            buffer=self.config.tentative_buffer,
-        )
-        weak = [r for r in low_rows if near[r]]
-        if not weak or not third.unmatched_tracks:
-            return third
-        fourth = self._associate(
-            third.unmatched_tracks,
-            weak,
-            predicted,
-            detections,
-            self.config.match_iou,
-            buffer=self.config.tentative_buffer,
-        )
-        return _Match(
-            track_ids=third.track_ids + fourth.track_ids,
-            rows=third.rows + fourth.rows,
-            unmatched_tracks=fourth.unmatched_tracks,
-            unmatched_rows=third.unmatched_rows,
+    def _round(self, detections: Detections, timestamp: float) -> Round:
+        """This update's inputs to the cascades: predictions, boxes, gate, states."""
+        boxes_now = Track.predict_many(list(self._tracks.values()), timestamp)
+        return Round(
+            predicted=Predicted(boxes_now, {t: i for i, t in enumerate(self._tracks)}),
+            boxes=detections.xyxy.astype(np.float64),
+            gate=lambda track_ids, rows: self._compatible(track_ids, detections, rows),
+            states={t: track.state for t, track in self._tracks.items()},
         )
 
     def _start_tracks(
@@ -348,33 +245,6 @@ class ByteTracker:
             Track.correct_many(tracks, np.stack(boxes))
             self._corrections.clear()
 
-    def _rescue_lost(
-        self,
-        first: _Match,
-        predicted: _Predicted,
-        detections: Detections,
-        timestamp: float,
-        assigned: npt.NDArray[np.int64],
-    ) -> _Match:
-        """C-BIoU's second cascade: lost tracks get a larger buffer (their prediction drifts)."""
-        lost = [t for t in first.unmatched_tracks if self._tracks[t].state == TrackState.LOST]
-        rescue = self._associate(
-            lost,
-            first.unmatched_rows,
-            predicted,
-            detections,
-            self.config.match_iou,
-            buffer=self.config.lost_buffer,
-        )
-        self._apply(rescue, detections, timestamp, assigned)
-        matched = set(rescue.track_ids)
-        return _Match(
-            track_ids=first.track_ids + rescue.track_ids,
-            rows=first.rows + rescue.rows,
-            unmatched_tracks=[t for t in first.unmatched_tracks if t not in matched],
-            unmatched_rows=rescue.unmatched_rows,
-        )
-
     def _recover(
         self,
         high_rows: list[int],
@@ -421,66 +291,17 @@ class ByteTracker:
         taken = {row for _, row in pairs}
         return [r for r in high_rows if r not in taken], [r for r in low_rows if r not in taken]
 
-    def _associate(
-        self,
-        track_ids: list[int],
-        rows: list[int],
-        predicted: _Predicted,
-        detections: Detections,
-        min_iou: float,
-        *,
-        buffer: float | None = None,
-    ) -> _Match:
-        if not track_ids or not rows:
-            return _Match([], [], list(track_ids), list(rows))
-        track_boxes = predicted.of(track_ids)
-        iou = buffered_iou(
-            track_boxes,
-            detections.xyxy[rows].astype(np.float64),
-            self.config.buffer if buffer is None else buffer,
-        )
-        cost = 1.0 - iou
-        compatible = self._compatible(track_ids, detections, rows)
-        cost[(iou < min_iou) | ~compatible] = _NO_MATCH
-        track_index, row_index = linear_sum_assignment(cost)
-        keep = cost[track_index, row_index] < _NO_MATCH
-        matched_tracks = [track_ids[i] for i in track_index[keep]]
-        matched_rows = [rows[j] for j in row_index[keep]]
-        return _Match(
-            track_ids=matched_tracks,
-            rows=matched_rows,
-            unmatched_tracks=[t for t in track_ids if t not in set(matched_tracks)],
-            unmatched_rows=[r for r in rows if r not in set(matched_rows)],
-        )
-
     def _compatible(
         self, track_ids: list[int], detections: Detections, rows: list[int]
     ) -> npt.NDArray[np.bool_]:
-        """``(tracks, rows)``: whether each row may take each track, by class group and size.
-
-        A row may take a track when its box width and height are each within
-        ``max_size_ratio`` of the track's last box, and a track of another class group only
-        if the two boxes' shapes (width / height) also agree within
-        ``cross_group_shape_ratio`` (the narrow box of a motorbike called 'car' in one frame
-        and 'motorcycle' in the next is one road user; a car's wide box is not a motorbike).
-        """
-        track_groups = self._groups(np.array([self._tracks[t].class_id for t in track_ids]))
-        row_groups = self._groups(detections.class_id[rows])
-        same: npt.NDArray[np.bool_] = track_groups[:, None] == row_groups[None, :]
-        track_sizes = np.array([_size(self._tracks[t].box) for t in track_ids]).reshape(-1, 2)
-        row_sizes = np.array([_size(b) for b in detections.xyxy[rows]]).reshape(-1, 2)
-        ratio = np.maximum(track_sizes[:, None, :], row_sizes[None, :, :]) / np.minimum(
-            track_sizes[:, None, :], row_sizes[None, :, :]
+        """``(tracks, rows)``: whether each row may take each track (:func:`compatibility`)."""
+        return compatibility(
+            self._groups(np.array([self._tracks[t].class_id for t in track_ids])),
+            box_sizes(np.array([self._tracks[t].box for t in track_ids]).reshape(-1, 4)),
+            self._groups(detections.class_id[rows]),
+            box_sizes(detections.xyxy[rows]),
+            self.config,
         )
-        sized = ratio.max(axis=2) <= self.config.max_size_ratio
-        track_shape = track_sizes[:, 0] / track_sizes[:, 1]
-        row_shape = row_sizes[:, 0] / row_sizes[:, 1]
-        shape = np.maximum(track_shape[:, None], row_shape[None, :]) / np.minimum(
-            track_shape[:, None], row_shape[None, :]
-        )
-        alike = shape <= self.config.cross_group_shape_ratio
-        result: npt.NDArray[np.bool_] = sized & (same | alike)
-        return result
 
     def _groups(self, class_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """:meth:`_group` of many class ids, by table lookup (grown for ids not seen yet)."""
@@ -495,7 +316,7 @@ class ByteTracker:
 
     def _apply(
         self,
-        match: _Match,
+        match: Match,
         detections: Detections,
         timestamp: float,
         assigned: npt.NDArray[np.int64],
@@ -560,7 +381,7 @@ class ByteTracker:
 
     def _remove(self, track_id: int) -> None:
         del self._tracks[track_id]
-        self.ended.append(track_id)
+        self._ended.append(track_id)
 
     def _output(self, detections: Detections, assigned: npt.NDArray[np.int64]) -> Detections:
         voted = detections.class_id.copy()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_CLASS_GROUPS = [["person", "bicycle", "motorcycle"], ["car", "bus", "truck"]]
@@ -12,6 +14,14 @@ class TrackerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    type: Literal["bytetrack"] = Field(
+        default="bytetrack",
+        description=(
+            "Which tracker runs (edge/tracking/factory.py). bytetrack: two-pass ByteTrack "
+            "with buffered IoU, class-group gates and motion recovery; the other fields "
+            "are its settings."
+        ),
+    )
     high_threshold: float = Field(
         default=0.4,
         ge=0.0,

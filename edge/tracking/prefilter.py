@@ -20,7 +20,8 @@ import numpy.typing as npt
 
 from edge.compiled import compiled
 from edge.detections import Detections, of_classes
-from edge.tracking.bytetrack import box_overlap
+from edge.tracking.association import box_overlap
+from edge.tracking.config import TrackerConfig
 
 TWO_WHEELERS = ("motorcycle", "bicycle")
 VEHICLES = ("car", "bus", "truck")
@@ -175,6 +176,22 @@ def _rider_overlaps(
 def _best_bike(overlap: np.ndarray, min_overlap: float) -> int | None:  # type: ignore[type-arg]
     best = int(np.argmax(overlap))
     return best if overlap[best] >= min_overlap else None
+
+
+def one_box_per_road_user(
+    detections: Detections, config: TrackerConfig, class_names: Sequence[str]
+) -> Detections:
+    """What the tracker is fed: duplicates suppressed, riders folded into their bikes.
+
+    Args:
+        detections: One frame's detections.
+        config: The tracker section (``duplicate_iou``, ``merge_riders``).
+        class_names: The detector's class names.
+    """
+    detections = suppress_duplicates(detections, config.duplicate_iou)
+    if config.merge_riders:
+        detections = merge_riders(detections, class_names)
+    return detections
 
 
 def suppress_duplicates(

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.detections import Detections
+from edge.pipeline.analytics import CameraAnalytics
 from edge.scene import SceneConfig
+from edge.tracking import ByteTracker
 
 NAMES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck")
 PERSON, BICYCLE, CAR, MOTORCYCLE, BUS, TRUCK = 0, 1, 2, 3, 5, 7
@@ -111,3 +113,10 @@ def play(
     if finish:
         events += analytics.finish()
     return events
+
+
+def next_track_id(analytics: CameraAnalytics) -> int:
+    """The id the camera's ByteTracker gives its next track (one more than tracks started)."""
+    tracker = analytics.tracker
+    assert isinstance(tracker, ByteTracker)
+    return tracker._next_id

@@ -22,6 +22,7 @@ from tests.analytics.factories import (
     PERSON,
     Path,
     detections,
+    next_track_id,
     play,
     scene,
 )
@@ -116,7 +117,7 @@ def test_a_road_user_lost_before_the_line_and_found_past_it_counts_once():
         return [(moving_box(300, bottom, 24, 40), MOTORCYCLE, 0.8)]
 
     events = run(camera, 90, rows)
-    assert camera.tracker._next_id == 3  # two tracks
+    assert next_track_id(camera) == 3  # two tracks
     assert crossings(events) == [("motorcycle", "in")]
 
 
@@ -200,7 +201,7 @@ def test_weak_boxes_start_a_track_near_a_line_but_not_elsewhere():
     far_line = {**LINE, "start": [400, 200], "end": [640, 200]}
     camera = analytics(line=far_line)
     assert crossings(run(camera, 60, faint(100))) == []  # nowhere near the line: no track
-    assert camera.tracker._next_id == 1
+    assert next_track_id(camera) == 1
 
 
 def test_a_weak_box_inside_a_tracked_road_user_starts_no_track():
@@ -214,7 +215,7 @@ def test_a_weak_box_inside_a_tracked_road_user_starts_no_track():
 
     camera = analytics()
     assert crossings(run(camera, 60, rows)) == [("motorcycle", "in")]
-    assert camera.tracker._next_id == 2
+    assert next_track_id(camera) == 2
 
 
 def test_weak_car_boxes_start_no_track_near_a_line():
@@ -223,7 +224,7 @@ def test_weak_car_boxes_start_no_track_near_a_line():
     camera = analytics()
     faint_car = [(moving_box(300, 260 - 120 * i / FPS, 60, 40), CAR, 0.2) for i in range(60)]
     run(camera, 60, lambda index: [faint_car[index]])
-    assert camera.tracker._next_id == 1
+    assert next_track_id(camera) == 1
 
 
 @pytest.mark.parametrize(
@@ -240,11 +241,11 @@ def test_no_identity_hop_to_a_box_of_very_different_size_or_class_group(bike, ca
     tracker = ByteTracker(TrackerConfig(), NAMES)
     for index in range(20):
         box = moving_box(300, 300 - 3 * index, *bike)
-        seen = tracker.update(detections([box], [MOTORCYCLE]), index / FPS)
+        seen = tracker.update(detections([box], [MOTORCYCLE]), index / FPS).detections
     bike_id = int(seen.tracker_id[0])
     for index in range(20, 30):
         box = moving_box(300, 300 - 3 * index, *car)
-        seen = tracker.update(detections([box], [CAR]), index / FPS)
+        seen = tracker.update(detections([box], [CAR]), index / FPS).detections
     assert int(seen.tracker_id[0]) not in (bike_id, -1), why
 
 
@@ -256,7 +257,8 @@ def test_a_motorbike_box_called_car_for_a_frame_keeps_its_track():
     for index in range(30):
         class_id = CAR if index == 15 else MOTORCYCLE
         box = moving_box(300, 300 - 3 * index, 24, 40)
-        ids.add(int(tracker.update(detections([box], [class_id]), index / FPS).tracker_id[0]))
+        tracked = tracker.update(detections([box], [class_id]), index / FPS).detections
+        ids.add(int(tracked.tracker_id[0]))
     assert len(ids - {-1}) == 1
 
 
@@ -284,7 +286,7 @@ def test_four_bikes_in_single_file_keep_four_tracks_and_count_four():
         lambda index: single_file(index, missing=[k for k in range(4) if rng.random() < 0.3]),
     )
     assert crossings(events) == [("motorcycle", "in")] * 4
-    assert camera.tracker._next_id == 5
+    assert next_track_id(camera) == 5
 
 
 def test_a_rider_of_the_bike_behind_is_not_merged_into_the_bike_in_front():

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from edge.detector import Detector, DetectorConfig
+from edge.enrich.helmet import HEAD_DETECTOR
 from edge.evidence import EvidenceConfig, EvidenceWriter
 from edge.pipeline.analytics import CameraAnalytics
 from edge.privacy import privacy_regions
-from edge.rules.helmet import HEAD_DETECTOR
 from models.gate import model_path
 from tests.analytics.factories import MOTORCYCLE, NAMES, detections, scene
 from tests.analytics.test_privacy import coverage

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edge.detections import Detections
+from edge.enrich.helmet import HEAD_DETECTOR, assign_heads, one_class_per_head
 from edge.pipeline.analytics import CameraAnalytics
-from edge.rules.helmet import HEAD_DETECTOR, assign_heads
 from tests.analytics.factories import MOTORCYCLE, NAMES, Path, play, scene
 
 HEAD_NAMES = ("head_no_helmet", "head_helmet")
@@ -116,8 +116,6 @@ def test_assign_heads_to_the_tight_box_in_its_top_band() -> None:
 
 
 def test_a_head_boxed_as_both_classes_keeps_the_better_one() -> None:
-    from edge.rules.helmet import one_class_per_head
-
     heads = Detections(
         xyxy=np.asarray([[10, 10, 30, 30], [11, 10, 31, 30], [100, 10, 120, 30]], np.float32),
         confidence=np.asarray([0.3, 0.7, 0.5], np.float32),

@@ -17,7 +17,8 @@ from edge.privacy import blur_regions, privacy_regions
 from edge.tracking.prefilter import merge_riders, suppress_duplicates
 from tests.analytics.factories import CAR, MOTORCYCLE, NAMES, PERSON, detections
 from tests.conftest import require_shared
-from traffic_monitor.contract import Event, EventType, Geometry, Severity, SnapshotKind
+from tests.events import make_event
+from traffic_monitor.contract import EventType, Geometry, SnapshotKind
 
 
 def coverage(box, regions, shape):
@@ -99,10 +100,8 @@ def test_evidence_is_blurred_bounded_and_recorded(tmp_path, bus_image):
     person = [50, 400, 250, 900]  # a person-sized box on the real photo
     dets = detections([person], [PERSON]).with_tracker_ids(np.array([7]))
     writer = EvidenceWriter(EvidenceConfig(max_side=400), NAMES)
-    event = Event.of(
-        camera_id="cam1",
-        type=EventType.PEDESTRIAN_ON_CARRIAGEWAY,
-        severity=Severity.HIGH,
+    event = make_event(
+        EventType.PEDESTRIAN_ON_CARRIAGEWAY,
         track_id=7,
         geometry=Geometry(bbox=tuple(float(v) for v in person)),
     )
@@ -126,7 +125,7 @@ def test_evidence_is_blurred_bounded_and_recorded(tmp_path, bus_image):
 
 def test_count_events_carry_no_evidence():
     writer = EvidenceWriter(EvidenceConfig(), NAMES)
-    event = Event.of(camera_id="cam1", type=EventType.COUNT, severity=Severity.INFO)
+    event = make_event(EventType.COUNT)
     (out,) = writer.attach([event], np.zeros((10, 10, 3), np.uint8), Detections.empty())
     assert not out.event.evidence.snapshot and out.images == ()
 

@@ -8,7 +8,17 @@ import pytest
 from pydantic import ValidationError
 
 from edge.pipeline.analytics import CameraAnalytics
-from tests.analytics.factories import CAR, MOTORCYCLE, NAMES, PERSON, TRUCK, Path, play, scene
+from tests.analytics.factories import (
+    CAR,
+    MOTORCYCLE,
+    NAMES,
+    PERSON,
+    TRUCK,
+    Path,
+    next_track_id,
+    play,
+    scene,
+)
 from traffic_monitor.contract import ClassCount, Direction, EventPhase, EventType
 from traffic_monitor.errors import UserFacingError
 
@@ -100,7 +110,7 @@ def test_a_fragmented_track_is_not_counted_twice():
     as_car = Path([(0, 320, 420), (1.75, 320, 210)])
     as_truck = Path([(1.8, 320, 204), (3, 320, 60)], class_id=TRUCK)
     play(a, [as_car, as_truck], 5)
-    assert a.tracker._next_id == 3  # two tracks
+    assert next_track_id(a) == 3  # two tracks
     assert sum(a.rules[0].totals["L1"].values()) == 1  # type: ignore[attr-defined]
 
 

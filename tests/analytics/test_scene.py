@@ -144,7 +144,7 @@ def test_roi_is_validated(tmp_path, roi, message):
 def test_detections_outside_the_roi_are_not_tracked_or_counted_but_still_blurred():
     from edge.pipeline.analytics import CameraAnalytics
     from edge.pipeline.sink import OutgoingEvent
-    from tests.analytics.factories import NAMES, PERSON, Path, play, scene
+    from tests.analytics.factories import NAMES, PERSON, Path, next_track_id, play, scene
 
     line = {"name": "L", "start": [0, 200], "end": [640, 200], "positive": "left"}
     analytics = CameraAnalytics(
@@ -167,7 +167,7 @@ def test_detections_outside_the_roi_are_not_tracked_or_counted_but_still_blurred
     play(analytics, [inside, outside, walker], 4, image=np.zeros((480, 640, 3), np.uint8))
     (rule,) = analytics.rules
     assert sum(rule.totals["L"].values()) == 1  # type: ignore[attr-defined]
-    assert analytics.tracker._next_id == 2  # one track ever: the car inside
+    assert next_track_id(analytics) == 2  # one track ever: the car inside
     assert max(seen.boxes) == 3  # evidence still blurs the two outside the ROI
 
 

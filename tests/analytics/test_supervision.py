@@ -24,7 +24,8 @@ from edge.pipeline.supervision import RestartBudget, SupervisionConfig
 from edge.transport.outbox import OutboxFullError
 from tests.analytics.factories import scene
 from tests.analytics.test_pipeline import SyntheticDetector, SyntheticSource
-from traffic_monitor.contract import Event, EventType, SnapshotKind
+from tests.events import make_event
+from traffic_monitor.contract import EventType, SnapshotKind
 
 LINE = {"name": "L", "start": [0, 60], "end": [160, 60], "positive": "right"}
 FAST = SupervisionConfig(max_restarts=2, backoff_initial_s=0.001, backoff_max_s=0.002)
@@ -357,5 +358,5 @@ def test_metrics_and_status_say_what_the_capture_says():
 
 
 def test_outgoing_events_keep_their_shape():
-    event = Event.of(camera_id="a", type=EventType.COUNT)
+    event = make_event(EventType.COUNT)
     assert OutgoingEvent(event).images == ()

@@ -7,7 +7,15 @@ import pytest
 from pydantic import ValidationError
 
 from edge.detections import NO_TRACK, Detections
-from edge.tracking import ByteTracker, TrackerConfig, buffered_iou, prefilter
+from edge.pipeline.analytics import CameraAnalytics
+from edge.tracking import (
+    ByteTracker,
+    TrackerConfig,
+    association,
+    buffered_iou,
+    build_tracker,
+    prefilter,
+)
 from edge.tracking.kalman import BoxKalman, KalmanNoise
 from models.metrics import box_iou
 from tests.analytics.factories import (
@@ -19,6 +27,7 @@ from tests.analytics.factories import (
     Obj,
     detections,
     frame_of,
+    scene,
 )
 
 FPS = 30.0
@@ -32,7 +41,7 @@ def run(tracker, objects, frames, step=1, jitter=0.0, hide=None, seed=0):
         t = index / FPS
         visible = [i for i in range(len(objects)) if not (hide and hide(i, index))]
         dets = frame_of([objects[i] for i in visible], t, jitter, rng)
-        out = tracker.update(dets, t)
+        out = tracker.update(dets, t).detections
         assert len(out) == len(dets)
         for row, i in enumerate(visible):
             ids[i].append(int(out.tracker_id[row]))
@@ -46,7 +55,7 @@ def confirmed_ids(seq):
 def test_rows_kept_in_order_and_input_not_modified():
     tracker = ByteTracker(TrackerConfig(min_hits=1), NAMES)
     dets = detections([[0, 0, 10, 10], [100, 100, 120, 130]], scores=[0.9, 0.05])
-    out = tracker.update(dets, 0.0)
+    out = tracker.update(dets, 0.0).detections
     assert len(out) == 2
     assert np.array_equal(out.xyxy, dets.xyxy)
     assert np.all(dets.tracker_id == NO_TRACK)  # the caller's object is untouched
@@ -107,7 +116,7 @@ def test_low_score_detections_extend_tracks():
         score = 0.2 if 15 <= k < 30 else 0.9  # partially occluded: the detector is unsure
         out = tracker.update(
             detections([[100 + 3 * k, 100, 140 + 3 * k, 130]], scores=[score]), k / FPS
-        )
+        ).detections
         ids.append(int(out.tracker_id[0]))
     assert len(confirmed_ids(ids)) == 1
     assert all(i != NO_TRACK for i in ids[15:30])
@@ -117,7 +126,7 @@ def test_class_vote_and_groups():
     tracker = ByteTracker(TrackerConfig(), NAMES)
     for k in range(30):
         cls = TRUCK if k % 3 == 0 else CAR
-        out = tracker.update(detections([[100 + k, 100, 160 + k, 140]], [cls]), k / FPS)
+        out = tracker.update(detections([[100 + k, 100, 160 + k, 140]], [cls]), k / FPS).detections
     assert int(out.data["track_class_id"][0]) == CAR
     (track,) = tracker.tracks.values()
     assert track.class_id == CAR
@@ -134,7 +143,7 @@ def test_class_groups_keep_a_pedestrian_off_a_motorbike_track():
             if k != 5
             else detections([rider], [PERSON])
         )
-        out = tracker.update(dets, k / FPS)
+        out = tracker.update(dets, k / FPS).detections
     by_class = {int(c): int(t) for c, t in zip(out.class_id, out.tracker_id, strict=True)}
     tracks = tracker.tracks
     assert tracks[by_class[MOTORCYCLE]].class_id == MOTORCYCLE
@@ -149,8 +158,7 @@ def test_ended_tracks_are_pruned_and_reported():
     assert len(track.history) == 10  # bounded history
     ended = []
     for k in range(40, 70):
-        tracker.update(Detections.empty(), k / FPS)
-        ended += tracker.ended
+        ended += tracker.update(Detections.empty(), k / FPS).ended
     assert ended == [track.track_id]
     assert len(tracker.tracks) == 0
 
@@ -215,7 +223,7 @@ def test_lost_track_recovered_after_a_bad_box(recover_radius):
     ids = []
     for frame in range(60):
         box, score = _motorbike_with_bad_box(frame)
-        out = tracker.update(detections([box], [MOTORCYCLE], [score]), frame / FPS)
+        out = tracker.update(detections([box], [MOTORCYCLE], [score]), frame / FPS).detections
         ids.append(int(out.tracker_id[0]))
     kept = confirmed_ids(ids[1:])
     if recover_radius == 0:
@@ -234,7 +242,7 @@ def test_recovery_does_not_take_a_far_detection():
     (first,) = tracker.tracks
     for frame in range(15, 25):  # gone; another car appears 3 box heights below its path
         x = 100 + 4 * frame
-        out = tracker.update(detections([[x, 320, x + 50, 360]]), frame / FPS)
+        out = tracker.update(detections([[x, 320, x + 50, 360]]), frame / FPS).detections
     assert first not in set(out.tracker_id.tolist())
     assert int(out.tracker_id[0]) != NO_TRACK  # a new track of its own
 
@@ -345,3 +353,65 @@ def test_rider_merge_on_crowded_random_frames_only_drops_rows_and_grows_boxes():
             inside = (same[:, :2] >= box[:2]).all(axis=1) & (same[:, 2:] <= box[2:]).all(axis=1)
             assert inside.any()
     assert merged_any > 100  # riders and twins were merged
+
+
+def test_tracker_type_picks_the_tracker_and_refuses_unknown_names():
+    assert isinstance(build_tracker(TrackerConfig(type="bytetrack"), NAMES), ByteTracker)
+    with pytest.raises(ValidationError, match="type"):
+        TrackerConfig.model_validate({"type": "norfair"})
+
+
+def test_reset_tracks_are_reported_ended_by_the_next_update():
+    tracker = ByteTracker(TrackerConfig(), NAMES)
+    for k in range(5):
+        tracker.update(detections([[10 + k, 10, 50 + k, 40]]), k / FPS)
+    live = list(tracker.tracks)
+    tracker.reset()
+    assert tracker.update(Detections.empty(), 5 / FPS).ended == tuple(live)
+    assert tracker.update(Detections.empty(), 6 / FPS).ended == ()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "min_iou", "pairs"),
+    [
+        ([[True, True], [True, True]], 0.1, [(7, 1), (8, 0)]),  # best total IoU
+        ([[True, False], [True, True]], 0.1, [(7, 0), (8, 1)]),  # the gate refuses 7-1
+        ([[True, True], [True, True]], 0.85, [(7, 1)]),  # 8-0 overlaps too little
+    ],
+)
+def test_assign_takes_the_best_allowed_pairs(allowed, min_iou, pairs):
+    iou = np.array([[0.3, 0.9], [0.8, 0.2]])
+    match = association.assign([7, 8], [0, 1], iou, min_iou, np.array(allowed))
+    assert sorted(zip(match.track_ids, match.rows, strict=True)) == pairs
+    assert set(match.unmatched_tracks) == {7, 8} - {t for t, _ in pairs}
+    assert set(match.unmatched_rows) == {0, 1} - {r for _, r in pairs}
+
+
+def test_class_groups_and_sizes_gate_association():
+    config = TrackerConfig()
+    sizes = np.array([[20.0, 40.0]])  # a narrow, upright two-wheeler box
+    gate = association.compatibility(
+        np.array([0]),
+        sizes,
+        np.array([0, 0, 1, 1]),
+        np.array([[22.0, 42.0], [60.0, 120.0], [21.0, 38.0], [80.0, 40.0]]),
+        config,
+    )
+    # same group and size; same group, 3x the size; other group, same shape; other group, wide
+    assert gate.tolist() == [[True, False, True, False]]
+
+
+def test_rules_see_the_tracks_that_ended_on_their_frame():
+    analytics = CameraAnalytics(scene(tracker={"max_lost_s": 0.2}), NAMES)
+    for k in range(10):
+        analytics.process(
+            detections([[100 + 2 * k, 100, 140 + 2 * k, 130]]), index=k, timestamp=k / FPS
+        )
+    (track_id,) = analytics.tracker.tracks
+    ended = []
+    for k in range(10, 30):
+        analytics.process(Detections.empty(), index=k, timestamp=k / FPS)
+        assert analytics._last is not None
+        ended += analytics._last.ended
+        assert not set(analytics._last.ended) & set(analytics._last.tracks)
+    assert ended == [track_id]

@@ -33,7 +33,7 @@ for frame in range(40):
     detections = Detections(
         xyxy=xyxy[keep], confidence=np.full(keep.sum(), 0.8), class_id=np.full(keep.sum(), 2)
     )
-    ids.append(tracker.update(detections, frame / 10).tracker_id.tolist())
+    ids.append(tracker.update(detections, frame / 10).detections.tracker_id.tolist())
 loaded = {name: sys.modules.get(name) is not None for name in ("numba", "scipy")}
 print(json.dumps({"ids": ids, **loaded}))
 """

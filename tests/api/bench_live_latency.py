@@ -23,8 +23,9 @@ import uvicorn
 
 from cloud.api import ApiSettings, create_app
 from cloud.store import EventStore
-from tests.api.conftest import Backend, build_backend, make_event
+from tests.api.conftest import Backend, build_backend
 from tests.databases import migrated_sqlite
+from tests.events import at, make_event
 from traffic_monitor.net import free_port
 
 ROUTES = ("/api/events", "/api/alerts", "/api/cameras", "/api/auth/me")
@@ -78,7 +79,7 @@ async def _delivery(
     for i in range(rounds):
         await asyncio.sleep(0.37)
         t0 = time.perf_counter()
-        backend.add_events(make_event(minutes=10 * i, camera=f"cam-{i}"))
+        backend.add_events(make_event(time=at(10 * i), camera_id=f"cam-{i}"))
         arrivals = await asyncio.gather(*(next_data(it) for it in lines))
         worst.append(max(arrivals) - t0)
     worst.sort()
@@ -123,7 +124,7 @@ def main() -> None:
     store = migrated_sqlite(Path(tempfile.mkdtemp()) / "lat.sqlite3")
     backend = build_backend(store)
     for i in range(200):
-        backend.add_events(make_event(minutes=i % 50, camera=f"seed-{i % 7}"))
+        backend.add_events(make_event(time=at(i % 50), camera_id=f"seed-{i % 7}"))
     server, port = _serve(store)
     measured = asyncio.run(_run(backend, port, args.streams, args.rounds))
     server.should_exit = True

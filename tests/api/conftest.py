@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,11 +18,10 @@ from cloud.store import EventStore
 from cloud.store.store import Batch
 from edge.privacy.photos import shared_photo_privacy
 from tests.databases import PG_URL, migrated_pg, migrated_sqlite, pg_available
-from traffic_monitor.contract import Event, EventType, Severity
+from traffic_monitor.contract import Event
 
 __all__ = ["PG_URL", "pg_available"]  # imported from here by the API and report tests
 PASSWORD = "correct-horse-battery"
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-evidence\xff\xd9"
 
 
@@ -57,25 +56,6 @@ class Backend:
             ]
         self.store.write(batch)
         AlertGrouper(self.store).after_commit(events)
-
-
-def make_event(
-    minutes: float = 0,
-    camera: str = "cam-1",
-    type_: EventType = EventType.WRONG_WAY,
-    severity: Severity = Severity.HIGH,
-    rule: str = "wrong-way-main",
-) -> Event:
-    return Event.of(
-        camera_id=camera,
-        site_id="hcm-q1",
-        node_id="node-1",
-        time=T0 + timedelta(minutes=minutes),
-        type=type_,
-        severity=severity,
-        rule=rule,
-        measurements={"duration_s": 42.0},
-    )
 
 
 def build_backend(store: EventStore, **settings: object) -> Backend:

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from cloud.db import AlertEventRecord, AlertRecord, EventRecord
 from cloud.services.alerting import AlertGrouper, AlertPolicy
 from cloud.store.store import Batch
-from tests.api.conftest import Backend, make_event
+from tests.api.conftest import Backend
+from tests.events import T0, at, make_event
 from traffic_monitor.contract import Severity
 
 
@@ -25,7 +26,7 @@ def _cards(b: Backend) -> list[tuple[str, int]]:
 
 def test_concurrent_groupers_make_each_card_once(backend: Backend):
     now = datetime.now(UTC)
-    events = [make_event(minutes=i % 4, camera=f"cam-{i % 5}") for i in range(60)]
+    events = [make_event(time=at(i % 4), camera_id=f"cam-{i % 5}") for i in range(60)]
     backend.store.write(Batch(events=[(e, now) for e in events]))  # stored, not yet grouped
     groupers = [AlertGrouper(backend.store) for _ in range(3)]
     threads = [threading.Thread(target=g.catch_up) for g in groupers]
@@ -72,7 +73,7 @@ def test_rows_dated_year_1_and_9999_neither_break_nor_absorb_alerts(sqlite_backe
         db.commit()
     grouper = AlertGrouper(b.store, AlertPolicy(min_severity=Severity.MEDIUM))
     assert grouper.catch_up() == 2
-    b.add_events(make_event(), make_event(minutes=1))
+    b.add_events(make_event(time=T0), make_event(time=at(1)))
     assert _cards(b) == [("cam-1", 1), ("cam-1", 1), ("cam-1", 2)]
     res = b.client.get("/api/alerts", headers=b.login("viewer"))
     assert res.status_code == 200
@@ -82,8 +83,8 @@ def test_rows_dated_year_1_and_9999_neither_break_nor_absorb_alerts(sqlite_backe
 
 def test_event_far_from_an_open_card_opens_another(sqlite_backend: Backend):
     b = sqlite_backend
-    b.add_events(make_event(minutes=0), make_event(minutes=4), make_event(minutes=30))
-    late = make_event(minutes=2)  # arrives late, but within the first card's window
+    b.add_events(make_event(time=T0), make_event(time=at(4)), make_event(time=at(30)))
+    late = make_event(time=at(2))  # arrives late, but within the first card's window
     b.add_events(late)
     assert _cards(b) == [("cam-1", 1), ("cam-1", 3)]
     assert timedelta(minutes=30) > timedelta(seconds=AlertPolicy().group_window_s)

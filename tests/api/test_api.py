@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cloud.services.security import hash_password, verify_password
-from tests.api.conftest import JPEG, PASSWORD, T0, Backend, make_event
+from tests.api.conftest import JPEG, PASSWORD, Backend
+from tests.events import T0, at, make_event
 from traffic_monitor.contract import EventType, Severity
 
 
@@ -48,8 +49,8 @@ def test_api_key_authenticates_with_its_role(backend: Backend):
 
 
 def test_events_filters_and_cursor_pagination(backend: Backend):
-    events = [make_event(minutes=i, camera=f"cam-{i % 2}") for i in range(7)]
-    events.append(make_event(minutes=3, type_=EventType.SPEEDING, severity=Severity.LOW))
+    events = [make_event(time=at(i), camera_id=f"cam-{i % 2}") for i in range(7)]
+    events.append(make_event(EventType.SPEEDING, time=at(3), severity=Severity.LOW))
     backend.add_events(*events)
     h = backend.login("viewer")
     seen: list[str] = []
@@ -86,9 +87,9 @@ def test_events_filters_and_cursor_pagination(backend: Backend):
 
 
 def test_alerts_grouped_workflow_and_audit(backend: Backend):
-    backend.add_events(*[make_event(minutes=i) for i in range(3)])  # one group (window 5 min)
-    backend.add_events(make_event(minutes=1, camera="cam-9"))  # other camera: other card
-    backend.add_events(make_event(minutes=2, severity=Severity.LOW))  # below medium: no alert
+    backend.add_events(*[make_event(time=at(i)) for i in range(3)])  # one group (window 5 min)
+    backend.add_events(make_event(time=at(1), camera_id="cam-9"))  # other camera: other card
+    backend.add_events(make_event(time=at(2), severity=Severity.LOW))  # below medium: no alert
     h = backend.login("operator")
     alerts = backend.client.get("/api/alerts", headers=h).json()
     assert sorted(a["event_count"] for a in alerts) == [1, 3]
@@ -115,13 +116,13 @@ def test_alerts_grouped_workflow_and_audit(backend: Backend):
         ("operator", "alert.resolve"),
     ]
     # a new event after the card was closed opens a new card
-    backend.add_events(make_event(minutes=4))
+    backend.add_events(make_event(time=at(4)))
     states = [a["state"] for a in backend.client.get("/api/alerts", headers=h).json()]
     assert sorted(states) == ["dismissed", "new", "resolved"]
 
 
 def test_evidence_operator_only_and_audited(backend: Backend):
-    ev = make_event()
+    ev = make_event(time=T0)
     backend.add_events(ev, snapshot=True)
     url = f"/api/events/{ev.event_id}/evidence/snapshot"
     viewer = backend.login("viewer")
@@ -163,7 +164,7 @@ def test_admin_creates_user_and_key(backend: Backend):
 
 def test_cameras_and_live_stream(sqlite_backend: Backend):
     b = sqlite_backend
-    b.add_events(make_event(camera="cam-live"))
+    b.add_events(make_event(time=T0, camera_id="cam-live"))
     h = b.login("viewer")
     cams = b.client.get("/api/cameras", headers=h).json()
     assert cams[0]["camera_id"] == "cam-live" and cams[0]["events"] == 1

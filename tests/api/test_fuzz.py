@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from cloud.api import ApiSettings, create_app
 from cloud.db import Role
 from cloud.services.accounts import create_api_key
-from tests.api.conftest import build_backend, make_event
+from tests.api.conftest import build_backend
 from tests.databases import migrated_sqlite
+from tests.events import T0, make_event
 
 EXAMPLES = 25
 """Requests per operation (derandomised: the same ones every run)."""
@@ -46,7 +47,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, d
     path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3"
     store = migrated_sqlite(path)
     backend = build_backend(store)
-    backend.add_events(make_event(), make_event(camera="cam-2"), snapshot=True)
+    backend.add_events(make_event(time=T0), make_event(time=T0, camera_id="cam-2"), snapshot=True)
     with store.session() as db:
         key = create_api_key(db, "fuzz-admin", Role.ADMIN)
         db.commit()

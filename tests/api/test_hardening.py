@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from cloud.db import AuditRecord
-from tests.api.conftest import PASSWORD, Backend, make_event
+from tests.api.conftest import PASSWORD, Backend
+from tests.events import T0, make_event
 
 NAN_BODY = b'{"username": "admin", "password": NaN}'
 HUGE_ID = "9" * 30
@@ -164,7 +165,7 @@ def test_admin_revokes_key_deactivates_user_and_ends_sessions(sqlite_backend: Ba
 
 def test_every_returned_time_is_utc_with_offset(sqlite_backend: Backend):
     b = sqlite_backend
-    b.add_events(make_event())
+    b.add_events(make_event(time=T0))
     admin = b.login("admin")
     card = b.client.get("/api/alerts", headers=admin).json()[0]
     b.client.post(f"/api/alerts/{card['id']}/acknowledge", json={}, headers=admin)

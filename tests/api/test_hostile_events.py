@@ -31,8 +31,9 @@ from cloud.services.accounts import create_user
 from cloud.store import DeadLetter, EventStore
 from tests.api.conftest import PASSWORD
 from tests.databases import migrated_sqlite
+from tests.events import make_event
 from tests.transport.conftest import Mosquitto, wait_for
-from traffic_monitor.contract import Event, EventType, Severity, encode, event_topic
+from traffic_monitor.contract import encode, event_topic
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND = (sys.executable, "-m", "traffic_monitor", "cloud", "ingest")
@@ -40,17 +41,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def _event(**changes: object) -> dict[str, object]:
-    event = Event.of(
-        camera_id="cam-1",
-        site_id="hcm-q1",
-        node_id="node-01",
-        time=NOW,
-        type=EventType.WRONG_WAY,
-        severity=Severity.HIGH,
-        rule="wrong-way-main",
-        confidence=0.8,
-        measurements={"cos_to_lane": -0.9},
-    )
+    event = make_event(time=NOW, confidence=0.8, measurements={"cos_to_lane": -0.9})
     data: dict[str, object] = json.loads(encode(event))
     data.update(event_id=str(uuid.uuid4()), **changes)
     return data

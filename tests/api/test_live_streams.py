@@ -21,8 +21,9 @@ import uvicorn
 
 from cloud.api import ApiSettings, create_app
 from cloud.api.cli import SHUTDOWN_GRACE_S
-from tests.api.conftest import Backend, build_backend, make_event
+from tests.api.conftest import Backend, build_backend
 from tests.databases import migrated_sqlite
+from tests.events import T0, make_event
 from traffic_monitor.net import free_port
 
 STREAMS = 50
@@ -113,7 +114,7 @@ async def _next_alert(lines: AsyncIterator[str]) -> str:
 
 async def _scenario(backend: Backend, server: Server) -> None:
     admin = backend.login("admin")
-    backend.add_events(make_event(), snapshot=True)
+    backend.add_events(make_event(time=T0), snapshot=True)
     paths = _get_paths(backend, admin)
     assert len(paths) >= 20
     base = f"http://127.0.0.1:{server.port}"
@@ -134,7 +135,7 @@ async def _scenario(backend: Backend, server: Server) -> None:
                 assert res.status_code in (200, 404), (path, res.status_code, res.text)
                 assert res.status_code == 200 or "PA-" in path, path  # no report was filed
             # a new alert reaches all fifty streams
-            backend.add_events(make_event(camera="cam-new"))
+            backend.add_events(make_event(time=T0, camera_id="cam-new"))
             news = await asyncio.gather(*(_next_alert(it) for it in lines))
             assert all('"camera_id":"cam-new"' in line for line in news)
             # SIGTERM's path in uvicorn: the server stops although 50 streams are still open

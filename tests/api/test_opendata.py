@@ -17,7 +17,8 @@ from cloud.opendata import OpenDataQuery, aggregate
 from edge.pipeline.analytics import CameraAnalytics
 from tests.analytics.factories import NAMES, play, scene
 from tests.analytics.test_crossing_speeds import CALIBRATION, LINE, drive
-from tests.api.conftest import T0, Backend, make_event
+from tests.api.conftest import Backend
+from tests.events import T0, at, make_event
 from traffic_monitor.contract import Event, EventType, Severity
 
 HOUR = timedelta(hours=1)
@@ -36,13 +37,9 @@ def _count_event(
     if speeds is not None:
         samples, mean, p85 = speeds
         measured = {"speed_samples": samples, "speed_mean_kmh": mean, "speed_p85_kmh": p85}
-    return Event.of(
-        camera_id="cam-1",
-        site_id="hcm-q1",
-        node_id="node-1",
-        time=T0 + timedelta(minutes=minutes),
-        type=EventType.COUNT,
-        rule="count-line",
+    return make_event(
+        EventType.COUNT,
+        time=at(minutes),
         measurements={
             "count": car_in + motorcycle_out,
             "count_in": car_in,
@@ -58,12 +55,9 @@ def _count_event(
 
 
 def _speed(minutes: float, kmh: float, track: int) -> Event:
-    return Event.of(
-        camera_id="cam-1",
-        site_id="hcm-q1",
-        node_id="node-1",
-        time=T0 + timedelta(minutes=minutes),
-        type=EventType.SPEEDING,
+    return make_event(
+        EventType.SPEEDING,
+        time=at(minutes),
         severity=Severity.MEDIUM,
         track_id=track,
         measurements={"speed_kmh": kmh},
@@ -149,7 +143,7 @@ def test_export_cli_writes_csv_json_and_dcat(sqlite_backend: Backend, tmp_path: 
 
 def test_stats_endpoint_is_unsuppressed_and_filters_camera(sqlite_backend: Backend):
     _fill(sqlite_backend)
-    sqlite_backend.add_events(make_event(camera="cam-2"))
+    sqlite_backend.add_events(make_event(time=T0, camera_id="cam-2"))
     h = sqlite_backend.login("viewer")
     params = {
         "start": T0.isoformat(),

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from cloud.api.cli import register_camera_configs
 from cloud.api.routers.opendata import public_period
-from tests.api.conftest import Backend, make_event
+from tests.api.conftest import Backend
+from tests.events import T0, ago, make_event
 from traffic_monitor.contract import Event, EventType
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,15 +37,14 @@ def _count(minutes_ago: float, moto: int, p50: float | None = 31.0) -> Event:
     measures |= {"speed_mean_kmh": 33.0, "speed_p85_kmh": 42.0}
     if p50 is not None:
         measures["speed_p50_kmh"] = p50
-    return Event.of(
-        camera_id="cam-1", site_id="hcm-q1", node_id="node-1", type=EventType.COUNT,
-        time=datetime.now(UTC) - timedelta(minutes=minutes_ago), measurements=measures,
+    return make_event(
+        EventType.COUNT, time=ago(minutes_ago), measurements=measures,
         attributes={"line": "l1", "interval_s": 900},
     )  # fmt: skip
 
 
 def test_false_alarm_keeps_its_reason_and_closes_the_card(backend: Backend):
-    backend.add_events(make_event(type_=EventType.PEDESTRIAN_ON_CARRIAGEWAY, rule="ped"))
+    backend.add_events(make_event(EventType.PEDESTRIAN_ON_CARRIAGEWAY, time=T0, rule="ped"))
     op = backend.login("operator")
     [alert] = backend.client.get("/api/alerts", headers=op).json()
     body = {"alert_id": alert["id"], "reason": "wrong_class", "note": "người trên xe máy"}
@@ -98,7 +98,7 @@ def test_plots_bucket_counts_speeds_and_incidents(backend: Backend):
     backend.add_events(
         _count(20, 40),
         _count(35, 60),
-        make_event(type_=EventType.SPEEDING).model_copy(
+        make_event(EventType.SPEEDING, time=T0).model_copy(
             update={"time": datetime.now(UTC) - timedelta(minutes=10)}
         ),
     )

@@ -5,13 +5,14 @@ Runs on SQLite and on the local PostgreSQL (the ``backend`` fixture).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from cloud.db import AuditRecord
 from tests.api.conftest import JPEG, Backend
-from traffic_monitor.contract import Event, EventType, Severity
+from tests.events import ago, make_event
+from traffic_monitor.contract import Event, EventType
 
 HUE = {"camera_id": "cam-hue", "site_id": "hanoi", "name": "Ngã ba Huế", "lat": 21.0117}
 HUE |= {"lon": 105.8506, "heading_deg": 90.0}
@@ -22,14 +23,8 @@ SCRIPT = "<script>window.__pwned=1</script> kẹt xe"
 
 
 def _recent(camera: str, type_: EventType = EventType.CONGESTION, minutes: float = 3) -> Event:
-    return Event.of(
-        camera_id=camera,
-        site_id="hanoi",
-        node_id="node-1",
-        time=datetime.now(UTC) - timedelta(minutes=minutes),
-        type=type_,
-        severity=Severity.MEDIUM,
-        rule="r",
+    return make_event(
+        type_, camera_id=camera, site_id="hanoi", node_id="node-1", time=ago(minutes), rule="r"
     )
 
 

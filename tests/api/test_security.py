@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cloud.api.app import WEB_DIR
-from tests.api.conftest import Backend, make_event
+from tests.api.conftest import Backend
+from tests.events import T0, make_event
 
 EID = str(uuid.uuid4())
 # (method, path, body, least role that may call it)
@@ -139,7 +140,7 @@ def test_page_served_with_csp_and_no_external_urls(sqlite_backend: Backend):
 
 def test_script_camera_name_is_returned_as_json_data(sqlite_backend: Backend):
     # contract ids are restricted; the rule name is free text and reaches the page
-    sqlite_backend.add_events(make_event(rule="<script>alert(1)</script>"))
+    sqlite_backend.add_events(make_event(time=T0, rule="<script>alert(1)</script>"))
     h = sqlite_backend.login("viewer")
     res = sqlite_backend.client.get("/api/alerts", headers=h)
     assert res.headers["content-type"] == "application/json"

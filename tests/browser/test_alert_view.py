@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,7 +27,8 @@ from cloud.services.accounts import create_user
 from cloud.store import EventStore, SnapshotRecord
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from edge.transport import MqttPublisher
-from tests.api.conftest import PASSWORD, make_event
+from tests.api.conftest import PASSWORD
+from tests.events import ago, make_event
 from tests.transport.conftest import Mosquitto, wait_for
 from tests.transport.helpers import ingestor, publisher
 from traffic_monitor.contract import Event, EventType, SnapshotKind
@@ -114,20 +114,6 @@ def _real_jpeg() -> bytes:
     return bytes(data.tobytes())
 
 
-def _recent_count() -> Event:
-    return Event.of(
-        camera_id="cam-live",
-        site_id="hcm-q1",
-        node_id="node-1",
-        time=datetime.now(UTC) - timedelta(minutes=5),
-        type=EventType.COUNT,
-        measurements={
-            "count": 12,
-            "classes": [{"object_class": "car", "direction": "in", "count": 12}],
-        },
-    )
-
-
 def _login(page, base: str, user: str) -> None:
     page.goto(base + "/")
     page.fill("#username", user)
@@ -170,13 +156,14 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system
             expect(page.locator("#live-dot.on")).to_be_visible(timeout=10_000)
             assert page.locator("[data-alert]").count() == 0
 
-            recent = datetime.now(UTC) - timedelta(minutes=1)
-            ev = make_event(camera="cam-live", rule=SCRIPT_RULE).model_copy(update={"time": recent})
+            ev = make_event(camera_id="cam-live", node_id="node-1", rule=SCRIPT_RULE, time=ago(1))
             # through the edge's durable outbox, Mosquitto and the consumer into the store;
             # the count is info: statistics only, no card
             system.edge.publish(ev)
             system.edge.publish_snapshot(ev, SnapshotKind.SNAPSHOT, _real_jpeg())
-            system.edge.publish(_recent_count())
+            system.edge.publish(
+                make_event(EventType.COUNT, camera_id="cam-live", node_id="node-1", time=ago(5))
+            )
             card = page.locator("[data-alert]").first
             expect(card.locator(".where")).to_contain_text("Ngã ba Huế", timeout=5_000)
             assert system.store.event_ids() and ev.event_id in system.store.event_ids()

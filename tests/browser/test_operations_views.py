@@ -34,6 +34,7 @@ from cloud.store.cameras import CameraPosition, upsert_cameras
 from cloud.store.store import Batch
 from tests.api.conftest import PASSWORD
 from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM
+from tests.events import ago, make_event
 from traffic_monitor.contract import (
     Event,
     EventPhase,
@@ -88,11 +89,9 @@ def _frame_jpeg() -> bytes:
 
 
 def _event(minutes_ago: float, type_: EventType, **fields: object) -> Event:
-    base: dict[str, object] = {
-        "camera_id": CAM, "site_id": SITE, "node_id": NODE, "type": type_,
-        "time": datetime.now(UTC) - timedelta(minutes=minutes_ago), "rule": type_.value,
-    }  # fmt: skip
-    return Event.of(**(base | fields))
+    """An event of the demo camera ``minutes_ago``, raised by the rule named after its type."""
+    scene = {"camera_id": CAM, "site_id": SITE, "node_id": NODE, "rule": type_.value}
+    return make_event(type_, **(scene | {"time": ago(minutes_ago)} | fields))
 
 
 def _day_of_counts() -> list[Event]:

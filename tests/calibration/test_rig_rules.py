@@ -34,10 +34,11 @@ def test_rules_count_truth_boxes_exactly_and_flag_the_wrong_way_car(camera: str)
             confidence=np.full(len(rows), 0.9, np.float32),
             class_id=np.full(len(rows), 2, np.int64),
         )
-        tracked = tracker.update(detections, timestamp=truth.time)
+        result = tracker.update(detections, timestamp=truth.time)
+        tracked = result.detections
         for row, track_id in enumerate(tracked.tracker_id):
             box_owner[int(track_id)] = int(rows[row])
-        check.feed(index, truth.time, tracked, tracker.tracks)
+        check.feed(index, truth.time, tracked, tracker.tracks, result.ended)
     check.finish()
     summary = rule_summary(check, truths, scene, {k: v for k, v in box_owner.items() if k >= 0})
     assert wrong_way_vehicles(scene) == {1}

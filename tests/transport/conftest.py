@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +13,12 @@ import pytest
 
 from cloud.store import EventStore
 from tests.databases import PG_URL, migrated_pg, migrated_sqlite, pg_available
-from traffic_monitor.contract import Event, EventType, Severity
 from traffic_monitor.net import free_port, wait_port
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 __all__ = ["PG_URL"]  # imported from here by the transport tests
 # Mosquitto started as root drops to user "mosquitto", who cannot read pytest's tmp_path.
 RUN_AS = "user root\n" if os.geteuid() == 0 else ""
-NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4a55-9d9b-0c2b3d4e5f60")
 
 
 def wait_for(predicate, timeout: float, what: str, step: float = 0.05) -> None:
@@ -105,37 +102,3 @@ def sqlite_store(tmp_path: Path) -> Iterator[EventStore]:
     store = make_store("sqlite", tmp_path)
     yield store
     store.dispose()
-
-
-def event_id(index: int) -> uuid.UUID:
-    """Deterministic event id, so a restarted publisher re-creates the same event."""
-    return uuid.uuid5(NAMESPACE, str(index))
-
-
-def make_event(
-    index: int,
-    *,
-    site: str = "hcm-q1",
-    node: str = "node-01",
-    camera: str = "cam-1",
-    event_type: EventType = EventType.SPEEDING,
-    severity: Severity = Severity.HIGH,
-) -> Event:
-    return Event.of(
-        event_id=event_id(index),
-        site_id=site,
-        node_id=node,
-        camera_id=camera,
-        type=event_type,
-        severity=severity,
-        track_id=index,
-        object_class="motorcycle",
-        confidence=0.9,
-        # a speeding event's measurements; another type carries only the shared fields
-        measurements=(
-            {"speed_kmh": 55.5, "limit_kmh": 50.0}
-            if event_type is EventType.SPEEDING
-            else {"duration_s": 1.5}
-        ),
-        attributes={"incident_id": f"incident-{index}"},
-    )

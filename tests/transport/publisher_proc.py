@@ -12,8 +12,9 @@ import logging
 import time
 from pathlib import Path
 
-from tests.transport.conftest import make_event
+from tests.events import make_event
 from tests.transport.helpers import publisher
+from traffic_monitor.contract import EventType
 
 
 def main() -> None:
@@ -37,7 +38,7 @@ def main() -> None:
     pub.start()
     with args.progress.open("a") as progress:
         for index in range(args.start, args.count):
-            pub.publish(make_event(index))  # on disk when this returns
+            pub.publish(make_event(EventType.SPEEDING, index=index))  # on disk when this returns
             progress.write(f"{index}\n")
             progress.flush()
             time.sleep(1.0 / args.rate)

@@ -35,7 +35,8 @@ from pathlib import Path
 import pytest
 
 from tests.databases import migrated_sqlite
-from tests.transport.conftest import Mosquitto, event_id, wait_for
+from tests.events import event_id
+from tests.transport.conftest import Mosquitto, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL, RATE, OUTAGE_AT = 1500, 250.0, 500

@@ -17,15 +17,11 @@ from cloud.ingest.acl import node_username, parse_node, render_acl
 from cloud.store import EventStore
 from edge.rules.signals import ExternalSignalStates, SignalState
 from edge.transport import MqttConfig, MqttPublisher, TlsConfig
-from tests.transport.conftest import (
-    MOSQUITTO,
-    RUN_AS,
-    event_id,
-    make_event,
-    wait_for,
-)
+from tests.events import event_id, make_event
+from tests.transport.conftest import MOSQUITTO, RUN_AS, wait_for
 from traffic_monitor.contract import (
     BrokerConnection,
+    EventType,
     SignalCommand,
     SnapshotKind,
     command_topic,
@@ -125,18 +121,18 @@ def test_tls_passwords_and_acls(secure_broker, sqlite_store: EventStore, tmp_pat
     try:
         wait_for(lambda: consumer.connected and pub.connected, 15, "TLS connections")
         # node-01 publishes, as node-02, under node-02's prefix: the broker must refuse it.
-        forged = make_event(2, node="node-02")
+        forged = make_event(EventType.SPEEDING, index=2, node_id="node-02")
         topic = event_topic("hcm-q1", "node-02", forged.camera_id, forged.type.value)
         spoofer.publish(topic, encode(forged), qos=1).wait_for_publish(10)
         # nor, under its own prefix, for node-02's camera cam-2 (event or image)
-        other = make_event(3, camera="cam-2")
+        other = make_event(EventType.SPEEDING, index=3, camera_id="cam-2")
         topic = event_topic("hcm-q1", "node-01", "cam-2", other.type.value)
         spoofer.publish(topic, encode(other), qos=1).wait_for_publish(10)
         image = snapshot_topic("hcm-q1", "node-01", "cam-2", event_id(3), SnapshotKind.SNAPSHOT)
         spoofer.publish(image, b"\xff\xd8\xff", qos=1).wait_for_publish(10)
         # node-01 may not read node-02's commands either.
         spoofer.subscribe(command_topic("hcm-q1", "node-02", "reload"), qos=1)
-        pub.publish(make_event(1))  # its own prefix and camera: accepted
+        pub.publish(make_event(EventType.SPEEDING, index=1))  # its own prefix and camera: accepted
         assert pub.flush(15)  # confirmed: the node may read its acknowledgements
         wait_for(lambda: sqlite_store.count_events() >= 1, 15, "node-01's own event")
         assert sqlite_store.event_ids() == [event_id(1)]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.transport.conftest import make_event
+from tests.events import make_event
 from traffic_monitor.contract import (
     ContractError,
     EventType,
@@ -34,7 +34,7 @@ from traffic_monitor.contract.schema import SCHEMA_PATH, contract_schema, render
 
 
 def test_event_round_trip_and_unknown_fields_tolerated():
-    event = make_event(1)
+    event = make_event(EventType.SPEEDING, index=1)
     assert decode_event(encode(event)) == event
     data = json.loads(encode(event))
     data["future_field"] = {"added": "in v1.1"}
@@ -55,7 +55,7 @@ def test_event_round_trip_and_unknown_fields_tolerated():
     ],
 )
 def test_bad_events_refused_with_reason(mutate, reason):
-    data = json.loads(encode(make_event(1)))
+    data = json.loads(encode(make_event(EventType.SPEEDING, index=1)))
     mutate(data)
     with pytest.raises(ContractError, match=reason):
         decode_event(json.dumps(data).encode())
@@ -85,7 +85,7 @@ def test_status_and_stats_round_trip():
 
 
 def test_topics_round_trip():
-    event = make_event(3)
+    event = make_event(EventType.SPEEDING, index=3)
     topic = event_topic("hcm-q1", "node-01", "cam-1", event.type.value)
     assert topic == "traffic/v1/hcm-q1/node-01/events/cam-1/speeding"
     parsed = parse_topic(topic)
@@ -149,7 +149,7 @@ def _nested(depth: int) -> object:
 
 
 def _mutated(**changes: object) -> bytes:
-    data = json.loads(encode(make_event(3)))
+    data = json.loads(encode(make_event(EventType.SPEEDING, index=3)))
     data.update(changes)
     return json.dumps(data).encode()
 
@@ -157,20 +157,20 @@ def _mutated(**changes: object) -> bytes:
 @pytest.mark.parametrize(
     ("payload", "refusal"),
     [
-        (encode(make_event(3)), None),
+        (encode(make_event(EventType.SPEEDING, index=3)), None),
         (_mutated(track_id=5.0), "invalid Event: track_id"),  # strict: never converted
         (_mutated(schema_version=2.0), None),
         (_mutated(future=_nested(20)), "nested deeper"),  # in an ignored field too
         (_mutated(padding="x" * 70_000), "exceeds"),
         (_mutated(schema_version=True), "unsupported schema_version"),
         (_mutated(schema_version=None), "schema_version is missing"),
-        (encode(make_event(3))[:-1] + b', "x": "\xff"}', "not UTF-8"),
+        (encode(make_event(EventType.SPEEDING, index=3))[:-1] + b', "x": "\xff"}', "not UTF-8"),
     ],
 )
 def test_fast_path_never_changes_the_verdict(payload: bytes, refusal: str | None):
     """The direct JSON validation is an optimisation: same result as the checked path."""
     if refusal is None:
-        assert decode_event(payload).event_id == make_event(3).event_id
+        assert decode_event(payload).event_id == make_event(EventType.SPEEDING, index=3).event_id
     else:
         with pytest.raises(ContractError, match=refusal):
             decode_event(payload)

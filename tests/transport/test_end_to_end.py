@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from cloud.store import EventStore, SnapshotRecord
 from edge.pipeline.sink import EventSink, EvidenceImage, OutgoingEvent
-from tests.transport.conftest import Mosquitto, event_id, make_event, wait_for
+from tests.events import event_id, make_event
+from tests.transport.conftest import Mosquitto, wait_for
 from tests.transport.helpers import ingestor, publisher
-from traffic_monitor.contract import SnapshotKind
+from traffic_monitor.contract import EventType, SnapshotKind
 
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg"
 
@@ -18,7 +19,7 @@ def test_events_snapshots_and_status_arrive(broker: Mosquitto, store: EventStore
     pub.start()
     try:
         wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
-        events = [make_event(i) for i in range(300)]
+        events = [make_event(EventType.SPEEDING, index=i) for i in range(300)]
         pub.publish_many(events[:100])
         for event in events[100:200]:
             pub.publish(event)
@@ -66,14 +67,14 @@ def test_message_the_database_refuses_is_dead_lettered(
     pub = publisher(broker.port, tmp_path / "outbox.sqlite3")
     pub.start()
     poison = [
-        make_event(1000).model_copy(update={"track_id": 2**70}),
-        make_event(1001).model_copy(update={"rule": "nul\x00byte"}),
+        make_event(EventType.SPEEDING, index=1000).model_copy(update={"track_id": 2**70}),
+        make_event(EventType.SPEEDING, index=1001).model_copy(update={"rule": "nul\x00byte"}),
     ]
     refused = 2 if store.dialect == "postgresql" else 1  # SQLite stores the NUL
     try:
         wait_for(lambda: consumer.connected and pub.connected, 10, "connections")
-        pub.publish_many([make_event(i) for i in range(50)] + poison)
-        pub.publish_many([make_event(i) for i in range(50, 100)])
+        pub.publish_many([make_event(EventType.SPEEDING, index=i) for i in range(50)] + poison)
+        pub.publish_many([make_event(EventType.SPEEDING, index=i) for i in range(50, 100)])
         assert pub.flush(30)  # the aggregator confirmed all, the poison as refused
         assert pub.metrics().dropped == refused  # the node drops what was dead-lettered
         wait_for(lambda: store.count_events() >= 100 + 2 - refused, 20, "valid events")

@@ -18,14 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from cloud.store import EventStore, NodeStatsRecord
 from edge.transport import OutboxFullError, Priority
-from tests.transport.conftest import (
-    PG_URL,
-    Mosquitto,
-    event_id,
-    make_event,
-    make_store,
-    wait_for,
-)
+from tests.events import event_id, make_event
+from tests.transport.conftest import PG_URL, Mosquitto, make_store, wait_for
 from tests.transport.helpers import ingestor, publisher
 from traffic_monitor.contract import (
     EventType,
@@ -93,13 +87,13 @@ def test_one_of_two_aggregators_killed(broker: Mosquitto, tmp_path: Path):
         # (the CLI's start-up imports take long on a loaded machine)
         wait_for(lambda: log.read_text().count("subscribed to") >= 2, 180, "2 subscriptions")
         for i in range(1000):
-            pub.publish(make_event(i))
+            pub.publish(make_event(EventType.SPEEDING, index=i))
             time.sleep(0.002)
         procs["agg-a"].send_signal(signal.SIGKILL)
         procs["agg-a"].wait()
         stored_at_kill = store.count_events()
         for i in range(1000, total):
-            pub.publish(make_event(i))
+            pub.publish(make_event(EventType.SPEEDING, index=i))
             time.sleep(0.002)
         # agg-b carries on with its share. Mosquitto 2.0 keeps agg-a's share (and what agg-a
         # had received but not acknowledged) in agg-a's persistent session ...
@@ -132,7 +126,7 @@ _WRONG_TYPES = [
 
 
 def _hostile(rng: random.Random, index: int) -> tuple[str, bytes]:
-    good = make_event(10_000_000 + index)
+    good = make_event(EventType.SPEEDING, index=10_000_000 + index)
     topic = event_topic(good.site_id, good.node_id, good.camera_id, good.type.value)
     data = json.loads(encode(good))
     kind = index % 10
@@ -193,7 +187,7 @@ def test_10000_hostile_payloads(broker: Mosquitto, sqlite_store: EventStore, tmp
         for i in range(hostile):
             info = attacker.publish(*_hostile(rng, i), qos=1)
             if i % 20 == 0:
-                pub.publish(make_event(i // 20))
+                pub.publish(make_event(EventType.SPEEDING, index=i // 20))
         assert info is not None
         info.wait_for_publish(timeout=120)
         assert pub.flush(60)
@@ -218,8 +212,8 @@ def test_outbox_full_policy(tmp_path: Path, sqlite_store: EventStore, caplog):
     stats = NodeStats(site_id="hcm-q1", node_id="node-01")
     for _ in range(5):
         pub.outbox.put(stats_topic("hcm-q1", "node-01"), encode(stats), Priority.STATS)
-    routine = [make_event(i, event_type=EventType.COUNT, severity=Severity.INFO) for i in range(11)]
-    alerts = [make_event(100 + i) for i in range(11)]
+    routine = [make_event(EventType.COUNT, index=i, severity=Severity.INFO) for i in range(11)]
+    alerts = [make_event(EventType.SPEEDING, index=100 + i) for i in range(11)]
     pub.publish_many(routine[:10])  # 15 queued
     pub.publish_many(alerts[:10])  # full at 20: the 5 stats are dropped first
     assert pub.metrics().dropped == 5

@@ -18,16 +18,19 @@ from cloud.store.cameras import CameraPosition, upsert_cameras
 from edge.pipeline.sink import EvidenceImage, OutgoingEvent
 from edge.transport import MqttPublisher
 from edge.transport.identity import IdentityError
-from tests.transport.conftest import Mosquitto, event_id, make_event, wait_for
+from tests.events import event_id, make_event
+from tests.transport.conftest import Mosquitto, wait_for
 from tests.transport.helpers import ingestor, publisher
-from traffic_monitor.contract import SnapshotKind, snapshot_topic
+from traffic_monitor.contract import EventType, SnapshotKind, snapshot_topic
 
 JPEG = b"\xff\xd8\xff\xe0node-01"
 
 
 def _with_image(index: int, camera: str, node: str, jpeg: bytes = JPEG) -> OutgoingEvent:
     image = EvidenceImage(SnapshotKind.SNAPSHOT, jpeg)
-    return OutgoingEvent(make_event(index, camera=camera, node=node), (image,))
+    return OutgoingEvent(
+        make_event(EventType.SPEEDING, index=index, camera_id=camera, node_id=node), (image,)
+    )
 
 
 def _raw(port: int) -> mqtt.Client:
@@ -107,8 +110,8 @@ def test_the_publisher_never_rewrites_an_events_node(tmp_path: Path):
     with pytest.raises(
         IdentityError, match="names hcm-q1/node-02, but this node is hcm-q1/node-01"
     ):
-        pub.publish(make_event(1, node="node-02"))
+        pub.publish(make_event(EventType.SPEEDING, index=1, node_id="node-02"))
     with pytest.raises(IdentityError, match="names hcm-q2/node-01"):
-        pub.write_many([OutgoingEvent(make_event(2, site="hcm-q2"))])
+        pub.write_many([OutgoingEvent(make_event(EventType.SPEEDING, index=2, site_id="hcm-q2"))])
     assert len(pub.outbox) == 0
     pub.close()

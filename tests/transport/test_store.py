@@ -12,7 +12,7 @@ from cloud.ingest import IngestConfig, Ingestor, classify
 from cloud.migrations import UnmigratedDatabaseError, require_current, upgrade
 from cloud.store import Batch, EventRecord, EventStore
 from cloud.store.store import EVENT_COLUMNS
-from tests.transport.conftest import event_id, make_event
+from tests.events import event_id, make_event
 from traffic_monitor.contract import (
     SCHEMA_VERSION,
     Event,
@@ -29,7 +29,7 @@ from traffic_monitor.contract import (
 @functools.cache
 def _event(index: int) -> Event:
     """One event per index: a redelivery carries the same content (a new one is a conflict)."""
-    return make_event(index)
+    return make_event(EventType.SPEEDING, index=index)
 
 
 def _batch(*indices: int) -> Batch:
@@ -49,7 +49,7 @@ def test_events_stored_once(store: EventStore):
 def test_classified_messages_and_dead_letters(store: EventStore):
     batch = Batch()
     now = datetime.now(UTC)
-    good = make_event(7)
+    good = make_event(EventType.SPEEDING, index=7)
     topic = event_topic(good.site_id, good.node_id, good.camera_id, good.type.value)
     assert classify(topic, encode(good), now, batch) is None
     wrong_node = event_topic(good.site_id, "node-99", good.camera_id, good.type.value)
@@ -82,7 +82,11 @@ def test_bulk_insert_names_every_event_column():
 
 def test_stored_rows_match_the_events(store: EventStore):
     sparse = Event.of(camera_id="cam-2", type=EventType.COUNT, site_id="s", node_id="n")
-    events = [make_event(1), make_event(2, severity=Severity.LOW), sparse]
+    events = [
+        make_event(EventType.SPEEDING, index=1),
+        make_event(EventType.SPEEDING, index=2, severity=Severity.LOW),
+        sparse,
+    ]
     received = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     store.write(Batch(events=[(event, received) for event in events]))
     with store.session() as session:

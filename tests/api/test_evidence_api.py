@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-
-from tests.api.conftest import JPEG, Backend, build_backend, make_event
-from tests.databases import migrated_sqlite
+from tests.api.conftest import JPEG, Backend
+from tests.events import T0, at, make_event
 from traffic_monitor.contract import EventPhase
 
 
-@pytest.fixture
-def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
-    store = migrated_sqlite(tmp_path / "api.sqlite3")
-    backend = build_backend(store)
-    yield backend
-    backend.client.close()
-    store.dispose()
-
-
 def test_an_incidents_end_event_shows_its_start_image_audited(sqlite_backend: Backend):
-    start = make_event().model_copy(update={"phase": EventPhase.START, "track_id": 7})
-    other = make_event(minutes=1).model_copy(update={"phase": EventPhase.START, "track_id": 8})
+    start = make_event(time=T0).model_copy(update={"phase": EventPhase.START, "track_id": 7})
+    other = make_event(time=at(1)).model_copy(update={"phase": EventPhase.START, "track_id": 8})
     end = start.model_copy(
         update={
             "event_id": make_event().event_id,
@@ -52,7 +39,7 @@ def test_an_incidents_end_event_shows_its_start_image_audited(sqlite_backend: Ba
     viewer = sqlite_backend.login("viewer")
     url = f"/api/events/{end.event_id}/evidence/snapshot"
     assert sqlite_backend.client.get(url, headers=viewer).status_code == 403
-    unrelated = make_event(camera="cam-9")
+    unrelated = make_event(time=T0, camera_id="cam-9")
     sqlite_backend.add_events(unrelated)
     url = f"/api/events/{unrelated.event_id}/evidence/snapshot"
     assert sqlite_backend.client.get(url, headers=operator).status_code == 404
