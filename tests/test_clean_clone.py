@@ -166,7 +166,7 @@ def test_the_readme_demo_serves_events_alerts_and_evidence(demo: tuple[_Demo, in
             return list(api.get("/api/alerts").json())  # a plain list, newest first
 
         def with_snapshot() -> list[dict[str, Any]]:
-            return [e for e in events() if (e.get("evidence") or {}).get("snapshot")]
+            return [e for e in events() if (e["payload"].get("evidence") or {}).get("snapshot")]
 
         assert _poll("an event", events, deadline)
         assert _poll("an alert", alerts, deadline)
