@@ -28,7 +28,7 @@ from cloud.api.routers import (
 from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
 from cloud.reports.photos import PhotoPrivacy, PhotoRedactor
-from cloud.reports.router import build_router as build_open311_router
+from cloud.reports.router import router as open311_router
 from cloud.services.reports import ReportsService
 from cloud.services.security import LoginRateLimiter
 from cloud.store import EventStore
@@ -82,7 +82,7 @@ def create_app(
     )
     # the citizens' intake first: the busiest path (up to hundreds of reports per second)
     # should not be matched against every operator route before its own
-    app.include_router(build_open311_router(intake), prefix="/open311/v2")
+    app.include_router(open311_router, prefix="/open311/v2")
     # the citizens' open-data page and tables (public), before the export folder's mount
     mount_pages(app, {})  # the security headers come from cloud.api.middleware
     app.include_router(opendata.public_router)

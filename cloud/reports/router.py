@@ -1,6 +1,7 @@
 """Open311 GeoReport v2 endpoints (JSON) over a :class:`~cloud.services.reports.ReportsService`.
 
-Mount with ``app.include_router(build_router(service), prefix="/open311/v2")``. Each path is
+Mount with ``app.include_router(router, prefix="/open311/v2")``; the intake service comes
+through the ``Reports`` dependency (``cloud.api.deps``). Each path is
 served with and without the ``.json`` format suffix. Every refusal is a 4xx with an Open311
 error list: ``[{"code": 400, "description": "why"}]``.
 """
@@ -17,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from cloud.api.deps import Reports
 from cloud.reports.errors import RefusedError
 from cloud.reports.open311 import Open311Error, RequestCreated, Service, ServiceRequest
-from cloud.services.reports import ReportsService, Submission
+from cloud.services.reports import Submission
 
 logger = logging.getLogger(__name__)
 
@@ -108,72 +110,73 @@ def _submission(request: Request, form: FormData, photo: bytes | None) -> Submis
     )
 
 
-def build_router(service: ReportsService) -> APIRouter:
-    """The Open311 router bound to one intake service.
+router = APIRouter(tags=["open311"])
+"""The Open311 routes (GeoReport v2); the intake service comes as a dependency."""
 
-    Args:
-        service: The intake (storage, cameras, limits).
 
-    Returns:
-        An ``APIRouter`` tagged ``open311``.
-    """
-    router = APIRouter(tags=["open311"])
+def _with_json_suffix(method: str, path: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """Register a route at ``path`` and, hidden from the schema, at ``path.json``."""
 
-    def both(method: str, path: str, **kwargs: Any) -> Callable[[Any], Any]:
-        def register(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-            router.add_api_route(path, fn, methods=[method], **kwargs)
-            router.add_api_route(
-                f"{path}.json", fn, methods=[method], include_in_schema=False, **kwargs
+    def register(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        router.add_api_route(path, fn, methods=[method], **kwargs)
+        router.add_api_route(
+            f"{path}.json", fn, methods=[method], include_in_schema=False, **kwargs
+        )
+        return fn
+
+    return register
+
+
+@_with_json_suffix("GET", "/services", response_model=list[Service])
+async def list_services(service: Reports) -> list[Service]:
+    """The service list (report categories)."""
+    return service.services()
+
+
+@_with_json_suffix(
+    "POST",
+    "/requests",
+    response_model=list[RequestCreated],
+    status_code=201,
+    openapi_extra=FORM_DOC,
+)
+async def create_request(request: Request, service: Reports) -> Any:
+    """Receive a report (form or multipart, fields as in :class:`ReportForm`)."""
+    try:
+        async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
+            media = form.get("media")
+            photo = (
+                await _read_limited(media, service.config.max_photo_bytes)
+                if isinstance(media, UploadFile)
+                else None
             )
-            return fn
+            sub = _submission(request, form, photo)
+        created = await run_in_threadpool(service.submit, sub)
+    except HTTPException as exc:  # a malformed multipart body
+        return refusal(RefusedError(400, f"unreadable form: {exc.detail}"))
+    except RefusedError as exc:
+        logger.info("report refused (%s): %s", exc.status, exc.reason)
+        return refusal(exc)
+    return [created]
 
-        return register
 
-    @both("GET", "/services", response_model=list[Service])
-    async def list_services() -> list[Service]:
-        return service.services()
+@router.get("/requests/{request_id}", response_model=list[ServiceRequest])
+async def get_request(request_id: str, service: Reports) -> Any:
+    """One report by its ticket (``PA-000001`` or ``PA-000001.json``)."""
+    try:
+        return [service.get(request_id.removesuffix(".json"))]
+    except RefusedError as exc:
+        return refusal(exc)
 
-    @both(
-        "POST",
-        "/requests",
-        response_model=list[RequestCreated],
-        status_code=201,
-        openapi_extra=FORM_DOC,
-    )
-    async def create_request(request: Request) -> Any:
-        """Receive a report (form or multipart, fields as in :class:`ReportForm`)."""
-        try:
-            async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
-                media = form.get("media")
-                photo = (
-                    await _read_limited(media, service.config.max_photo_bytes)
-                    if isinstance(media, UploadFile)
-                    else None
-                )
-                sub = _submission(request, form, photo)
-            created = await run_in_threadpool(service.submit, sub)
-        except HTTPException as exc:  # a malformed multipart body
-            return refusal(RefusedError(400, f"unreadable form: {exc.detail}"))
-        except RefusedError as exc:
-            logger.info("report refused (%s): %s", exc.status, exc.reason)
-            return refusal(exc)
-        return [created]
 
-    @router.get("/requests/{request_id}", response_model=list[ServiceRequest])
-    async def get_request(request_id: str) -> Any:
-        try:
-            return [service.get(request_id.removesuffix(".json"))]
-        except RefusedError as exc:
-            return refusal(exc)
-
-    @both("GET", "/requests", response_model=list[ServiceRequest])
-    async def list_requests(
-        service_request_id: str | None = None,
-        service_code: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-    ) -> Any:
-        ids = [t for t in (service_request_id or "").split(",") if t.strip()]
-        return service.search(ids, service_code, status, max(1, min(limit, MAX_LIST)))
-
-    return router
+@_with_json_suffix("GET", "/requests", response_model=list[ServiceRequest])
+async def list_requests(
+    service: Reports,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> Any:
+    """Reports by ticket ids, or the latest by category and status."""
+    ids = [t for t in (service_request_id or "").split(",") if t.strip()]
+    return service.search(ids, service_code, status, max(1, min(limit, MAX_LIST)))

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from cloud.api.deps import get_reports
 from cloud.db import EventRecord, ReportContact, ReportMedia
 from cloud.reports.correlate import CameraSite
-from cloud.reports.router import build_router
+from cloud.reports.router import router
 from cloud.services.reports import ReportsConfig, ReportsService
 from tests.api.conftest import PG_URL, pg_available
 from tests.databases import migrated_pg, migrated_sqlite
@@ -91,7 +92,8 @@ def env(request, tmp_path):
         service = ReportsService(sessions, CAMERAS, ReportsConfig(**cfg), now=lambda: NOW)
         services.append(service)
         app = FastAPI()
-        app.include_router(build_router(service), prefix="/open311/v2")
+        app.include_router(router, prefix="/open311/v2")
+        app.dependency_overrides[get_reports] = lambda: service
         client = TestClient(app)
         client.service = service  # type: ignore[attr-defined]
         return client
