@@ -8,6 +8,7 @@ edge's detectors into the aggregator by the top layer.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tomllib
 from importlib.abc import MetaPathFinder
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from setuptools import find_packages
 
 from cloud.reports.photos import PhotoPrivacy, PhotoRedactor
@@ -73,3 +75,15 @@ def test_without_a_privacy_detector_the_whole_photo_is_pixelated():
     # fine detail gone everywhere: neighbouring pixels differ far less than in the original
     detail = lambda a: np.abs(np.diff(a.astype(np.float32), axis=1)).mean()  # noqa: E731
     assert detail(blurred) < detail(sharp) / 4
+
+
+def test_bench_runs_from_an_editable_checkout_in_any_folder(tmp_path):
+    """``pip install -e`` maps only the shipped packages: the CLI finds benchmarks/ beside them."""
+    cli = Path(sys.executable).parent / "traffic-monitor"
+    if not cli.is_file():
+        pytest.skip("no traffic-monitor console script beside this interpreter")
+    run = subprocess.run(
+        [str(cli), "bench", "--help"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "--capacity" in run.stdout

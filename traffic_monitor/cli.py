@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from traffic_monitor import __version__
@@ -166,6 +168,8 @@ def _chosen_command(argv: Sequence[str] | None) -> str | None:
 
 def _register(command: Command, subparsers: argparse._SubParsersAction[Any]) -> None:
     """Import the command's domain module and let it add its sub-commands."""
+    if command.checkout_only:
+        _checkout_on_path(command.module.split(".")[0])
     try:
         importlib.import_module(command.module).register(subparsers)
     except ModuleNotFoundError as exc:
@@ -180,6 +184,18 @@ def _register(command: Command, subparsers: argparse._SubParsersAction[Any]) -> 
         if error is None:
             raise
         raise error from exc
+
+
+def _checkout_on_path(package: str) -> None:
+    """Put the source checkout on ``sys.path`` when ``package`` sits there but is not installed.
+
+    An editable install (``pip install -e``) maps only the shipped packages; a checkout-only
+    package such as ``benchmarks`` is found beside them when the CLI runs from any folder.
+    """
+    root = Path(__file__).resolve().parents[1]
+    beside = (root / package / "__init__.py").is_file() and str(root) not in sys.path
+    if beside and importlib.util.find_spec(package) is None:
+        sys.path.append(str(root))
 
 
 def _missing_extra(
