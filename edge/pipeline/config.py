@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.evidence import EvidenceConfig
@@ -36,6 +35,7 @@ from edge.transport.identity import NodeIdentity, check_camera_sites
 from traffic_monitor.contract.events import SEGMENT_PATTERN
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.shared_data import shared_path
+from traffic_monitor.yamlfile import read_yaml_mapping
 
 if TYPE_CHECKING:
     from edge.ingest import SourceConfig
@@ -203,7 +203,7 @@ def load_edge_config(path: Path) -> EdgeConfig:
         UserFacingError: Unreadable YAML or any invalid field: the file and the field are
             named (``cameras.1.rules.speeding.tolerance_kmh``).
     """
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     if "camera" in raw:  # a single camera file: one camera, every other setting default
         raw = {"cameras": [path.name]}
     entries = _camera_entries(raw, str(path))
@@ -232,18 +232,6 @@ def load_run_config(path: Path) -> tuple[EdgeConfig, list[SceneConfig], Path]:
     return config, config.cameras, path.parent
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserFacingError(f"cannot read {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise UserFacingError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise UserFacingError(f"{path}: expected a mapping at the top level")
-    return raw
-
-
 def _check_defaults(defaults: Any, origin: str) -> None:
     """Refuse ``camera_defaults`` that is not a mapping of camera sections (before any camera)."""
     if not isinstance(defaults, Mapping):
@@ -270,7 +258,7 @@ def _camera_document(
         return entry, f"{origin}: cameras.{index}", base
     if isinstance(entry, str):
         file = Path(entry) if Path(entry).is_absolute() else base / entry
-        return _read_yaml(file), str(file), file.parent
+        return read_yaml_mapping(file), str(file), file.parent
     raise UserFacingError(
         f"{origin}: cameras.{index}: a camera mapping or a camera file path, "
         f"not {type(entry).__name__}"

@@ -14,7 +14,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.detector import DetectorConfig
@@ -25,6 +24,7 @@ from edge.scene.rules import RuleSettings
 from edge.tracking import TrackerConfig
 from traffic_monitor.contract.placement import CameraInfo, ZoneKind
 from traffic_monitor.errors import UserFacingError
+from traffic_monitor.yamlfile import read_yaml_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -276,14 +276,7 @@ def load_scene(path: Path) -> SceneConfig:
     Raises:
         UserFacingError: The file is missing, not YAML, or fails validation (fields named).
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserFacingError(f"cannot read scene config {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise UserFacingError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise UserFacingError(f"{path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path, "scene config")
     try:
         scene = SceneConfig.model_validate(raw, context=scene_context(path.parent))
     except ValidationError as exc:

@@ -15,11 +15,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from traffic_monitor.contract.events import SEGMENT_PATTERN
 from traffic_monitor.errors import UserFacingError, first_field_error
+from traffic_monitor.yamlfile import read_yaml_mapping
 
 Point = tuple[float, float]
 
@@ -124,30 +124,20 @@ def read_placement(path: Path) -> NodePlacement:
     Raises:
         UserFacingError: A file cannot be read, or a section the cloud needs is invalid.
     """
-    raw = _yaml(path)
+    raw = read_yaml_mapping(path)
     if "camera" in raw:
         return NodePlacement(scenes=[_scene(raw, path)])
     cameras = raw.get("cameras")
     if not isinstance(cameras, list) or not cameras:
         raise UserFacingError(f"{path}: neither a scene (camera:) nor a run file (cameras:)")
-    scenes = [_scene(_yaml(path.parent / str(p)), path.parent / str(p)) for p in cameras]
+    scenes = [
+        _scene(read_yaml_mapping(path.parent / str(p)), path.parent / str(p)) for p in cameras
+    ]
     ids = [scene.camera.id for scene in scenes]
     if len(set(ids)) != len(ids):
         raise UserFacingError(f"{path}: two cameras share an id ({', '.join(ids)})")
     mqtt = (raw.get("transport") or {}).get("mqtt") or {}
     return NodePlacement(site_id=mqtt.get("site_id"), node_id=mqtt.get("node_id"), scenes=scenes)
-
-
-def _yaml(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserFacingError(f"cannot read {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise UserFacingError(f"{path}: not YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise UserFacingError(f"{path}: expected a mapping at the top level")
-    return raw
 
 
 def _scene(raw: dict[str, Any], path: Path) -> SceneOutline:
