@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from traffic_monitor.shared_data import ENV_VAR, shared_path, shared_root
@@ -15,6 +18,19 @@ def pytest_configure(config: pytest.Config) -> None:
     """Keep Ultralytics (models extra) offline and out of the home folder during tests."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-"))
+
+
+def frames_at(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
+    """The frames of ``video`` at ``indices`` (decoded in order, as a camera would)."""
+    capture = cv2.VideoCapture(str(video))
+    frames: list[np.ndarray] = []
+    for index in range(max(indices) + 1):
+        ok, frame = capture.read()
+        assert ok, f"{video} has no frame {index}"
+        if index in indices:
+            frames.append(frame)
+    capture.release()
+    return frames
 
 
 def require_shared(*parts: str) -> Path:

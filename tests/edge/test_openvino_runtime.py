@@ -6,7 +6,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -25,7 +24,7 @@ from edge.detector.openvino_model import compile_properties
 from edge.detector.preprocess import letterbox, to_blob
 from edge.scene.config import load_scene
 from models.metrics import box_iou
-from tests.conftest import require_shared
+from tests.conftest import frames_at, require_shared
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.shared_data import REPO_ROOT
 
@@ -35,21 +34,9 @@ def openvino_installed() -> None:
     pytest.importorskip("openvino", reason="the openvino extra is not installed")
 
 
-def _frames(video: Path, indices: list[int]) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
-    frames: list[np.ndarray] = []
-    for index in range(max(indices) + 1):
-        ok, frame = capture.read()
-        assert ok
-        if index in indices:
-            frames.append(frame)
-    capture.release()
-    return frames
-
-
 @pytest.fixture(scope="module")
 def real_frames(overpass_video: Path, intersection_video: Path) -> list[np.ndarray]:
-    return _frames(overpass_video, [0, 40, 120, 300]) + _frames(intersection_video, [0, 200])
+    return frames_at(overpass_video, [0, 40, 120, 300]) + frames_at(intersection_video, [0, 200])
 
 
 @pytest.mark.parametrize("model_name", ["yolov8n.onnx", "yolo11n_320.onnx"])

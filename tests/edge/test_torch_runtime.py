@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -30,7 +29,7 @@ from edge.detector.resolve import bundled_model
 from models.metrics import box_iou
 from tests.analytics.edge_process import EdgeProcess
 from tests.analytics.test_edge_run import overpass_camera, write_cameras
-from tests.conftest import require_shared
+from tests.conftest import frames_at, require_shared
 
 pytest.importorskip("onnx2torch", reason="the torch extra is not installed")
 import torch
@@ -38,24 +37,12 @@ import torch
 CLIPS = ("intersection_cctv_30s.mp4", "vn_boulevard_ptz_10s.mp4", "vn_nga_ba_hue_overpass_20s.mp4")
 
 
-def _frames(video: Path, indices: tuple[int, ...]) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
-    frames: list[np.ndarray] = []
-    for index in range(max(indices) + 1):
-        ok, frame = capture.read()
-        assert ok
-        if index in indices:
-            frames.append(frame)
-    capture.release()
-    return frames
-
-
 @pytest.fixture(scope="module")
 def clip_frames() -> list[np.ndarray]:
     """Two frames of each shared clip (640x480, 1280x720 and 854x480 cameras)."""
     frames: list[np.ndarray] = []
     for clip in CLIPS:
-        frames += _frames(require_shared("data", "videos", clip), (0, 90))
+        frames += frames_at(require_shared("data", "videos", clip), (0, 90))
     return frames
 
 
