@@ -110,15 +110,6 @@ def _slide(
     return rows
 
 
-def displacement(track: Track, window_s: float) -> npt.NDArray[np.float64]:
-    """Anchor displacement (pixels) over the last ``window_s`` seconds (zero if too short)."""
-    _, xy = recent_points(track, window_s)
-    if len(xy) < 2:
-        return np.zeros(2)
-    result: npt.NDArray[np.float64] = xy[-1] - xy[0]
-    return result
-
-
 def fit_speed(
     times: npt.NDArray[np.float64], xy: npt.NDArray[np.float64], position_error: float
 ) -> SpeedEstimate | None:
