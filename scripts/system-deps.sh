@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # System services the test suite uses: Mosquitto (fault tests start their own on a free
-# port), PostgreSQL (storage tests) and Chromium (browser tests). Installs what is absent
-# (Debian, as root) and starts PostgreSQL when it is installed but stopped.
-# Usage: scripts/system-deps.sh [mosquitto] [chromium] [postgresql]   (default: all three)
+# port), Redis (the shared rate-limit tests start their own on a free port), PostgreSQL
+# (storage tests) and Chromium (browser tests). Installs what is absent (Debian, as root)
+# and starts PostgreSQL when it is installed but stopped.
+# Usage: scripts/system-deps.sh [mosquitto] [redis] [chromium] [postgresql]   (default: all)
 set -uo pipefail
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(mosquitto chromium postgresql)
+[ ${#want[@]} -gt 0 ] || want=(mosquitto redis chromium postgresql)
 wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
 need=()
 if wants mosquitto && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   need+=(mosquitto)
+fi
+if wants redis && ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+  need+=(redis-server)
 fi
 if wants chromium && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)

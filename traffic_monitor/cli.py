@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from traffic_monitor import __version__
+from traffic_monitor import __version__, aggregator_app
 from traffic_monitor.errors import UserFacingError
 from traffic_monitor.logs import configure_logging
 
@@ -111,7 +111,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     # the composition root: the aggregator's photo privacy is the edge's detectors (cloud
     # declares the interface, cloud.reports.photos.PhotoPrivacy, and never imports edge)
-    parser.set_defaults(photo_privacy=edge_photo_privacy)
+    parser.set_defaults(
+        photo_privacy=aggregator_app.edge_photo_privacy, app_factory=aggregator_app.FACTORY
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen_command(argv)
     imported: set[str] = set()
@@ -123,13 +125,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if command.name not in subparsers.choices:
             subparsers.add_parser(command.name, help=command.help, add_help=False)
     return parser
-
-
-def edge_photo_privacy() -> Any:
-    """The edge's head and plate detectors, as ``cloud serve`` blurs report photos with."""
-    from edge.privacy.photos import shared_photo_privacy
-
-    return shared_photo_privacy()
 
 
 @contextlib.contextmanager

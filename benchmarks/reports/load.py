@@ -1,7 +1,7 @@
 """Load benchmark of the citizen-report intake: sustained rate, reply latency (open loop).
 
-Serves the aggregator (``cloud.api.create_app``: the Open311 intake is part of it) under
-uvicorn over a SQLite WAL file made by the migrations, with 60 registered cameras and recent
+Serves the aggregator (``traffic-monitor cloud serve [--workers N]``: the Open311 intake is
+part of it) over a SQLite WAL file made by the migrations, with 60 registered cameras and recent
 events, then sends ``--rate`` reports per second for ``--seconds`` from a small asyncio
 HTTP/1.1 client on the same machine (pre-encoded form bodies over keep-alive connections, so
 the load generator takes little of the CPU it shares with the server). Every report gets its
@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from cloud.db import EventRecord
@@ -49,8 +48,6 @@ logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULT = ROOT / "benchmarks" / "results" / "reports_load.json"
-ENV_DB = "REPORTS_BENCH_DB"
-ENV_SCHEMA = "REPORTS_BENCH_SCHEMA"
 CENTRE = (21.0285, 105.8542)  # Hoàn Kiếm, Hà Nội
 EVENT_TYPES = ("congestion", "stopped_vehicle", "illegal_stop", "wrong_way", "red_light")
 PATH = "/open311/v2/requests.json"
@@ -58,6 +55,7 @@ KEEPALIVE_S = 4.0
 """Idle connections older than this are not reused (uvicorn closes them after 5 s)."""
 UNLIMITED = ReportsConfig(rate_limit=10**9)
 """One client address sends every report: the per-client limit is lifted for the benchmark."""
+UNLIMITED_SETTINGS = json.dumps({"reports": {"rate_limit": UNLIMITED.rate_limit}})
 
 
 def cameras() -> dict[str, CameraSite]:
@@ -67,19 +65,6 @@ def cameras() -> dict[str, CameraSite]:
         f"cam-{i:02d}": CameraSite(lat0 + (i // 8) * 0.0045, lon0 + (i % 8) * 0.0048, f"Nút {i}")
         for i in range(60)
     }
-
-
-def create_app() -> FastAPI:
-    """The app under test (uvicorn factory): the whole aggregator over the benchmark database."""
-    from cloud.api import ApiSettings
-    from cloud.api import create_app as create_aggregator
-
-    settings = ApiSettings(
-        database_url=os.environ[ENV_DB],
-        database_schema=os.environ.get(ENV_SCHEMA) or None,
-        reports=UNLIMITED,
-    )
-    return create_aggregator(settings)
 
 
 def seed(url: str, schema: str | None = None) -> None:
@@ -276,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=200.0, help="reports per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="cloud serve --workers")
+    parser.add_argument(
+        "--rate-limit-storage",
+        default="memory://",
+        help="TM_API_RATE_LIMIT_STORAGE of the server (redis://127.0.0.1:6379/0 for --workers 2)",
+    )
     parser.add_argument("--out", type=Path, default=RESULT, help="JSON result file")
     parser.add_argument(
         "--database-url",
@@ -290,11 +280,13 @@ def main(argv: list[str] | None = None) -> int:
         seed(url, schema)
         in_process = service_cost(url, schema)
         port = free_port()
-        env = {**os.environ, ENV_DB: url, ENV_SCHEMA: schema or ""}
-        cmd = [sys.executable, "-m", "uvicorn", "benchmarks.reports.load:create_app"]
-        cmd += ["--factory", "--port", str(port), "--log-level", "warning", "--no-access-log"]
-        cmd += ["--workers", str(args.workers)]
-        server = subprocess.Popen(cmd, env=env, cwd=ROOT)
+        settings = Path(tmp) / "api.json"
+        settings.write_text(UNLIMITED_SETTINGS, encoding="utf-8")
+        env = {**os.environ, "TM_API_RATE_LIMIT_STORAGE": args.rate_limit_storage}
+        cmd = [sys.executable, "-m", "traffic_monitor", "-q", "cloud", "serve", "--port", str(port)]
+        cmd += ["--settings", str(settings), "--database-url", url, "--workers", str(args.workers)]
+        cmd += ["--database-schema", schema] if schema else []
+        server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         try:
             asyncio.run(_wait_ready(port))
             load_before = os.getloadavg()
@@ -318,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         "in_process": in_process,
         "server_cpu_ms_per_report": round(1000 * server_cpu / result["requests"], 3),
         "server": (
-            f"aggregator app (cloud.api.create_app), uvicorn {args.workers} process(es), "
+            f"traffic-monitor cloud serve --workers {args.workers} (rate limits in "
+            f"{args.rate_limit_storage.split(':')[0]}), "
             f"{'PostgreSQL' if schema else 'SQLite WAL file'}; raw asyncio HTTP/1.1 client on "
             "the same machine"
         ),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
 from cloud.api import errors, middleware
 from cloud.api.deps import AppState
@@ -29,14 +31,43 @@ from cloud.api.settings import ApiSettings
 from cloud.reports.directory import StoredCameras
 from cloud.reports.photos import PhotoPrivacy, PhotoRedactor
 from cloud.reports.router import router as open311_router
+from cloud.services.ratelimit import SharedLimits
 from cloud.services.reports import ReportsService
 from cloud.services.security import LoginRateLimiter
 from cloud.store import EventStore
 from cloud.web.pages import mount_pages
+from traffic_monitor.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+SETTINGS_ENV = "TM_SERVE_SETTINGS"
+"""The settings ``cloud serve --workers N`` hands its worker processes (ApiSettings JSON)."""
+
+
+def settings_from_environment() -> ApiSettings:
+    """The settings a worker process of ``cloud serve --workers N`` was started with.
+
+    Raises:
+        UserFacingError: ``TM_SERVE_SETTINGS`` is missing or invalid (the process was not
+            started by ``cloud serve``).
+    """
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw is None:
+        raise UserFacingError(f"{SETTINGS_ENV} is not set: start the server with `cloud serve`")
+    try:
+        return ApiSettings.model_validate_json(raw)
+    except ValidationError as exc:
+        raise UserFacingError(f"invalid {SETTINGS_ENV}:\n{exc}") from exc
+
+
+def create_app_from_environment() -> FastAPI:
+    """A worker's application (uvicorn factory), without photo privacy.
+
+    ``traffic-monitor cloud serve`` uses ``traffic_monitor.aggregator_app:create`` instead,
+    which wires in the edge's head and plate detectors.
+    """
+    return create_app(settings_from_environment())
 
 
 def create_app(
@@ -69,13 +100,19 @@ def create_app(
         redoc_url=None,
     )
     sessions = store.sessions  # the one session factory of the aggregator
-    intake = ReportsService(
-        sessions, StoredCameras(sessions, settings.camera_cache_s), settings.reports
+    limits = SharedLimits(settings.rate_limit_storage)  # shared by every server process
+    camera_sites = StoredCameras(sessions, settings.camera_cache_s)
+    intake = ReportsService(sessions, camera_sites, settings.reports, limits=limits)
+    login_limiter = LoginRateLimiter(
+        limits,
+        settings.login_max_failures,
+        settings.login_max_failures_per_address,
+        settings.login_window_s,
     )
     app.state.tm = AppState(
         settings=settings,
         store=store,
-        limiter=LoginRateLimiter(settings.login_max_failures, settings.login_window_s),
+        limiter=login_limiter,
         reports=intake,
         feed=AlertFeed(store, settings.live_poll_s),
         redactor=PhotoRedactor(photo_privacy),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from cloud.api.settings import ApiSettings, load_settings
 from cloud.db import Role
 from cloud.migrations import current_revisions, require_current, upgrade
 from cloud.services.accounts import count_admins, create_user
+from cloud.services.ratelimit import is_shared
 from cloud.services.security import generate_password
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
@@ -39,11 +41,24 @@ def register_api_commands(group: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes (default 1); above 1 the rate limits need a shared storage:"
+        " TM_API_RATE_LIMIT_STORAGE=redis://host:6379/0",
+    )
+    p.add_argument(
         "--camera-config",
         type=Path,
         action="append",
         default=[],
         help="scene or edge-run YAML whose camera positions to register (repeatable)",
+    )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: at hundreds of reports per second the log"
+        " costs a tenth of the CPU; the reverse proxy in front usually keeps one)",
     )
     p.set_defaults(handler=run_serve)
 
@@ -204,31 +219,65 @@ def run_create_admin(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve the API and page until interrupted (creating a first admin when none exists)."""
+    """Serve the API and page until interrupted (creating a first admin when none exists).
+
+    With ``--workers N`` above 1, uvicorn starts N processes on one socket; each builds its
+    application from the settings handed over in ``TM_SERVE_SETTINGS``.
+
+    Raises:
+        UserFacingError: several workers with rate limits counted in memory (each process
+            would count alone, multiplying every limit by N).
+    """
     import uvicorn
 
-    from cloud.api.app import create_app
+    from cloud.api.app import SETTINGS_ENV, create_app
 
     settings = _settings(args)
+    if args.workers > 1 and not is_shared(settings.rate_limit_storage):
+        raise UserFacingError(
+            f"--workers {args.workers} needs rate limits that every process shares: set "
+            "TM_API_RATE_LIMIT_STORAGE=redis://host:6379/0 (rate_limit_storage is "
+            f"{settings.rate_limit_storage!r}, which each process would count alone)"
+        )
     store = open_store(settings)
+    _prepare_store(store, args.camera_config)
+    print(f"operations centre: http://{args.host}:{args.port}/ ({args.workers} process(es))")
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "access_log": args.access_log,
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,  # live streams never end by themselves
+    }
+    if args.workers > 1:
+        store.dispose()  # each worker opens its own
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        factory = getattr(args, "app_factory", "cloud.api.app:create_app_from_environment")
+        uvicorn.run(factory, factory=True, workers=args.workers, **options)
+        return 0
+    # the top layer (traffic_monitor.cli) wires the edge's detectors in as photo privacy
+    photo_privacy = getattr(args, "photo_privacy", None)
+    privacy = photo_privacy() if photo_privacy else None
+    uvicorn.run(create_app(settings, store, photo_privacy=privacy), **options)
+    store.dispose()
+    return 0
+
+
+def _prepare_store(store: EventStore, camera_configs: Sequence[Path]) -> None:
+    """Create a first admin when none exists and register the cameras of the configs."""
     password = ensure_admin(store)
     if password is not None:
         print(f"first run: admin user 'admin', password (shown once): {password}")
-    if args.camera_config:
-        count = len(register_camera_configs(store, args.camera_config))
+    if camera_configs:
+        count = len(register_camera_configs(store, camera_configs))
         print(f"registered {count} camera position(s)")
-    print(f"operations centre: http://{args.host}:{args.port}/")
-    # the top layer (traffic_monitor.cli) wires the edge's detectors in as photo privacy
-    photo_privacy = getattr(args, "photo_privacy", None)
-    uvicorn.run(
-        create_app(settings, store, photo_privacy=photo_privacy() if photo_privacy else None),
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open live streams never end by themselves
-    )
-    store.dispose()
-    return 0
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _parse_time(value: str) -> datetime:

@@ -103,10 +103,7 @@ Redactor = Annotated[PhotoRedactor, Depends(get_redactor)]
 def get_accounts(db: Db, state: _State) -> AccountService:
     """Logins, users and API keys on the request's session."""
     settings = state.settings
-    policy = LoginPolicy(
-        state.limiter, settings.login_max_failures_per_address, settings.session_ttl_s
-    )
-    return AccountService(db, policy)
+    return AccountService(db, LoginPolicy(state.limiter, settings.session_ttl_s))
 
 
 def get_alerts(db: Db) -> AlertService:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cloud.services.ratelimit import storage_scheme
 from cloud.services.reports import ReportsConfig
 from traffic_monitor.errors import UserFacingError
 
@@ -42,6 +43,13 @@ class ApiSettings(BaseModel):
     )
     login_window_s: int = Field(
         default=300, ge=1, le=86400, description="Window of the failed-login rate limit."
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description=(
+            "Where the login and report rate limits count: memory:// (one server process) or"
+            " redis://host:6379/0, which every process of `cloud serve --workers N` shares."
+        ),
     )
     max_body_bytes: int = Field(
         default=1024 * 1024,
@@ -81,6 +89,12 @@ class ApiSettings(BaseModel):
             " (None: a coordinate grid, no tiles)."
         ),
     )
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _check_rate_limit_storage(cls, value: str) -> str:
+        storage_scheme(value)  # ValueError names the supported schemes
+        return value
 
     @field_validator("map_tile_url")
     @classmethod

@@ -183,7 +183,6 @@ class LoginPolicy:
     """How logins are limited and how long their sessions last."""
 
     limiter: LoginRateLimiter
-    max_failures_per_address: int
     session_ttl_s: int
 
 
@@ -215,18 +214,16 @@ class AccountService:
                 address whatever the user names (password spraying).
             AuthenticationError: wrong user name or password.
         """
-        limiter, per_address = self.policy.limiter, self.policy.max_failures_per_address
-        key, by_address = f"{username}|{address}", f"address|{address}"
-        if limiter.blocked(key) or limiter.blocked(by_address, per_address):
+        limiter = self.policy.limiter
+        if limiter.blocked(username, address):
             raise RateLimitedError("too many failed logins")
         user = authenticate(self.db, username, password)
         if user is None:
-            limiter.failure(key)
-            limiter.failure(by_address)
+            limiter.failure(username, address)
             audit(self.db, "anonymous", "auth.login_failed", f"user:{username}", address)
             self.db.commit()
             raise AuthenticationError("wrong user name or password")
-        limiter.success(key)
+        limiter.success(username, address)
         token = open_session(self.db, user, self.policy.session_ttl_s)
         audit(self.db, user.username, "auth.login", f"user:{user.username}", address)
         self.db.commit()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
-from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -50,6 +48,7 @@ from cloud.reports.model import default_model
 from cloud.reports.open311 import RequestCreated, Service, ServiceRequest
 from cloud.reports.photos import CleanPhoto, clean_photo
 from cloud.reports.views import ContactView, EvidenceView, ReportView
+from cloud.services.ratelimit import SharedLimits, per_window
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +106,6 @@ class ReportsConfig(BaseModel):
     )
     rate_limit: int = Field(default=10, gt=0, description="Reports per client per window.")
     rate_window_s: float = Field(default=60.0, gt=0, description="Rate-limit window (seconds).")
-    max_clients_tracked: int = Field(
-        default=100_000, gt=0, description="Bound of the rate limiter's table (oldest pruned)."
-    )
     dispatch: dict[str, DispatchTarget] = Field(
         default_factory=dict,
         description="Category → where its tickets are forwarded (none: the operations queue).",
@@ -122,33 +118,6 @@ class ReportsConfig(BaseModel):
         if unknown:
             raise ValueError(f"dispatch: unknown categories {unknown}")
         return value
-
-
-class RateLimiter:
-    """Sliding-window limit per client key, with a bounded table of clients."""
-
-    def __init__(
-        self, limit: int, window_s: float, max_clients: int, clock: Callable[[], float]
-    ) -> None:
-        self._limit = limit
-        self._window = window_s
-        self._max = max_clients
-        self._clock = clock
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def allow(self, client: str) -> bool:
-        """Record one attempt by ``client``; False if over the limit (not recorded then)."""
-        now = self._clock()
-        hits = self._hits.pop(client, None) or deque()
-        while hits and hits[0] <= now - self._window:
-            hits.popleft()
-        allowed = len(hits) < self._limit
-        if allowed:
-            hits.append(now)
-        self._hits[client] = hits
-        while len(self._hits) > self._max:
-            self._hits.popitem(last=False)
-        return allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +148,17 @@ def _coordinate(value: str | None, name: str) -> float | None:
 
 
 class ReportsService:
-    """Everything the Open311 router does, over a session factory (tables must exist)."""
+    """Everything the Open311 router does, over a session factory (tables must exist).
+
+    Args:
+        sessions: The aggregator's session factory.
+        cameras: Camera positions, fixed or looked up in the store.
+        config: The intake's limits and dispatch targets.
+        now: The clock of report times.
+        post: How a ticket is forwarded to a dispatch target.
+        limits: The per-client report counters (shared by every server process when their
+            storage is Redis); None: this process's memory.
+    """
 
     def __init__(
         self,
@@ -188,8 +167,8 @@ class ReportsService:
         config: ReportsConfig | None = None,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        monotonic: Callable[[], float] = time.monotonic,
         post: Poster = post_json,
+        limits: SharedLimits | None = None,
     ) -> None:
         self.config = config or ReportsConfig()
         self._dispatcher = Dispatcher(sessions, post)
@@ -201,9 +180,8 @@ class ReportsService:
         )
         self._now = now
         cfg = self.config
-        self._limiter = RateLimiter(
-            cfg.rate_limit, cfg.rate_window_s, cfg.max_clients_tracked, monotonic
-        )
+        self._limits = limits or SharedLimits()
+        self._per_client = per_window(cfg.rate_limit, cfg.rate_window_s)
 
     def close(self) -> None:
         """Stop the dispatch thread after the tickets already queued (bounded wait)."""
@@ -318,7 +296,7 @@ class ReportsService:
             RefusedError: With the 4xx status and the reason.
         """
         category, text, lat, lon = self._validate(sub)
-        if not self._limiter.allow(sub.client):  # before any photo is decoded
+        if not self._limits.hit(self._per_client, "report", sub.client):  # before the photo
             raise RefusedError(429, "too many reports from this client, try again later")
         photo = (
             clean_photo(sub.photo, self.config.max_photo_bytes, keep_location=sub.location_consent)

@@ -6,9 +6,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
+
+from cloud.services.ratelimit import SharedLimits, per_window
 
 _SCRYPT_N = 2**14
 _SCRYPT_R = 8
@@ -63,44 +62,41 @@ def generate_password() -> str:
 
 
 class LoginRateLimiter:
-    """Counts failed logins per key (user and address) in a sliding window; bounded in size.
+    """Failed logins per user and address, and per address whatever the user names.
+
+    The counts live in :class:`~cloud.services.ratelimit.SharedLimits`, so that several
+    server processes share them.
 
     Args:
-        max_failures: failures allowed inside the window before logins are refused.
-        window_s: length of the window in seconds.
-        max_keys: most keys remembered (the oldest are dropped first).
+        limits: The shared counters.
+        max_failures: Failures allowed per user and address inside the window.
+        max_failures_per_address: Failures allowed per address (password spraying).
+        window_s: Length of the window in seconds.
     """
 
-    def __init__(self, max_failures: int, window_s: float, max_keys: int = 10_000) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        limits: SharedLimits,
+        max_failures: int,
+        max_failures_per_address: int,
+        window_s: float,
+    ) -> None:
+        self._limits = limits
+        self._per_user = per_window(max_failures, window_s)
+        self._per_address = per_window(max_failures_per_address, window_s)
 
-    def _prune(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and now - times[0] > self.window_s:
-            times.popleft()
-        return times
+    def blocked(self, username: str, address: str) -> bool:
+        """True while the user at this address, or the address itself, used up its failures."""
+        return not (
+            self._limits.allows(self._per_user, "login", username, address)
+            and self._limits.allows(self._per_address, "login-address", address)
+        )
 
-    def blocked(self, key: str, limit: int | None = None) -> bool:
-        """Return True while the key has used up its failures (``limit`` or the default)."""
-        with self._lock:
-            failures = len(self._prune(key, time.monotonic()))
-            return failures >= (self.max_failures if limit is None else limit)
+    def failure(self, username: str, address: str) -> None:
+        """Record one failed login of ``username`` from ``address``."""
+        self._limits.hit(self._per_user, "login", username, address)
+        self._limits.hit(self._per_address, "login-address", address)
 
-    def failure(self, key: str) -> None:
-        """Record one failed login for the key."""
-        with self._lock:
-            now = time.monotonic()
-            times = self._prune(key, now)
-            times.append(now)
-            self._failures[key] = times
-            while len(self._failures) > self.max_keys:
-                self._failures.pop(next(iter(self._failures)))
-
-    def success(self, key: str) -> None:
-        """Forget the failures of a key after a successful login."""
-        with self._lock:
-            self._failures.pop(key, None)
+    def success(self, username: str, address: str) -> None:
+        """Forget the user's failures at this address after a successful login."""
+        self._limits.clear(self._per_user, "login", username, address)

@@ -232,19 +232,6 @@ def test_operator_answer_flows_back_and_listing(env):
     assert missing.status_code == 404 and missing.json()[0]["code"] == 404
 
 
-def test_rate_limiter_window_and_bounded_table():
-    from cloud.services.reports import RateLimiter
-
-    clock = [0.0]
-    limiter = RateLimiter(limit=2, window_s=60, max_clients=3, clock=lambda: clock[0])
-    assert [limiter.allow("a") for _ in range(3)] == [True, True, False]
-    clock[0] = 61.0
-    assert limiter.allow("a")
-    for name in "bcde":
-        limiter.allow(name)
-    assert len(limiter._hits) == 3 and "a" not in limiter._hits
-
-
 GPS: dict[int, object] = {1: "N", 2: (21.0, 0.0, 43.2), 3: "E", 4: (105.0, 51.0, 3.6)}
 
 
