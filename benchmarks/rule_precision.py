@@ -116,6 +116,7 @@ class TruthEvent:
     zone: str | None
     required: bool
     what: str
+    measurements: dict[str, float] = field(default_factory=dict)
 
     def box_at(self, frame: int) -> tuple[float, float, float, float] | None:
         """The road user's box at ``frame``, linear between key boxes (None: no boxes)."""
@@ -174,6 +175,7 @@ def _events(rule: str, items: list[dict[str, Any]] | None) -> list[TruthEvent]:
                 zone=item.get("zone"),
                 required=bool(item.get("required", True)),
                 what=str(item.get("what", "")),
+                measurements={k: float(v) for k, v in (item.get("measurements") or {}).items()},
             )
         )
     return events
@@ -387,12 +389,14 @@ def _judge_rule(alerts: Sequence[Alert], events: Sequence[TruthEvent]) -> dict[s
     alerted: set[str] = set()
     true = duplicates = 0
     false: list[dict[str, Any]] = []
+    values: list[dict[str, Any]] = []
     for alert in alerts:
         hits = [event for event in events if matches(alert, event)]
         fresh = [event for event in hits if event.id not in alerted]
         if fresh:
             alerted.add(fresh[0].id)
             true += 1
+            values += _value_errors(alert, fresh[0])
         elif hits:
             duplicates += 1
         else:
@@ -412,7 +416,33 @@ def _judge_rule(alerts: Sequence[Alert], events: Sequence[TruthEvent]) -> dict[s
         "recall": None if not required else round(len(found) / len(required), 3),
         "missed": [event_id for event_id in required if event_id not in alerted],
         "false_alerts": false[:50],
+        "values": values,
+        "max_value_error": _max_errors(values),
     }
+
+
+def _value_errors(alert: Alert, event: TruthEvent) -> list[dict[str, Any]]:
+    """What a true alert told the operator against the truth's value (e.g. its speed)."""
+    return [
+        {
+            "event": event.id,
+            "measurement": key,
+            "alerted": alert.measurements[key],
+            "truth": value,
+            "error": round(float(alert.measurements[key]) - value, 2),
+        }
+        for key, value in event.measurements.items()
+        if key in alert.measurements
+    ]
+
+
+def _max_errors(values: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Largest absolute error of each measurement over the true alerts."""
+    worst: dict[str, float] = {}
+    for value in values:
+        key = value["measurement"]
+        worst[key] = max(worst.get(key, 0.0), abs(value["error"]))
+    return worst
 
 
 def _describe(alert: Alert) -> dict[str, Any]:

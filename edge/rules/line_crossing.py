@@ -14,6 +14,7 @@ from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_even
 from edge.rules.crossing import LostPath, SideTracker, SpeedSamples, birth_path, lost_path
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
+from edge.rules.view_motion import shared_view_motion
 from edge.scene import CountingLine
 from edge.tracking import Track, TrackState
 from edge.tracking.recovery import anchor_line
@@ -162,6 +163,12 @@ class LineCrossingParams(RuleParams):
     )
     max_plausible_kmh: float = Field(
         default=200.0, gt=0, description="Faster estimates are tracking errors and are skipped."
+    )
+    max_view_shift_px: float = Field(
+        default=3.0,
+        ge=0,
+        description="No crossing speed while the camera's view moved more than this many "
+        "frame pixels over the speed window (pan, tilt, a settling PTZ head). Needs the image.",
     )
     edge_margin_px: float = Field(
         default=4.0,
@@ -334,6 +341,7 @@ class LineCrossingRule(Rule):
         calibration = setup.scene.calibration
         self._error_m = calibration.error_m if calibration is not None else 0.5
         self._speed_classes = None if params.speed_classes is None else set(params.speed_classes)
+        self.view = shared_view_motion(setup.services, params.speed_window_s)
 
     @property
     def totals(self) -> dict[str, Counter[tuple[str, str]]]:
@@ -346,6 +354,8 @@ class LineCrossingRule(Rule):
         Steps: the crossings of this frame's tracks, the extrapolated crossings of the
         tracks that ended, the crossings whose class has settled, the buckets that closed.
         """
+        if frame.image is not None and self.p.measure_speed:
+            self.view.update(frame.timestamp, frame.image)
         tracked = frame.tracked()
         rows = _rows(frame, tracked)
         gone = set(frame.ended)
@@ -482,7 +492,8 @@ class LineCrossingRule(Rule):
         """Road-plane speed (km/h) of a track as it crosses; None where it cannot be trusted.
 
         None without a calibration, for classes not measured, for boxes cut by the frame,
-        windows too short or with too few anchors, and implausible speeds.
+        while the camera's view moves, windows too short or with too few anchors, and
+        implausible speeds.
         """
         transform = self.setup.transform
         if (
@@ -496,6 +507,8 @@ class LineCrossingRule(Rule):
             height, width = frame.image.shape[:2]
             if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
                 return None
+            if self.view.moved_px > self.p.max_view_shift_px:
+                return None  # the view moves: every box moves with it
             bottom_px = height - self.p.edge_margin_px
         estimate = shared_world_speed(
             frame,

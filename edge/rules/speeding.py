@@ -11,7 +11,8 @@ from edge.rules.base import FrameContext, RuleParams, RuleSetup, WorldTransform
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
-from traffic_monitor.contract import EventType, Severity
+from edge.rules.view_motion import shared_view_motion
+from traffic_monitor.contract import Event, EventType, Severity
 
 RIDER_CLASS = {"person": "motorcycle"}
 """A person at a vehicle's speed rides: the limit of the class they ride."""
@@ -60,6 +61,14 @@ class SpeedingParams(IncidentParams):
         ge=0,
         description="Position error of the calibration in metres; empty: the scene's value.",
     )
+    max_view_shift_px: float = Field(
+        default=3.0,
+        ge=0,
+        description="No speed while the camera's view moved more than this many frame pixels "
+        "over the fit window (a pan, a tilt, a settling PTZ head: every box moves with the "
+        "view, and the calibration holds for one view). A fixed camera reads about 0.1. "
+        "Needs the frame image.",
+    )
     max_metres_per_px: float = Field(
         default=0.3,
         gt=0,
@@ -102,6 +111,13 @@ class SpeedingRule(TrackIncidentRule):
         calibration = setup.scene.calibration
         scene_error = calibration.error_m if calibration is not None else 0.5
         self.error_m = params.error_m if params.error_m is not None else scene_error
+        self.view = shared_view_motion(setup.services, params.window_s)
+
+    def process(self, frame: FrameContext) -> list[Event]:
+        """Follow the view's motion on the frame, then judge every track."""
+        if frame.image is not None:
+            self.view.update(frame.timestamp, frame.image)
+        return super().process(frame)
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """Estimate the speed and compare with the zone's limit for the track's class."""
@@ -117,6 +133,8 @@ class SpeedingRule(TrackIncidentRule):
             bottom_px = height - self.p.edge_margin_px
         if self._scales(frame, tracked)[row] > self.p.max_metres_per_px:
             return Verdict(condition=False, zone=zone.name)
+        if frame.image is not None and self.view.moved_px > self.p.max_view_shift_px:
+            return Verdict(condition=False, zone=zone.name)  # the view moves: no true speed
         estimate = shared_world_speed(
             frame,
             track,
