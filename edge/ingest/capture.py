@@ -324,8 +324,9 @@ class CaptureWorker:
             return time.time()
         period = self._frame_period()
         media = float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-        if media <= 0.0 and self._index > 0:
-            media = self._index * period
+        in_pass = self._index - self._loop_start  # frames before this one in this pass
+        if media <= 0.0 and in_pass > 0:  # a container without timestamps
+            media = in_pass * period
         self._last_pts = self._pts_offset + media
         return self._last_pts
 

@@ -238,3 +238,28 @@ def test_stalled_stream_is_reported_and_reopened(intersection_video: Path) -> No
     first_offline = changes.index(offline[0])
     recovered = [c for c in changes[first_offline:] if c.online]
     assert recovered and recovered[0].outage_s is not None and recovered[0].outage_s >= 1.0
+
+
+def test_a_looping_file_keeps_time_running_across_the_seam(overpass_video: Path) -> None:
+    """The demo loops its clip: each pass goes on one frame period after the last one.
+
+    The first frame of a later pass once got the whole clip's length added twice (its index
+    counted every earlier pass), so a real-time demo waited one clip longer at each seam and
+    fell silent after a few minutes.
+    """
+    config = SourceConfig(uri=str(overpass_video), camera_id="overpass", loop=True)
+    worker = CaptureWorker(config)
+    worker.start()
+    frames: list[Frame] = []
+    try:
+        while len(frames) < 2 * 608 + 5:
+            frame = worker.get(timeout=30)
+            assert frame is not None
+            frames.append(frame)
+    finally:
+        worker.stop()
+    steps = [b.timestamp - a.timestamp for a, b in pairwise(frames)]
+    assert all(step == pytest.approx(1 / 30, abs=1e-3) for step in steps), [
+        (i, round(s, 3)) for i, s in enumerate(steps) if abs(s - 1 / 30) > 1e-3
+    ][:5]
+    assert frames[2 * 608].timestamp == pytest.approx(2 * 608 / 30, abs=1e-3)
