@@ -10,10 +10,11 @@ from edge.detections import Detections
 from edge.rules.base import FrameContext, RuleParams, RuleSetup
 from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import recent_points
+from edge.rules.view_motion import shared_view_motion
 from edge.scene import Lane
 from edge.scene.geometry import as_points, unit
 from edge.tracking import Track
-from traffic_monitor.contract import EventType, Severity
+from traffic_monitor.contract import Event, EventType, Severity
 
 
 class WrongWayParams(IncidentParams):
@@ -49,6 +50,13 @@ class WrongWayParams(IncidentParams):
             "Motion made mostly of one step between two sightings (more than this fraction "
             "of the displacement) is an identity hop between road users, not driving."
         ),
+    )
+    max_view_shift_px: float = Field(
+        default=3.0,
+        ge=0,
+        description="No judgement while the camera's view moved more than this many frame "
+        "pixels over the window (a pan or tilt moves every box the same way, standing traffic "
+        "included). Needs the frame image.",
     )
     max_cos: float = Field(
         default=-0.5,
@@ -86,6 +94,13 @@ class WrongWayRule(TrackIncidentRule):
             (lane, unit(as_points(lane.direction[1])[0] - as_points(lane.direction[0])[0]))
             for lane in lanes
         ]
+        self.view = shared_view_motion(setup.services, params.window_s)
+
+    def process(self, frame: FrameContext) -> list[Event]:
+        """Follow the view's motion on the frame, then judge every track."""
+        if frame.image is not None:
+            self.view.update(frame.timestamp, frame.image)
+        return super().process(frame)
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """In a lane, moving clearly and against its direction over the window."""
@@ -95,6 +110,8 @@ class WrongWayRule(TrackIncidentRule):
                 continue
             if not self.anchor_in(frame, lane.polygon, row):
                 continue
+            if frame.image is not None and self.view.moved_px > self.p.max_view_shift_px:
+                return Verdict(condition=False, zone=lane.name)  # the view itself moves
             move = self._steady_motion(track)
             height = float(tracked.xyxy[row, 3] - tracked.xyxy[row, 1]) or 1.0
             distance = float(np.hypot(*move)) if move is not None else 0.0

@@ -493,3 +493,25 @@ def test_unknown_rule_and_bad_parameter_are_named():
         analytics(lines=[LINE], rules={"line_crossing": {"dead_band_px": -1}})
     with pytest.raises(UserFacingError, match=r"rules.illegal_stop.*unknown zone"):
         analytics(rules={"illegal_stop": {"zones": ["nowhere"]}})
+
+
+def test_wrong_way_is_not_judged_while_the_view_pans():
+    # The camera tilts: the picture, and a car standing in the lane with it, slides down at
+    # 60 px/s, against the lane's direction. Nothing moves on the road.
+    texture = cv2.resize(
+        np.random.default_rng(3).integers(0, 255, (195, 160), dtype=np.uint8),
+        (640, 780),
+        interpolation=cv2.INTER_NEAREST,
+    )
+
+    def tilting(t: float) -> np.ndarray:
+        top = 300 - round(60 * t)
+        return cv2.cvtColor(texture[top : top + 480], cv2.COLOR_GRAY2BGR)
+
+    standing_car = [Path([(0, 300, 150), (4, 300, 390)])]
+    judged_anyway = analytics(
+        lanes=[LANE], rules={"wrong_way": {"on_s": 1, "max_view_shift_px": 1000}}
+    )
+    assert of(play(judged_anyway, standing_car, 4, image=tilting), EventType.WRONG_WAY)
+    a = analytics(lanes=[LANE], rules={"wrong_way": {"on_s": 1}})
+    assert of(play(a, standing_car, 4, image=tilting), EventType.WRONG_WAY) == []
