@@ -29,6 +29,7 @@ from edge.rules import ExternalSignalStates, FrameContext, Rule, RuleSetup, buil
 from edge.rules.base import WorldTransform
 from edge.rules.red_light import SIGNAL_BOARD
 from edge.rules.signals import SignalBoard
+from edge.rules.view_motion import views_of
 from edge.scene import SceneConfig
 from edge.scene.geometry import as_points, in_polygon
 from edge.scene.transform import world_transform
@@ -112,6 +113,7 @@ class CameraAnalytics:
         )
         self._roi = as_points(scene.roi) if scene.roi is not None else None
         self.rules: list[Rule] = build_rules(setup)
+        self._views = views_of(shared)  # the rules that measure motion asked for them
         warm_up_kernels()
         self.evidence = evidence
         self.faults: deque[StageFault] = deque(maxlen=MAX_FAULTS_KEPT)
@@ -162,6 +164,7 @@ class CameraAnalytics:
         frame = self._context(
             tracked, enriched, index=index, timestamp=timestamp, wall_time=wall_time, image=image
         )
+        self._follow_view(timestamp, image)
         events = self._run_rules(frame)
         return self._attach_evidence(events, _everyone(tracked.detections, outside), image)
 
@@ -253,6 +256,12 @@ class CameraAnalytics:
         )
         self._last = frame
         return frame
+
+    def _follow_view(self, timestamp: float, image: np.ndarray[Any, Any] | None) -> None:
+        """How far the camera's view moved (pan, tilt), for the rules that measure motion."""
+        if image is not None:
+            for view in self._views:
+                view.update(timestamp, image)
 
     def _run_rules(self, frame: FrameContext) -> list[Event]:
         """Every rule on the frame; one that raises loses this frame's events, not the others'."""

@@ -341,7 +341,8 @@ class LineCrossingRule(Rule):
         calibration = setup.scene.calibration
         self._error_m = calibration.error_m if calibration is not None else 0.5
         self._speed_classes = None if params.speed_classes is None else set(params.speed_classes)
-        self.view = shared_view_motion(setup.services, params.speed_window_s)
+        measures = setup.transform is not None and params.measure_speed
+        self.view = shared_view_motion(setup.services, params.speed_window_s) if measures else None
 
     @property
     def totals(self) -> dict[str, Counter[tuple[str, str]]]:
@@ -354,8 +355,6 @@ class LineCrossingRule(Rule):
         Steps: the crossings of this frame's tracks, the extrapolated crossings of the
         tracks that ended, the crossings whose class has settled, the buckets that closed.
         """
-        if frame.image is not None and self.p.measure_speed:
-            self.view.update(frame.timestamp, frame.image)
         tracked = frame.tracked()
         rows = _rows(frame, tracked)
         gone = set(frame.ended)
@@ -507,7 +506,7 @@ class LineCrossingRule(Rule):
             height, width = frame.image.shape[:2]
             if box_at_frame_edge(tracked.xyxy[row], (width, height), self.p.edge_margin_px):
                 return None
-            if self.view.moved_px > self.p.max_view_shift_px:
+            if self.view is not None and self.view.moved_px > self.p.max_view_shift_px:
                 return None  # the view moves: every box moves with it
             bottom_px = height - self.p.edge_margin_px
         estimate = shared_world_speed(

@@ -12,7 +12,7 @@ from edge.rules.incidents import IncidentParams, TrackIncidentRule, Verdict
 from edge.rules.kinematics import MPS_TO_KMH, ROAD_JUMPS, box_at_frame_edge
 from edge.rules.motion import shared_world_speed
 from edge.rules.view_motion import shared_view_motion
-from traffic_monitor.contract import Event, EventType, Severity
+from traffic_monitor.contract import EventType, Severity
 
 RIDER_CLASS = {"person": "motorcycle"}
 """A person at a vehicle's speed rides: the limit of the class they ride."""
@@ -112,12 +112,6 @@ class SpeedingRule(TrackIncidentRule):
         scene_error = calibration.error_m if calibration is not None else 0.5
         self.error_m = params.error_m if params.error_m is not None else scene_error
         self.view = shared_view_motion(setup.services, params.window_s)
-
-    def process(self, frame: FrameContext) -> list[Event]:
-        """Follow the view's motion on the frame, then judge every track."""
-        if frame.image is not None:
-            self.view.update(frame.timestamp, frame.image)
-        return super().process(frame)
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """Estimate the speed and compare with the zone's limit for the track's class."""

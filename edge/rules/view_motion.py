@@ -75,11 +75,17 @@ class ViewMotion:
 def shared_view_motion(services: dict[str, Any], window_s: float) -> ViewMotion:
     """The camera's :class:`ViewMotion` over ``window_s``, shared by the rules that ask.
 
-    Kept in the camera's ``RuleSetup.services``; each rule calls ``update`` with every frame
-    and only the first call of a frame compares thumbnails.
+    Kept in the camera's ``RuleSetup.services``. The camera's analytics
+    (``edge.pipeline.analytics.CameraAnalytics``) updates each one once per frame, before its
+    rules run; a rule only reads :attr:`ViewMotion.moved_px`.
     """
     key = f"view_motion:{window_s:g}"
     view = services.get(key)
     if not isinstance(view, ViewMotion):
         view = services[key] = ViewMotion(window_s)
     return view
+
+
+def views_of(services: dict[str, Any]) -> list[ViewMotion]:
+    """The :class:`ViewMotion` instances the rules asked for (none: nothing to update)."""
+    return [view for view in services.values() if isinstance(view, ViewMotion)]

@@ -14,7 +14,7 @@ from edge.rules.view_motion import shared_view_motion
 from edge.scene import Lane
 from edge.scene.geometry import as_points, unit
 from edge.tracking import Track
-from traffic_monitor.contract import Event, EventType, Severity
+from traffic_monitor.contract import EventType, Severity
 
 
 class WrongWayParams(IncidentParams):
@@ -95,12 +95,6 @@ class WrongWayRule(TrackIncidentRule):
             for lane in lanes
         ]
         self.view = shared_view_motion(setup.services, params.window_s)
-
-    def process(self, frame: FrameContext) -> list[Event]:
-        """Follow the view's motion on the frame, then judge every track."""
-        if frame.image is not None:
-            self.view.update(frame.timestamp, frame.image)
-        return super().process(frame)
 
     def evaluate(self, frame: FrameContext, tracked: Detections, row: int) -> Verdict:
         """In a lane, moving clearly and against its direction over the window."""
