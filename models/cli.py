@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _register_export(sub)
     _register_quantize(sub)
     _register_train(sub)
+    _register_heads(sub)
 
 
 def _register_eval(sub: argparse._SubParsersAction[Any]) -> None:
@@ -152,6 +153,49 @@ def format_loso(report: dict[str, Any]) -> str:
         text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in cells)
         lines.append(f"{label[:28]:<28} {figures['images']:>5} {figures['map50']:6.3f} {text}")
     return "\n".join(lines)
+
+
+def _register_heads(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser(
+        "heads",
+        help="the head classifier (helmet / bare head): leave-one-site-out figures, training",
+        description="loso: each road camera and web-photo fold scored by a classifier trained "
+        "without it, alone and behind the head detector (--part holdout: the untouched "
+        "helmet_web photos, once). train: the shipped recipe on the dev part, to ONNX. "
+        "Needs the models and torch extras.",
+    )
+    parser.add_argument("action", choices=("loso", "train"))
+    parser.add_argument(
+        "--part", choices=("dev", "holdout"), default="dev", help="loso: dev (tuned on) or holdout"
+    )
+    parser.add_argument("--epochs", type=int, default=15, help="training epochs (last kept)")
+    parser.add_argument(
+        "--detector", type=Path, default=None, help="loso: head detector (default vn-helmet)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="loso: report JSON; train: ONNX")
+    parser.set_defaults(handler=_run_heads)
+
+
+def _run_heads(args: argparse.Namespace) -> int:
+    from models import head_classifier as heads
+    from models.gate import model_path
+    from traffic_monitor.shared_data import shared_path
+
+    data_root = shared_path("data")
+    options = heads.TrainOptions(epochs=args.epochs)
+    if args.action == "train":
+        out = args.out or heads.BUNDLED_FILE
+        heads.train_and_export(data_root, out, options)
+        print(f"wrote {out}")
+        return 0
+    detector = args.detector or model_path("vn-helmet")
+    report = heads.loso(data_root, detector, args.part, options)
+    print(heads.format_report(report))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
 
 
 def frame_size(text: str) -> tuple[int, int]:

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.detections import NO_TRACK, Detections, of_classes
+from edge.enrich.head_classifier import relabel_heads
 from edge.tracking.prefilter import suppress_duplicates
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,16 @@ class HeadDetector(Protocol):
         ...
 
 
+class BareClassifier(Protocol):
+    """What the enricher needs of a second look: each head's probability of being bare."""
+
+    def bare_probability(
+        self, image: np.ndarray[Any, Any], xyxy: npt.ArrayLike
+    ) -> npt.NDArray[np.float32]:
+        """Probability of a bare head for each box of the BGR frame."""
+        ...
+
+
 class HelmetEnricher:
     """Runs the head model for the riders that still need a verdict and writes the columns."""
 
@@ -66,6 +77,7 @@ class HelmetEnricher:
         every_n_frames: int,
         head_band: float,
         needs: Callable[[int], bool],
+        classifier: BareClassifier | None = None,
     ) -> None:
         """Check the head model's classes and keep the settings.
 
@@ -77,6 +89,9 @@ class HelmetEnricher:
             every_n_frames: Run the head model on every n-th frame only (cost).
             head_band: Top fraction of a road user's box where its riders' heads are.
             needs: Whether a track still needs a verdict (its rule has not decided it).
+            classifier: A second look at each head given to a rider, from a crop of the
+                frame (:class:`~edge.enrich.head_classifier.HeadClassifier`): its verdict
+                replaces the head model's class. None: the head model's class stands.
 
         Raises:
             ValueError: The head model lacks the helmet / bare-head classes.
@@ -91,7 +106,9 @@ class HelmetEnricher:
         self.every_n_frames = every_n_frames
         self.head_band = head_band
         self.needs = needs
+        self.classifier = classifier
         self._bare_id = heads.names.index(NO_HELMET)
+        self._helmet_id = heads.names.index(HELMET)
 
     def enrich(
         self, image: np.ndarray[Any, Any] | None, detections: Detections, index: int
@@ -107,7 +124,21 @@ class HelmetEnricher:
         heads = self.heads.detect_one(image)
         heads = one_class_per_head(heads[heads.confidence >= self.confidence])
         owner = assign_heads(detections.xyxy[riders], heads.xyxy, self.head_band)
+        if self.classifier is not None:
+            heads, owner = self._second_look(image, heads, owner)
         return detections.with_data(**self._columns(heads, owner, riders, wanted))
+
+    def _second_look(
+        self, image: np.ndarray[Any, Any], heads: Detections, owner: npt.NDArray[np.int64]
+    ) -> tuple[Detections, npt.NDArray[np.int64]]:
+        """The heads given to a rider, each re-classified from a crop of the frame."""
+        assert self.classifier is not None
+        given = owner >= 0
+        heads, owner = heads[given], owner[given]
+        if len(heads):
+            p_bare = self.classifier.bare_probability(image, heads.xyxy)
+            heads = relabel_heads(heads, p_bare, self._bare_id, self._helmet_id)
+        return heads, owner
 
     def _riders(self, detections: Detections) -> npt.NDArray[np.bool_]:
         """Rows of confirmed tracks of the checked classes (by the tracker's voted class)."""

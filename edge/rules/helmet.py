@@ -19,11 +19,13 @@ from pydantic import Field
 
 from edge.detections import Detections
 from edge.enrich import Enricher
+from edge.enrich.head_classifier import HEAD_CLASSIFIER, HeadClassifier, resolve_classifier
 from edge.enrich.helmet import (
     BARE_HEADS,
     BARE_SCORE,
     HEAD_DETECTOR,
     HEADS,
+    BareClassifier,
     HeadDetector,
     HelmetEnricher,
     load_head_detector,
@@ -49,6 +51,14 @@ class HelmetParams(RuleParams):
     )
     confidence: float = Field(
         default=0.25, ge=0, le=1, description="Minimum score of a head detection."
+    )
+    classifier: Path | None = Field(
+        default=None,
+        description="Second look at each head given to a rider, from a crop of the frame at "
+        "its own resolution: a bundled name (vn-head-classifier) or an ONNX path; its verdict "
+        "replaces the head model's class. Empty: the head model's class stands (the default: "
+        "on the overpass clip the classifier called red and pink helmets bare; see the model "
+        "card).",
     )
     every_n_frames: int = Field(
         default=2, ge=1, description="Run the head model on every n-th frame (cost)."
@@ -102,6 +112,9 @@ class HelmetRule(Rule):
         heads: HeadDetector = setup.services.get(HEAD_DETECTOR) or load_head_detector(
             params.model, params.confidence
         )
+        classifier: BareClassifier | None = setup.services.get(HEAD_CLASSIFIER)
+        if classifier is None and params.classifier is not None:
+            classifier = HeadClassifier(resolve_classifier(params.classifier))
         self._votes: dict[int, _Votes] = {}
         self.enricher = HelmetEnricher(
             heads,
@@ -111,6 +124,7 @@ class HelmetRule(Rule):
             every_n_frames=params.every_n_frames,
             head_band=params.head_band,
             needs=self._undecided,
+            classifier=classifier,
         )
 
     def enrichers(self) -> Sequence[Enricher]:

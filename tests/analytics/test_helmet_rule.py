@@ -45,7 +45,8 @@ def _run(classes: Any, **params: Any) -> tuple[list[Any], ScriptedHeads, CameraA
     bike = Path([(0.0, 100, 300), (3.0, 500, 300)], w=40, h=80, class_id=MOTORCYCLE)
     heads = ScriptedHeads(bike, classes)
     analytics = CameraAnalytics(
-        scene(rules={"no_helmet": {"every_n_frames": 1, **params}}),
+        # the scripted class is the verdict under test: no second look from the classifier
+        scene(rules={"no_helmet": {"every_n_frames": 1, "classifier": None, **params}}),
         NAMES,
         services={HEAD_DETECTOR: heads},
     )
