@@ -186,12 +186,16 @@ def to_tensor(crops: npt.NDArray[np.uint8]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 255
 
 
-def augment(wide: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def augment(
+    wide: torch.Tensor, generator: torch.Generator, hue_share: float = 0.0
+) -> torch.Tensor:
     """Training views of wide crops: scale, shift, mirror, low resolution, colour, noise.
 
     Args:
         wide: ``(B, 3, 48, 48)`` crops of :data:`TRAIN_CONTEXT` head sides.
         generator: The run's random generator (reproducible runs).
+        hue_share: Share of the views whose colours are turned around the grey axis by a
+            random angle (a red helmet becomes a blue one; black hair stays black).
 
     Returns:
         ``(B, 3, 32, 32)`` views around the central :data:`CONTEXT` head sides.
@@ -219,8 +223,24 @@ def augment(wide: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     views = views + uniform(-0.15, 0.15, count, 1, 1, 1)
     gray = views.mean(1, keepdim=True)
     views = gray + (views - gray) * uniform(0.5, 1.3, count, 1, 1, 1)
+    if hue_share > 0:
+        views = _rotate_hue(views, generator, hue_share)
     noise = torch.randn(views.shape, generator=generator) * uniform(0, 0.04, count, 1, 1, 1)
     return (views + noise).clamp(0, 1)
+
+
+def _rotate_hue(views: torch.Tensor, generator: torch.Generator, share: float) -> torch.Tensor:
+    """Turn the colours of ``share`` of the views about the grey axis (Rodrigues' rotation)."""
+    import torch
+
+    count = views.shape[0]
+    angle = (torch.rand(count, generator=generator) * 2 - 1) * torch.pi
+    angle = torch.where(torch.rand(count, generator=generator) < share, angle, 0.0)
+    axis = torch.full((3,), 3**-0.5)
+    cross = torch.tensor([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]) * 3**-0.5
+    cos, sin = angle.cos()[:, None, None], angle.sin()[:, None, None]
+    rotation = cos * torch.eye(3) + sin * cross + (1 - cos) * torch.outer(axis, axis)
+    return torch.einsum("bij,bjhw->bihw", rotation, views)
 
 
 def _low_resolution(views: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -251,12 +271,14 @@ class TrainOptions:
         batch: Heads per step.
         width: Channels of the first layer (the network doubles them three times).
         seed: Seed of weights, order and augmentation.
+        hue_share: Share of training views with their colours turned (:func:`augment`).
     """
 
     epochs: int = 15
     batch: int = 128
     width: int = 16
     seed: int = 0
+    hue_share: float = 0.0
 
 
 def train(heads: HeadSet, options: TrainOptions = TrainOptions()) -> torch.nn.Module:
@@ -282,7 +304,7 @@ def train(heads: HeadSet, options: TrainOptions = TrainOptions()) -> torch.nn.Mo
         order = torch.randperm(count, generator=generator)
         for start in range(0, count, options.batch):
             rows = order[start : start + options.batch]
-            logits = network(augment(wide[rows], generator))
+            logits = network(augment(wide[rows], generator, options.hue_share))
             loss = f.cross_entropy(logits, label[rows], weight=weights, label_smoothing=0.05)
             optimiser.zero_grad()
             loss.backward()
