@@ -186,9 +186,7 @@ def to_tensor(crops: npt.NDArray[np.uint8]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 255
 
 
-def augment(
-    wide: torch.Tensor, generator: torch.Generator, hue_share: float = 0.0
-) -> torch.Tensor:
+def augment(wide: torch.Tensor, generator: torch.Generator, hue_share: float = 0.0) -> torch.Tensor:
     """Training views of wide crops: scale, shift, mirror, low resolution, colour, noise.
 
     Args:
