@@ -41,6 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 import yaml
+from pydantic import TypeAdapter
 
 from benchmarks.analytics_replay import _commit
 from benchmarks.detection_path import machine_info
@@ -49,6 +50,7 @@ from edge.detector import Detector, DetectorConfig
 from edge.detector.resolve import resolve_model_path
 from edge.pipeline.analytics import CameraAnalytics
 from edge.scene import SceneConfig, load_scene
+from edge.scene.rules import RuleSettings
 from traffic_monitor.contract import Event, EventType, Severity
 from traffic_monitor.shared_data import REPO_ROOT, shared_path
 
@@ -72,6 +74,8 @@ class Clip:
     config: Path
     video: tuple[str, ...]
     truth: Path
+    add_rules: tuple[str, ...] = ()
+    """Rules judged on this clip that its scene config does not run (default settings)."""
 
 
 CLIPS = {
@@ -86,6 +90,13 @@ CLIPS = {
         REPO_ROOT / "configs" / "intersection_cctv.yaml",
         ("data", "videos", "intersection_cctv_30s.mp4"),
         TRUTH_DIR / "intersection.yaml",
+    ),
+    "boulevard": Clip(
+        "boulevard",
+        REPO_ROOT / "configs" / "vn_boulevard_ptz.yaml",
+        ("data", "videos", "vn_boulevard_ptz_10s.mp4"),
+        TRUTH_DIR / "boulevard.yaml",
+        add_rules=("no_helmet",),
     ),
 }
 
@@ -588,13 +599,36 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return result
 
 
+def _rule_settings(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        rule, dot, setting = key.strip().partition(".")
+        if not (sep and dot and rule and setting):
+            raise SystemExit(f"--rule {pair!r}: expected RULE.KEY=VALUE")
+        result.setdefault(rule, {})[setting] = yaml.safe_load(value)
+    return result
+
+
 def run_clip(
-    clip: Clip, overrides: dict[str, Any], cache: Path | None
+    clip: Clip,
+    overrides: dict[str, Any],
+    cache: Path | None,
+    rule_settings: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[SceneConfig, tuple[str, ...], list[Detections], Path, Truth]:
-    """Load a clip's scene and truth and detect (or read cached) its frames."""
+    """Load a clip's scene and truth and detect (or read cached) its frames.
+
+    ``rule_settings`` (rule → settings) are merged over the scene's rules and the clip's
+    added rules (``--rule no_helmet.classifier=vn-head-classifier``).
+    """
     scene = load_scene(clip.config)
     config = detector_config(scene, overrides)
-    scene = scene.model_copy(update={"detector": config})
+    raw: dict[str, dict[str, Any]] = {rule: {} for rule in clip.add_rules}
+    raw.update({rule: p.model_dump(exclude_unset=True) for rule, p in scene.rules.items()})
+    for rule, settings in (rule_settings or {}).items():
+        raw[rule] = {**raw.get(rule, {}), **settings}
+    rules = TypeAdapter(RuleSettings).validate_python(raw)
+    scene = scene.model_copy(update={"detector": config, "rules": rules})
     video = shared_path(*clip.video)
     names, detections = detect_video(config, video, cache)
     return scene, names, detections, video, load_truth(clip.truth)
@@ -607,6 +641,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", default="overpass,intersection", help="comma-separated")
     parser.add_argument(
         "--detector", action="append", default=[], help="KEY=VALUE over the scene's detector"
+    )
+    parser.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        help="RULE.KEY=VALUE over a rule's settings (e.g. no_helmet.classifier=vn-head-classifier)",
     )
     parser.add_argument("--cache", type=Path, default=Path("var/cache/rule_precision"))
     parser.add_argument("--demo-loops", type=int, default=30, help="0: no demo")
@@ -623,13 +663,16 @@ def main(argv: list[str] | None = None) -> int:
         "label": args.label,
         "commit": _commit(),
         "detector_overrides": overrides,
+        "rule_settings": _rule_settings(args.rule),
         "machine": machine_info(),
         "load_average_at_start": os.getloadavg(),
         "clips": {},
     }
     for name in args.clips.split(","):
         clip = CLIPS[name]
-        scene, names, detections, video, truth = run_clip(clip, overrides, args.cache)
+        scene, names, detections, video, truth = run_clip(
+            clip, overrides, args.cache, _rule_settings(args.rule)
+        )
         alerts = replay(scene, names, detections, video)
         report["clips"][name] = {
             "frames": len(detections),

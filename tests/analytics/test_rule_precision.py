@@ -47,3 +47,14 @@ def test_speeds_told_to_operators_are_true(overpass_judged):
     speeding = overpass_judged["speeding"]
     assert speeding["values"], "no speeding alert carried a speed to check"
     assert speeding["max_value_error"]["speed_kmh"] <= 5.0, speeding["values"]
+
+
+def test_no_helmet_alerts_on_an_unseen_camera_are_true():
+    """The boulevard clip (no model was trained or tuned on it) with the helmet rule: the
+    bare-headed rider is found and nobody in a helmet is alerted. With the head classifier's
+    second look (off by default) a rider in a blue helmet was alerted too."""
+    require_shared("data", "videos", "vn_boulevard_ptz_10s.mp4")
+    scene, names, detections, video, truth = run_clip(CLIPS["boulevard"], {}, None)
+    judged = judge(replay(scene, names, detections, video), truth)["no_helmet"]
+    assert judged["found"] == judged["required"] == 1, judged["missed"]
+    assert judged["false"] == 0, judged["false_alerts"]
