@@ -589,24 +589,24 @@ def realtime_demo(
 # ---- command line -----------------------------------------------------------------------------
 
 
-def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
+def _overrides(pairs: Sequence[str], option: str = "--detector") -> dict[str, Any]:
     result: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--detector {pair!r}: expected KEY=VALUE")
+            raise SystemExit(f"{option} {pair!r}: expected KEY=VALUE")
         result[key.strip()] = yaml.safe_load(value)
     return result
 
 
 def _rule_settings(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``RULE.KEY=VALUE`` pairs (parsed as :func:`_overrides` does) grouped by rule."""
     result: dict[str, dict[str, Any]] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        rule, dot, setting = key.strip().partition(".")
-        if not (sep and dot and rule and setting):
-            raise SystemExit(f"--rule {pair!r}: expected RULE.KEY=VALUE")
-        result.setdefault(rule, {})[setting] = yaml.safe_load(value)
+    for key, value in _overrides(pairs, "--rule").items():
+        rule, dot, setting = key.partition(".")
+        if not (dot and rule and setting):
+            raise SystemExit(f"--rule {key!r}: expected RULE.KEY=VALUE")
+        result.setdefault(rule, {})[setting] = value
     return result
 
 
@@ -658,12 +658,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides = _overrides(args.detector)
+    rule_settings = _rule_settings(args.rule)
     report: dict[str, Any] = {
         "benchmark": "rule_precision",
         "label": args.label,
         "commit": _commit(),
         "detector_overrides": overrides,
-        "rule_settings": _rule_settings(args.rule),
+        "rule_settings": rule_settings,
         "machine": machine_info(),
         "load_average_at_start": os.getloadavg(),
         "clips": {},
@@ -671,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.clips.split(","):
         clip = CLIPS[name]
         scene, names, detections, video, truth = run_clip(
-            clip, overrides, args.cache, _rule_settings(args.rule)
+            clip, overrides, args.cache, rule_settings
         )
         alerts = replay(scene, names, detections, video)
         report["clips"][name] = {

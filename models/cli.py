@@ -133,10 +133,14 @@ def _run_loso(args: argparse.Namespace) -> int:
     report = run_loso(options, args.predictions)
     print(format_loso(report))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        _write_report(args.out, report)
     return 0
+
+
+def _write_report(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 def format_loso(report: dict[str, Any]) -> str:
@@ -192,9 +196,7 @@ def _run_heads(args: argparse.Namespace) -> int:
     report = heads.loso(data_root, detector, args.part, options)
     print(heads.format_report(report))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        _write_report(args.out, report)
     return 0
 
 

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.enrich.head_classifier import BUNDLED
 from edge.enrich.head_crops import CONTEXT, CROP_SIZE, crop_heads
 from models.crossval import Part, load_sites, photo_sites
 from models.dataset import YoloDataset
 from models.metrics import ImageBoxes
-from traffic_monitor.shared_data import REPO_ROOT
 
 if TYPE_CHECKING:
     import torch
@@ -496,9 +496,12 @@ def _image_boxes(
     data_root: Path, heads: HeadSet, proposals: dict[str, Proposals], network: torch.nn.Module
 ) -> dict[str, ImageBoxesPair]:
     result: dict[str, ImageBoxesPair] = {}
+    datasets: dict[str, YoloDataset] = {}
     for name, found in proposals.items():
-        dataset = YoloDataset(data_root / name.split("/", 1)[0])
-        image, labels = dataset.load(data_root / name.replace("/", "/images/", 1))
+        folder = name.split("/", 1)[0]
+        if folder not in datasets:  # indexing a folder lists every image: once per folder
+            datasets[folder] = YoloDataset(data_root / folder)
+        image, labels = datasets[folder].load(data_root / name.replace("/", "/images/", 1))
         site = str(heads.site[heads.image == name][0])
         gt = (labels.xyxy, labels.class_id)
         result[name] = ImageBoxesPair(
@@ -571,8 +574,8 @@ def _report(
     return report
 
 
-BUNDLED_FILE = REPO_ROOT / "models" / "weights" / "vn-head-classifier.onnx"
-"""Where ``models heads train`` writes the shipped classifier."""
+BUNDLED_FILE = BUNDLED
+"""Where ``models heads train`` writes the shipped classifier (the file the edge loads)."""
 
 
 def train_and_export(

@@ -22,14 +22,14 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from edge.detections import Detections
+from edge.detector.resolve import BUNDLED_MODELS_DIR
 from edge.enrich.head_crops import CONTEXT, CROP_SIZE, crop_heads
 from traffic_monitor.errors import UserFacingError
-from traffic_monitor.shared_data import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 
 BUNDLED_NAME = "vn-head-classifier"
-BUNDLED = REPO_ROOT / "models" / "weights" / f"{BUNDLED_NAME}.onnx"
+BUNDLED = BUNDLED_MODELS_DIR / f"{BUNDLED_NAME}.onnx"
 """The bundled classifier (the helmet rule's ``classifier: vn-head-classifier``, off by default)."""
 HEAD_CLASSIFIER = "head_classifier"
 """Key of an injected classifier in ``RuleSetup.services`` (tests, shared instances)."""
