@@ -156,6 +156,10 @@ def format_loso(report: dict[str, Any]) -> str:
         cells = [figures["classes"].get(c, {}).get("ap50") for c in classes]
         text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in cells)
         lines.append(f"{label[:28]:<28} {figures['images']:>5} {figures['map50']:6.3f} {text}")
+        if label == "pooled" and "site_mean" in report:
+            means = [report["site_mean"].get(c, {}).get("ap50") for c in classes]
+            text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in means)
+            lines.append(f"{'mean of sites (>= 5 boxes)':<28} {'':>5} {'':>6} {text}")
     return "\n".join(lines)
 
 

@@ -43,8 +43,12 @@ SPLITS_DIR = REPO_ROOT / "models" / "splits"
 SCENE_TYPES = ("overpass", "high_cctv", "street_level")
 """Where the camera stands: above the carriageway, high beside it, or at road level."""
 Part = Literal["dev", "holdout", "all"]
+MOTORBIKE_BOXES = ("with_rider", "bike")
+"""How a site's labels box a ridden motorbike: bike and rider together, or the bike alone."""
 SMALL_AREA = 32.0**2
 """Ground-truth boxes below this area (pixels², COCO's "small") count as small objects."""
+SITE_MEAN_MIN_GT = 5
+"""Sites with fewer boxes of a class than this are left out of its per-site mean (noise)."""
 _PHOTO_COPY = re.compile(r"\.rf\.[0-9a-f]+$")
 """Roboflow's suffix of an augmented copy (``name_jpg.rf.<hash>.jpg``): copies share a photo."""
 
@@ -57,11 +61,14 @@ class Site:
         name: Site name (``sites.yaml``).
         kind: Scene type, one of :data:`SCENE_TYPES`.
         holdout: Kept out of tuning, reported once at the end.
+        rider_in_box: The site's labels box a motorbike together with its rider (most
+            sites); False where they box the bike alone (``motorbike_box: bike``).
     """
 
     name: str
     kind: str
     holdout: bool = False
+    rider_in_box: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,14 @@ class SiteTable:
         """Scene type of an image."""
         return self.sites[self.site_of[image]].kind
 
+    def rider_in_box(self, image: str) -> bool:
+        """Whether the labels of an image box a motorbike with its rider.
+
+        An image of no site (a set without a site table) keeps the set's usual boxes.
+        """
+        site = self.site_of.get(image)
+        return site is None or self.sites[site].rider_in_box
+
 
 def load_sites(preset: str, splits_dir: Path = SPLITS_DIR) -> SiteTable:
     """Read ``<preset>/sites.yaml`` against ``<preset>/scenes.txt``.
@@ -110,7 +125,10 @@ def load_sites(preset: str, splits_dir: Path = SPLITS_DIR) -> SiteTable:
     for name, entry in (raw.get("sites") or {}).items():
         if entry.get("type") not in SCENE_TYPES:
             raise DatasetError(f"{folder}/sites.yaml: site {name} type {entry.get('type')!r}")
-        sites[name] = Site(str(name), str(entry["type"]), name in holdout)
+        box = entry.get("motorbike_box", "with_rider")
+        if box not in MOTORBIKE_BOXES:
+            raise DatasetError(f"{folder}/sites.yaml: site {name} motorbike_box {box!r}")
+        sites[name] = Site(str(name), str(entry["type"]), name in holdout, box == "with_rider")
         for scene in entry.get("scenes") or []:
             if scene in site_of_scene:
                 raise DatasetError(f"{folder}/sites.yaml: scene {scene} listed twice")
@@ -291,14 +309,33 @@ def site_report(
         by_kind[table.kind_of(name)].append(images[name])
         by_site[table.site_of[name]].append(images[name])
     pooled = [images[name] for name in names]
+    sites = {
+        s: {"type": table.sites[s].kind, **slice_figures(v, class_names, False).to_dict()}
+        for s, v in sorted(by_site.items())
+    }
     return {
         "part": part,
         "pooled": slice_figures(pooled, class_names).to_dict(),
+        "site_mean": site_mean(sites),
         "types": {k: slice_figures(v, class_names).to_dict() for k, v in sorted(by_kind.items())},
-        "sites": {
-            s: {"type": table.sites[s].kind, **slice_figures(v, class_names, False).to_dict()}
-            for s, v in sorted(by_site.items())
-        },
+        "sites": sites,
+    }
+
+
+def site_mean(sites: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """Per class, the mean AP50 over the sites with at least :data:`SITE_MEAN_MIN_GT` boxes.
+
+    The pooled figure weighs cameras by their boxes (one camera of the road set holds four
+    motorbikes in five); this one weighs every camera alike, as a new camera would be.
+    """
+    per_class: dict[str, list[float]] = defaultdict(list)
+    for figures in sites.values():
+        for name, entry in figures["classes"].items():
+            if entry["ground_truth"] >= SITE_MEAN_MIN_GT and entry["ap50"] is not None:
+                per_class[name].append(float(entry["ap50"]))
+    return {
+        name: {"ap50": round(float(np.mean(values)), 4), "sites": len(values)}
+        for name, values in sorted(per_class.items())
     }
 
 

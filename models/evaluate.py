@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,7 @@ def evaluate_model(
     *,
     overrides: Mapping[str, str] | None = None,
     merge: RiderMerge | None = None,
+    merge_where: Callable[[str], bool] | None = None,
     confidence: float = 0.001,
     iou: float = 0.6,
     providers: Sequence[str] = ("cpu",),
@@ -179,6 +180,9 @@ def evaluate_model(
         dataset: The labelled set.
         overrides: Extra ``model name → set name`` class pairs.
         merge: Fold rider boxes into motorbike boxes first (for sets labelled that way).
+        merge_where: The images (by file name) whose labels box riders with their bike;
+            ``merge`` applies to those only (None: to every image). A set may mix the two
+            conventions (``SiteTable.rider_in_box``).
         confidence: Score floor of predictions (low, as for any mAP).
         iou: NMS IoU threshold.
         providers: ONNX Runtime providers (cpu, cuda, tensorrt, openvino).
@@ -222,9 +226,9 @@ def evaluate_model(
     )
     images: list[ImageBoxes] = []
     start = time.perf_counter()
-    for image, labels in dataset:
+    for path, (image, labels) in zip(dataset.image_paths, dataset, strict=True):
         detections = _detect_at_aspect(detector, image, aspect)
-        if merge is not None:
+        if merge is not None and (merge_where is None or merge_where(path.name)):
             detections = merge_riders(detections, detector.names, merge)
         images.append(to_image_boxes(detections, mapping, labels.xyxy, labels.class_id))
     seconds = time.perf_counter() - start

@@ -38,7 +38,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,9 @@ PSEUDO_IMGSZ = 1280
 """Input size of the pseudo-labelling COCO model (distant road users need it)."""
 FREE_IOU = 0.3
 """A pseudo-label is added only where no labelled box overlaps it more than this."""
+RIDER_FOLD_CONFIDENCE = 0.3
+"""COCO score above which a person riding a bike that a site labels alone (``motorbike_box:
+bike``) is folded into that bike's label, so every site teaches one box: bike and rider."""
 
 STRONG_AUGMENTATION: dict[str, Any] = {
     "mosaic": 1.0,
@@ -156,12 +159,20 @@ def _paths(root: Path, names: Sequence[str], limit: int | None) -> list[Path]:
 
 
 def pseudo_label(
-    images: Sequence[Path], out: Path, device: str, coco: Path, aspect: float | None = None
+    images: Sequence[Path],
+    out: Path,
+    device: str,
+    coco: Path,
+    aspect: float | None = None,
+    *,
+    rider_in_box: Callable[[str], bool] | None = None,
 ) -> Path:
     """Write labels with COCO's confident boxes added where the set has none.
 
     COCO runs on each image restored to the camera's ``aspect`` (labels are relative to the
-    image's size, so they hold for the stored and the restored image alike).
+    image's size, so they hold for the stored and the restored image alike). Where
+    ``rider_in_box`` says an image's labels box the bike alone, COCO's riders are folded
+    into the labelled bikes first: a set that mixes the two conventions would teach both.
 
     Returns:
         The folder of the new label files (``<stem>.txt`` in :data:`VEHICLE_NAMES` ids).
@@ -179,12 +190,13 @@ def pseudo_label(
             image, imgsz=PSEUDO_IMGSZ, conf=RIDE_CONFIDENCE, device=device, verbose=False
         )[0]
         boxes = result.boxes
-        found = _coco_boxes(
-            boxes.xyxy.cpu().numpy(),
-            boxes.cls.cpu().numpy().astype(int),
-            boxes.conf.cpu().numpy(),
-            labelled,
-        )
+        xyxy = boxes.xyxy.cpu().numpy()
+        coco_class = boxes.cls.cpu().numpy().astype(int)
+        score = boxes.conf.cpu().numpy()
+        if rider_in_box is not None and not rider_in_box(path.name):
+            persons = xyxy[(coco_class == 0) & (score >= RIDER_FOLD_CONFIDENCE)]
+            labelled = riders_folded_in(labelled, persons)
+        found = _coco_boxes(xyxy, coco_class, score, labelled)
         for cls, _ in found:
             added[VEHICLE_NAMES[cls]] = added.get(VEHICLE_NAMES[cls], 0) + 1
         rows = labelled + found
@@ -236,6 +248,31 @@ def _coco_boxes(
             continue  # a labelled motorbike's rider
         found.append((int(classes[index]), box))
     return found
+
+
+def riders_folded_in(
+    labelled: list[tuple[int, Any]], persons: np.ndarray[Any, Any]
+) -> list[tuple[int, Any]]:
+    """Labelled motorbikes and bicycles widened to the persons riding them.
+
+    Each person joins the one bike it overlaps most (:func:`_rides`); a bike takes every
+    person on it (a passenger too, as the sets that box riders do). Other labels are kept.
+    """
+    widened = [(cls, np.asarray(box, dtype=np.float64).copy()) for cls, box in labelled]
+    bikes = [i for i, (cls, _) in enumerate(labelled) if cls in (1, 2)]
+    for person in np.asarray(persons, dtype=np.float64).reshape(-1, 4):
+        riding = [i for i in bikes if _rides(person, np.asarray(labelled[i][1]))]
+        if not riding:
+            continue
+        best = max(riding, key=lambda i: _overlap(person, np.asarray(labelled[i][1])))
+        box = widened[best][1]
+        box[:2] = np.minimum(box[:2], person[:2])
+        box[2:] = np.maximum(box[2:], person[2:])
+    return widened
+
+
+def _overlap(person: np.ndarray[Any, Any], vehicle: np.ndarray[Any, Any]) -> float:
+    return float(min(person[2], vehicle[2]) - max(person[0], vehicle[0]))
 
 
 def _rides(person: np.ndarray[Any, Any], vehicle: np.ndarray[Any, Any]) -> bool:
@@ -393,7 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.task == "vehicles":
         plan = vehicle_plan(args.data_root, args.folds, args.limit)
         labels = pseudo_label(
-            plan.runs["final"][0], out / "pseudo_labels", args.device, args.base, plan.aspect
+            plan.runs["final"][0],
+            out / "pseudo_labels",
+            args.device,
+            args.base,
+            plan.aspect,
+            rider_in_box=load_sites("vn-vehicles").rider_in_box,
         )
     else:
         plan = helmet_plan(args.data_root, args.limit, args.web_photos)

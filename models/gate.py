@@ -92,14 +92,16 @@ def evaluate_shipped(files: Path, setting: dict[str, Any] | None = None) -> Eval
 
     setting = setting or shipped_setting()
     dataset = YoloDataset(shared_path(*PRESETS[SITES_PRESET].dataset.split("/")), files=files)
+    table = load_sites(SITES_PRESET)
     return evaluate_model(
         model_path(str(setting["model"])),
         dataset,
         merge=RiderMerge() if setting.get("merge_riders") else None,
+        merge_where=table.rider_in_box,
         confidence=EVAL_CONFIDENCE,
         iou=EVAL_IOU,
         imgsz=setting.get("imgsz"),
-        aspect=load_sites(SITES_PRESET).aspect,  # the cameras' 16:9, as in the LOSO record
+        aspect=table.aspect,  # the cameras' 16:9, as in the LOSO record
     )
 
 

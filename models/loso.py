@@ -45,7 +45,8 @@ class LosoOptions:
         preset: The labelled set, by training preset (``vn-vehicles``, ``vn-helmet``).
         models: One model scoring every site, or one per fold (:func:`site_folds`).
         imgsz: Input long side for a dynamic-size model.
-        merge_riders: Fold COCO rider boxes into their motorbike (sets that box both).
+        merge_riders: Fold COCO rider boxes into their motorbike on the sites whose labels
+            box both (``SiteTable.rider_in_box``; the others are scored on the bike alone).
         tiles: Tile grid ``(columns, rows)`` over the whole image, beside the full image.
         tile_imgsz: Input long side of a tile.
         part: ``dev`` (tuned on), ``holdout`` (untouched) or ``all``.
@@ -91,7 +92,7 @@ def run_loso(options: LosoOptions, predictions: Path | None = None) -> dict[str,
     started = time.perf_counter()
     images, names = _predict(options, table, root)
     report = site_report(images, table, names, options.part)
-    report["settings"] = _settings(options)
+    report["settings"] = _settings(options, table)
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["machine"] = machine()
     if predictions is not None:
@@ -126,6 +127,7 @@ def _predict(
                 model,
                 dataset,
                 merge=RiderMerge() if options.merge_riders else None,
+                merge_where=table.rider_in_box,
                 confidence=EVAL_CONFIDENCE,
                 iou=EVAL_IOU,
                 imgsz=options.imgsz,
@@ -138,12 +140,13 @@ def _predict(
     return images, names
 
 
-def _settings(options: LosoOptions) -> dict[str, Any]:
+def _settings(options: LosoOptions, table: SiteTable) -> dict[str, Any]:
     return {
         "preset": options.preset,
         "models": [str(m) for m in options.models],
         "imgsz": options.imgsz,
         "merge_riders": options.merge_riders,
+        "bike_only_sites": sorted(n for n, s in table.sites.items() if not s.rider_in_box),
         "tiles": list(options.tiles) if options.tiles else None,
         "tile_imgsz": options.tile_imgsz,
         "sites": options.sites,

@@ -89,3 +89,45 @@ def test_operating_point_counts_only_confident_boxes() -> None:
     image = ImageBoxes(gt, np.array([1, 1]), pred, np.array([0.9, 0.1, 0.8]), np.array([1, 1, 1]))
     recall, precision = operating_point([image], 1, 0.25)
     assert (recall, precision) == (0.5, 0.5)
+
+
+def test_sites_say_how_their_labels_box_a_ridden_motorbike(tmp_path: Path) -> None:
+    table = load_sites("vn-vehicles")
+    bike_only = {name for name, site in table.sites.items() if not site.rider_in_box}
+    assert bike_only == {"dense_intersection"}  # looked at by eye: saddle down, no rider
+    image = next(n for n in table.images() if table.site_of[n] == "dense_intersection")
+    assert not table.rider_in_box(image)
+    assert table.rider_in_box("not-a-listed-image.jpg")
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "scenes.txt").write_text("a.jpg 0\n")
+    (folder / "sites.yaml").write_text(
+        "sites:\n  one: {type: overpass, scenes: [0], motorbike_box: rider}\n"
+    )
+    with pytest.raises(DatasetError, match="motorbike_box 'rider'"):
+        load_sites("p", tmp_path)
+
+
+def test_riders_are_merged_only_where_the_labels_box_them(tmp_path: Path) -> None:
+    """The detector's boxes are scored in each site's own convention (real model, images)."""
+    from models.dataset import YoloDataset
+    from models.evaluate import RiderMerge, evaluate_model
+
+    root = require_shared("data", "detection")
+    table = load_sites("vn-vehicles")
+    listing = tmp_path / "two.txt"
+    listing.write_text("611.jpg\n1001.jpg\n")  # both dense_intersection: riders on bikes
+    assert not table.rider_in_box("611.jpg")
+    dataset = YoloDataset(root, files=listing)
+    model = Path("models/weights/coco-yolov8n.onnx")
+
+    def boxes(**merge: object) -> list[np.ndarray]:
+        run = evaluate_model(model, dataset, imgsz=640, aspect=table.aspect, **merge)  # type: ignore[arg-type]
+        return [image.pred_xyxy for image in run.images]
+
+    bare, merged = boxes(), boxes(merge=RiderMerge())
+    assert not all(np.array_equal(a, b) for a, b in zip(bare, merged, strict=True))  # riders in
+    by_site = boxes(merge=RiderMerge(), merge_where=table.rider_in_box)
+    assert all(np.array_equal(a, b) for a, b in zip(bare, by_site, strict=True))
+    everywhere = boxes(merge=RiderMerge(), merge_where=lambda name: True)
+    assert all(np.array_equal(a, b) for a, b in zip(merged, everywhere, strict=True))

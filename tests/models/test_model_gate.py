@@ -47,7 +47,7 @@ def test_recorded_setting_beats_the_old_default_on_unseen_cameras() -> None:
     higher mAP50 on unseen cameras, no class more than 5 points worse (car: -3 at 960)."""
     record = json.loads(METRICS_FILE.read_text())[SHIPPED]
     chosen = record["loso_dev"]["pooled"]
-    old = record["candidates"]["yolov8n@640"]["pooled"]
+    old = record["candidates"]["coco-yolov8n@640"]["pooled"]
     assert chosen["classes"]["motorcycle"]["ap50"] > old["classes"]["motorcycle"]["ap50"] + 0.05
     assert chosen["map50"] > old["map50"]
     for name, figures in old["classes"].items():
