@@ -131,3 +131,38 @@ def test_riders_are_merged_only_where_the_labels_box_them(tmp_path: Path) -> Non
     assert all(np.array_equal(a, b) for a, b in zip(bare, by_site, strict=True))
     everywhere = boxes(merge=RiderMerge(), merge_where=lambda name: True)
     assert all(np.array_equal(a, b) for a, b in zip(merged, everywhere, strict=True))
+
+
+def test_confident_misses_are_sorted_by_why_they_missed() -> None:
+    from models.crossval import false_positives
+
+    bike, car = [0.0, 0.0, 10.0, 20.0], [50.0, 0.0, 90.0, 30.0]
+    image = ImageBoxes(
+        gt_xyxy=[bike, car],
+        gt_class=[1, 0],
+        pred_xyxy=[
+            bike,  # a hit
+            [0.0, 0.0, 10.0, 19.0],  # a second box on the same bike
+            [200.0, 0.0, 210.0, 20.0],  # nothing labelled there
+            [52.0, 0.0, 88.0, 30.0],  # a car called a motorbike
+            [0.0, 0.0, 10.0, 20.0],  # below the operating score
+        ],
+        pred_score=[0.9, 0.8, 0.7, 0.6, 0.1],
+        pred_class=[1, 1, 1, 1, 1],
+    )
+    shifted = ImageBoxes(
+        gt_xyxy=[bike],
+        gt_class=[1],
+        pred_xyxy=[[5.0, 0.0, 15.0, 20.0]],
+        pred_score=[0.5],
+        pred_class=[1],
+    )  # IoU 1/3 with the label: a box that disagrees
+    assert false_positives([image, shifted], 1) == {
+        "unlabelled": 1,
+        "box": 1,
+        "duplicate": 1,
+        "other_class": 1,
+    }
+    assert false_positives([image], 0) == dict.fromkeys(
+        ("unlabelled", "box", "duplicate", "other_class"), 0
+    )
