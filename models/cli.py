@@ -151,7 +151,10 @@ def format_loso(report: dict[str, Any]) -> str:
     ]
     rows = [("pooled", report["pooled"])]
     rows += [(f"type {k}", v) for k, v in report["types"].items()]
-    rows += [(f"  {k}", v) for k, v in report["sites"].items()]
+    rows += [
+        (f"  {k}{' (seen)' if v.get('seen_in_training') else ''}", v)
+        for k, v in report["sites"].items()
+    ]
     for label, figures in rows:
         cells = [figures["classes"].get(c, {}).get("ap50") for c in classes]
         text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in cells)
@@ -160,6 +163,11 @@ def format_loso(report: dict[str, Any]) -> str:
             means = [report["site_mean"].get(c, {}).get("ap50") for c in classes]
             text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in means)
             lines.append(f"{'mean of sites (>= 5 boxes)':<28} {'':>5} {'':>6} {text}")
+    if report.get("seen_sites"):
+        lines.append(
+            "(seen): the model trained on images of that camera (its training list); "
+            "pooled and type figures include them"
+        )
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from edge.detector.tiling import TilingConfig
 from models.crossval import (
+    SPLITS_DIR,
     Part,
     SiteTable,
     by_name,
@@ -92,12 +93,32 @@ def run_loso(options: LosoOptions, predictions: Path | None = None) -> dict[str,
     started = time.perf_counter()
     images, names = _predict(options, table, root)
     report = site_report(images, table, names, options.part)
+    seen = seen_sites(options, table)
+    for site in seen & set(report["sites"]):
+        report["sites"][site]["seen_in_training"] = True
+    report["seen_sites"] = sorted(seen)
     report["settings"] = _settings(options, table)
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["machine"] = machine()
     if predictions is not None:
         save_predictions(images, predictions)
     return report
+
+
+def seen_sites(options: LosoOptions, table: SiteTable) -> set[str]:
+    """Sites the scored model trained on: those of the committed model's training list.
+
+    The committed ``models/weights/<preset>.onnx`` was trained on the images of
+    ``models/splits/<preset>/train.txt``; scored on its own set, its figures on those sites
+    are seen-camera figures and are marked so. Other models are taken as unseen (COCO) or
+    come fold by fold.
+    """
+    committed = (SPLITS_DIR.parent / "weights" / f"{options.preset}.onnx").resolve()
+    listing = SPLITS_DIR / options.preset / "train.txt"
+    if not listing.is_file() or all(m.resolve() != committed for m in options.models):
+        return set()
+    trained = set(listing.read_text().split())
+    return {table.site_of[name] for name in trained if name in table.site_of}
 
 
 def _predict(

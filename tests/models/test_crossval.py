@@ -166,3 +166,28 @@ def test_confident_misses_are_sorted_by_why_they_missed() -> None:
     assert false_positives([image], 0) == dict.fromkeys(
         ("unlabelled", "box", "duplicate", "other_class"), 0
     )
+
+
+def test_cameras_the_committed_model_trained_on_are_marked_seen() -> None:
+    from models.cli import format_loso
+    from models.gate import model_path
+    from models.loso import LosoOptions, seen_sites
+
+    table = load_sites("vn-helmet")
+    committed = LosoOptions(preset="vn-helmet", models=[model_path("vn-helmet")])
+    seen = seen_sites(committed, table)
+    trained = (Path("models/splits/vn-helmet/train.txt")).read_text().split()
+    assert seen == {table.site_of[n] for n in trained if n in table.site_of}
+    assert seen  # every road camera of the helmet set is in its training list
+    coco = LosoOptions(preset="vn-helmet", models=[Path("models/weights/coco-yolov8n.onnx")])
+    assert seen_sites(coco, table) == set()
+    figures = {"images": 3, "map50": 0.5, "classes": {"car": {"ap50": 0.5}}}
+    report = {
+        "pooled": figures,
+        "types": {},
+        "sites": {"a": {**figures, "seen_in_training": True}, "b": figures},
+        "seen_sites": ["a"],
+    }
+    table_text = format_loso(report)
+    assert "  a (seen)" in table_text and "  b (seen)" not in table_text
+    assert "trained on images of that camera" in table_text
