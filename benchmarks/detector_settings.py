@@ -53,11 +53,17 @@ FAR_FIELD = {"overpass": (0, 150, 854, 200), "intersection": (0, 40, 640, 200)}
 """The far-field band tiled by ``+tiles`` settings, per clip (frame pixels)."""
 
 
-def detector_config(setting: str, clip: str, runtime: str = "onnxruntime") -> DetectorConfig:
-    """The scene's detector with a setting ``SIZE`` or ``SIZE+tiles`` (2 tiles, far field)."""
+def detector_config(
+    setting: str, clip: str, runtime: str = "onnxruntime", model: str = MODEL
+) -> DetectorConfig:
+    """The scene's detector with a setting ``SIZE`` or ``SIZE+tiles`` (2 tiles, far field).
+
+    ``model`` is a bundled model's name or an ONNX file (e.g. a static INT8 export of it).
+    """
     scene = load_scene(CLIPS[clip].config)
     size, _, tiles = setting.partition("+")
-    update: dict[str, Any] = {"model": bundled_model(MODEL), "imgsz": int(size)}
+    path = Path(model) if Path(model).is_file() else bundled_model(model)
+    update: dict[str, Any] = {"model": path, "imgsz": int(size)}
     if tiles:
         update["tiles"] = TilingConfig(region=FAR_FIELD[clip], grid=(2, 1), imgsz=int(size))
     if runtime != "onnxruntime":
@@ -138,22 +144,32 @@ def main(argv: list[str] | None = None) -> int:
         "--runtimes", nargs="+", default=["onnxruntime", "openvino-f32"], help="back-ends timed"
     )
     parser.add_argument("--count", action="store_true", help="replay the clips and count")
+    parser.add_argument(
+        "--model", default=MODEL, help="bundled model name or ONNX file (default coco-yolov8n)"
+    )
     parser.add_argument("--loso", nargs="*", type=Path, default=[], help="models loso reports")
     parser.add_argument("--out", type=Path, default=Path("/tmp/detector_settings.json"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
-    report: dict[str, Any] = {"machine": machine(), "load_average_start": os.getloadavg()}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "model": args.model,
+        "load_average_start": os.getloadavg(),
+    }
     rows: dict[str, Any] = {}
     for clip in args.clips:
         frames = clip_frames(clip, TIMED_FRAMES)
         for setting in args.settings:
             row = rows.setdefault(f"{clip} {setting}", {"clip": clip, "setting": setting})
             for runtime in args.runtimes:
-                row[runtime] = time_setting(detector_config(setting, clip, runtime), frames)
+                config = detector_config(setting, clip, runtime, args.model)
+                row[runtime] = time_setting(config, frames)
                 logger.info("%s %s %s: %s", clip, setting, runtime, row[runtime])
             if args.count:
-                row["counting"] = count_setting(detector_config(setting, clip), clip)
+                row["counting"] = count_setting(
+                    detector_config(setting, clip, model=args.model), clip
+                )
                 logger.info("%s %s counting: %s", clip, setting, row["counting"])
     report["rows"] = rows
     report["loso"] = [loso_figures(path) for path in args.loso]

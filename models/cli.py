@@ -263,6 +263,9 @@ def _register_quantize(sub: argparse._SubParsersAction[Any]) -> None:
         default="percentile",
         help="calibration method",
     )
+    parser.add_argument(
+        "--imgsz", type=int, default=None, help="calibration side of a dynamic-size model"
+    )
     parser.set_defaults(handler=_run_quantize)
 
 
@@ -373,7 +376,7 @@ def _run_quantize(args: argparse.Namespace) -> int:
 
     sources = args.calibration or default_calibration_sources()
     out = args.out or args.model.with_name(f"{args.model.stem}_int8_qdq.onnx")
-    options = QuantizeOptions(frames=args.frames, method=args.method)
+    options = QuantizeOptions(frames=args.frames, method=args.method, imgsz=args.imgsz)
     report = quantize_static_model(args.model, out, sources, options)
     print(json.dumps(report, indent=2))
     return 0

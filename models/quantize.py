@@ -64,12 +64,15 @@ class QuantizeOptions:
         keep_last_convs_float: Keep the head's final 1x1 convs in float (safer accuracy,
             a little slower).
         seed: Seed for picking calibration frames.
+        imgsz: Calibration input side of a dynamic-size model (frames letterboxed to
+            ``imgsz`` x ``imgsz``); a fixed-size model calibrates at its own size.
     """
 
     frames: int = 64
     method: str = "percentile"
     keep_last_convs_float: bool = True
     seed: int = 0
+    imgsz: int | None = None
 
 
 def default_calibration_sources() -> list[Path]:
@@ -203,7 +206,7 @@ def quantize_static_model(
     start = time.perf_counter()
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     model_input = session.get_inputs()[0]
-    height, width = (int(d) for d in model_input.shape[2:])
+    height, width = _calibration_size(model, model_input.shape, options.imgsz)
     frames = calibration_frames(sources, options.frames, options.seed)
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
@@ -236,6 +239,23 @@ def quantize_static_model(
         "bytes_float": model.stat().st_size,
         "bytes_int8": out.stat().st_size,
     }
+
+
+def _calibration_size(model: Path, shape: Sequence[Any], imgsz: int | None) -> tuple[int, int]:
+    """Height and width the calibration frames are letterboxed to.
+
+    Raises:
+        UserFacingError: A dynamic-size model without ``imgsz``.
+    """
+    dims = list(shape[2:])
+    if all(isinstance(d, int) for d in dims):
+        return int(dims[0]), int(dims[1])
+    if imgsz is None:
+        raise UserFacingError(
+            f"{model} has a dynamic input size ({dims[0]} x {dims[1]}): give --imgsz, the "
+            "side it will run at, to calibrate on"
+        )
+    return imgsz, imgsz
 
 
 def _with_min_opset(model: Path, tmp: Path) -> Path:

@@ -113,3 +113,15 @@ def test_export_refuses_bad_input(tmp_path: Path):
     (tmp_path / "m.pt").write_bytes(b"")
     with pytest.raises(Exception, match="multiple of 32"):
         export_onnx(tmp_path / "m.pt", ExportOptions(imgsz=300))
+
+
+def test_a_dynamic_size_model_needs_the_side_it_will_run_at(tmp_path: Path) -> None:
+    """The bundled dynamic-size model is refused by name without --imgsz, not a traceback."""
+    from models.quantize import _calibration_size
+    from traffic_monitor.errors import UserFacingError
+
+    model = Path("models/weights/coco-yolov8n.onnx")
+    with pytest.raises(UserFacingError, match=r"dynamic input size.*--imgsz"):
+        quantize_static_model(model, tmp_path / "q.onnx", [tmp_path], QuantizeOptions())
+    assert _calibration_size(model, [1, 3, "height", "width"], 960) == (960, 960)
+    assert _calibration_size(model, [1, 3, 384, 640], None) == (384, 640)
