@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     _register_eval(sub)
     _register_loso(sub)
+    _register_sheet(sub)
     _register_export(sub)
     _register_quantize(sub)
     _register_train(sub)
@@ -134,6 +135,42 @@ def _run_loso(args: argparse.Namespace) -> int:
     print(format_loso(report))
     if args.out:
         _write_report(args.out, report)
+    return 0
+
+
+def _register_sheet(sub: argparse._SubParsersAction[Any]) -> None:
+    from models.crossval import FALSE_POSITIVE_KINDS
+
+    parser = sub.add_parser(
+        "sheet",
+        help="contact sheet of the confident predictions that matched no label, by kind",
+        description="Crops of the predictions of one class scored at least --score that "
+        "matched no label (models loso --predictions FILE), of one kind: unlabelled (nothing "
+        "labelled there), box (a label overlapped too little), duplicate (a second box on a "
+        "labelled road user), other_class. Predicted box red, labels green.",
+    )
+    parser.add_argument("predictions", type=Path, help="models loso --predictions JSON")
+    parser.add_argument("--class", dest="class_name", required=True, help="e.g. motorcycle")
+    parser.add_argument("--kind", choices=FALSE_POSITIVE_KINDS, default="unlabelled")
+    parser.add_argument("--preset", default="vn-vehicles", help="the labelled set")
+    parser.add_argument("--score", type=float, default=0.25, help="lowest score drawn")
+    parser.add_argument("--limit", type=int, default=60, help="cells, highest scores first")
+    parser.add_argument("--out", type=Path, required=True, help="image file (.png, .jpg)")
+    parser.set_defaults(handler=_run_sheet)
+
+
+def _run_sheet(args: argparse.Namespace) -> int:
+    from models.sheet import SheetOptions, draw_sheet
+
+    options = SheetOptions(
+        class_name=args.class_name,
+        kind=args.kind,
+        preset=args.preset,
+        score=args.score,
+        limit=args.limit,
+    )
+    total = draw_sheet(args.predictions, args.out, options)
+    print(f"{total} {args.kind} misses of {args.class_name}; wrote {args.out}")
     return 0
 
 

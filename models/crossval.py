@@ -265,27 +265,53 @@ KIND_IOU = 0.1
 """Overlap below which a prediction is not about a label at all."""
 
 
-def false_positives(
-    images: Sequence[ImageBoxes], class_id: int, score: float = OPERATING_SCORE
-) -> dict[str, int]:
-    """Predictions of a class scored at least ``score`` that match no label, by kind.
+@dataclass(frozen=True)
+class Miss:
+    """A confident prediction that matched no label (see :func:`confident_misses`)."""
+
+    image: str
+    xyxy: tuple[float, float, float, float]
+    score: float
+    kind: str
+
+
+def confident_misses(
+    images: Mapping[str, ImageBoxes], class_id: int, score: float = OPERATING_SCORE
+) -> list[Miss]:
+    """Predictions of a class scored at least ``score`` that match no label, with their kind.
 
     Matching as :func:`operating_point` (IoU 0.5, highest score first); each miss is given
-    the first of :data:`FALSE_POSITIVE_KINDS` that fits. Contact sheets of the ``unlabelled``
-    motorbikes of the road set showed real motorbikes almost only (docs/models.md).
+    the first of :data:`FALSE_POSITIVE_KINDS` that fits. ``models sheet`` draws them.
     """
-    kinds = dict.fromkeys(FALSE_POSITIVE_KINDS, 0)
-    for image in images:
+    misses: list[Miss] = []
+    for name, image in images.items():
         mine = image.gt_class == class_id
         keep = (image.pred_class == class_id) & (image.pred_score >= score)
-        pred = image.pred_xyxy[keep][np.argsort(-image.pred_score[keep], kind="stable")]
+        order = np.argsort(-image.pred_score[keep], kind="stable")
+        pred, scores = image.pred_xyxy[keep][order], image.pred_score[keep][order]
         if not len(pred):
             continue
         hit = _match_image(image.gt_xyxy[mine], pred, (0.5,))[0]
         taken = _taken(image.gt_xyxy[mine], pred[hit])
         overlap = box_iou(pred[~hit], image.gt_xyxy) if len(image.gt_xyxy) else None
-        for row in range(int((~hit).sum())):
-            kinds[_kind(overlap, row, mine, taken)] += 1
+        for row, (box, value) in enumerate(zip(pred[~hit], scores[~hit], strict=True)):
+            xyxy = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+            misses.append(Miss(name, xyxy, float(value), _kind(overlap, row, mine, taken)))
+    return misses
+
+
+def false_positives(
+    images: Sequence[ImageBoxes], class_id: int, score: float = OPERATING_SCORE
+) -> dict[str, int]:
+    """How many confident predictions of a class missed, by kind (:func:`confident_misses`).
+
+    Contact sheets of the ``unlabelled`` motorbikes of the road set showed real motorbikes
+    almost only (docs/models.md).
+    """
+    kinds = dict.fromkeys(FALSE_POSITIVE_KINDS, 0)
+    by_name = {str(index): image for index, image in enumerate(images)}
+    for miss in confident_misses(by_name, class_id, score):
+        kinds[miss.kind] += 1
     return kinds
 
 
