@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -348,6 +349,23 @@ def _parse_map(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+def site_conventions(root: Path) -> Callable[[str], bool] | None:
+    """Which images box riders, when ``root`` is a shared set with a site table.
+
+    The shared road set mixes two motorbike boxes (``motorbike_box`` in its ``sites.yaml``),
+    so ``models eval --merge-riders`` on it folds riders in only where its labels box them,
+    as ``models loso`` does. Other sets: None (merge everywhere).
+    """
+    from models.crossval import load_sites
+    from models.train import PRESETS
+    from traffic_monitor.shared_data import shared_path
+
+    for name, preset in PRESETS.items():
+        if shared_path(*preset.dataset.split("/")).resolve() == root.resolve():
+            return load_sites(name).rider_in_box
+    return None
+
+
 def _run_eval(args: argparse.Namespace) -> int:
     from models.dataset import YoloDataset
     from models.evaluate import RiderMerge, coco_crosscheck, evaluate_model, write_report
@@ -355,11 +373,13 @@ def _run_eval(args: argparse.Namespace) -> int:
     if not args.model.exists():
         raise UserFacingError(f"model {args.model} does not exist")
     dataset = YoloDataset(args.dataset, limit=args.limit, files=args.split)
+    merge_where = site_conventions(args.dataset) if args.merge_riders else None
     run = evaluate_model(
         args.model,
         dataset,
         overrides=_parse_map(args.map),
         merge=RiderMerge() if args.merge_riders else None,
+        merge_where=merge_where,
         confidence=args.confidence,
         iou=args.iou,
         providers=args.providers,
@@ -382,6 +402,8 @@ def _run_eval(args: argparse.Namespace) -> int:
         )
     print(f"{'all':<12} {'':>6} {'':>7} {run.result.map50:7.4f} {run.result.map50_95:8.4f}")
     extra: dict[str, Any] = {"merge_riders": args.merge_riders, "confidence": args.confidence}
+    if merge_where is not None:
+        extra["merge_where"] = "sites whose labels box riders (sites.yaml motorbike_box)"
     if args.crosscheck:
         check = coco_crosscheck(run.images, dataset.names)
         extra["crosscheck_faster_coco_eval"] = check

@@ -80,3 +80,13 @@ def test_eval_cli_runs_on_torch_with_onnxruntimes_map(yolo11n_320_onnx: Path, tm
     assert (reports["torch"]["runtime"], reports["torch"]["precision"]) == ("torch", "f32")
     assert reports["torch"]["map50"] == pytest.approx(reports["ort"]["map50"], abs=0.01)
     assert main([*argv, "--runtime", "torch", "--device", "gpu"]) == 2  # refused, field named
+
+
+def test_eval_on_the_road_set_merges_riders_only_where_its_labels_box_them(tmp_path: Path):
+    from models.cli import site_conventions
+
+    dataset = require_shared("data", "detection")
+    rider_in_box = site_conventions(dataset)
+    assert rider_in_box is not None
+    assert not rider_in_box("611.jpg")  # dense_intersection boxes the bike alone
+    assert site_conventions(tmp_path) is None
