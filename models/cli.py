@@ -194,12 +194,10 @@ def format_loso(report: dict[str, Any]) -> str:
         for k, v in report["sites"].items()
     ]
     for label, figures in rows:
-        cells = [figures["classes"].get(c, {}).get("ap50") for c in classes]
-        text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in cells)
+        text = _ap_cells([figures["classes"].get(c, {}).get("ap50") for c in classes])
         lines.append(f"{label[:28]:<28} {figures['images']:>5} {figures['map50']:6.3f} {text}")
         if label == "pooled" and "site_mean" in report:
-            means = [report["site_mean"].get(c, {}).get("ap50") for c in classes]
-            text = " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in means)
+            text = _ap_cells([report["site_mean"].get(c, {}).get("ap50") for c in classes])
             lines.append(f"{'mean of sites (>= 5 boxes)':<28} {'':>5} {'':>6} {text}")
     if report.get("seen_sites"):
         lines.append(
@@ -207,6 +205,11 @@ def format_loso(report: dict[str, Any]) -> str:
             "pooled and type figures include them"
         )
     return "\n".join(lines)
+
+
+def _ap_cells(values: list[float | None]) -> str:
+    """AP50 values as fixed-width table cells (``-`` where a class has none)."""
+    return " ".join(f"{'-' if v is None else f'{v:.3f}':>10}" for v in values)
 
 
 def _register_heads(sub: argparse._SubParsersAction[Any]) -> None:

@@ -272,6 +272,7 @@ def riders_folded_in(
 
 
 def _overlap(person: np.ndarray[Any, Any], vehicle: np.ndarray[Any, Any]) -> float:
+    """Horizontal overlap of the two boxes, in pixels (negative when apart)."""
     return float(min(person[2], vehicle[2]) - max(person[0], vehicle[0]))
 
 
@@ -280,8 +281,7 @@ def _rides(person: np.ndarray[Any, Any], vehicle: np.ndarray[Any, Any]) -> bool:
     height = vehicle[3] - vehicle[1]
     if not vehicle[1] <= person[3] <= vehicle[3] + 0.1 * height:
         return False
-    overlap = min(person[2], vehicle[2]) - max(person[0], vehicle[0])
-    return bool(overlap >= 0.5 * max(person[2] - person[0], 1e-6))
+    return bool(_overlap(person, vehicle) >= 0.5 * max(person[2] - person[0], 1e-6))
 
 
 def _iou(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:

@@ -27,6 +27,7 @@ from models.crossval import (
 )
 from models.dataset import YoloDataset
 from models.evaluate import RiderMerge, evaluate_model
+from models.gate import model_path
 from models.metrics import ImageBoxes
 from models.train import PRESETS
 from traffic_monitor.errors import UserFacingError
@@ -113,7 +114,7 @@ def seen_sites(options: LosoOptions, table: SiteTable) -> set[str]:
     are seen-camera figures and are marked so. Other models are taken as unseen (COCO) or
     come fold by fold.
     """
-    committed = (SPLITS_DIR.parent / "weights" / f"{options.preset}.onnx").resolve()
+    committed = model_path(options.preset).resolve()
     listing = SPLITS_DIR / options.preset / "train.txt"
     if not listing.is_file() or all(m.resolve() != committed for m in options.models):
         return set()
