@@ -116,12 +116,19 @@ def crossing_scene(path: Path) -> SceneConfig:
 
 
 def run_clip(
-    clip: Clip, model: Path | None = None, video: Path | None = None
+    clip: Clip, model: Path | None = None, video: Path | None = None, max_fps: float | None = None
 ) -> tuple[CameraAnalytics, list[Event]]:
-    """Replay a clip through its scene's detector, tracker and rules (crossings emitted)."""
+    """Replay a clip through its scene's detector, tracker and rules (crossings emitted).
+
+    The frames are those its camera processes (``source.max_fps``); ``max_fps`` replaces
+    the scene's rate.
+    """
     from edge.detector import Detector
 
     scene = crossing_scene(clip.config)
+    if max_fps is not None:
+        source = scene.source.model_copy(update={"max_fps": max_fps})
+        scene = scene.model_copy(update={"source": source})
     detector_config = scene.detector
     if model is not None:
         detector_config = detector_config.model_copy(update={"model": model})

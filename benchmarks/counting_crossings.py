@@ -15,7 +15,12 @@ never lets a weaker box remove a stronger one) are kept there, so tracker change
 measured in seconds. Run (writes ``benchmarks/results/counting_crossings.json``)::
 
     python -m benchmarks.counting_crossings [--clips overpass intersection] \
-        [--model M.onnx] [--cache DIR --setting NAME] [--label NAME] [--out PATH]
+        [--model M.onnx] [--cache DIR --setting NAME] [--label NAME] [--out PATH] \
+        [--max-fps 10]
+
+Each clip is processed as ``edge run`` processes its camera: only the frames its capture keeps
+under the scene's ``source.max_fps`` (the ingest's own rate limiter), at their media times.
+``--max-fps R`` replays at another rate, ``--max-fps 0`` every frame of the file.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 
 from benchmarks.analytics_counting import CLIPS, Clip, crossing_scene
 from edge.detections import Detections
+from edge.ingest import FrameRateLimiter
 from edge.pipeline.analytics import CameraAnalytics
 from edge.pipeline.replay import DEFAULT_EPOCH
 from edge.scene import SceneConfig
@@ -387,13 +393,24 @@ def _read_cache(path: Path) -> tuple[float, list[Detections], tuple[str, ...]]:
 
 
 def replay_detections(
-    scene: SceneConfig, names: Sequence[str], per_frame: Sequence[Detections], fps: float
+    scene: SceneConfig,
+    names: Sequence[str],
+    per_frame: Sequence[Detections],
+    fps: float,
+    max_fps: float | None = None,
 ) -> tuple[CameraAnalytics, list[Event]]:
-    """Per-frame detections through fresh analytics (no images), ending with ``finish``."""
+    """Per-frame detections through fresh analytics (no images), ending with ``finish``.
+
+    With ``max_fps``, only the frames a camera limited to that rate keeps (the ingest's own
+    :class:`~edge.ingest.FrameRateLimiter`) reach the analytics, at their media times.
+    """
     analytics = CameraAnalytics(scene, names)
+    rate = FrameRateLimiter(max_fps)
     events: list[Event] = []
     for index, detections in enumerate(per_frame):
         timestamp = index / fps
+        if not rate.keep(timestamp):
+            continue
         events += analytics.process(
             detections, index=index, timestamp=timestamp, wall_time=DEFAULT_EPOCH + timestamp
         )
@@ -402,21 +419,32 @@ def replay_detections(
 
 
 def evaluate_clip(
-    name: str, model: Path | None = None, cache: Path | None = None, setting: str = "scene"
+    name: str,
+    model: Path | None = None,
+    cache: Path | None = None,
+    setting: str = "scene",
+    max_fps: float | None = None,
 ) -> dict[str, Any]:
     """Detect (or read cached detections), track, count and match one clip.
 
-    ``setting`` names the detector setting in the cache (``<clip>_<setting>.npz``).
+    ``setting`` names the detector setting in the cache (``<clip>_<setting>.npz``);
+    ``max_fps`` processes the clip as a camera limited to that rate (``source.max_fps``);
+    None: the scene's own (as ``edge run`` processes it), 0: every frame.
     """
     clip: Clip = CLIPS[name]
     scene = crossing_scene(clip.config)
     fps, per_frame, names = detect_clip(
         scene, shared_path(*clip.video), model, cache, f"{name}_{setting}"
     )
-    _, events = replay_detections(scene, names, per_frame, fps)
+    rate = scene.source.max_fps if max_fps is None else (max_fps or None)
+    _, events = replay_detections(scene, names, per_frame, fps, rate)
     counted = counted_crossings(events, scene, fps)
     truth = load_truth(clip.truth_file)
-    return {"model": str(model or scene.detector.model or "default"), **score(truth, counted)}
+    return {
+        "model": str(model or scene.detector.model or "default"),
+        "processed_fps": min(rate or fps, fps),
+        **score(truth, counted),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -428,13 +456,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setting", default="scene", help="detector setting's cache name")
     parser.add_argument("--label", default="scene", help="name of this run in the results")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (merged)")
+    parser.add_argument(
+        "--max-fps",
+        type=float,
+        default=None,
+        help="process each clip at most at this rate (default: its scene's source.max_fps; "
+        "0: every frame)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     report: dict[str, Any] = {}
     if args.out.exists():
         report = json.loads(args.out.read_text(encoding="utf-8"))
     for name in args.clips:
-        result = evaluate_clip(name, args.model, args.cache, args.setting)
+        result = evaluate_clip(name, args.model, args.cache, args.setting, args.max_fps)
         report.setdefault(args.label, {})[name] = result
         print(
             f"{args.label} {name}: truth {result['truth_total']} counted "

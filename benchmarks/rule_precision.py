@@ -9,11 +9,14 @@ true when it names a truth event of its rule (an alert inside the event's frames
 same road user or condition); a second alert about an event already alerted is counted as a
 duplicate (true, but noise). Recall counts the truth events marked ``required``.
 
-The demo (``traffic-monitor demo``) loops the overpass clip in real time with the overpass
-config: ``--demo-loops`` replays that, the same analytics across loops with media time running
-on, every ``--demo-stride``-th frame (the frames a CPU box keeps in real time), and counts the
-alerts the truth calls false, per camera-hour. ``--realtime-s`` runs the demo's own edge
-pipeline (a looping real-time capture worker, the detector, the analytics) for that long.
+Each clip is processed as ``edge run`` processes its camera: the frames its scene's
+``source.max_fps`` keeps (``--max-fps R`` replaces that rate, ``--max-fps 0`` processes every
+frame). The demo (``traffic-monitor demo``) loops the overpass clip in real time with the
+overpass config: ``--demo-loops`` replays that, the same analytics across loops with media
+time running on, of the processed frames every ``--demo-stride``-th (the frames a CPU box
+keeps in real time), and counts the alerts the truth calls false, per camera-hour.
+``--realtime-s`` runs the demo's own edge pipeline (a looping real-time capture worker, the
+detector, the analytics) for that long.
 
 The detector is the scene's unless overridden (``--detector confidence=0.3 --detector
 model=PATH``), so the figures can be re-run when the default detector changes. Detections
@@ -48,6 +51,7 @@ from benchmarks.detection_path import machine_info
 from edge.detections import Detections
 from edge.detector import Detector, DetectorConfig
 from edge.detector.resolve import resolve_model_path
+from edge.ingest import FrameRateLimiter
 from edge.pipeline.analytics import CameraAnalytics
 from edge.scene import SceneConfig, load_scene
 from edge.scene.rules import RuleSettings
@@ -293,16 +297,24 @@ def replay(
     stride: int = 1,
     fps: float = 30.0,
 ) -> list[Alert]:
-    """Alerts of the analytics fed ``loops`` passes of the clip, every ``stride``-th frame.
+    """Alerts of the analytics fed ``loops`` passes of the clip.
 
-    Media time runs on across loops (as the demo's looping capture stamps it); the tracker
-    and the rules keep their state, so what happens at the seam is seen as the demo sees it.
+    The frames are those ``edge run`` processes: the ones the scene's ``source.max_fps``
+    keeps (the ingest's :class:`~edge.ingest.FrameRateLimiter`), of those every
+    ``stride``-th (a box that keeps only some frames in real time). Media time runs on across
+    loops (as the demo's looping capture stamps it); the tracker and the rules keep their
+    state, so what happens at the seam is seen as the demo sees it.
     """
     analytics = CameraAnalytics(scene, names)
+    rate = FrameRateLimiter(scene.source.max_fps)
     events: list[tuple[int, int, Event]] = []
     count = len(detections)
     for loop in range(loops):
-        kept = lambda index, loop=loop: (loop * count + index) % stride == 0  # noqa: E731
+
+        def kept(index: int, loop: int = loop) -> bool:
+            media = loop * count + index
+            return rate.keep(media / fps) and media % stride == 0
+
         for index, image in frames_of(video, kept):
             if index >= count:
                 break
@@ -615,13 +627,18 @@ def run_clip(
     overrides: dict[str, Any],
     cache: Path | None,
     rule_settings: dict[str, dict[str, Any]] | None = None,
+    max_fps: float | None = None,
 ) -> tuple[SceneConfig, tuple[str, ...], list[Detections], Path, Truth]:
     """Load a clip's scene and truth and detect (or read cached) its frames.
 
     ``rule_settings`` (rule → settings) are merged over the scene's rules and the clip's
-    added rules (``--rule no_helmet.classifier=vn-head-classifier``).
+    added rules (``--rule no_helmet.classifier=vn-head-classifier``). ``max_fps`` replaces
+    the scene's ``source.max_fps`` (0: every frame); every frame is detected either way.
     """
     scene = load_scene(clip.config)
+    if max_fps is not None:
+        source = scene.source.model_copy(update={"max_fps": max_fps or None})
+        scene = scene.model_copy(update={"source": source})
     config = detector_config(scene, overrides)
     raw: dict[str, dict[str, Any]] = {rule: {} for rule in clip.add_rules}
     raw.update({rule: p.model_dump(exclude_unset=True) for rule, p in scene.rules.items()})
@@ -649,8 +666,17 @@ def main(argv: list[str] | None = None) -> int:
         help="RULE.KEY=VALUE over a rule's settings (e.g. no_helmet.classifier=vn-head-classifier)",
     )
     parser.add_argument("--cache", type=Path, default=Path("var/cache/rule_precision"))
+    parser.add_argument(
+        "--max-fps",
+        type=float,
+        default=None,
+        help="process the clips at most at this rate (default: each scene's source.max_fps; "
+        "0: every frame)",
+    )
     parser.add_argument("--demo-loops", type=int, default=30, help="0: no demo")
-    parser.add_argument("--demo-stride", type=int, default=2, help="process every Nth frame")
+    parser.add_argument(
+        "--demo-stride", type=int, default=2, help="of the frames processed, keep every Nth"
+    )
     parser.add_argument(
         "--realtime-s", type=float, default=0.0, help="also run the demo's real-time pipeline"
     )
@@ -672,11 +698,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.clips.split(","):
         clip = CLIPS[name]
         scene, names, detections, video, truth = run_clip(
-            clip, overrides, args.cache, rule_settings
+            clip, overrides, args.cache, rule_settings, args.max_fps
         )
         alerts = replay(scene, names, detections, video)
         report["clips"][name] = {
             "frames": len(detections),
+            "max_fps": scene.source.max_fps,
             "detector": scene.detector.model_dump(mode="json"),
             "rules": judge(alerts, truth),
             "probes": {

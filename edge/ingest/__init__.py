@@ -3,6 +3,7 @@
 from edge.ingest.capture import CapturePosition, CaptureStats, CaptureWorker, StatusChange
 from edge.ingest.config import CaptureSettings, QueuePolicy, SourceConfig
 from edge.ingest.frame import Frame
+from edge.ingest.rate import FrameRateLimiter
 from edge.ingest.source import SourceError, SourceKind
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "CaptureStats",
     "CaptureWorker",
     "Frame",
+    "FrameRateLimiter",
     "QueuePolicy",
     "SourceConfig",
     "SourceError",

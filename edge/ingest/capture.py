@@ -22,6 +22,7 @@ import numpy as np
 
 from edge.ingest.config import SourceConfig
 from edge.ingest.frame import Frame
+from edge.ingest.rate import FrameRateLimiter
 from edge.ingest.source import SourceError, SourceKind, open_capture, source_kind
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,6 @@ MAX_CONSECUTIVE_DECODE_ERRORS = 25
 
 TRUNCATION_RATIO = 0.9
 """A file that ends before this share of its announced frames is reported as truncated."""
-
-_FPS_TOLERANCE_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class CaptureWorker:
         self._pts_offset = 0.0
         self._last_pts = 0.0
         self._epoch: float | None = None
-        self._next_due = 0.0
+        self._rate = FrameRateLimiter(config.max_fps)
         self._pace_origin: float | None = None
         self._resume_at = 0
         self._resumed = resume is not None
@@ -304,7 +303,7 @@ class CaptureWorker:
                 return "end of stream" if self.live else "end of file"
             self._index += 1
             timestamp = self._timestamp(capture)
-            if self._skip_for_fps_limit(timestamp):
+            if not self._rate.keep(timestamp):
                 self.stats.frames_skipped += 1
                 continue
             ok, image = capture.retrieve()
@@ -332,15 +331,6 @@ class CaptureWorker:
 
     def _frame_period(self) -> float:
         return 1.0 / self.source_fps if self.source_fps > 0 else 1.0 / 25.0
-
-    def _skip_for_fps_limit(self, timestamp: float) -> bool:
-        if self.config.max_fps is None:
-            return False
-        if timestamp < self._next_due - _FPS_TOLERANCE_S:
-            return True
-        period = 1.0 / self.config.max_fps
-        self._next_due = max(self._next_due + period, timestamp + period / 2)
-        return False
 
     def _shown_time(self, timestamp: float) -> float:
         """Unix time a frame shows: now for a live source, start + media time for a file."""

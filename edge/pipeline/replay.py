@@ -1,7 +1,9 @@
 """Replay a video file through one camera's analytics, frame by frame (tests, benchmarks).
 
-No capture thread and no pacing: every frame of the file is detected and analysed in order,
-with media time ``index / fps``, so a run is reproducible.
+No capture thread and no pacing: the frames of the file are detected and analysed in order,
+with media time ``index / fps``, so a run is reproducible. The frames are the ones ``edge run``
+would process: with the scene's ``source.max_fps``, those its capture keeps (the same
+:class:`~edge.ingest.FrameRateLimiter`), so a replay measures what the camera runs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.detections import Detections
+from edge.ingest import FrameRateLimiter
 from edge.pipeline.analytics import CameraAnalytics
 from traffic_monitor.contract import Event
 from traffic_monitor.errors import UserFacingError
@@ -40,15 +43,17 @@ def replay(
     *,
     epoch: float = DEFAULT_EPOCH,
     max_frames: int | None = None,
+    every_frame: bool = False,
 ) -> list[Event]:
-    """Run every frame of ``video`` through ``detector`` and ``analytics``; end with ``finish``.
+    """Run the frames of ``video`` through ``detector`` and ``analytics``; end with ``finish``.
 
     Args:
         video: A video file.
         analytics: The camera's analytics (fresh: its tracker and rules start empty).
         detector: The detector.
         epoch: Unix time of the first frame.
-        max_frames: Stop after this many frames.
+        max_frames: Stop after this many frames of the file (skipped ones included).
+        every_frame: Process every frame, ignoring the scene's ``source.max_fps``.
 
     Returns:
         Every event, the ones flushed by ``finish`` included.
@@ -62,14 +67,21 @@ def replay(
     if not capture.isOpened():
         raise UserFacingError(f"cannot open video {video}")
     fps = float(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS
+    rate = FrameRateLimiter(None if every_frame else analytics.scene.source.max_fps)
     events: list[Event] = []
-    index = 0
+    index = processed = 0
     try:
         while max_frames is None or index < max_frames:
-            ok, image = capture.read()
-            if not ok:
+            if not capture.grab():
                 break
             timestamp = index / fps
+            if not rate.keep(timestamp):
+                index += 1
+                continue
+            ok, image = capture.retrieve()
+            if not ok:
+                break
+            processed += 1
             (detections,) = detector.detect([image])
             events += analytics.process(
                 detections,
@@ -82,7 +94,7 @@ def replay(
     finally:
         capture.release()
     events += analytics.finish()
-    logger.info("replayed %s frames of %s: %s events", index, video, len(events))
+    logger.info("replayed %s of %s frames of %s: %s events", processed, index, video, len(events))
     return events
 
 

@@ -33,7 +33,14 @@ _EDGE_SIGMA = 2.0
 class CameraHealthParams(RuleParams):
     """Thresholds on a 160×120 grey thumbnail of the frame."""
 
-    every_n_frames: int = Field(default=5, ge=1, description="Check one frame in N (CPU).")
+    check_interval_s: float = Field(
+        default=0.2,
+        ge=0,
+        description=(
+            "Seconds between checked frames (CPU); in media time, so a camera processed at "
+            "any rate (max_fps, frames dropped) is checked alike. 0: every frame."
+        ),
+    )
     dark_mean: float = Field(
         default=35.0, ge=0, le=255, description="Mean brightness below this is 'dark'."
     )
@@ -67,11 +74,13 @@ class CameraHealthParams(RuleParams):
             "more movement and notices a camera knocked by a little later."
         ),
     )
-    reference_alpha: float = Field(
-        default=0.02,
+    reference_time_s: float = Field(
+        default=8.0,
         gt=0,
-        le=1,
-        description="How fast the reference view follows a healthy scene (daylight changes).",
+        description=(
+            "Time constant, in seconds, with which the reference view follows a healthy scene "
+            "(daylight changes, a PTZ camera's slow drift); the same at any processed rate."
+        ),
     )
     on_s: float = Field(default=3.0, ge=0, description="Seconds a condition holds before start.")
     off_s: float = Field(default=3.0, ge=0, description="Seconds it is absent before end.")
@@ -157,16 +166,18 @@ class CameraHealthRule(Rule):
         self.lifecycle = Lifecycle(params.update_interval_s)
         self.reference: np.ndarray[Any, Any] | None = None
         self.last_stats: HealthStats | None = None
+        self._checked_at: float | None = None
+        self._learnt_at: float | None = None
 
     def process(self, frame: FrameContext) -> list[Event]:
-        """Check the frame (one in ``every_n_frames``)."""
-        if frame.image is None or frame.index % self.p.every_n_frames:
+        """Check the frame if ``check_interval_s`` has passed since the last check."""
+        if frame.image is None or not self._due(frame.timestamp):
             return []
         stats, edges = frame_stats(frame.image, self.reference, self.p.max_shift_fraction)
         self.last_stats = stats
         active = self._active(stats)
         if not active:
-            self._learn(edges)
+            self._learn(edges, frame.timestamp)
         elif "view_changed" in active and len(active) == 1 and self._long_changed(frame.timestamp):
             self.reference = edges  # the new view is the view now: adopt it and clear
         events: list[Event] = []
@@ -187,13 +198,25 @@ class CameraHealthRule(Rule):
             active.add("view_changed")
         return active
 
-    def _learn(self, edges: np.ndarray[Any, Any]) -> None:
-        if self.reference is None:
+    def _due(self, now: float) -> bool:
+        """Whether a check is due (media time; tolerant of timestamps rounded by a container)."""
+        if self._checked_at is not None and now < self._checked_at + self.p.check_interval_s - 1e-3:
+            return False
+        self._checked_at = now
+        return True
+
+    def _learn(self, edges: np.ndarray[Any, Any], now: float) -> None:
+        """Blend ``edges`` into the reference, weighted by the time since the last blend.
+
+        An exponential average with time constant ``reference_time_s`` in media time.
+        """
+        if self.reference is None or self._learnt_at is None:
             self.reference = edges
         else:
-            self.reference = (
-                1 - self.p.reference_alpha
-            ) * self.reference + self.p.reference_alpha * edges
+            elapsed = max(now - self._learnt_at, 0.0)
+            weight = 1.0 - float(np.exp(-elapsed / self.p.reference_time_s))
+            self.reference = (1 - weight) * self.reference + weight * edges
+        self._learnt_at = now
 
     def _long_changed(self, now: float) -> bool:
         condition = self.conditions["view_changed"]

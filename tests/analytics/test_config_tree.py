@@ -65,7 +65,7 @@ def test_camera_defaults_are_merged_into_every_camera_once_at_load(tmp_path):
                 "camera_defaults": {
                     "source": {"queue_size": 4, "stall_timeout_s": 3, "reconnect_max_s": 5},
                     "detector": {"confidence": 0.4},
-                    "rules": {"camera_health": {"every_n_frames": 10}},
+                    "rules": {"camera_health": {"check_interval_s": 1.0}},
                 },
                 "cameras": [
                     camera("south", source={"uri": "1", "live": True, "queue_size": 1}),
@@ -80,7 +80,7 @@ def test_camera_defaults_are_merged_into_every_camera_once_at_load(tmp_path):
     assert south.detector.confidence == north.detector.confidence == 0.4
     assert list(south.rules) == ["camera_health"]
     assert list(north.rules) == ["camera_health", "line_crossing"]  # defaults run first
-    assert north.rules["camera_health"].model_dump()["every_n_frames"] == 10
+    assert north.rules["camera_health"].model_dump()["check_interval_s"] == 1.0
     assert config.node_id == "box7"
     assert config.transport.mqtt is not None and config.transport.mqtt.site_id == "s1"
     capture = capture_config(south, tmp_path, realtime=True)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.ingest import CaptureWorker, Frame, SourceConfig, SourceError, StatusChange
+from edge.ingest import (
+    CaptureWorker,
+    Frame,
+    FrameRateLimiter,
+    SourceConfig,
+    SourceError,
+    StatusChange,
+)
 from tests.edge.mjpeg_server import MjpegCamera, load_jpegs
 from traffic_monitor.net import free_port
 
@@ -263,3 +270,25 @@ def test_a_looping_file_keeps_time_running_across_the_seam(overpass_video: Path)
         (i, round(s, 3)) for i, s in enumerate(steps) if abs(s - 1 / 30) > 1e-3
     ][:5]
     assert frames[2 * 608].timestamp == pytest.approx(2 * 608 / 30, abs=1e-3)
+
+
+def test_rate_limiter_keeps_evenly_spaced_frames() -> None:
+    rate = FrameRateLimiter(10)
+    kept = [index for index in range(50) if rate.keep(index / 25)]  # 2 s of a 25 fps camera
+    assert len(kept) == 20
+    assert {b - a for a, b in pairwise(kept)} == {2, 3}  # 2 of every 5 frames
+    every = FrameRateLimiter(None)
+    assert all(every.keep(index / 25) for index in range(50))
+
+
+def test_rate_limiter_does_not_burst_after_a_stall() -> None:
+    rate = FrameRateLimiter(10)
+    assert rate.keep(0.0)
+    assert rate.keep(5.0)  # the first frame after a 5 s gap
+    assert not rate.keep(5.04)
+    assert rate.keep(5.1)
+
+
+def test_rate_limiter_refuses_a_rate_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="max_fps"):
+        FrameRateLimiter(0)
