@@ -121,13 +121,13 @@ def run_clip(
     """Replay a clip through its scene's detector, tracker and rules (crossings emitted).
 
     The frames are those its camera processes (``source.max_fps``); ``max_fps`` replaces
-    the scene's rate.
+    the scene's rate (0: every frame).
     """
     from edge.detector import Detector
 
     scene = crossing_scene(clip.config)
     if max_fps is not None:
-        source = scene.source.model_copy(update={"max_fps": max_fps})
+        source = scene.source.model_copy(update={"max_fps": max_fps or None})
         scene = scene.model_copy(update={"source": source})
     detector_config = scene.detector
     if model is not None:

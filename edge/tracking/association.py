@@ -231,13 +231,18 @@ def assign(
 
 
 def first_pass(rnd: Round, high_rows: list[int], config: TrackerConfig) -> Match:
-    """ByteTrack's first cascade: confirmed and lost tracks take the high-score rows."""
-    active = [t for t, state in rnd.states.items() if state != TrackState.TENTATIVE]
+    """The first cascade: tracks matched in the last update take the high-score rows.
+
+    Lost tracks wait for :func:`rescue_lost`: matched together by total IoU, a lost track's
+    drifting prediction could take a tracked road user's box and push its track onto a
+    neighbour (DeepSORT's matching cascade gives recently seen tracks priority likewise).
+    """
+    active = [t for t, state in rnd.states.items() if state == TrackState.CONFIRMED]
     return rnd.match(active, high_rows, config.match_iou, config.buffer)
 
 
 def rescue_lost(rnd: Round, first: Match, config: TrackerConfig) -> Match:
-    """C-BIoU's second cascade: lost tracks get a larger buffer (their prediction drifts).
+    """C-BIoU's second cascade: lost tracks, with a larger buffer, on the rows left over.
 
     Args:
         rnd: This update's predictions and boxes.
@@ -247,17 +252,16 @@ def rescue_lost(rnd: Round, first: Match, config: TrackerConfig) -> Match:
     Returns:
         The rescue's own pairs, over the lost tracks and the rows the first pass left.
     """
-    lost = rnd.in_state(first.unmatched_tracks, TrackState.LOST)
+    lost = [t for t, state in rnd.states.items() if state == TrackState.LOST]
     return rnd.match(lost, first.unmatched_rows, config.match_iou, config.lost_buffer)
 
 
 def merge_rescue(first: Match, rescue: Match) -> Match:
     """The first pass and its rescue as one match (what is left of both)."""
-    rescued = set(rescue.track_ids)
     return Match(
         track_ids=first.track_ids + rescue.track_ids,
         rows=first.rows + rescue.rows,
-        unmatched_tracks=[t for t in first.unmatched_tracks if t not in rescued],
+        unmatched_tracks=first.unmatched_tracks + rescue.unmatched_tracks,
         unmatched_rows=rescue.unmatched_rows,
     )
 
