@@ -9,8 +9,9 @@ COCO model this measures, on the shared clips and on this CPU:
   (``cores × 1000 / (10 × CPU ms)``; the measured figure through ``edge run`` is
   ``traffic-monitor bench --capacity``);
 * counting accuracy on the clips (``--count``): the clip replayed through the scene's
-  tracker and rules with the setting, counts per line and direction against the hand counts
-  of :mod:`benchmarks.analytics_counting`;
+  tracker and rules with the setting, at the scene's ``source.max_fps`` (10 fps in the
+  shipped configs since 2026-12-07; earlier records processed every frame), counts per line
+  and direction against the hand counts of :mod:`benchmarks.analytics_counting`;
 * accuracy on unseen cameras, read from ``models loso`` reports (``--loso``, one per
   setting, see :mod:`models.crossval`): motorcycle and car AP50, and AP50 on small ones.
 
