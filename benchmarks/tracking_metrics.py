@@ -38,6 +38,7 @@ from benchmarks.tracking_truth import (
     video_path,
 )
 from edge.detections import NO_TRACK, Detections
+from edge.ingest import FrameRateLimiter
 from edge.scene import SceneConfig, load_scene
 from edge.tracking import buffered_iou, build_tracker
 from edge.tracking.prefilter import one_box_per_road_user
@@ -108,14 +109,30 @@ def load_detections(path: Path) -> tuple[list[Detections], tuple[str, ...]]:
         return frames, tuple(str(n) for n in kept["names"])
 
 
+def processed_frames(scene: SceneConfig, window: Window, every_frame: bool = False) -> list[int]:
+    """The window's frames the scene's camera processes (``source.max_fps``), or all of them."""
+    rate = FrameRateLimiter(None if every_frame else scene.source.max_fps)
+    return [index for index in window.frames if rate.keep(index / FPS)]
+
+
 def track_window(
-    scene: SceneConfig, window: Window, frames: Sequence[Detections], names: Sequence[str]
+    scene: SceneConfig,
+    window: Window,
+    frames: Sequence[Detections],
+    names: Sequence[str],
+    every_frame: bool = False,
 ) -> list[TruthBox]:
-    """The scene's tracker over the window's detections: its confirmed boxes, as truth rows."""
+    """The scene's tracker over the window's detections: its confirmed boxes, as truth rows.
+
+    Only the frames the camera processes are tracked (:func:`processed_frames`).
+    """
     tracker = build_tracker(scene.tracker, names, [(line.start, line.end) for line in scene.lines])
+    kept = set(processed_frames(scene, window, every_frame))
     boxes: list[TruthBox] = []
     for offset, found in enumerate(frames):
         index = window.first + offset
+        if index not in kept:
+            continue
         fed = one_box_per_road_user(found, scene.tracker, names)
         tracked = tracker.update(fed, index / FPS).detections
         boxes.extend(
@@ -132,11 +149,15 @@ def _box(values: Iterable[float]) -> tuple[float, float, float, float]:
 
 
 def score(
-    truth: Sequence[TruthBox], tracked: Sequence[TruthBox], window: Window
+    truth: Sequence[TruthBox],
+    tracked: Sequence[TruthBox],
+    window: Window,
+    frames: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """CLEAR MOT and identity metrics of ``tracked`` against ``truth`` (py-motmetrics).
 
-    Only the boxes in the window's scored region count, on both sides.
+    Only the boxes in the window's scored region count, on both sides, on ``frames`` (the
+    frames tracked; default every frame of the window).
 
     Returns:
         ``mota``, ``idf1``, ``num_switches`` and the counts behind them (:data:`METRICS`).
@@ -146,7 +167,7 @@ def score(
     accumulator = mm.MOTAccumulator(auto_id=False)
     truth_by_frame = _per_frame(window.scored(truth))
     tracked_by_frame = _per_frame(window.scored(tracked))
-    for index in window.frames:
+    for index in window.frames if frames is None else frames:
         gt = truth_by_frame.get(index, [])
         hyp = tracked_by_frame.get(index, [])
         accumulator.update(
@@ -178,8 +199,12 @@ def _xyxy(boxes: Sequence[TruthBox]) -> np.ndarray[Any, Any]:
     return np.array([b.box for b in boxes], dtype=np.float64).reshape(-1, 4)
 
 
-def evaluate_clip(clip: str, *, detect: bool = False) -> dict[str, Any]:
-    """Score the scene's tracker on one clip's window (kept detections unless ``detect``)."""
+def evaluate_clip(clip: str, *, detect: bool = False, every_frame: bool = False) -> dict[str, Any]:
+    """Score the scene's tracker on one clip's window (kept detections unless ``detect``).
+
+    The frames are those the scene's camera processes (``source.max_fps``), unless
+    ``every_frame``.
+    """
     scene = load_scene(CLIPS[clip].config)
     window = WINDOWS[clip]
     path = detections_path(clip)
@@ -188,8 +213,11 @@ def evaluate_clip(clip: str, *, detect: bool = False) -> dict[str, Any]:
         save_detections(path, frames, names)
     frames, names = load_detections(path)
     truth = read_boxes(truth_path(clip))
-    tracked = track_window(scene, window, frames, names)
+    tracked = track_window(scene, window, frames, names, every_frame)
+    scored = processed_frames(scene, window, every_frame)
     result: dict[str, Any] = {
+        "processed_fps": None if every_frame else scene.source.max_fps,
+        "frames_scored": len(scored),
         "window": [window.first, window.first + window.count - 1],
         "scored_below_y": window.min_bottom,
         "truth_tracks": len({b.track_id for b in truth}),
@@ -197,7 +225,7 @@ def evaluate_clip(clip: str, *, detect: bool = False) -> dict[str, Any]:
         "detector": {"model": str(scene.detector.model), "imgsz": scene.detector.imgsz},
         "tracker": scene.tracker.type,
     }
-    result.update(score(truth, tracked, window))
+    result.update(score(truth, tracked, window, scored))
     return result
 
 
@@ -207,12 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="+", choices=sorted(WINDOWS), default=sorted(WINDOWS))
     parser.add_argument("--detect", action="store_true", help="run the detector again")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--every-frame",
+        action="store_true",
+        help="track every frame of the windows, not only those the scene's max_fps keeps",
+    )
+    parser.add_argument(
+        "--label", default=None, help="store under CLIP@LABEL (default: the clip's name)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for clip in args.clips:
-        results[clip] = evaluate_clip(clip, detect=args.detect)
-        logger.info("%s: %s", clip, json.dumps(results[clip]))
+        key = f"{clip}@{args.label}" if args.label else clip
+        results[key] = evaluate_clip(clip, detect=args.detect, every_frame=args.every_frame)
+        logger.info("%s: %s", key, json.dumps(results[key]))
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return 0
 
