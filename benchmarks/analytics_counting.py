@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.pipeline.analytics import CameraAnalytics
-from edge.pipeline.replay import line_counts, replay
+from edge.pipeline.replay import at_rate, line_counts, replay
 from edge.scene import SceneConfig, load_scene
 from traffic_monitor.contract import Event, EventType
 from traffic_monitor.shared_data import REPO_ROOT, shared_path
@@ -125,10 +125,7 @@ def run_clip(
     """
     from edge.detector import Detector
 
-    scene = crossing_scene(clip.config)
-    if max_fps is not None:
-        source = scene.source.model_copy(update={"max_fps": max_fps or None})
-        scene = scene.model_copy(update={"source": source})
+    scene = at_rate(crossing_scene(clip.config), max_fps)
     detector_config = scene.detector
     if model is not None:
         detector_config = detector_config.model_copy(update={"model": model})

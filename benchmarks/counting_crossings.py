@@ -43,7 +43,7 @@ from benchmarks.analytics_counting import CLIPS, Clip, crossing_scene
 from edge.detections import Detections
 from edge.ingest import FrameRateLimiter
 from edge.pipeline.analytics import CameraAnalytics
-from edge.pipeline.replay import DEFAULT_EPOCH
+from edge.pipeline.replay import DEFAULT_EPOCH, at_rate
 from edge.scene import SceneConfig
 from edge.scene.geometry import as_points, segment_parameter
 from traffic_monitor.contract import Event, EventType
@@ -432,11 +432,11 @@ def evaluate_clip(
     None: the scene's own (as ``edge run`` processes it), 0: every frame.
     """
     clip: Clip = CLIPS[name]
-    scene = crossing_scene(clip.config)
+    scene = at_rate(crossing_scene(clip.config), max_fps)
     fps, per_frame, names = detect_clip(
         scene, shared_path(*clip.video), model, cache, f"{name}_{setting}"
     )
-    rate = scene.source.max_fps if max_fps is None else (max_fps or None)
+    rate = scene.source.max_fps
     _, events = replay_detections(scene, names, per_frame, fps, rate)
     counted = counted_crossings(events, scene, fps)
     truth = load_truth(clip.truth_file)

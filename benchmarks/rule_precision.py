@@ -53,6 +53,7 @@ from edge.detector import Detector, DetectorConfig
 from edge.detector.resolve import resolve_model_path
 from edge.ingest import FrameRateLimiter
 from edge.pipeline.analytics import CameraAnalytics
+from edge.pipeline.replay import at_rate
 from edge.scene import SceneConfig, load_scene
 from edge.scene.rules import RuleSettings
 from traffic_monitor.contract import Event, EventType, Severity
@@ -635,10 +636,7 @@ def run_clip(
     added rules (``--rule no_helmet.classifier=vn-head-classifier``). ``max_fps`` replaces
     the scene's ``source.max_fps`` (0: every frame); every frame is detected either way.
     """
-    scene = load_scene(clip.config)
-    if max_fps is not None:
-        source = scene.source.model_copy(update={"max_fps": max_fps or None})
-        scene = scene.model_copy(update={"source": source})
+    scene = at_rate(load_scene(clip.config), max_fps)
     config = detector_config(scene, overrides)
     raw: dict[str, dict[str, Any]] = {rule: {} for rule in clip.add_rules}
     raw.update({rule: p.model_dump(exclude_unset=True) for rule, p in scene.rules.items()})

@@ -18,6 +18,7 @@ import numpy as np
 from edge.detections import Detections
 from edge.ingest import FrameRateLimiter
 from edge.pipeline.analytics import CameraAnalytics
+from edge.scene import SceneConfig
 from traffic_monitor.contract import Event
 from traffic_monitor.errors import UserFacingError
 
@@ -26,6 +27,20 @@ logger = logging.getLogger(__name__)
 DEFAULT_FPS = 30.0
 DEFAULT_EPOCH = 1.7e9
 """Unix time given to media time 0 (events need a wall-clock time)."""
+
+
+def at_rate(scene: SceneConfig, max_fps: float | None) -> SceneConfig:
+    """``scene`` processed at ``max_fps`` instead of its ``source.max_fps``.
+
+    Args:
+        scene: The camera.
+        max_fps: The rate replays and benchmarks should process; None keeps the scene's,
+            0 processes every frame.
+    """
+    if max_fps is None:
+        return scene
+    source = scene.source.model_copy(update={"max_fps": max_fps or None})
+    return scene.model_copy(update={"source": source})
 
 
 class FrameDetector(Protocol):
