@@ -16,6 +16,8 @@ const events = new Map();  // event id -> event (the measurement a card shows)
 const thumbs = new Map();  // event id -> object URL of its evidence image, "" when none (yet)
 const THUMB_TRIES = 6;  // images travel apart from their event: ask again, 10 s apart
 const thumbTries = new Map();  // event id -> attempts so far
+const thumbImgs = new Map();  // event id -> its <img>, reused by every re-render of the card,
+// so an image the operator enlarged stays enlarged (and keeps loading) when the card refreshes
 const falseAlarms = new Map();  // alert id -> false-alarm record
 const cams = new Map();  // camera id -> camera
 const reports = new Map();  // ticket -> report shown
@@ -225,14 +227,19 @@ function evidence(a) {
     return box;
   }
   const url = thumbs.get(a.latest_event_id);
-  if (url === undefined) {
+  if (url === undefined || url === null) {  // null: being fetched (a refresh meanwhile waits)
     box.append(el("span", {class: "muted"}, t("ui.evidence_loading")));
-    loadThumb(a);
+    if (url === undefined) loadThumb(a);
   } else if (url === "") {
     box.append(el("span", {class: "muted"}, t("ui.evidence_none")));
   } else {
-    const img = el("img", {class: "thumb", alt: t("ui.evidence_alt"), src: url});
-    img.onclick = () => img.classList.toggle("big");
+    let img = thumbImgs.get(a.latest_event_id);
+    if (img === undefined) {
+      img = el("img", {class: "thumb", src: url});
+      img.onclick = () => img.classList.toggle("big");
+      thumbImgs.set(a.latest_event_id, img);
+    }
+    img.alt = t("ui.evidence_alt");  // the language may have changed
     box.append(img);
   }
   return box;

@@ -9,6 +9,7 @@ citizen report with ``<script>`` in its text shown as text and answered by the o
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -103,6 +104,18 @@ def system(tmp_path: Path) -> Iterator[System]:
         store.dispose()
 
 
+def loaded_width(image) -> int:
+    """The natural width of an ``<img>`` once the browser has loaded and decoded it.
+
+    Polls (Playwright's assertion finds the element again each time), where ``img.decode()``
+    fails when a card's refresh moves the element while it decodes.
+    """
+    from playwright.sync_api import expect
+
+    expect(image).not_to_have_js_property("naturalWidth", 0, timeout=25_000)
+    return int(image.evaluate("i => i.naturalWidth"))
+
+
 def _real_jpeg() -> bytes:
     import cv2
     import numpy as np
@@ -178,8 +191,30 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system
             wait_for(lambda: _has_snapshot(system.store, ev), 10, "the stored snapshot")
             # the evidence shows inline once it has arrived (the page asks again, 10 s apart)
             expect(card.locator("img.thumb")).to_be_visible(timeout=25_000)
-            card.locator("img.thumb").evaluate("i => i.decode()")
-            assert card.locator("img.thumb").evaluate("i => i.naturalWidth") == 64
+            assert loaded_width(card.locator("img.thumb")) == 64
+            # the operator enlarges it; the card refreshing (a new event, the camera list, a
+            # language change) must not shrink it back or restart its loading
+            card.locator("img.thumb").click()
+            card.locator("img.thumb").evaluate("i => { i.dataset.seen = 'yes'; }")
+            page.evaluate("() => { for (const a of cards.values()) renderCard(a); }")
+            expect(card.locator("img.thumb")).to_have_class(re.compile(r"\bbig\b"))
+            assert card.locator("img.thumb").get_attribute("data-seen") == "yes"
+            # a refresh while an image is still being fetched shows "loading", never a broken
+            # image (it used to draw <img src="null"> and ask the server for /null)
+            shown = page.evaluate(
+                """() => {
+                  const a = [...cards.values()][0], url = thumbs.get(a.latest_event_id);
+                  const img = thumbImgs.get(a.latest_event_id);
+                  thumbs.set(a.latest_event_id, null); thumbImgs.delete(a.latest_event_id);
+                  renderCard(a);
+                  const html = document.querySelector('[data-alert="' + a.id + '"] .evidence')
+                    .innerHTML;
+                  thumbs.set(a.latest_event_id, url); thumbImgs.set(a.latest_event_id, img);
+                  renderCard(a);
+                  return html;
+                }"""
+            )
+            assert "<img" not in shown and "null" not in shown, shown
             assert page.locator("#login").is_hidden()
 
             # the camera page: placed by its registered position, state from the node's birth
@@ -196,8 +231,7 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system
             )
             assert totals == [["ô tô, chiều vào", 12]]
             expect(page.locator("#camera-image")).to_be_visible()
-            page.locator("#camera-image").evaluate("i => i.decode()")
-            assert page.locator("#camera-image").evaluate("i => i.naturalWidth") == 64
+            assert loaded_width(page.locator("#camera-image")) == 64
 
             # a citizen report: text with markup shown as text, camera evidence, answer
             ticket = _report(base)

@@ -33,7 +33,7 @@ from cloud.migrations import upgrade
 from cloud.services.accounts import create_user
 from cloud.store import EventRecord, EventStore, SnapshotRecord
 from tests.api.conftest import PASSWORD
-from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM
+from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM, loaded_width
 from tests.conftest import require_shared
 from tests.transport.conftest import Mosquitto, wait_for
 from traffic_monitor.net import free_port, wait_port
@@ -187,7 +187,7 @@ def test_operator_clicks_an_alert_and_sees_its_blurred_evidence(system: Path3):
             expect(image).to_be_visible(timeout=30_000)
             image.click()  # the operator opens the image
             expect(image).to_have_class(re.compile(r"\bbig\b"))
-            image.evaluate("i => i.decode()")
+            loaded_width(image)
             alert_id = card.get_attribute("data-alert")
             listed = page.evaluate("fetch('/api/alerts').then(r => r.json())")
             latest = next(a["latest_event_id"] for a in listed if str(a["id"]) == alert_id)

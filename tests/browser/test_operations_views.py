@@ -33,7 +33,7 @@ from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from cloud.store.store import Batch
 from tests.api.conftest import PASSWORD
-from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM
+from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM, loaded_width
 from tests.events import ago, make_event
 from traffic_monitor.contract import (
     Event,
@@ -291,8 +291,7 @@ def test_operator_board_in_both_languages(site: Site):
             expect(card.locator(".measure")).to_contain_text("67 km/h (giới hạn 40 km/h")
             thumb = card.locator("img.thumb")
             expect(thumb).to_be_visible()
-            thumb.evaluate("i => i.decode()")
-            assert thumb.evaluate("i => i.naturalWidth") > 100  # the evidence, inline
+            assert loaded_width(thumb) > 100  # the evidence, inline
             jam = page.locator("[data-alert]", has_text="Ùn tắc")
             expect(jam.locator(".measure")).to_contain_text("hàng xe dài 85 m")
             stopped = page.locator("[data-alert]", has_text="Xe dừng giữa đường")
