@@ -19,13 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.compiled import compiled
-from edge.tracking.assignment import linear_sum_assignment
+from edge.tracking.assignment import FORBIDDEN, linear_sum_assignment
 from edge.tracking.config import TrackerConfig
 from edge.tracking.track import TrackState
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-NO_MATCH = 1e6
+NO_MATCH = FORBIDDEN
 """Cost of a pair a gate refused (never taken by :func:`assign`)."""
 
 Gate = Callable[[list[int], list[int]], BoolArray]

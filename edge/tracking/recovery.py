@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.tracking.assignment import linear_sum_assignment
+from edge.tracking.assignment import FORBIDDEN, linear_sum_assignment
 from edge.tracking.track import Track, TrackPoint
 
 FloatArray = npt.NDArray[np.float64]
-_NO_MATCH = 1e6
+_NO_MATCH = FORBIDDEN
 
 
 @dataclass(frozen=True)

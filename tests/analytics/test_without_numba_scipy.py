@@ -65,3 +65,23 @@ def test_lap_assignment_is_scipys_optimum(shape: tuple[int, int]) -> None:
         lap_rows = np.flatnonzero(x >= 0)
         assert np.isclose(cost[rows, columns].sum(), cost[lap_rows, x[lap_rows]].sum())
     assert len(rows) == min(shape)
+
+
+def test_lap_keeps_every_real_pair_beside_forbidden_ones(monkeypatch) -> None:
+    """A frame where most pairs are gated off (seen in the tracker): when forbidden pairs
+    cost 1e6, lap's own infinity, lapjv left track 0 unmatched beside its only box."""
+    from scipy.optimize import linear_sum_assignment as scipy_assignment
+
+    from edge.tracking import assignment
+
+    cost = np.full((7, 10), assignment.FORBIDDEN)
+    for row, column, value in [(0, 0, 0.0325), (2, 2, 0.0464), (4, 8, 0.0731), (5, 6, 0.0419)]:
+        cost[row, column] = value
+    cost[6, 7] = 0.0335
+    expected = {
+        (int(r), int(c)) for r, c in zip(*scipy_assignment(cost), strict=True) if cost[r, c] < 1
+    }
+    monkeypatch.setattr(assignment, "_scipy_assignment", None)
+    rows, columns = assignment.linear_sum_assignment(cost * 100)  # costs above FORBIDDEN too
+    got = {(int(r), int(c)) for r, c in zip(rows, columns, strict=True) if cost[r, c] < 1}
+    assert got == expected == {(0, 0), (2, 2), (4, 8), (5, 6), (6, 7)}
