@@ -24,6 +24,7 @@ from edge.rules.motion import shared_world_speed
 from edge.rules.zones import inside
 from edge.scene.transform import HomographyTransform
 from edge.tracking import ByteTracker, TrackerConfig
+from edge.tracking.assignment import FORBIDDEN
 from edge.tracking.recovery import (
     RecoveryGate,
     anchor_line,
@@ -200,7 +201,7 @@ def test_a_lost_tracks_anchor_line_is_fitted_once_and_refitted_on_a_new_point():
 
 def _recovery_cost_track_by_track(tracks, boxes, timestamp, gate, compatible):
     """The recovery cost as it was computed before: one track at a time (the reference)."""
-    cost = np.full((len(tracks), len(boxes)), 1e6)
+    cost = np.full((len(tracks), len(boxes)), FORBIDDEN)
     anchors = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
     heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
     for i, track in enumerate(tracks):
@@ -229,9 +230,9 @@ def test_recovery_cost_of_all_tracks_at_once_equals_the_track_by_track_cost():
     compatible = rng.random((len(tracks), len(boxes))) > 0.2
     expected = _recovery_cost_track_by_track(tracks, boxes, 16 / 30, gate, compatible)
     cost = recovery_cost(tracks, boxes, 16 / 30, gate, compatible)
-    np.testing.assert_array_equal(cost < 1e6, expected < 1e6)
+    np.testing.assert_array_equal(cost < FORBIDDEN, expected < FORBIDDEN)
     np.testing.assert_allclose(cost, expected, rtol=1e-12)
-    assert 0 < int((cost < 1e6).sum()) < cost.size  # inside and outside the gate both occur
+    assert 0 < int((cost < FORBIDDEN).sum()) < cost.size  # inside and outside the gate both occur
 
 
 def _stationary_by_spread(track, window_s, max_move_fraction):
