@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from edge.ingest import FrameRateLimiter
 from edge.rules.base import FrameContext, Rule, RuleParams, RuleSetup, make_event
 from edge.rules.lifecycle import Lifecycle
 from traffic_monitor.contract import Event, EventType, Severity
@@ -166,12 +167,13 @@ class CameraHealthRule(Rule):
         self.lifecycle = Lifecycle(params.update_interval_s)
         self.reference: np.ndarray[Any, Any] | None = None
         self.last_stats: HealthStats | None = None
-        self._checked_at: float | None = None
+        interval = params.check_interval_s
+        self._checks = FrameRateLimiter(1.0 / interval if interval > 0 else None)
         self._learnt_at: float | None = None
 
     def process(self, frame: FrameContext) -> list[Event]:
         """Check the frame if ``check_interval_s`` has passed since the last check."""
-        if frame.image is None or not self._due(frame.timestamp):
+        if frame.image is None or not self._checks.keep(frame.timestamp):
             return []
         stats, edges = frame_stats(frame.image, self.reference, self.p.max_shift_fraction)
         self.last_stats = stats
@@ -197,13 +199,6 @@ class CameraHealthRule(Rule):
         if stats.view_corr is not None and stats.view_corr < p.view_change_corr and not active:
             active.add("view_changed")
         return active
-
-    def _due(self, now: float) -> bool:
-        """Whether a check is due (media time; tolerant of timestamps rounded by a container)."""
-        if self._checked_at is not None and now < self._checked_at + self.p.check_interval_s - 1e-3:
-            return False
-        self._checked_at = now
-        return True
 
     def _learn(self, edges: np.ndarray[Any, Any], now: float) -> None:
         """Blend ``edges`` into the reference, weighted by the time since the last blend.
