@@ -11,7 +11,12 @@ let me = null;
 let settings = {timezone: I18N.tz, tile_url: null, roads_url: "", open_data_k: 5};
 let source = null;
 let cameraShown = null;
+// The page keeps every open card (new, acknowledged) and the latest closed ones: a page left
+// open for days holds at most MAX_CLOSED_CARDS closed cards, with their events and images.
+const MAX_CLOSED_CARDS = 100;
+const MAX_OPEN_CARDS = 500;  // the most the API lists at once; more: the latest
 const cards = new Map();  // alert id -> alert
+let lastSeq = 0;  // the latest alert change seen (the live stream resumes after it)
 const events = new Map();  // event id -> event (the measurement a card shows)
 const thumbs = new Map();  // event id -> object URL of its evidence image, "" when none (yet)
 const THUMB_TRIES = 6;  // images travel apart from their event: ask again, 10 s apart
@@ -66,7 +71,10 @@ async function start() {
   renderWho();
   for (const f of await api("/api/false-alarms?limit=500")) falseAlarms.set(f.alert_id, f);
   await refreshCameras();  // first: the cards name their cameras
-  for (const a of (await api("/api/alerts")).reverse()) upsert(a, false);
+  // every open card, however old, then the latest of any state
+  const open = await api("/api/alerts?state=new&state=acknowledged&limit=" + MAX_OPEN_CARDS);
+  const latest = await api("/api/alerts?limit=" + MAX_CLOSED_CARDS);
+  for (const a of [...open, ...latest].reverse()) upsert(a, false);
   await redrawMap();
   await Promise.all([loadEmergencies(), loadReports(), drawNodes(), drawCityPlot()]);
   setInterval(loadEmergencies, 3000);
@@ -83,9 +91,7 @@ function renderWho() {
 }
 
 function connect() {
-  let after = 0;
-  for (const a of cards.values()) after = Math.max(after, a.updated_seq);
-  source = new EventSource("/api/live?after=" + after);
+  source = new EventSource("/api/live?after=" + lastSeq);
   source.onopen = () => { $("live-dot").className = "on"; renderLive(); };
   source.onerror = () => { $("live-dot").className = ""; renderLive(); };
   source.addEventListener("alert", (msg) => {
@@ -102,6 +108,10 @@ function renderLive() {
 // ---- alert cards ------------------------------------------------------------------------
 
 function upsert(alert, fresh) {
+  const before = cards.get(alert.id);
+  if (before && before.updated_seq > alert.updated_seq) return;  // an older copy of the card
+  lastSeq = Math.max(lastSeq, alert.updated_seq);
+  if (before && before.latest_event_id !== alert.latest_event_id) forgetEvent(before.latest_event_id);
   cards.set(alert.id, alert);
   const card = renderCard(alert);
   sortCards();
@@ -111,12 +121,40 @@ function upsert(alert, fresh) {
   }
 }
 
+function isOpen(a) { return a.state === "new" || a.state === "acknowledged"; }
+
+function pruneCards(list) {
+  // Keeps the open cards (all, up to MAX_OPEN_CARDS) and the latest MAX_CLOSED_CARDS closed
+  // ones of a list sorted for display; forgets the rest with their events and images
+  let open = 0, closed = 0;
+  return list.filter((a) => {
+    const keep = isOpen(a) ? ++open <= MAX_OPEN_CARDS : ++closed <= MAX_CLOSED_CARDS;
+    if (!keep) forgetCard(a);
+    return keep;
+  });
+}
+
+function forgetCard(a) {
+  cards.delete(a.id);
+  falseAlarms.delete(a.id);
+  forgetEvent(a.latest_event_id);
+  const card = document.querySelector('[data-alert="' + a.id + '"]');
+  if (card) card.remove();
+}
+
+function forgetEvent(id) {
+  // The event a card no longer shows: its measurement and its image (object URLs hold the bytes)
+  const url = thumbs.get(id);
+  if (url) URL.revokeObjectURL(url);
+  for (const m of [events, thumbs, thumbTries, thumbImgs]) m.delete(id);
+}
+
 function rank(a) {
   return STATE_ORDER.indexOf(a.state) * 10 + SEVERITY_ORDER.indexOf(a.severity);
 }
 
 function sortCards() {
-  const list = [...cards.values()].sort((a, b) => rank(a) - rank(b) || Date.parse(b.last_time) - Date.parse(a.last_time));
+  const list = pruneCards([...cards.values()].sort((a, b) => rank(a) - rank(b) || Date.parse(b.last_time) - Date.parse(a.last_time)));
   const box = $("alerts");
   for (const a of list) box.append(document.querySelector('[data-alert="' + a.id + '"]'));
   $("no-alerts").hidden = list.length > 0;
@@ -169,12 +207,21 @@ function closedLines(a) {
   return out;
 }
 
+function shows(a) {
+  // The card of ``a`` is still on the page, showing the same event
+  const now = cards.get(a.id);
+  return now !== undefined && now.latest_event_id === a.latest_event_id;
+}
+
 async function loadEvent(a) {
   events.set(a.latest_event_id, null);  // asked for once
+  let ev;
   try {
-    events.set(a.latest_event_id, await api("/api/events/" + a.latest_event_id));
+    ev = await api("/api/events/" + a.latest_event_id);
   } catch (e) { return; }
-  if (cards.get(a.id) && cards.get(a.id).latest_event_id === a.latest_event_id) renderCard(cards.get(a.id));
+  if (!shows(a)) return;  // forgotten meanwhile: keep nothing of it
+  events.set(a.latest_event_id, ev);
+  renderCard(cards.get(a.id));
 }
 
 function measurement(ev) {
@@ -250,12 +297,18 @@ async function loadThumb(a) {
   thumbs.set(id, null);
   thumbTries.set(id, (thumbTries.get(id) || 0) + 1);
   let url = "";
-  for (const kind of ["snapshot", "crop"]) {
-    const res = await fetch("/api/events/" + id + "/evidence/" + kind, {credentials: "same-origin"});
-    if (res.ok) { url = URL.createObjectURL(await res.blob()); break; }
+  try {
+    for (const kind of ["snapshot", "crop"]) {
+      const res = await fetch("/api/events/" + id + "/evidence/" + kind, {credentials: "same-origin"});
+      if (res.ok) { url = URL.createObjectURL(await res.blob()); break; }
+    }
+  } catch (e) { /* the network failed: "" is asked again by retryThumbs */ }
+  if (!shows(a)) {  // forgotten meanwhile: keep nothing of it
+    if (url) URL.revokeObjectURL(url);
+    return;
   }
   thumbs.set(id, url);
-  if (cards.get(a.id)) renderCard(cards.get(a.id));
+  renderCard(cards.get(a.id));
 }
 
 function retryThumbs() {

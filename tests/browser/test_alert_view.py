@@ -284,3 +284,82 @@ def test_operator_sees_live_alert_acknowledges_and_viewer_has_no_evidence(system
             assert viewer.evaluate(answer) == 403
         finally:
             browser.close()
+
+
+CLOSED_KEPT = 100
+"""``MAX_CLOSED_CARDS`` of ``cloud/web/app.js``: closed cards a page keeps."""
+
+
+def _operator_client(base: str) -> httpx.Client:
+    client = httpx.Client(base_url=base)
+    res = client.post("/api/auth/login", json={"username": "operator", "password": PASSWORD})
+    assert res.status_code in (200, 204), res.text
+    return client
+
+
+def _alerts_of(client: httpx.Client, rules: set[str]) -> dict[str, dict[str, object]]:
+    found = client.get("/api/alerts", params={"limit": 500}).json()
+    return {a["rule"]: a for a in found if a["rule"] in rules}
+
+
+def test_a_page_left_open_keeps_every_open_card_and_only_the_latest_closed_ones(system: System):
+    """Cards, their events and images stay bounded however many alerts a day brings.
+
+    An open card older than the latest 100 alerts is still shown (the page used to load only
+    the latest 100 of any state, so it was never shown); closed cards beyond the latest 100
+    are forgotten with their measurement and image, live as at load.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    publish = system.edge.publish
+    publish(make_event(camera_id="cam-live", node_id="node-1", rule="old_open", time=ago(90)))
+    closed = [f"closed_{i:03d}" for i in range(CLOSED_KEPT + 5)]
+    for i, rule in enumerate(closed):  # closed_000 is the oldest
+        publish(make_event(camera_id="cam-live", node_id="node-1", rule=rule, time=ago(60 - i / 4)))
+    client = _operator_client(system.base)
+    wanted = {"old_open", *closed}
+    wait_for(lambda: len(_alerts_of(client, wanted)) == len(wanted), 30, "the alert cards")
+    alerts = _alerts_of(client, wanted)
+    for rule in closed:  # through the API the page's buttons call
+        res = client.post(f"/api/alerts/{alerts[rule]['id']}/resolve", json={})
+        assert res.status_code == 200, res.text
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            _login(page, system.base, "operator")
+            expect(page.locator("#live-dot.on")).to_be_visible(timeout=10_000)
+            cards = page.locator("[data-alert]")
+            expect(cards).to_have_count(CLOSED_KEPT + 1)
+            old = page.locator(f"[data-alert='{alerts['old_open']['id']}']")
+            expect(old.locator(".state")).to_have_text("Mới")
+            assert cards.first.get_attribute("data-alert") == str(alerts["old_open"]["id"])
+            oldest_kept = alerts[closed[5]]
+            expect(page.locator(f"[data-alert='{oldest_kept['id']}']")).to_have_count(1)
+            expect(page.locator(f"[data-alert='{alerts[closed[4]]['id']}']")).to_have_count(0)
+
+            # live: a new alert arrives and the operator resolves it; the oldest closed card
+            # goes, with its event and image
+            publish(make_event(camera_id="cam-live", node_id="node-1", rule="fresh", time=ago(0)))
+            expect(cards).to_have_count(CLOSED_KEPT + 2, timeout=10_000)
+            fresh = page.locator("[data-alert]", has=page.locator(".rule", has_text="fresh"))
+            expect(fresh.locator("[data-action=resolve]")).to_be_visible()
+            fresh.locator("[data-action=resolve]").click()
+            expect(cards).to_have_count(CLOSED_KEPT + 1)
+            expect(page.locator(f"[data-alert='{oldest_kept['id']}']")).to_have_count(0)
+            gone = oldest_kept["latest_event_id"]
+            page.wait_for_function(
+                "([id, n]) => cards.size === n && !events.has(id) && !thumbs.has(id)",
+                arg=[gone, CLOSED_KEPT + 1],
+            )
+            sizes = page.evaluate(
+                "() => [events.size, thumbs.size, thumbTries.size, thumbImgs.size]"
+            )
+            assert max(sizes) <= CLOSED_KEPT + 1, sizes
+            assert errors == []
+        finally:
+            browser.close()
+            client.close()
