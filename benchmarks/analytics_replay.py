@@ -83,7 +83,7 @@ def replay_once(
         # no image in a replay of detections: the enrich step (second-stage models) adds nothing
         frame = analytics._context(
             tracked,
-            analytics._enrich(tracked.detections, index, None),
+            analytics._enrich(tracked.detections, index, timestamp, None),
             index=index,
             timestamp=timestamp,
             wall_time=DEFAULT_EPOCH + timestamp,

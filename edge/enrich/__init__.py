@@ -25,14 +25,15 @@ class Enricher(Protocol):
     """Short name (logs, faults)."""
 
     def enrich(
-        self, image: np.ndarray[Any, Any] | None, detections: Detections, index: int
+        self, image: np.ndarray[Any, Any] | None, detections: Detections, timestamp: float
     ) -> Detections:
         """Return ``detections`` with this enricher's columns added where it ran.
 
         Args:
             image: The BGR frame (None where a caller has no image: nothing to enrich).
             detections: The frame's detections, ``tracker_id`` set by the tracker.
-            index: Frame index in the source (for enrichers that run every n-th frame).
+            timestamp: Media time of the frame in seconds (for enrichers that run at
+                intervals).
 
         Returns:
             The same rows; on frames it skips, ``detections`` unchanged (no column).

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from edge.detections import NO_TRACK, Detections, of_classes
 from edge.enrich.head_classifier import relabel_heads
+from edge.ingest import FrameRateLimiter
 from edge.tracking.prefilter import suppress_duplicates
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class HelmetEnricher:
         *,
         classes: Collection[str],
         confidence: float,
-        every_n_frames: int,
+        check_interval_s: float,
         head_band: float,
         needs: Callable[[int], bool],
         classifier: BareClassifier | None = None,
@@ -86,7 +87,8 @@ class HelmetEnricher:
             class_names: The road-user detector's class names.
             classes: Road-user classes whose riders are checked.
             confidence: Minimum score of a head detection.
-            every_n_frames: Run the head model on every n-th frame only (cost).
+            check_interval_s: Run the head model at most once per this many seconds of
+                media time (cost); 0: on every frame it is given.
             head_band: Top fraction of a road user's box where its riders' heads are.
             needs: Whether a track still needs a verdict (its rule has not decided it).
             classifier: A second look at each head given to a rider, from a crop of the
@@ -103,7 +105,7 @@ class HelmetEnricher:
         self.class_names = tuple(class_names)
         self.classes = frozenset(classes)
         self.confidence = confidence
-        self.every_n_frames = every_n_frames
+        self._due = FrameRateLimiter(1.0 / check_interval_s if check_interval_s > 0 else None)
         self.head_band = head_band
         self.needs = needs
         self.classifier = classifier
@@ -111,10 +113,10 @@ class HelmetEnricher:
         self._helmet_id = heads.names.index(HELMET)
 
     def enrich(
-        self, image: np.ndarray[Any, Any] | None, detections: Detections, index: int
+        self, image: np.ndarray[Any, Any] | None, detections: Detections, timestamp: float
     ) -> Detections:
         """Add the helmet columns when this frame is due and some rider needs a verdict."""
-        if image is None or index % self.every_n_frames:
+        if not self._due.keep(timestamp) or image is None:
             return detections
         riders = self._riders(detections)
         wanted = np.zeros(len(detections), dtype=bool)

@@ -160,7 +160,7 @@ class CameraAnalytics:
         """
         inside, outside = self._split_roi(detections)
         tracked = self._track(inside, timestamp)
-        enriched = self._enrich(tracked.detections, index, image)
+        enriched = self._enrich(tracked.detections, index, timestamp, image)
         frame = self._context(
             tracked, enriched, index=index, timestamp=timestamp, wall_time=wall_time, image=image
         )
@@ -219,13 +219,17 @@ class CameraAnalytics:
         return detections[inside], detections[~inside]
 
     def _enrich(
-        self, detections: Detections, index: int, image: np.ndarray[Any, Any] | None
+        self,
+        detections: Detections,
+        index: int,
+        timestamp: float,
+        image: np.ndarray[Any, Any] | None,
     ) -> Detections:
         """Add the columns of every rule's enrichers; one that raises is a fault of its rule."""
         for rule in self.rules:
             for enricher in rule.enrichers():
                 try:
-                    detections = enricher.enrich(image, detections, index)
+                    detections = enricher.enrich(image, detections, timestamp)
                 except Exception as exc:  # its rule sees no column this frame; the others go on
                     self._fault(RULE_STAGE_PREFIX + rule.name, exc, index)
         return detections

@@ -60,8 +60,13 @@ class HelmetParams(RuleParams):
         "on the overpass clip the classifier called red and pink helmets bare; see the model "
         "card).",
     )
-    every_n_frames: int = Field(
-        default=2, ge=1, description="Run the head model on every n-th frame (cost)."
+    check_interval_s: float = Field(
+        default=0.2,
+        ge=0,
+        le=60,
+        description="Run the head model at most once per this many seconds of media time "
+        "(cost): 0.2 is every other frame of a camera processed at 10 fps; 0: every processed "
+        "frame.",
     )
     min_votes: int = Field(
         default=3, ge=1, description="Frames with a bare head needed before the event."
@@ -121,7 +126,7 @@ class HelmetRule(Rule):
             setup.class_names,
             classes=params.classes,
             confidence=params.confidence,
-            every_n_frames=params.every_n_frames,
+            check_interval_s=params.check_interval_s,
             head_band=params.head_band,
             needs=self._undecided,
             classifier=classifier,

@@ -191,6 +191,8 @@ def test_check_config_refuses_a_misspelt_rule_option_before_any_model_loads(
         ({"speedng": {}}, "rules.speedng: unknown rule; available: camera_health"),
         ({"wrong_way": {"on_s": -1}}, "rules.wrong_way.on_s: Input should be greater"),
         ({"illegal_stop": {"zones": ["nowhere"]}}, "rules.illegal_stop: .*nowhere"),
+        # retired for check_interval_s (media time): a frame count meant another rate
+        ({"no_helmet": {"every_n_frames": 2}}, "rules.no_helmet.every_n_frames: Extra inputs"),
     ],
 )
 def test_edge_run_refuses_rule_mistakes_before_a_model_loads_or_a_source_opens(

@@ -73,13 +73,13 @@ HEADS_SEEN = _heads(
 )
 
 
-def _enricher(heads: FixedHeads, every_n_frames: int = 1) -> HelmetEnricher:
+def _enricher(heads: FixedHeads, check_interval_s: float = 0) -> HelmetEnricher:
     return HelmetEnricher(
         heads,
         NAMES,
         classes=["motorcycle"],
         confidence=0.25,
-        every_n_frames=every_n_frames,
+        check_interval_s=check_interval_s,
         head_band=0.55,
         needs=lambda track_id: track_id != 2,
     )
@@ -87,7 +87,7 @@ def _enricher(heads: FixedHeads, every_n_frames: int = 1) -> HelmetEnricher:
 
 def test_helmet_columns_cover_the_rows_that_need_them_from_one_model_run() -> None:
     heads = FixedHeads(HEADS_SEEN)
-    enriched = _enricher(heads).enrich(IMAGE, FRAME, index=0)
+    enriched = _enricher(heads).enrich(IMAGE, FRAME, timestamp=0.0)
     assert heads.calls == 1  # one run serves every motorbike of the frame
     assert enriched.data[HEADS].tolist() == [2, NOT_LOOKED, NOT_LOOKED, NOT_LOOKED]
     assert enriched.data[BARE_HEADS].tolist() == [1, 0, 0, 0]
@@ -96,25 +96,45 @@ def test_helmet_columns_cover_the_rows_that_need_them_from_one_model_run() -> No
 
 
 @pytest.mark.parametrize(
-    ("image", "index", "needs"),
+    ("image", "needs"),
     [
-        (IMAGE, 1, True),  # not a frame of every_n_frames=2
-        (None, 0, True),  # no image
-        (IMAGE, 0, False),  # every rider decided
+        (None, True),  # no image
+        (IMAGE, False),  # every rider decided
     ],
 )
-def test_the_model_is_not_run_when_nothing_needs_it(image, index, needs) -> None:
+def test_the_model_is_not_run_when_nothing_needs_it(image, needs) -> None:
     heads = FixedHeads(HEADS_SEEN)
-    enricher = _enricher(heads, every_n_frames=2)
+    enricher = _enricher(heads)
     enricher.needs = lambda track_id: needs
-    assert enricher.enrich(image, FRAME, index=index) is FRAME
+    assert enricher.enrich(image, FRAME, timestamp=0.0) is FRAME
     assert heads.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("source_fps", "interval_s", "runs_per_second"),
+    [
+        (30, 0.2, 5),  # every 6th frame: every other one of a camera processed at 10 fps
+        (10, 0.2, 5),
+        (25, 0.2, 5),  # 25 fps: every 5th frame, evenly (a frame count could not say this)
+        (25, 0.0, 25),  # 0: every frame it is given
+    ],
+)
+def test_the_model_runs_at_its_interval_in_media_time(source_fps, interval_s, runs_per_second):
+    heads = FixedHeads(HEADS_SEEN)
+    enricher = _enricher(heads, check_interval_s=interval_s)
+    ran = [
+        index
+        for index in range(source_fps * 2)
+        if enricher.enrich(IMAGE, FRAME, timestamp=index / source_fps) is not FRAME
+    ]
+    assert heads.calls == len(ran) == 2 * runs_per_second
+    assert len(set(np.diff(ran).tolist())) == 1  # evenly spaced
 
 
 def test_a_failing_enricher_is_a_fault_of_its_rule_and_goes_with_it() -> None:
     heads = BrokenHeads(Detections.empty())
     analytics = CameraAnalytics(
-        scene(rules={"no_helmet": {"every_n_frames": 1}}),
+        scene(rules={"no_helmet": {"check_interval_s": 0}}),
         NAMES,
         services={HEAD_DETECTOR: heads},
     )

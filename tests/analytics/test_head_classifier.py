@@ -79,12 +79,12 @@ def test_the_enricher_asks_the_classifier_about_riders_heads_only() -> None:
         NAMES,
         classes=["motorcycle"],
         confidence=0.25,
-        every_n_frames=1,
+        check_interval_s=0,
         head_band=0.55,
         needs=lambda track: True,
         classifier=classifier,
     )
-    enriched = enricher.enrich(np.zeros((480, 640, 3), np.uint8), bikes, index=0)
+    enriched = enricher.enrich(np.zeros((480, 640, 3), np.uint8), bikes, timestamp=0.0)
     assert classifier.asked == [1]  # the pedestrian's head is not classified
     assert enriched.data[HEADS].tolist() == [1]
     assert enriched.data[BARE_HEADS].tolist() == [1]  # the classifier overruled "helmet"

@@ -62,7 +62,7 @@ def test_votes_on_real_frames_find_bare_heads(heads: Detector, tmp_path: Path) -
             continue
         head, cls, bikes = head[keep], cls[keep], bikes[keep]
         analytics = CameraAnalytics(
-            scene(rules={"no_helmet": {"every_n_frames": 1, "min_votes": 3, "confidence": 0.25}}),
+            scene(rules={"no_helmet": {"check_interval_s": 0, "min_votes": 3, "confidence": 0.25}}),
             NAMES,
             services={HEAD_DETECTOR: heads},
             evidence=EvidenceWriter(EvidenceConfig(directory=tmp_path), NAMES),
@@ -106,7 +106,7 @@ def test_rule_runs_on_the_vietnamese_video(heads: Detector) -> None:
     video = require_shared("data", "videos", "vn_nga_ba_hue_overpass_20s.mp4")
     vehicles = Detector(DetectorConfig(model=model_path("vn-vehicles"), confidence=0.25))
     analytics = CameraAnalytics(
-        scene(rules={"no_helmet": {"every_n_frames": 3}}),
+        scene(rules={"no_helmet": {"check_interval_s": 0.1}}),
         vehicles.names,
         services={HEAD_DETECTOR: heads},
     )

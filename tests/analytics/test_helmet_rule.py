@@ -46,7 +46,7 @@ def _run(classes: Any, **params: Any) -> tuple[list[Any], ScriptedHeads, CameraA
     heads = ScriptedHeads(bike, classes)
     analytics = CameraAnalytics(
         # the scripted class is the verdict under test: no second look from the classifier
-        scene(rules={"no_helmet": {"every_n_frames": 1, "classifier": None, **params}}),
+        scene(rules={"no_helmet": {"check_interval_s": 0, "classifier": None, **params}}),
         NAMES,
         services={HEAD_DETECTOR: heads},
     )
