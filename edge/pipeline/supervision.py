@@ -73,6 +73,22 @@ class SupervisionConfig(BaseModel):
         "dropped and the detector is rebuilt. Keep it well above the slowest normal call, "
         "the first one included; the other cameras wait this long once per stall.",
     )
+    overload_window_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Window over which a camera's dropped frames are judged: a box that "
+        "cannot process a camera's source.max_fps drops frames from the capture queue, and "
+        "its counts and speeds then come from a rate that was never measured.",
+    )
+    overload_drop_share: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Share of the frames the capture kept (after source.max_fps) that the "
+        "queue dropped over overload_window_s for the camera to be marked degraded "
+        "(overloaded, a camera_status event); it is online again once the share falls "
+        "below half of this over a window.",
+    )
 
 
 class RestartBudget:
@@ -104,6 +120,56 @@ class RestartBudget:
     def _prune(self, now: float) -> None:
         while self._times and now - self._times[0] > self.policy.restart_window_s:
             self._times.popleft()
+
+
+OVERLOAD = "overload"
+"""The ``stage`` of a camera that drops frames because the box cannot keep its rate."""
+
+
+class OverloadWatch:
+    """Whether a camera's capture queue drops too many frames over a sliding window.
+
+    Samples the capture's counters at most once a second, so it holds at most about
+    ``window_s`` samples.
+    """
+
+    def __init__(self, window_s: float, drop_share: float, max_fps: float | None) -> None:
+        """Start with no sample and not overloaded."""
+        self.window_s = window_s
+        self.drop_share = drop_share
+        self.max_fps = max_fps
+        self.reason: str | None = None
+        self._samples: deque[tuple[float, int, int]] = deque()
+
+    def update(self, now: float, read: int, dropped: int) -> bool:
+        """Add a sample of the counters (monotonic seconds); True when the verdict changed."""
+        if self._samples and (read < self._samples[-1][1] or dropped < self._samples[-1][2]):
+            self._samples.clear()  # a restarted capture counts from zero
+        if self._samples and now - self._samples[-1][0] < 1.0:
+            return False
+        self._samples.append((now, read, dropped))
+        while len(self._samples) > 1 and now - self._samples[1][0] >= self.window_s:
+            self._samples.popleft()
+        start, read_then, dropped_then = self._samples[0]
+        span, kept, lost = now - start, read - read_then, dropped - dropped_then
+        if span < self.window_s or kept <= 0:
+            return False
+        share = lost / kept
+        if self.reason is None and share >= self.drop_share:
+            self.reason = self._describe(lost, kept, span)
+            return True
+        if self.reason is not None and share < self.drop_share / 2:
+            self.reason = None
+            return True
+        return False
+
+    def _describe(self, lost: int, kept: int, span: float) -> str:
+        processed = (kept - lost) / span
+        wanted = f" of the {self.max_fps:g} fps of source.max_fps" if self.max_fps else ""
+        return (
+            f"{OVERLOAD}: {lost} of {kept} frames dropped in {span:.0f} s, {processed:.1f} fps "
+            f"processed{wanted} (lower detector.imgsz or source.max_fps, or fewer cameras)"
+        )
 
 
 class CameraState(StrEnum):
@@ -229,6 +295,9 @@ class CameraUnit:
         self._capture_restart_at: float | None = None
         self._source_stopped = False
         self._finished_analytics: CameraAnalytics | None = None
+        self._overload = OverloadWatch(
+            policy.overload_window_s, policy.overload_drop_share, scene.source.max_fps
+        )
 
     # -- state --------------------------------------------------------------------------
 
@@ -306,9 +375,13 @@ class CameraUnit:
         self._watch_capture(now)
         self._watch_up()
         self._forget_old_failures(now)
-        dropped = getattr(getattr(self.source, "stats", None), "frames_dropped", None)
+        stats = getattr(self.source, "stats", None)
+        dropped = getattr(stats, "frames_dropped", None)
         if isinstance(dropped, int):
             self.metrics.dropped.labels(self.camera_id).set(dropped)
+            read = getattr(stats, "frames_read", None)
+            if isinstance(read, int):
+                self._watch_overload(now, read, dropped)
 
     def pause(self, seconds: float) -> None:
         """Discard the camera's frames for ``seconds`` (a part of it waits to restart)."""
@@ -368,6 +441,18 @@ class CameraUnit:
         reason = getattr(status, "reason", "") or ("frames arriving" if up else "no frames")
         self._settle(reason)
 
+    def _watch_overload(self, now: float, read: int, dropped: int) -> None:
+        """Degraded while the capture queue drops frames the box could not process."""
+        if not self._overload.update(now, read, dropped):
+            return
+        reason = self._overload.reason
+        if reason is not None:
+            self._mark_degraded(OVERLOAD, reason)
+            return
+        with self._lock:
+            self._degraded.pop(OVERLOAD, None)
+        self._settle(f"keeping up with its frames again for {self._overload.window_s:.0f} s")
+
     def _is_live(self) -> bool:
         return bool(getattr(self.source, "live", False))
 
@@ -377,7 +462,9 @@ class CameraUnit:
             healed = [
                 stage
                 for stage in self._degraded
-                if stage not in self._disabled and self._budget(stage).recent(now) == 0
+                if stage != OVERLOAD  # not a failure: _watch_overload clears it
+                and stage not in self._disabled
+                and self._budget(stage).recent(now) == 0
             ]
             for stage in healed:
                 del self._degraded[stage]
@@ -415,7 +502,7 @@ class CameraUnit:
         self.metrics.errors.labels(self.camera_id, stage).inc()
         if log:
             self._log_fault(stage, error, frame_index, failures)
-        self._mark_degraded(stage, f"{stage}: {describe(error)}", failures)
+        self._mark_degraded(stage, f"{stage}: {describe(error)}", failures=failures)
         return delay
 
     def _log_fault(
@@ -436,7 +523,7 @@ class CameraUnit:
             describe(error),
         )
 
-    def _mark_degraded(self, stage: str, reason: str, failures: int) -> None:
+    def _mark_degraded(self, stage: str, reason: str, **attributes: str | int | float) -> None:
         with self._lock:
             first = stage not in self._degraded
             self._degraded[stage] = reason
@@ -450,11 +537,11 @@ class CameraUnit:
                     reason,
                     self.node_id,
                     stage=stage,
-                    failures=failures,
+                    **attributes,
                 )
                 self._notify(event)
             return
-        self._set_state(CameraState.DEGRADED, reason, stage=stage, failures=failures)
+        self._set_state(CameraState.DEGRADED, reason, stage=stage, **attributes)
 
     def fail(self, stage: str, reason: str) -> None:
         """Give the camera up: it takes no more frames and its capture is stopped."""

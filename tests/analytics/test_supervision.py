@@ -7,6 +7,8 @@ processes with the real model and video are in ``test_edge_run.py``.
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,13 +16,13 @@ import pytest
 
 import tests.analytics.faults  # noqa: F401  (registers test_fault and test_alert)
 from edge.evidence import EvidenceConfig
-from edge.ingest import CaptureStats
+from edge.ingest import CaptureStats, CaptureWorker, SourceConfig
 from edge.pipeline.analytics import CameraAnalytics
 from edge.pipeline.commands import EXIT_CAMERAS_FAILED, exit_status
 from edge.pipeline.metrics import PipelineMetrics
 from edge.pipeline.runner import Pipeline
 from edge.pipeline.sink import MemorySink, OutgoingEvent
-from edge.pipeline.supervision import RestartBudget, SupervisionConfig
+from edge.pipeline.supervision import OverloadWatch, RestartBudget, SupervisionConfig
 from edge.transport.outbox import OutboxFullError
 from tests.analytics.factories import scene
 from tests.analytics.test_pipeline import SyntheticDetector, SyntheticSource
@@ -360,3 +362,84 @@ def test_metrics_and_status_say_what_the_capture_says():
 def test_outgoing_events_keep_their_shape():
     event = make_event(EventType.COUNT)
     assert OutgoingEvent(event).images == ()
+
+
+def test_overload_is_judged_over_a_window_with_hysteresis():
+    watch = OverloadWatch(window_s=10, drop_share=0.05, max_fps=10)
+    read = dropped = 0
+    changes = []
+    for second in range(60):  # 10 frames kept a second; 4 of them dropped from 10 s to 30 s
+        read += 10
+        dropped += 4 if 10 <= second < 30 else 0
+        if watch.update(float(second), read, dropped):
+            changes.append((second, watch.reason))
+        watch.update(second + 0.5, read, dropped)  # sampled at most once a second
+    (entered, reason), (left, cleared) = changes
+    assert 10 < entered <= 12 and cleared is None
+    assert reason is not None and "frames dropped" in reason and "of the 10 fps" in reason
+    assert 30 < left <= 40  # back once a window's share is below half the threshold
+    assert len(watch._samples) <= 12  # bounded by the window
+
+
+def test_a_restarted_capture_counts_from_zero_without_a_false_verdict():
+    watch = OverloadWatch(window_s=5, drop_share=0.05, max_fps=None)
+    for second in range(10):
+        assert not watch.update(float(second), 100 + 10 * second, 0)
+    assert not watch.update(10.0, 3, 0)  # counters reset: the window starts over
+    assert list(watch._samples) == [(10.0, 3, 0)]
+
+
+class SlowForAWhile(SyntheticDetector):
+    """Slower than the camera's 10 fps for its first calls (an overloaded box), then fast."""
+
+    def __init__(self, slow_calls: int) -> None:
+        super().__init__()
+        self.slow_calls = slow_calls
+        self.done = 0
+
+    def detect(self, images):
+        self.done += 1
+        if self.done <= self.slow_calls:
+            time.sleep(0.25)  # 4 frames a second at most, where the camera keeps 10
+        return super().detect(images)
+
+
+def _video(path: Path, seconds: float, fps: float = 25.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (160, 120))
+    image = np.full((120, 160, 3), 90, np.uint8)
+    image[::8] = 160
+    for _ in range(int(seconds * fps)):
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def test_a_camera_the_box_cannot_keep_up_with_is_degraded_until_it_keeps_up(tmp_path):
+    """Through a real capture worker paced in real time: frames dropped from its queue make
+    the camera degraded (a ``camera_status`` event naming the rate), and it is online again
+    once it keeps up."""
+    source = CaptureWorker(
+        SourceConfig(
+            uri=str(_video(tmp_path / "cam.avi", seconds=9)),
+            camera_id="a",
+            realtime=True,
+            max_fps=10,
+            queue_size=2,
+        )
+    )
+    sink = MemorySink()
+    policy = SupervisionConfig(overload_window_s=2.0)
+    pipeline = pipeline_of(
+        [camera("a")],
+        sink=sink,
+        detector=SlowForAWhile(slow_calls=12),
+        sources={"a": source},
+        supervision=policy,
+    )
+    pipeline.run()
+    seen = statuses(sink, "a")
+    assert [s["status"] for s in seen] == ["online", "degraded", "online", "finished"], seen
+    assert seen[1]["stage"] == "overload"
+    assert "frames dropped" in str(seen[1]["reason"]) and "fps processed" in str(seen[1]["reason"])
+    assert "keeping up" in str(seen[2]["reason"])
+    assert sample(pipeline, "edge_frames_dropped", camera="a") > 0
