@@ -405,7 +405,7 @@ class SlowForAWhile(SyntheticDetector):
 
 
 def _video(path: Path, seconds: float, fps: float = 25.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (160, 120))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 120))
     image = np.full((120, 160, 3), 90, np.uint8)
     image[::8] = 160
     for _ in range(int(seconds * fps)):
