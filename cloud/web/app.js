@@ -188,6 +188,21 @@ function renderCard(a) {
   return card;
 }
 
+function cameraStatus(at, m) {
+  // What the camera's supervisor said: its state, the failing part, an overloaded box's rate
+  const out = [];
+  if (at.status) out.push(t("camera_status." + at.status));
+  if (at.stage && at.stage.startsWith("rule:")) out.push(t("stage.rule", {rule: ruleName(at.stage.slice(5))}));
+  else if (at.stage) out.push(I18N.has("stage." + at.stage) ? t("stage." + at.stage) : at.stage);
+  if (m.processed_fps !== undefined) {
+    const share = unit.pct(m.dropped_share || 0);
+    out.push(m.max_fps !== undefined
+      ? t("measure.processing", {fps: num(m.processed_fps, 1), max: num(m.max_fps, 1), share: share})
+      : t("measure.processing_nomax", {fps: num(m.processed_fps, 1), share: share}));
+  }
+  return out;
+}
+
 function zoneName(zone) {
   // Zone, lane and line names of the scene configs: words in the catalogue, else the name
   return I18N.has("zone." + zone) ? t("zone." + zone) : zone.replaceAll("_", " ");
@@ -251,6 +266,9 @@ function measurement(ev) {
       break;
     case "camera_health":
       if (at.condition) out.push(t("condition." + at.condition));
+      break;
+    case "camera_status":
+      out.push(...cameraStatus(at, m));
       break;
     case "zone_occupancy":
       if (m.count !== undefined) out.push(t("measure.occupancy", {n: num(m.count), dwell: unit.duration(m.max_dwell_s || 0)}));

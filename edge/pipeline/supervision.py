@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -139,6 +139,8 @@ class OverloadWatch:
         self.drop_share = drop_share
         self.max_fps = max_fps
         self.reason: str | None = None
+        self.measured: dict[str, float] = {}
+        """While overloaded: ``processed_fps``, ``dropped_share`` and ``max_fps`` (if set)."""
         self._samples: deque[tuple[float, int, int]] = deque()
 
     def update(self, now: float, read: int, dropped: int) -> bool:
@@ -157,9 +159,13 @@ class OverloadWatch:
         share = lost / kept
         if self.reason is None and share >= self.drop_share:
             self.reason = self._describe(lost, kept, span)
+            self.measured = {"processed_fps": round((kept - lost) / span, 2)}
+            self.measured["dropped_share"] = round(share, 3)
+            if self.max_fps:
+                self.measured["max_fps"] = self.max_fps
             return True
         if self.reason is not None and share < self.drop_share / 2:
-            self.reason = None
+            self.reason, self.measured = None, {}
             return True
         return False
 
@@ -223,11 +229,13 @@ def status_event(
     state: CameraState,
     reason: str,
     node_id: str = "default",
+    measurements: Mapping[str, float] | None = None,
     **attributes: str | int | float,
 ) -> Event:
     """A ``camera_status`` event: the camera's new state and why (wall-clock time).
 
-    ``node_id`` is the edge node's (the camera's site comes from its scene).
+    ``node_id`` is the edge node's (the camera's site comes from its scene);
+    ``measurements`` the figures of an overloaded camera (``CameraStatusMeasurements``).
     """
     return Event.of(
         camera_id=scene.camera.id,
@@ -237,6 +245,7 @@ def status_event(
         type=EventType.CAMERA_STATUS,
         rule=SUPERVISOR_RULE,
         severity=_SEVERITY[state],
+        measurements=dict(measurements or {}),
         attributes={"status": state.value, "reason": reason[:MAX_REASON_CHARS], **attributes},
     )
 
@@ -316,7 +325,13 @@ class CameraUnit:
         """True once the camera will deliver no more frames (its file ended, or it failed)."""
         return self._state in (CameraState.FAILED, CameraState.FINISHED)
 
-    def _set_state(self, state: CameraState, reason: str, **attributes: str | int | float) -> None:
+    def _set_state(
+        self,
+        state: CameraState,
+        reason: str,
+        measurements: Mapping[str, float] | None = None,
+        **attributes: str | int | float,
+    ) -> None:
         """Move to ``state`` (and say so) unless the camera is already there."""
         with self._lock:
             if state is self._state or self._state is CameraState.FAILED:
@@ -325,7 +340,9 @@ class CameraUnit:
         self.metrics.set_camera_state(self.camera_id, state.value)
         log = logger.info if _SEVERITY[state] is Severity.INFO else logger.warning
         log("camera %s %s (%s)", self.camera_id, state.value, reason)
-        self._notify(status_event(self.scene, state, reason, self.node_id, **attributes))
+        self._notify(
+            status_event(self.scene, state, reason, self.node_id, measurements, **attributes)
+        )
 
     def _settle(self, reason: str) -> None:
         """Back to online, or degraded while a part is switched off or failed recently."""
@@ -447,7 +464,7 @@ class CameraUnit:
             return
         reason = self._overload.reason
         if reason is not None:
-            self._mark_degraded(OVERLOAD, reason)
+            self._mark_degraded(OVERLOAD, reason, self._overload.measured)
             return
         with self._lock:
             self._degraded.pop(OVERLOAD, None)
@@ -523,7 +540,13 @@ class CameraUnit:
             describe(error),
         )
 
-    def _mark_degraded(self, stage: str, reason: str, **attributes: str | int | float) -> None:
+    def _mark_degraded(
+        self,
+        stage: str,
+        reason: str,
+        measurements: Mapping[str, float] | None = None,
+        **attributes: str | int | float,
+    ) -> None:
         with self._lock:
             first = stage not in self._degraded
             self._degraded[stage] = reason
@@ -536,12 +559,13 @@ class CameraUnit:
                     CameraState.DEGRADED,
                     reason,
                     self.node_id,
+                    measurements,
                     stage=stage,
                     **attributes,
                 )
                 self._notify(event)
             return
-        self._set_state(CameraState.DEGRADED, reason, stage=stage, **attributes)
+        self._set_state(CameraState.DEGRADED, reason, measurements, stage=stage, **attributes)
 
     def fail(self, stage: str, reason: str) -> None:
         """Give the camera up: it takes no more frames and its capture is stopped."""

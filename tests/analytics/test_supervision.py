@@ -429,8 +429,14 @@ def test_a_camera_the_box_cannot_keep_up_with_is_degraded_until_it_keeps_up(tmp_
     )
     sink = MemorySink()
     policy = SupervisionConfig(overload_window_s=2.0)
+    limited = scene(
+        camera={"id": "a"},
+        source={"uri": "cam.avi", "max_fps": 10},
+        lines=[LINE],
+        rules={"line_crossing": {"intervals_s": [60]}},
+    )
     pipeline = pipeline_of(
-        [camera("a")],
+        [limited],
         sink=sink,
         detector=SlowForAWhile(slow_calls=12),
         sources={"a": source},
@@ -442,4 +448,10 @@ def test_a_camera_the_box_cannot_keep_up_with_is_degraded_until_it_keeps_up(tmp_
     assert seen[1]["stage"] == "overload"
     assert "frames dropped" in str(seen[1]["reason"]) and "fps processed" in str(seen[1]["reason"])
     assert "keeping up" in str(seen[2]["reason"])
+    [overloaded] = [
+        e for e in sink.events if e.type == EventType.CAMERA_STATUS and "stage" in e.attributes
+    ]
+    measured = dict(overloaded.measurements.items())
+    assert measured["max_fps"] == 10 and measured["processed_fps"] < 10
+    assert measured["dropped_share"] >= policy.overload_drop_share
     assert sample(pipeline, "edge_frames_dropped", camera="a") > 0

@@ -363,3 +363,46 @@ def test_a_page_left_open_keeps_every_open_card_and_only_the_latest_closed_ones(
         finally:
             browser.close()
             client.close()
+
+
+def test_a_camera_status_card_says_in_words_what_the_supervisor_found(system: System):
+    """An overloaded camera, as the edge's supervisor words it, reaches the page in words.
+
+    The event is made by the same calls as ``CameraUnit`` makes (``OverloadWatch`` judges the
+    capture's counters, ``status_event`` words it), then goes through the edge publisher,
+    Mosquitto and the consumer; the card used to say only "camera status".
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    from edge.pipeline.supervision import OVERLOAD, CameraState, OverloadWatch, status_event
+    from tests.analytics.factories import scene
+
+    watch = OverloadWatch(window_s=30, drop_share=0.05, max_fps=10)
+    for second in range(32):  # 10 frames kept a second, 4.5 of them dropped
+        watch.update(float(second), 10 * second, 9 * second // 2)
+    assert watch.reason is not None
+    camera = scene(camera={"id": CAMERA.camera_id, "site": CAMERA.site_id})
+    event = status_event(
+        camera, CameraState.DEGRADED, watch.reason, "node-1", watch.measured, stage=OVERLOAD
+    )
+    assert event.measurements["max_fps"] == 10
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            _login(page, system.base, "operator")
+            expect(page.locator("#live-dot.on")).to_be_visible(timeout=10_000)
+            system.edge.publish(event)
+            card = page.locator("[data-alert]").first
+            expect(card.locator(".type")).to_have_text("Trạng thái camera", timeout=10_000)
+            measure = card.locator(".measure")
+            expect(measure).to_contain_text("hoạt động suy giảm · máy xử lý quá tải")
+            expect(measure).to_contain_text("xử lý 5,5/10 khung hình/giây, bỏ 45 % số khung hình")
+            expect(card.locator(".rule")).to_have_text("giám sát hoạt động camera")
+            page.select_option("#lang", "en")
+            expect(measure).to_contain_text(
+                "degraded · the box is overloaded · processing 5.5 of 10 frames/s, 45% of "
+                "frames dropped"
+            )
+        finally:
+            browser.close()

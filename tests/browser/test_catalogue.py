@@ -15,6 +15,7 @@ from cloud.api.routers.false_alarms import FalseAlarmReason
 from cloud.db import AlertState, Role
 from cloud.reports.classify import Category, Urgency
 from cloud.web.pages import WEB_DIR
+from edge.pipeline.supervision import OVERLOAD, SUPERVISOR_RULE, CameraState
 from edge.rules.camera_health import CONDITIONS
 from edge.rules.congestion import Level
 from edge.rules.registry import BUILT_IN_RULES
@@ -58,6 +59,10 @@ def test_every_code_the_page_shows_has_words(lang: str):
     wanted += [f"node_state.{s}" for s in ("online", "offline", "degraded", "unknown")]
     wanted += [f"class.{c}" for c in ROAD_USERS] + ["direction.in", "direction.out"]
     wanted += ["unit.kmh", "unit.vehicles_per_hour", "unit.m", "unit.s"]
+    # camera_status cards: the state, the failing part (``CameraUnit.fault`` stages)
+    wanted += [f"camera_status.{s}" for s in CameraState] + [f"rule.{SUPERVISOR_RULE}"]
+    stages = ("capture", "detector", "analytics", "evidence", "sink", OVERLOAD)
+    wanted += [f"stage.{s}" for s in stages]
     assert [k for k in wanted if k not in words] == []
 
 

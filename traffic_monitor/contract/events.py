@@ -329,6 +329,9 @@ class CameraStatusEvent(Event):
     """The camera's capture or processing changed state."""
 
     type: Literal[EventType.CAMERA_STATUS] = Field(description="What happened.")
+    measurements: p.CameraStatusMeasurements = Field(
+        default_factory=p.CameraStatusMeasurements, description=MEASURED
+    )
     attributes: p.CameraStatusAttributes = Field(
         default_factory=p.CameraStatusAttributes, description=FACTS
     )

@@ -267,6 +267,23 @@ class CameraHealthAttributes(Attributes):
     condition: str | None = Field(default=None, max_length=64, description="Condition name.")
 
 
+class CameraStatusMeasurements(Measurements):
+    """How far a camera's processing falls short of its rate (an overloaded camera)."""
+
+    processed_fps: Number | None = Field(
+        default=None, ge=0, description="Frames processed per second over the window."
+    )
+    max_fps: Number | None = Field(
+        default=None, ge=0, description="The rate the camera is to be processed at."
+    )
+    dropped_share: Number | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of the frames kept for processing that were dropped unprocessed.",
+    )
+
+
 class CameraStatusAttributes(Attributes):
     """The camera's new state and why."""
 
