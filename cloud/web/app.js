@@ -74,7 +74,7 @@ async function start() {
   // every open card, however old, then the latest of any state
   const open = await api("/api/alerts?state=new&state=acknowledged&limit=" + MAX_OPEN_CARDS);
   const latest = await api("/api/alerts?limit=" + MAX_CLOSED_CARDS);
-  for (const a of [...open, ...latest].reverse()) upsert(a, false);
+  loadCards([...open, ...latest]);
   await redrawMap();
   await Promise.all([loadEmergencies(), loadReports(), drawNodes(), drawCityPlot()]);
   setInterval(loadEmergencies, 3000);
@@ -107,12 +107,25 @@ function renderLive() {
 
 // ---- alert cards ------------------------------------------------------------------------
 
-function upsert(alert, fresh) {
+function takeCard(alert) {
+  // Takes the newer copy of a card; false for an older one (a list read before a change)
   const before = cards.get(alert.id);
-  if (before && before.updated_seq > alert.updated_seq) return;  // an older copy of the card
+  if (before && before.updated_seq > alert.updated_seq) return false;
   lastSeq = Math.max(lastSeq, alert.updated_seq);
   if (before && before.latest_event_id !== alert.latest_event_id) forgetEvent(before.latest_event_id);
   cards.set(alert.id, alert);
+  return true;
+}
+
+function loadCards(list) {
+  // Many cards at once (the page's start): kept, pruned and drawn once, not one by one
+  for (const a of list) takeCard(a);
+  for (const a of pruneCards(sortedCards())) renderCard(a);
+  sortCards();
+}
+
+function upsert(alert, fresh) {
+  if (!takeCard(alert)) return;
   const card = renderCard(alert);
   sortCards();
   if (fresh) {
@@ -153,10 +166,15 @@ function rank(a) {
   return STATE_ORDER.indexOf(a.state) * 10 + SEVERITY_ORDER.indexOf(a.severity);
 }
 
+function sortedCards() {
+  return [...cards.values()].sort((a, b) => rank(a) - rank(b) || Date.parse(b.last_time) - Date.parse(a.last_time));
+}
+
 function sortCards() {
-  const list = pruneCards([...cards.values()].sort((a, b) => rank(a) - rank(b) || Date.parse(b.last_time) - Date.parse(a.last_time)));
+  const list = pruneCards(sortedCards());
   const box = $("alerts");
-  for (const a of list) box.append(document.querySelector('[data-alert="' + a.id + '"]'));
+  const shown = new Map([...box.querySelectorAll("[data-alert]")].map((node) => [node.dataset.alert, node]));
+  for (const a of list) if (shown.has(String(a.id))) box.append(shown.get(String(a.id)));
   $("no-alerts").hidden = list.length > 0;
 }
 
