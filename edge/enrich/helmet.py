@@ -105,7 +105,7 @@ class HelmetEnricher:
         self.class_names = tuple(class_names)
         self.classes = frozenset(classes)
         self.confidence = confidence
-        self._due = FrameRateLimiter(1.0 / check_interval_s if check_interval_s > 0 else None)
+        self._due = FrameRateLimiter.every(check_interval_s)
         self.head_band = head_band
         self.needs = needs
         self.classifier = classifier

@@ -23,6 +23,11 @@ class FrameRateLimiter:
         self.max_fps = max_fps
         self._next_due = 0.0
 
+    @classmethod
+    def every(cls, interval_s: float) -> FrameRateLimiter:
+        """A limiter keeping frames at least ``interval_s`` apart (0: every frame)."""
+        return cls(1.0 / interval_s if interval_s > 0 else None)
+
     def keep(self, timestamp: float) -> bool:
         """Whether the frame at ``timestamp`` (media seconds, increasing) is processed."""
         if self.max_fps is None:

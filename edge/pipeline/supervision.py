@@ -158,9 +158,9 @@ class OverloadWatch:
             return False
         share = lost / kept
         if self.reason is None and share >= self.drop_share:
-            self.reason = self._describe(lost, kept, span)
-            self.measured = {"processed_fps": round((kept - lost) / span, 2)}
-            self.measured["dropped_share"] = round(share, 3)
+            processed = (kept - lost) / span
+            self.reason = self._describe(lost, kept, span, processed)
+            self.measured = {"processed_fps": round(processed, 2), "dropped_share": round(share, 3)}
             if self.max_fps:
                 self.measured["max_fps"] = self.max_fps
             return True
@@ -169,8 +169,7 @@ class OverloadWatch:
             return True
         return False
 
-    def _describe(self, lost: int, kept: int, span: float) -> str:
-        processed = (kept - lost) / span
+    def _describe(self, lost: int, kept: int, span: float, processed: float) -> str:
         wanted = f" of the {self.max_fps:g} fps of source.max_fps" if self.max_fps else ""
         return (
             f"{OVERLOAD}: {lost} of {kept} frames dropped in {span:.0f} s, {processed:.1f} fps "

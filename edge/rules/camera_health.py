@@ -167,8 +167,7 @@ class CameraHealthRule(Rule):
         self.lifecycle = Lifecycle(params.update_interval_s)
         self.reference: np.ndarray[Any, Any] | None = None
         self.last_stats: HealthStats | None = None
-        interval = params.check_interval_s
-        self._checks = FrameRateLimiter(1.0 / interval if interval > 0 else None)
+        self._checks = FrameRateLimiter.every(params.check_interval_s)
         self._learnt_at: float | None = None
 
     def process(self, frame: FrameContext) -> list[Event]:

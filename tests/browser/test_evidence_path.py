@@ -33,7 +33,7 @@ from cloud.migrations import upgrade
 from cloud.services.accounts import create_user
 from cloud.store import EventRecord, EventStore, SnapshotRecord
 from tests.api.conftest import PASSWORD
-from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM, loaded_width
+from tests.browser.test_alert_view import ARTIFACTS, CHROMIUM, chromium, loaded_width
 from tests.conftest import require_shared
 from tests.transport.conftest import Mosquitto, wait_for
 from traffic_monitor.net import free_port, wait_port
@@ -157,7 +157,7 @@ def _stored(store: EventStore) -> tuple[list[EventRecord], list[SnapshotRecord]]
 
 
 def test_operator_clicks_an_alert_and_sees_its_blurred_evidence(system: Path3):
-    from playwright.sync_api import APIResponse, Route, expect, sync_playwright
+    from playwright.sync_api import APIResponse, Route, expect
 
     events, snapshots = _stored(system.store)
     alerts = [e for e in events if e.type == "wrong_way" and e.phase == "start"]
@@ -166,54 +166,50 @@ def test_operator_clicks_an_alert_and_sees_its_blurred_evidence(system: Path3):
     assert all("evidence_path" not in e.payload.get("attributes", {}) for e in events)
     by_event = {str(s.event_id): s for s in snapshots if s.kind == "snapshot"}
     assert {str(e.event_id) for e in alerts if e.payload["evidence"]["snapshot"]} <= set(by_event)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            served: dict[str, APIResponse] = {}  # event id in the URL -> what the server sent
+    with chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        served: dict[str, APIResponse] = {}  # event id in the URL -> what the server sent
 
-            def keep(route: Route) -> None:  # the page's own request, passed through as is
-                response = route.fetch()
-                served[route.request.url.split("/")[-3]] = response
-                route.fulfill(response=response)
+        def keep(route: Route) -> None:  # the page's own request, passed through as is
+            response = route.fetch()
+            served[route.request.url.split("/")[-3]] = response
+            route.fulfill(response=response)
 
-            page.route(re.compile(r"/evidence/(snapshot|crop)$"), keep)
-            _login(page, system.base, "operator")
-            card = page.locator("[data-alert]", has_text="Đi ngược chiều").first  # wrong way
-            expect(card).to_contain_text("evidence path test", timeout=30_000)  # the camera
-            image = card.locator("img.thumb")
-            expect(image).to_be_visible(timeout=30_000)
-            image.click()  # the operator opens the image
-            expect(image).to_have_class(re.compile(r"\bbig\b"))
-            loaded_width(image)
-            alert_id = card.get_attribute("data-alert")
-            listed = page.evaluate("fetch('/api/alerts').then(r => r.json())")
-            latest = next(a["latest_event_id"] for a in listed if str(a["id"]) == alert_id)
-            response = served[latest]
-            assert response.status == 200
-            event_id = response.headers["x-event-id"]  # the incident's start event
-            stored = by_event[event_id]
-            assert response.body() == stored.content  # the image that came through MQTT
-            decoded = cv2.imdecode(np.frombuffer(stored.content, np.uint8), cv2.IMREAD_COLOR)
-            assert image.evaluate("i => i.naturalWidth") == decoded.shape[1]
-            origin = next(e for e in events if str(e.event_id) == event_id)
-            assert origin.payload["evidence"]["blurred"] is True  # blurred on the box
-            assert errors == []
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "evidence_path.png"), full_page=True)
-            (ARTIFACTS / "evidence_path.jpg").write_bytes(stored.content)
+        page.route(re.compile(r"/evidence/(snapshot|crop)$"), keep)
+        _login(page, system.base, "operator")
+        card = page.locator("[data-alert]", has_text="Đi ngược chiều").first  # wrong way
+        expect(card).to_contain_text("evidence path test", timeout=30_000)  # the camera
+        image = card.locator("img.thumb")
+        expect(image).to_be_visible(timeout=30_000)
+        image.click()  # the operator opens the image
+        expect(image).to_have_class(re.compile(r"\bbig\b"))
+        loaded_width(image)
+        alert_id = card.get_attribute("data-alert")
+        listed = page.evaluate("fetch('/api/alerts').then(r => r.json())")
+        latest = next(a["latest_event_id"] for a in listed if str(a["id"]) == alert_id)
+        response = served[latest]
+        assert response.status == 200
+        event_id = response.headers["x-event-id"]  # the incident's start event
+        stored = by_event[event_id]
+        assert response.body() == stored.content  # the image that came through MQTT
+        decoded = cv2.imdecode(np.frombuffer(stored.content, np.uint8), cv2.IMREAD_COLOR)
+        assert image.evaluate("i => i.naturalWidth") == decoded.shape[1]
+        origin = next(e for e in events if str(e.event_id) == event_id)
+        assert origin.payload["evidence"]["blurred"] is True  # blurred on the box
+        assert errors == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "evidence_path.png"), full_page=True)
+        (ARTIFACTS / "evidence_path.jpg").write_bytes(stored.content)
 
-            viewer = browser.new_page()
-            _login(viewer, system.base, "viewer")
-            vcard = viewer.locator("[data-alert]", has_text="Đi ngược chiều").first
-            expect(vcard).to_contain_text("evidence path test", timeout=30_000)
-            assert vcard.locator("img").count() == 0
-            url = f"/api/events/{event_id}/evidence/snapshot"
-            assert viewer.evaluate(f"fetch('{url}').then(r => r.status)") == 403
-        finally:
-            browser.close()
+        viewer = browser.new_page()
+        _login(viewer, system.base, "viewer")
+        vcard = viewer.locator("[data-alert]", has_text="Đi ngược chiều").first
+        expect(vcard).to_contain_text("evidence path test", timeout=30_000)
+        assert vcard.locator("img").count() == 0
+        url = f"/api/events/{event_id}/evidence/snapshot"
+        assert viewer.evaluate(f"fetch('{url}').then(r => r.status)") == 403
     with system.store.session() as db:
         views = db.scalars(select(AuditRecord).where(AuditRecord.action == "evidence.view")).all()
     assert views and {v.actor for v in views} == {"operator"}  # every view audited, none 403'd
