@@ -81,7 +81,7 @@ async function start() {
   setInterval(loadReports, 3000);
   setInterval(refreshCameras, 10000);
   setInterval(drawNodes, 10000);
-  setInterval(retryThumbs, 10000);
+  setInterval(retryMissing, 10000);
   setInterval(drawCityPlot, 60000);
   connect();
 }
@@ -251,7 +251,10 @@ async function loadEvent(a) {
   let ev;
   try {
     ev = await api("/api/events/" + a.latest_event_id);
-  } catch (e) { return; }
+  } catch (e) {  // asked again by retryMissing
+    if (shows(a)) events.delete(a.latest_event_id);
+    return;
+  }
   if (!shows(a)) return;  // forgotten meanwhile: keep nothing of it
   events.set(a.latest_event_id, ev);
   renderCard(cards.get(a.id));
@@ -309,10 +312,13 @@ function evidence(a) {
     box.append(el("span", {class: "muted"}, t("ui.evidence_viewer")));
     return box;
   }
+  const ev = events.get(a.latest_event_id);
   const url = thumbs.get(a.latest_event_id);
-  if (url === undefined || url === null) {  // null: being fetched (a refresh meanwhile waits)
+  if (ev && !imageComing(ev)) {  // its event says no image was made: nothing to ask for
+    box.append(el("span", {class: "muted"}, t("ui.evidence_none")));
+  } else if (!ev || url === undefined || url === null) {  // null: being fetched
     box.append(el("span", {class: "muted"}, t("ui.evidence_loading")));
-    if (url === undefined) loadThumb(a);
+    if (ev && url === undefined) loadThumb(a);  // the event first: it says if an image comes
   } else if (url === "") {
     box.append(el("span", {class: "muted"}, t("ui.evidence_none")));
   } else {
@@ -328,6 +334,15 @@ function evidence(a) {
   return box;
 }
 
+function imageComing(ev) {
+  // Whether the event has an evidence image, now or on its way. The edge says on a start or
+  // instant event whether it made images (never for a camera status); an update or end
+  // event is shown with the image of its incident's start, which the server finds.
+  const p = ev.payload;
+  if (p.phase !== "start" && p.phase !== "instant") return true;
+  return Boolean(p.evidence && (p.evidence.snapshot || p.evidence.crop));
+}
+
 async function loadThumb(a) {
   const id = a.latest_event_id;
   thumbs.set(id, null);
@@ -338,7 +353,7 @@ async function loadThumb(a) {
       const res = await fetch("/api/events/" + id + "/evidence/" + kind, {credentials: "same-origin"});
       if (res.ok) { url = URL.createObjectURL(await res.blob()); break; }
     }
-  } catch (e) { /* the network failed: "" is asked again by retryThumbs */ }
+  } catch (e) { /* the network failed: "" is asked again by retryMissing */ }
   if (!shows(a)) {  // forgotten meanwhile: keep nothing of it
     if (url) URL.revokeObjectURL(url);
     return;
@@ -347,11 +362,14 @@ async function loadThumb(a) {
   renderCard(cards.get(a.id));
 }
 
-function retryThumbs() {
-  // Evidence images arrive after their event (a separate message): ask again a few times
-  if (!me || me.role === "viewer") return;
+function retryMissing() {
+  // An event whose fetch failed is asked again; evidence images arrive after their event (a
+  // separate message), so one not there yet is asked again a few times
   for (const a of cards.values()) {
     const id = a.latest_event_id;
+    const ev = events.get(id);
+    if (ev === undefined) { loadEvent(a); continue; }
+    if (!ev || !me || me.role === "viewer" || !imageComing(ev)) continue;
     if (thumbs.get(id) === "" && (thumbTries.get(id) || 0) < THUMB_TRIES) loadThumb(a);
   }
 }

@@ -144,7 +144,7 @@ def _speeding() -> Event:
     return _event(
         3, EventType.SPEEDING, severity=Severity.HIGH, object_class="car",
         measurements={"speed_kmh": 67.4, "speed_uncertainty_kmh": 3.1, "limit_kmh": 40},
-        geometry={"zone": "carriageway_towards"},
+        geometry={"zone": "carriageway_towards"}, evidence={"snapshot": True},
     )  # fmt: skip
 
 
