@@ -227,7 +227,7 @@ def evaluate_model(
     images: list[ImageBoxes] = []
     start = time.perf_counter()
     for path, (image, labels) in zip(dataset.image_paths, dataset, strict=True):
-        detections = _detect_at_aspect(detector, image, aspect)
+        detections = detect_at_aspect(detector, image, aspect)
         if merge is not None and (merge_where is None or merge_where(path.name)):
             detections = merge_riders(detections, detector.names, merge)
         images.append(to_image_boxes(detections, mapping, labels.xyxy, labels.class_id))
@@ -245,7 +245,7 @@ def evaluate_model(
     )
 
 
-def _detect_at_aspect(detector: Detector, image: Any, aspect: float | None) -> Detections:
+def detect_at_aspect(detector: Detector, image: Any, aspect: float | None) -> Detections:
     """Detect on the image restored to the camera's aspect ratio, boxes in stored pixels."""
     height, width = image.shape[:2]
     if aspect is None or abs(width / height - aspect) < 0.01:

@@ -408,9 +408,13 @@ def test_a_camera_status_card_says_in_words_what_the_supervisor_found(system: Sy
         else:
             route.continue_()
 
+    def on_request(request) -> None:
+        if "/evidence/" in request.url:
+            image_asks.append(request.url)
+
     with chromium() as browser:
         page = browser.new_page()
-        page.on("request", lambda r: "/evidence/" in r.url and image_asks.append(r.url))
+        page.on("request", on_request)
         page.route(f"**/api/events/{event.event_id}", first_event_fetch_fails)
         _login(page, system.base, "operator")
         expect(page.locator("#live-dot.on")).to_be_visible(timeout=10_000)

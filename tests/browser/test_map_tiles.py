@@ -11,8 +11,10 @@ import math
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -24,7 +26,7 @@ from cloud.services.accounts import create_user
 from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from tests.api.conftest import PASSWORD
-from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM, _login
+from tests.browser.test_alert_view import ARTIFACTS, CHROMIUM, _login, chromium
 from traffic_monitor.net import free_port
 
 CAMERAS = [
@@ -115,66 +117,64 @@ def _centre(box: dict[str, float] | None) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
-def _open_map(base: str):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # a tile refused by the page's CSP is reported on the console
-    page.on(
-        "console", lambda msg: errors.append(msg.text) if "Security Policy" in msg.text else None
-    )
-    _login(page, base, "viewer")
-    page.wait_for_selector("#map [data-camera=cam-east]")
-    return pw, browser, page, errors
+@contextmanager
+def _open_map(base: str) -> Iterator[tuple[Any, list[str]]]:
+    """The viewer's page with the map drawn, and the page errors seen; Chromium closed after."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # a tile refused by the page's CSP is reported on the console
+        page.on(
+            "console",
+            lambda msg: errors.append(msg.text) if "Security Policy" in msg.text else None,
+        )
+        _login(page, base, "viewer")
+        page.wait_for_selector("#map [data-camera=cam-east]")
+        yield page, errors
 
 
 def test_map_draws_tiles_from_the_configured_server(store: EventStore):
     tiles = TileServer()
     url = f"http://127.0.0.1:{tiles.port}/{{z}}/{{x}}/{{y}}.png"
     base, srv, thread = _serve(ApiSettings(map_tile_url=url), store)
-    pw, browser, page, errors = _open_map(base)
     try:
-        page.wait_for_function(
-            "() => { const t = [...document.querySelectorAll('#map img.tile')];"
-            " return t.length > 0 && t.every((i) => i.complete && i.naturalWidth > 0); }",
-            timeout=10_000,
-        )
-        imgs = page.locator("#map img.tile")
-        assert imgs.count() >= 1
-        assert all(w == 256 for w in imgs.evaluate_all("ts => ts.map((t) => t.naturalWidth)"))
-        names = imgs.evaluate_all("ts => ts.map((t) => t.dataset.tile)")
-        assert {f"/{n}.png" for n in names} <= set(tiles.asked)
-        z = int(names[0].split("/")[0])
-        assert 10 <= z <= 18  # 0.01° apart: a street-level zoom, not the world
-        # each placed dot's centre sits on its Web-Mercator position over the tiles
-        first = imgs.first
-        z0, tx, ty = (int(v) for v in first.get_attribute("data-tile").split("/"))  # type: ignore[union-attr]
-        tile_box = first.bounding_box()
-        assert tile_box is not None
-        map_box = page.locator("#map").bounding_box()
-        assert map_box is not None
-        for cam in CAMERAS[:2]:
-            assert cam.lat is not None and cam.lon is not None
-            wx, wy = _world_px(cam.lat, cam.lon, z0)
-            x, y = _centre(page.locator(f"[data-camera={cam.camera_id}]").bounding_box())
-            assert abs(x - (tile_box["x"] + wx - tx * 256)) <= 2
-            assert abs(y - (tile_box["y"] + wy - ty * 256)) <= 2
-            assert map_box["x"] < x < map_box["x"] + map_box["width"]
-            assert map_box["y"] < y < map_box["y"] + map_box["height"]
-        east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
-        west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
-        assert east[0] > west[0] and east[1] < west[1]  # east and north of the other
-        assert page.locator("#map-unplaced [data-camera=cam-nopos]").is_visible()  # below
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.locator("#side-column").screenshot(path=str(ARTIFACTS / "map_tiles_vi.png"))
-        assert errors == []
+        with _open_map(base) as (page, errors):
+            page.wait_for_function(
+                "() => { const t = [...document.querySelectorAll('#map img.tile')];"
+                " return t.length > 0 && t.every((i) => i.complete && i.naturalWidth > 0); }",
+                timeout=10_000,
+            )
+            imgs = page.locator("#map img.tile")
+            assert imgs.count() >= 1
+            assert all(w == 256 for w in imgs.evaluate_all("ts => ts.map((t) => t.naturalWidth)"))
+            names = imgs.evaluate_all("ts => ts.map((t) => t.dataset.tile)")
+            assert {f"/{n}.png" for n in names} <= set(tiles.asked)
+            z = int(names[0].split("/")[0])
+            assert 10 <= z <= 18  # 0.01° apart: a street-level zoom, not the world
+            # each placed dot's centre sits on its Web-Mercator position over the tiles
+            first = imgs.first
+            z0, tx, ty = (int(v) for v in first.get_attribute("data-tile").split("/"))  # type: ignore[union-attr]
+            tile_box = first.bounding_box()
+            assert tile_box is not None
+            map_box = page.locator("#map").bounding_box()
+            assert map_box is not None
+            for cam in CAMERAS[:2]:
+                assert cam.lat is not None and cam.lon is not None
+                wx, wy = _world_px(cam.lat, cam.lon, z0)
+                x, y = _centre(page.locator(f"[data-camera={cam.camera_id}]").bounding_box())
+                assert abs(x - (tile_box["x"] + wx - tx * 256)) <= 2
+                assert abs(y - (tile_box["y"] + wy - ty * 256)) <= 2
+                assert map_box["x"] < x < map_box["x"] + map_box["width"]
+                assert map_box["y"] < y < map_box["y"] + map_box["height"]
+            east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
+            west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
+            assert east[0] > west[0] and east[1] < west[1]  # east and north of the other
+            assert page.locator("#map-unplaced [data-camera=cam-nopos]").is_visible()  # below
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator("#side-column").screenshot(path=str(ARTIFACTS / "map_tiles_vi.png"))
+            assert errors == []
     finally:
-        browser.close()
-        pw.stop()
         srv.should_exit = True
         thread.join(timeout=10)
         tiles.close()
@@ -182,21 +182,19 @@ def test_map_draws_tiles_from_the_configured_server(store: EventStore):
 
 def test_map_without_tile_url_draws_the_offline_outline(store: EventStore):
     base, srv, thread = _serve(ApiSettings(), store)
-    pw, browser, page, errors = _open_map(base)
     try:
-        assert page.locator("#map img").count() == 0
-        assert page.locator("#map.tiles").count() == 0
-        assert page.locator("#map svg.roads").count() == 1  # the local GeoJSON's layer
-        expect_text = page.locator("#map-mode").text_content()
-        assert expect_text == "Bản đồ đường phố ngoại tuyến (đường nét)"
-        east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
-        west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
-        assert east[0] > west[0] and east[1] < west[1]
-        assert page.locator("[data-camera=cam-nopos]").is_visible()
-        assert errors == []
+        with _open_map(base) as (page, errors):
+            assert page.locator("#map img").count() == 0
+            assert page.locator("#map.tiles").count() == 0
+            assert page.locator("#map svg.roads").count() == 1  # the local GeoJSON's layer
+            expect_text = page.locator("#map-mode").text_content()
+            assert expect_text == "Bản đồ đường phố ngoại tuyến (đường nét)"
+            east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
+            west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
+            assert east[0] > west[0] and east[1] < west[1]
+            assert page.locator("[data-camera=cam-nopos]").is_visible()
+            assert errors == []
     finally:
-        browser.close()
-        pw.stop()
         srv.should_exit = True
         thread.join(timeout=10)
 
@@ -204,16 +202,14 @@ def test_map_without_tile_url_draws_the_offline_outline(store: EventStore):
 def test_unreachable_tile_server_leaves_the_dots_in_place(store: EventStore):
     url = f"http://127.0.0.1:{free_port()}/{{z}}/{{x}}/{{y}}.png"  # nothing listens there
     base, srv, thread = _serve(ApiSettings(map_tile_url=url), store)
-    pw, browser, page, errors = _open_map(base)
     try:
-        page.wait_for_function("() => !document.querySelector('#map img.tile')", timeout=10_000)
-        assert page.locator("#map.tiles").count() == 1  # placed by the tile projection
-        east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
-        west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
-        assert east[0] > west[0] and east[1] < west[1]
-        assert errors == []
+        with _open_map(base) as (page, errors):
+            page.wait_for_function("() => !document.querySelector('#map img.tile')", timeout=10_000)
+            assert page.locator("#map.tiles").count() == 1  # placed by the tile projection
+            east = _centre(page.locator("[data-camera=cam-east]").bounding_box())
+            west = _centre(page.locator("[data-camera=cam-west]").bounding_box())
+            assert east[0] > west[0] and east[1] < west[1]
+            assert errors == []
     finally:
-        browser.close()
-        pw.stop()
         srv.should_exit = True
         thread.join(timeout=10)

@@ -33,7 +33,7 @@ from cloud.store import EventStore
 from cloud.store.cameras import CameraPosition, upsert_cameras
 from cloud.store.store import Batch
 from tests.api.conftest import PASSWORD
-from tests.browser.test_alert_view import ARGS, ARTIFACTS, CHROMIUM, loaded_width
+from tests.browser.test_alert_view import ARTIFACTS, CHROMIUM, chromium, loaded_width
 from tests.events import ago, make_event
 from traffic_monitor.contract import (
     Event,
@@ -261,186 +261,174 @@ def _chart(page, canvas: str) -> list[dict[str, Any]]:  # type: ignore[no-untype
 
 
 def test_operator_board_in_both_languages(site: Site):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ticket = _report(site.base, EMERGENCY_TEXT)
     _report(site.base, "Đèn tín hiệu ở ngã ba Huế bị tắt từ sáng, xe đi lộn xộn", "signal_fault")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            watch = Watch(page)
-            _login(page, site.base, "operator")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        watch = Watch(page)
+        _login(page, site.base, "operator")
 
-            # the emergency report is on top, flashing and ringing until someone takes it
-            banner = page.locator(f"[data-emergency='{ticket}']")
-            expect(banner).to_be_visible(timeout=10_000)
-            expect(banner).to_contain_text("KHẨN CẤP")
-            expect(banner).to_contain_text("bất tỉnh")
-            assert banner.bounding_box()["y"] < page.locator("#alerts").bounding_box()["y"]  # type: ignore[index]
-            expect(page.locator("body[data-alarm=on]")).to_have_count(1)
-            first = _beeps(page)
-            page.wait_for_function(f"() => Number(document.body.dataset.beeps) > {first + 1}")
+        # the emergency report is on top, flashing and ringing until someone takes it
+        banner = page.locator(f"[data-emergency='{ticket}']")
+        expect(banner).to_be_visible(timeout=10_000)
+        expect(banner).to_contain_text("KHẨN CẤP")
+        expect(banner).to_contain_text("bất tỉnh")
+        assert banner.bounding_box()["y"] < page.locator("#alerts").bounding_box()["y"]  # type: ignore[index]
+        expect(page.locator("body[data-alarm=on]")).to_have_count(1)
+        first = _beeps(page)
+        page.wait_for_function(f"() => Number(document.body.dataset.beeps) > {first + 1}")
 
-            # alert cards: type and severity in words, camera and zone names, the measurement
-            card = _pinned(page, "Quá tốc độ")
-            expect(card.locator(".sev")).to_have_text("Cao")
-            expect(card.locator(".where")).to_contain_text("Cầu vượt Ngã ba Huế")
-            expect(card.locator(".where")).to_contain_text("lòng đường chiều về phía camera")
-            expect(card.locator(".measure")).to_contain_text("ô tô")
-            expect(card.locator(".measure")).to_contain_text("67 km/h (giới hạn 40 km/h")
-            thumb = card.locator("img.thumb")
-            expect(thumb).to_be_visible()
-            assert loaded_width(thumb) > 100  # the evidence, inline
-            jam = page.locator("[data-alert]", has_text="Ùn tắc")
-            expect(jam.locator(".measure")).to_contain_text("hàng xe dài 85 m")
-            stopped = page.locator("[data-alert]", has_text="Xe dừng giữa đường")
-            expect(stopped.locator(".measure")).to_contain_text("kéo dài 2 phút 15 giây")
-            health = _pinned(page, "Sự cố hình ảnh camera")
-            expect(health.locator(".where")).to_contain_text("Điện Biên Phủ – Hà Huy Tập")
-            expect(health.locator(".measure")).to_contain_text("ống kính bị che")
-            body = page.locator("#board").inner_text()
-            for raw in ("HIGH", "camera_health", "wrong_way", "nga-ba-hue-overpass @"):
-                assert raw not in body, raw
+        # alert cards: type and severity in words, camera and zone names, the measurement
+        card = _pinned(page, "Quá tốc độ")
+        expect(card.locator(".sev")).to_have_text("Cao")
+        expect(card.locator(".where")).to_contain_text("Cầu vượt Ngã ba Huế")
+        expect(card.locator(".where")).to_contain_text("lòng đường chiều về phía camera")
+        expect(card.locator(".measure")).to_contain_text("ô tô")
+        expect(card.locator(".measure")).to_contain_text("67 km/h (giới hạn 40 km/h")
+        thumb = card.locator("img.thumb")
+        expect(thumb).to_be_visible()
+        assert loaded_width(thumb) > 100  # the evidence, inline
+        jam = page.locator("[data-alert]", has_text="Ùn tắc")
+        expect(jam.locator(".measure")).to_contain_text("hàng xe dài 85 m")
+        stopped = page.locator("[data-alert]", has_text="Xe dừng giữa đường")
+        expect(stopped.locator(".measure")).to_contain_text("kéo dài 2 phút 15 giây")
+        health = _pinned(page, "Sự cố hình ảnh camera")
+        expect(health.locator(".where")).to_contain_text("Điện Biên Phủ – Hà Huy Tập")
+        expect(health.locator(".measure")).to_contain_text("ống kính bị che")
+        body = page.locator("#board").inner_text()
+        for raw in ("HIGH", "camera_health", "wrong_way", "nga-ba-hue-overpass @"):
+            assert raw not in body, raw
 
-            # the map: the offline road outline, dots by state, open alerts clustered
-            assert page.locator("#map svg.roads path").count() >= 2
-            expect(page.locator(f"#map [data-camera={CAM}].state-online")).to_be_visible()
-            expect(page.locator("#map .cluster").first).to_be_visible()
-            page.wait_for_function("() => charts.has('city-chart')")
-            city = {d["label"]: d["total"] for d in _chart(page, "city-chart")}
-            assert city["Quá tốc độ"] == 1 and city["Ùn tắc"] == 1 and "Đếm lưu lượng" not in city
+        # the map: the offline road outline, dots by state, open alerts clustered
+        assert page.locator("#map svg.roads path").count() >= 2
+        expect(page.locator(f"#map [data-camera={CAM}].state-online")).to_be_visible()
+        expect(page.locator("#map .cluster").first).to_be_visible()
+        page.wait_for_function("() => charts.has('city-chart')")
+        city = {d["label"]: d["total"] for d in _chart(page, "city-chart")}
+        assert city["Quá tốc độ"] == 1 and city["Ùn tắc"] == 1 and "Đếm lưu lượng" not in city
 
-            # the camera's plots: counts by class and direction, speed P50 / P85
-            page.locator(f"#map [data-camera={CAM}]").click()
-            expect(page.locator("#camera-title")).to_have_text(
-                "Cầu vượt Ngã ba Huế, nhìn dọc tuyến đường"
-            )
-            expect(page.locator("#camera-state")).to_contain_text("16.06140, 108.17220")
-            expect(page.locator("#camera-summary")).to_contain_text("xe/giờ")
-            page.wait_for_function("() => charts.has('counts-chart') && charts.has('speed-chart')")
-            counts = {d["label"]: d["total"] for d in _chart(page, "counts-chart")}
-            assert counts["xe máy, chiều vào"] > counts["ô tô, chiều vào"] > 0
-            speeds = {d["label"]: d["n"] for d in _chart(page, "speed-chart")}
-            assert speeds["Trung vị (P50)"] >= 90 and speeds["P85"] >= 90
-            expect(page.locator("#camera-image")).to_be_visible()
-            _shot(page, "ops_vi_emergency_and_board.png")
+        # the camera's plots: counts by class and direction, speed P50 / P85
+        page.locator(f"#map [data-camera={CAM}]").click()
+        expect(page.locator("#camera-title")).to_have_text(
+            "Cầu vượt Ngã ba Huế, nhìn dọc tuyến đường"
+        )
+        expect(page.locator("#camera-state")).to_contain_text("16.06140, 108.17220")
+        expect(page.locator("#camera-summary")).to_contain_text("xe/giờ")
+        page.wait_for_function("() => charts.has('counts-chart') && charts.has('speed-chart')")
+        counts = {d["label"]: d["total"] for d in _chart(page, "counts-chart")}
+        assert counts["xe máy, chiều vào"] > counts["ô tô, chiều vào"] > 0
+        speeds = {d["label"]: d["n"] for d in _chart(page, "speed-chart")}
+        assert speeds["Trung vị (P50)"] >= 90 and speeds["P85"] >= 90
+        expect(page.locator("#camera-image")).to_be_visible()
+        _shot(page, "ops_vi_emergency_and_board.png")
 
-            # one click each: take the emergency, acknowledge, false alarm with its reason
-            banner.locator("[data-action=take-emergency]").click()
-            expect(banner).to_contain_text("Đã nhận bởi operator")
-            expect(page.locator("body[data-alarm=off]")).to_have_count(1)
-            rung = _beeps(page)
-            card.locator("[data-action=acknowledge]").click()
-            expect(card.locator(".state")).to_have_text("Đã xác nhận")
-            expect(page.locator("#audit")).to_contain_text("operator xác nhận")
-            pedestrian = _pinned(page, "Người đi bộ dưới lòng đường")
-            pedestrian.locator("select[name=reason]").select_option("wrong_class")
-            pedestrian.locator("[data-action=false-alarm]").click()
-            expect(pedestrian.locator(".state")).to_have_text("Báo nhầm")
-            expect(pedestrian.locator(".false-alarm")).to_contain_text("nhầm loại")
-            stored = page.evaluate("fetch('/api/false-alarms').then(r => r.json())")
-            assert [(f["reason"], f["type"]) for f in stored] == [
-                ("wrong_class", "pedestrian_on_carriageway")
-            ]
-            assert _beeps(page) == rung  # silent once taken
-            _shot(page, "ops_vi_after_actions.png")
+        # one click each: take the emergency, acknowledge, false alarm with its reason
+        banner.locator("[data-action=take-emergency]").click()
+        expect(banner).to_contain_text("Đã nhận bởi operator")
+        expect(page.locator("body[data-alarm=off]")).to_have_count(1)
+        rung = _beeps(page)
+        card.locator("[data-action=acknowledge]").click()
+        expect(card.locator(".state")).to_have_text("Đã xác nhận")
+        expect(page.locator("#audit")).to_contain_text("operator xác nhận")
+        pedestrian = _pinned(page, "Người đi bộ dưới lòng đường")
+        pedestrian.locator("select[name=reason]").select_option("wrong_class")
+        pedestrian.locator("[data-action=false-alarm]").click()
+        expect(pedestrian.locator(".state")).to_have_text("Báo nhầm")
+        expect(pedestrian.locator(".false-alarm")).to_contain_text("nhầm loại")
+        stored = page.evaluate("fetch('/api/false-alarms').then(r => r.json())")
+        assert [(f["reason"], f["type"]) for f in stored] == [
+            ("wrong_class", "pedestrian_on_carriageway")
+        ]
+        assert _beeps(page) == rung  # silent once taken
+        _shot(page, "ops_vi_after_actions.png")
 
-            # English: the same board in other words and units, camera names in English
-            page.select_option("#lang", "en")
-            expect(card.locator(".type")).to_have_text("Speeding")
-            expect(card.locator(".sev")).to_have_text("High")
-            expect(card.locator(".measure")).to_contain_text("67 km/h (limit 40 km/h")
-            expect(card.locator(".where")).to_contain_text("Ngã ba Huế overpass")
-            expect(card.locator(".where")).to_contain_text("carriageway towards the camera")
-            expect(page.locator("#nodes")).to_contain_text("demo/node-1: online")
-            expect(page.locator("#audit")).to_contain_text("operator marked a false alarm")
-            expect(health.locator(".where")).to_contain_text("Dien Bien Phu at Ha Huy Tap")
-            expect(banner).to_contain_text("EMERGENCY")
-            expect(page.locator("#camera-summary")).to_contain_text("veh/h")
-            expect(pedestrian.locator(".false-alarm")).to_contain_text("wrong class")
-            counts = {d["label"]: d["total"] for d in _chart(page, "counts-chart")}
-            assert "motorbike, inbound" in counts
-            _shot(page, "ops_en_board.png")
-            assert watch.errors == []
-            assert watch.outside() == []
-        finally:
-            browser.close()
+        # English: the same board in other words and units, camera names in English
+        page.select_option("#lang", "en")
+        expect(card.locator(".type")).to_have_text("Speeding")
+        expect(card.locator(".sev")).to_have_text("High")
+        expect(card.locator(".measure")).to_contain_text("67 km/h (limit 40 km/h")
+        expect(card.locator(".where")).to_contain_text("Ngã ba Huế overpass")
+        expect(card.locator(".where")).to_contain_text("carriageway towards the camera")
+        expect(page.locator("#nodes")).to_contain_text("demo/node-1: online")
+        expect(page.locator("#audit")).to_contain_text("operator marked a false alarm")
+        expect(health.locator(".where")).to_contain_text("Dien Bien Phu at Ha Huy Tap")
+        expect(banner).to_contain_text("EMERGENCY")
+        expect(page.locator("#camera-summary")).to_contain_text("veh/h")
+        expect(pedestrian.locator(".false-alarm")).to_contain_text("wrong class")
+        counts = {d["label"]: d["total"] for d in _chart(page, "counts-chart")}
+        assert "motorbike, inbound" in counts
+        _shot(page, "ops_en_board.png")
+        assert watch.errors == []
+        assert watch.outside() == []
 
 
 def test_viewer_sees_no_evidence_and_no_buttons(site: Site):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            watch = Watch(page)
-            page.goto(site.base + "/")
-            page.select_option("#lang", "en")
-            expect(page.locator("#login button[type=submit]")).to_have_text("Log in")
-            _shot(page, "login_en.png", 8_000)
-            page.select_option("#lang", "vi")
-            expect(page.locator("#login button[type=submit]")).to_have_text("Đăng nhập")
-            _shot(page, "login_vi.png", 8_000)
-            _login(page, site.base, "viewer")
-            card = page.locator("[data-alert]", has_text="Quá tốc độ")
-            expect(card.locator(".evidence")).to_contain_text("chỉ dành cho cán bộ điều hành")
-            assert card.locator("img").count() == 0 and card.locator("button").count() == 1
-            _shot(page, "ops_vi_viewer.png")
-            assert watch.errors == [] and watch.outside() == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        watch = Watch(page)
+        page.goto(site.base + "/")
+        page.select_option("#lang", "en")
+        expect(page.locator("#login button[type=submit]")).to_have_text("Log in")
+        _shot(page, "login_en.png", 8_000)
+        page.select_option("#lang", "vi")
+        expect(page.locator("#login button[type=submit]")).to_have_text("Đăng nhập")
+        _shot(page, "login_vi.png", 8_000)
+        _login(page, site.base, "viewer")
+        card = page.locator("[data-alert]", has_text="Quá tốc độ")
+        expect(card.locator(".evidence")).to_contain_text("chỉ dành cho cán bộ điều hành")
+        assert card.locator("img").count() == 0 and card.locator("button").count() == 1
+        _shot(page, "ops_vi_viewer.png")
+        assert watch.errors == [] and watch.outside() == []
 
 
 def test_open_data_page_and_api_reference_offline(site: Site):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            watch = Watch(page)
-            page.goto(site.base + "/open-data/")  # no login
-            expect(page.locator("#sites")).to_contain_text("Cầu vượt Ngã ba Huế")
-            expect(page.locator("#sites")).to_contain_text("16,0614")  # Vietnamese decimal comma
-            expect(page.locator("#intro")).to_contain_text("nhỏ hơn 5")
-            expect(page.locator("#counts")).to_contain_text("xe máy")
-            expect(page.locator("#dcat")).to_contain_text("creativecommons.org/licenses/by/4.0")
-            expect(page.locator("#dcat")).to_contain_text("Ngưỡng ẩn danh k")
-            expect(page.locator("#dcat")).to_contain_text("Thống kê giao thông theo camera")
-            expect(page.locator("#dcat")).to_contain_text("hằng ngày")
-            page.wait_for_function("() => charts.has('od-counts') && charts.has('od-speeds')")
-            # k-anonymity: the 2 buses per interval are below k=5, published empty
-            rows = page.evaluate("fetch('/open-data/latest/counts.json').then(r => r.json())")
-            assert {r["count"] for r in rows if r["object_class"] == "bus"} == {None}
-            assert all(r["count"] is None or r["count"] >= 5 for r in rows)
-            assert not any(r["object_class"] == "person" for r in rows)
-            labels = {d["label"] for d in _chart(page, "od-counts")}
-            assert "xe máy, chiều vào" in labels and not any("xe buýt" in x for x in labels)
-            for name in ("counts.csv", "sites.json", "metadata.json"):
-                link = page.locator(f"[data-download='{name}']")
-                href = link.get_attribute("href")
-                res = httpx.get(site.base + str(href))
-                assert res.status_code == 200 and res.content, name
-            meta = httpx.get(site.base + "/open-data/latest/metadata.json").json()
-            spots = {p["dct:identifier"]: p.get("dcat:centroid") for p in meta["dct:spatial"]}
-            assert spots[f"{SITE}/{CAM}"] == "POINT(108.1722 16.0614)"
-            _shot(page, "open_data_vi.png")
-            page.select_option("#lang", "en")
-            expect(page.locator("#sites")).to_contain_text("Ngã ba Huế overpass")
-            expect(page.locator("#counts")).to_contain_text("motorbike")
-            expect(page.locator("#dcat")).to_contain_text("Traffic statistics per camera")
-            _shot(page, "open_data_en.png")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        watch = Watch(page)
+        page.goto(site.base + "/open-data/")  # no login
+        expect(page.locator("#sites")).to_contain_text("Cầu vượt Ngã ba Huế")
+        expect(page.locator("#sites")).to_contain_text("16,0614")  # Vietnamese decimal comma
+        expect(page.locator("#intro")).to_contain_text("nhỏ hơn 5")
+        expect(page.locator("#counts")).to_contain_text("xe máy")
+        expect(page.locator("#dcat")).to_contain_text("creativecommons.org/licenses/by/4.0")
+        expect(page.locator("#dcat")).to_contain_text("Ngưỡng ẩn danh k")
+        expect(page.locator("#dcat")).to_contain_text("Thống kê giao thông theo camera")
+        expect(page.locator("#dcat")).to_contain_text("hằng ngày")
+        page.wait_for_function("() => charts.has('od-counts') && charts.has('od-speeds')")
+        # k-anonymity: the 2 buses per interval are below k=5, published empty
+        rows = page.evaluate("fetch('/open-data/latest/counts.json').then(r => r.json())")
+        assert {r["count"] for r in rows if r["object_class"] == "bus"} == {None}
+        assert all(r["count"] is None or r["count"] >= 5 for r in rows)
+        assert not any(r["object_class"] == "person" for r in rows)
+        labels = {d["label"] for d in _chart(page, "od-counts")}
+        assert "xe máy, chiều vào" in labels and not any("xe buýt" in x for x in labels)
+        for name in ("counts.csv", "sites.json", "metadata.json"):
+            link = page.locator(f"[data-download='{name}']")
+            href = link.get_attribute("href")
+            res = httpx.get(site.base + str(href))
+            assert res.status_code == 200 and res.content, name
+        meta = httpx.get(site.base + "/open-data/latest/metadata.json").json()
+        spots = {p["dct:identifier"]: p.get("dcat:centroid") for p in meta["dct:spatial"]}
+        assert spots[f"{SITE}/{CAM}"] == "POINT(108.1722 16.0614)"
+        _shot(page, "open_data_vi.png")
+        page.select_option("#lang", "en")
+        expect(page.locator("#sites")).to_contain_text("Ngã ba Huế overpass")
+        expect(page.locator("#counts")).to_contain_text("motorbike")
+        expect(page.locator("#dcat")).to_contain_text("Traffic statistics per camera")
+        _shot(page, "open_data_en.png")
 
-            page.goto(site.base + "/docs")
-            expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=20_000)
-            expect(page.locator(".swagger-ui")).to_contain_text("/api/plots/city")
-            _shot(page, "api_docs.png")
-            assert httpx.get(site.base + "/redoc", follow_redirects=False).status_code in (
-                302,
-                307,
-            )
-            assert watch.errors == [] and watch.outside() == []
-        finally:
-            browser.close()
+        page.goto(site.base + "/docs")
+        expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=20_000)
+        expect(page.locator(".swagger-ui")).to_contain_text("/api/plots/city")
+        _shot(page, "api_docs.png")
+        assert httpx.get(site.base + "/redoc", follow_redirects=False).status_code in (
+            302,
+            307,
+        )
+        assert watch.errors == [] and watch.outside() == []
