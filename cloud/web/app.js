@@ -21,6 +21,7 @@ const events = new Map();  // event id -> event (the measurement a card shows)
 const thumbs = new Map();  // event id -> object URL of its evidence image, "" when none (yet)
 const THUMB_TRIES = 6;  // images travel apart from their event: ask again, 10 s apart
 const thumbTries = new Map();  // event id -> attempts so far
+const eventTries = new Map();  // event id -> failed fetches of the event (asked again THUMB_TRIES times)
 const thumbImgs = new Map();  // event id -> its <img>, reused by every re-render of the card,
 // so an image the operator enlarged stays enlarged (and keeps loading) when the card refreshes
 const falseAlarms = new Map();  // alert id -> false-alarm record
@@ -159,7 +160,7 @@ function forgetEvent(id) {
   // The event a card no longer shows: its measurement and its image (object URLs hold the bytes)
   const url = thumbs.get(id);
   if (url) URL.revokeObjectURL(url);
-  for (const m of [events, thumbs, thumbTries, thumbImgs]) m.delete(id);
+  for (const m of [events, eventTries, thumbs, thumbTries, thumbImgs]) m.delete(id);
 }
 
 function rank(a) {
@@ -186,7 +187,7 @@ function renderCard(a) {
   }
   card.className = "card sev-" + a.severity + " state-" + a.state + (card.classList.contains("flash") ? " flash" : "");
   const ev = events.get(a.latest_event_id);
-  if (ev === undefined) loadEvent(a);
+  if (ev === undefined && (eventTries.get(a.latest_event_id) || 0) < THUMB_TRIES) loadEvent(a);
   card.replaceChildren();
   const head = el("div", {class: "head"});
   head.append(el("span", {class: "type"}, t("event_type." + a.type)),
@@ -251,8 +252,10 @@ async function loadEvent(a) {
   let ev;
   try {
     ev = await api("/api/events/" + a.latest_event_id);
-  } catch (e) {  // asked again by retryMissing
-    if (shows(a)) events.delete(a.latest_event_id);
+  } catch (e) {  // asked again by retryMissing, a few times
+    if (!shows(a)) return;
+    events.delete(a.latest_event_id);
+    eventTries.set(a.latest_event_id, (eventTries.get(a.latest_event_id) || 0) + 1);
     return;
   }
   if (!shows(a)) return;  // forgotten meanwhile: keep nothing of it
@@ -312,13 +315,13 @@ function evidence(a) {
     box.append(el("span", {class: "muted"}, t("ui.evidence_viewer")));
     return box;
   }
-  const ev = events.get(a.latest_event_id);
+  const wanted = imageWanted(a.latest_event_id);
   const url = thumbs.get(a.latest_event_id);
-  if (ev && !imageComing(ev)) {  // its event says no image was made: nothing to ask for
+  if (wanted === false) {  // its event says no image was made: nothing to ask for
     box.append(el("span", {class: "muted"}, t("ui.evidence_none")));
-  } else if (!ev || url === undefined || url === null) {  // null: being fetched
+  } else if (wanted === null || url === undefined || url === null) {  // null: being fetched
     box.append(el("span", {class: "muted"}, t("ui.evidence_loading")));
-    if (ev && url === undefined) loadThumb(a);  // the event first: it says if an image comes
+    if (wanted && url === undefined) loadThumb(a);  // the event first: it says if one comes
   } else if (url === "") {
     box.append(el("span", {class: "muted"}, t("ui.evidence_none")));
   } else {
@@ -332,6 +335,14 @@ function evidence(a) {
     box.append(img);
   }
   return box;
+}
+
+function imageWanted(id) {
+  // Whether to ask for the event's image: true, false, or null while its event is on its way
+  // (an event that could not be fetched after a few tries: ask for the image anyway)
+  const ev = events.get(id);
+  if (ev) return imageComing(ev);
+  return ev === undefined && (eventTries.get(id) || 0) >= THUMB_TRIES ? true : null;
 }
 
 function imageComing(ev) {
@@ -367,10 +378,13 @@ function retryMissing() {
   // separate message), so one not there yet is asked again a few times
   for (const a of cards.values()) {
     const id = a.latest_event_id;
-    const ev = events.get(id);
-    if (ev === undefined) { loadEvent(a); continue; }
-    if (!ev || !me || me.role === "viewer" || !imageComing(ev)) continue;
-    if (thumbs.get(id) === "" && (thumbTries.get(id) || 0) < THUMB_TRIES) loadThumb(a);
+    if (events.get(id) === undefined && (eventTries.get(id) || 0) < THUMB_TRIES) {
+      loadEvent(a);
+      continue;
+    }
+    if (!me || me.role === "viewer" || imageWanted(id) !== true) continue;
+    const url = thumbs.get(id);
+    if ((url === undefined || url === "") && (thumbTries.get(id) || 0) < THUMB_TRIES) loadThumb(a);
   }
 }
 
