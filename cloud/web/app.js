@@ -187,7 +187,7 @@ function renderCard(a) {
   }
   card.className = "card sev-" + a.severity + " state-" + a.state + (card.classList.contains("flash") ? " flash" : "");
   const ev = events.get(a.latest_event_id);
-  if (ev === undefined && (eventTries.get(a.latest_event_id) || 0) < THUMB_TRIES) loadEvent(a);
+  if (ev === undefined && eventTriesLeft(a.latest_event_id)) loadEvent(a);
   card.replaceChildren();
   const head = el("div", {class: "head"});
   head.append(el("span", {class: "type"}, t("event_type." + a.type)),
@@ -342,7 +342,12 @@ function imageWanted(id) {
   // (an event that could not be fetched after a few tries: ask for the image anyway)
   const ev = events.get(id);
   if (ev) return imageComing(ev);
-  return ev === undefined && (eventTries.get(id) || 0) >= THUMB_TRIES ? true : null;
+  return ev === undefined && !eventTriesLeft(id) ? true : null;
+}
+
+function eventTriesLeft(id) {
+  // Whether a card's event may be asked for (again): a failed fetch is retried a few times
+  return (eventTries.get(id) || 0) < THUMB_TRIES;
 }
 
 function imageComing(ev) {
@@ -378,7 +383,7 @@ function retryMissing() {
   // separate message), so one not there yet is asked again a few times
   for (const a of cards.values()) {
     const id = a.latest_event_id;
-    if (events.get(id) === undefined && (eventTries.get(id) || 0) < THUMB_TRIES) {
+    if (events.get(id) === undefined && eventTriesLeft(id)) {
       loadEvent(a);
       continue;
     }
